@@ -1,0 +1,34 @@
+package imager
+
+// BadRange is a run of logical sectors the source would not give up. The engine
+// writes zeros there (NIST benign fill) so every good byte keeps its offset.
+type BadRange struct {
+	LBA   int64  `json:"lba"`   // first unreadable logical sector
+	Count int64  `json:"count"` // number of logical sectors
+	Error string `json:"error"` // the last error the kernel returned for it
+}
+
+// Final is what a Sink is told once the whole stream has been written.
+type Final struct {
+	// Hashes of the whole stream (as written, zero fill included): algorithm
+	// name ("md5", "sha1", "sha256", "blake3") → lowercase hex.
+	Hashes map[string]string
+	// Unreadable lists the zero-filled ranges in logical sectors of SectorSize.
+	Unreadable []BadRange
+	SectorSize int
+	Size       int64 // total bytes written
+}
+
+// Sink receives the image stream in source order. The engine calls Write from a
+// single goroutine; p is shared with hashers and other sinks and must not be
+// modified or retained after Write returns.
+type Sink interface {
+	Write(p []byte) (int, error)
+	// Finish is called once after the last successful Write. It stores what the
+	// format keeps of Final, flushes, fsyncs and closes.
+	Finish(f Final) error
+	// Abort closes after an error, keeping everything written so far on disk.
+	Abort() error
+	// Files lists the files written so far, in order (full paths).
+	Files() []string
+}
