@@ -1,0 +1,11 @@
+// Package disk discovers block devices, partitions and image files and opens
+// them read-only for acquisition.
+//
+// Read-only is the only mode: every source is opened O_RDONLY|O_CLOEXEC (never
+// O_RDWR or O_WRONLY, never mounted). On block devices OpenSource sets the
+// kernel read-only flag (BLKROSET) and confirms it (BLKROGET) before the first
+// byte is read. Identity (model, serial, WWN, transport) comes from sysfs
+// below SysRoot, partition tables are read with go-diskfs through a read-only
+// file, and filesystem types are guessed from on-disk magic numbers by one
+// prober per format (probe_*.go).
+package disk
