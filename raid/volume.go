@@ -1,0 +1,760 @@
+package raid
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Options tune Open.
+type Options struct {
+	// RAID0Layout forces the multi-zone RAID0 layout when the superblock does
+	// not record it (0.90, or 1.x without MD_FEATURE_RAID0_LAYOUT): 1 is the
+	// original layout (Linux < 3.14), 2 the alternate one (3.14 – 5.3).
+	RAID0Layout int
+}
+
+// Volume is the reassembled logical volume of an array, read-only.
+type Volume struct {
+	arr   *Array
+	size  int64
+	chunk int64 // bytes
+	n     int   // raid devices
+	devs  []*volDev
+	read  func(v *Volume, p []byte, off int64) error // reads p at off, off+len(p) ≤ size
+
+	// RAID0
+	zones []raid0Zone
+	r0alt bool
+	// RAID10
+	nearCopies, farCopies, farSetSize int
+	farOffset                         bool
+	stride                            int64 // bytes
+	// linear
+	linStart []int64
+}
+
+type volDev struct {
+	name string
+	r    io.ReaderAt
+	off  int64 // data offset, bytes
+	size int64 // usable data bytes (per superblock)
+}
+
+func (d *volDev) readAt(p []byte, off int64) error {
+	n, err := d.r.ReadAt(p, d.off+off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("read member %s at byte %d (LBA %d): %w", d.name, d.off+off, (d.off+off)/512, err)
+}
+
+// ErrTooManyMissing is wrapped by Open's error when the array lacks more
+// members than its redundancy allows.
+var ErrTooManyMissing = errors.New("too many members missing")
+
+// ErrReshape is wrapped by Open's error when a reshape was in progress.
+var ErrReshape = errors.New("reshape in progress")
+
+// Size is the volume size in bytes.
+func (v *Volume) Size() int64 { return v.size }
+
+// Array is the array this volume was opened from.
+func (v *Volume) Array() *Array { return v.arr }
+
+// ReadAt implements io.ReaderAt.
+func (v *Volume) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("raid volume %s: negative offset %d", v.arr.UUID, off)
+	}
+	if off >= v.size {
+		return 0, io.EOF
+	}
+	want := len(p)
+	if int64(len(p)) > v.size-off {
+		p = p[:v.size-off]
+	}
+	if err := v.read(v, p, off); err != nil {
+		return 0, err
+	}
+	if len(p) < want {
+		return len(p), io.EOF
+	}
+	return len(p), nil
+}
+
+// Open reassembles arr's volume with default options.
+func Open(arr *Array) (*Volume, error) { return OpenWith(arr, Options{}) }
+
+// OpenWith reassembles arr's volume.
+func OpenWith(arr *Array, opt Options) (*Volume, error) {
+	if arr.Reshape != nil {
+		return nil, fmt.Errorf("array %s (%s): %w at sector %d (%s → level %d layout %d chunk %d, %+d disks); refusing to guess the geometry",
+			arr.UUID, arr.Level, ErrReshape, arr.Reshape.Position, LayoutName(arr.LevelNum, arr.LayoutNum, false),
+			arr.Reshape.NewLevel, arr.Reshape.NewLayout, arr.Reshape.NewChunk, arr.Reshape.DeltaDisks)
+	}
+	if arr.fresh == nil || !arr.fresh.ChecksumOK {
+		return nil, fmt.Errorf("array %s: no superblock with a valid checksum", arr.UUID)
+	}
+	v := &Volume{arr: arr, n: arr.RaidDevices, chunk: arr.ChunkBytes}
+	if v.n <= 0 || v.n > 4096 {
+		return nil, fmt.Errorf("array %s: implausible raid_disks %d", arr.UUID, v.n)
+	}
+	v.devs = make([]*volDev, v.n)
+	missing := 0
+	var missingNames []int
+	for r := 0; r < v.n; r++ {
+		am := arr.Active(r)
+		if am == nil {
+			missing++
+			missingNames = append(missingNames, r)
+			continue
+		}
+		v.devs[r] = &volDev{name: am.Name, r: am.member.R, off: am.DataOffset, size: am.sb.DataSize * 512}
+	}
+	tooMany := func(allowed int) error {
+		return fmt.Errorf("array %s (%s, %d devices): roles %v missing, %d allowed: %w",
+			arr.UUID, arr.Level, v.n, missingNames, allowed, ErrTooManyMissing)
+	}
+	needChunk := func() error {
+		if v.chunk <= 0 || v.chunk%512 != 0 {
+			return fmt.Errorf("array %s (%s): bad chunk size %d bytes", arr.UUID, arr.Level, v.chunk)
+		}
+		return nil
+	}
+	devSize := arr.fresh.DevSectors * 512
+	switch arr.LevelNum {
+	case -1: // linear
+		if missing > 0 {
+			return nil, tooMany(0)
+		}
+		var pos int64
+		for _, d := range v.devs {
+			s := d.size
+			if v.chunk > 0 {
+				s -= s % v.chunk
+			}
+			v.linStart = append(v.linStart, pos)
+			pos += s
+		}
+		v.linStart = append(v.linStart, pos)
+		v.size = pos
+		v.read = readLinear
+	case 0:
+		if missing > 0 {
+			return nil, tooMany(0)
+		}
+		if err := needChunk(); err != nil {
+			return nil, err
+		}
+		if err := v.setupRAID0(opt); err != nil {
+			return nil, err
+		}
+		v.read = readRAID0
+	case 1:
+		if missing == v.n {
+			return nil, tooMany(v.n - 1)
+		}
+		v.size = devSize
+		v.read = readRAID1
+	case 4, 5, 6:
+		if err := needChunk(); err != nil {
+			return nil, err
+		}
+		par := 1
+		if arr.LevelNum == 6 {
+			par = 2
+		}
+		if missing > par {
+			return nil, tooMany(par)
+		}
+		if v.n <= par {
+			return nil, fmt.Errorf("array %s: %s with %d devices", arr.UUID, arr.Level, v.n)
+		}
+		if _, _, _, err := v.r56map(0); err != nil {
+			return nil, err
+		}
+		v.size = (devSize - devSize%v.chunk) * int64(v.n-par)
+		v.read = readRAID56
+	case 10:
+		if err := needChunk(); err != nil {
+			return nil, err
+		}
+		if err := v.setupRAID10(devSize); err != nil {
+			return nil, err
+		}
+		if err := v.r10checkSurvivors(); err != nil {
+			return nil, err
+		}
+		v.read = readRAID10
+	default:
+		return nil, fmt.Errorf("array %s: level %s is not supported for reassembly", arr.UUID, arr.Level)
+	}
+	if v.size > 0 {
+		for r, d := range v.devs {
+			if d == nil {
+				continue
+			}
+			if need := v.devBytesUsed(); need > 0 && d.size > 0 && d.size < need {
+				return nil, fmt.Errorf("array %s: member %s (role %d) has %d data bytes, the array needs %d", arr.UUID, d.name, r, d.size, need)
+			}
+		}
+	}
+	return v, nil
+}
+
+// devBytesUsed is how many data bytes each member must provide (0: varies).
+func (v *Volume) devBytesUsed() int64 {
+	switch v.arr.LevelNum {
+	case 1, 4, 5, 6:
+		return v.arr.fresh.DevSectors * 512
+	}
+	return 0
+}
+
+// ---- linear ----
+
+func readLinear(v *Volume, p []byte, off int64) error {
+	for len(p) > 0 {
+		i := sort.Search(len(v.linStart)-1, func(i int) bool { return v.linStart[i+1] > off })
+		rel := off - v.linStart[i]
+		n := min(int64(len(p)), v.linStart[i+1]-off)
+		if err := v.devs[i].readAt(p[:n], rel); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// ---- RAID0 ----
+
+type raid0Zone struct {
+	start, end int64 // array bytes
+	devStart   int64 // member bytes
+	devs       []int // roles in this zone, in role order
+}
+
+func (v *Volume) setupRAID0(opt Options) error {
+	sizes := make([]int64, v.n)
+	for r, d := range v.devs {
+		sizes[r] = d.size - d.size%v.chunk
+	}
+	uniq := append([]int64(nil), sizes...)
+	sort.Slice(uniq, func(i, j int) bool { return uniq[i] < uniq[j] })
+	var prev, pos int64
+	for _, s := range uniq {
+		if s <= prev {
+			continue
+		}
+		z := raid0Zone{start: pos, devStart: prev}
+		for r := range sizes {
+			if sizes[r] >= s {
+				z.devs = append(z.devs, r)
+			}
+		}
+		pos += (s - prev) * int64(len(z.devs))
+		z.end = pos
+		v.zones = append(v.zones, z)
+		prev = s
+	}
+	v.size = pos
+	if len(v.zones) > 1 && len(v.zones[1].devs) > 1 {
+		layout := -1
+		if v.arr.fresh.FeatureMap&mdFeatureRAID0Layout != 0 || v.arr.fresh.Format == "md-0.90" {
+			layout = v.arr.LayoutNum
+		}
+		if layout != 1 && layout != 2 {
+			layout = opt.RAID0Layout
+		}
+		switch layout {
+		case 1:
+		case 2:
+			v.r0alt = true
+		default:
+			return fmt.Errorf("array %s: multi-zone RAID0 (members of unequal size) without a recorded layout; "+
+				"choose the original (Linux < 3.14) or alternate (3.14–5.3) layout explicitly", v.arr.UUID)
+		}
+		v.arr.raid0Layout = layout
+	}
+	return nil
+}
+
+func readRAID0(v *Volume, p []byte, off int64) error {
+	for len(p) > 0 {
+		zi := sort.Search(len(v.zones), func(i int) bool { return v.zones[i].end > off })
+		z := &v.zones[zi]
+		zoff := off - z.start
+		sel := off
+		if v.r0alt {
+			sel = zoff
+		}
+		nb := int64(len(z.devs))
+		inChunk := sel % v.chunk
+		dev := z.devs[(sel/v.chunk)%nb]
+		devOff := z.devStart + zoff/(v.chunk*nb)*v.chunk + inChunk
+		n := min(int64(len(p)), v.chunk-inChunk)
+		if err := v.devs[dev].readAt(p[:n], devOff); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// ---- RAID1 ----
+
+func readRAID1(v *Volume, p []byte, off int64) error {
+	var firstErr error
+	for _, d := range v.devs {
+		if d == nil {
+			continue
+		}
+		err := d.readAt(p, off)
+		if err == nil {
+			return nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// ---- RAID4/5/6 ----
+
+// r56geom is where one chunk of a stripe lives.
+type r56geom struct {
+	dd, pd, qd int
+	ddf        bool // DDF rotating layouts: Q slots count every device from 0
+}
+
+// r56map maps logical chunk number c to its stripe and devices
+// (drivers/md/raid5.c raid5_compute_sector).
+func (v *Volume) r56map(c int64) (stripe int64, g r56geom, ok bool, err error) {
+	n := v.n
+	level := v.arr.LevelNum
+	alg := v.arr.LayoutNum
+	data := n - 1
+	if level == 6 {
+		data = n - 2
+	}
+	dd := int(c % int64(data))
+	stripe = c / int64(data)
+	pd, qd := -1, -1
+	ni := int64(n)
+	bad := func() (int64, r56geom, bool, error) {
+		return 0, r56geom{}, false, fmt.Errorf("array %s: %s layout %d (%s) is not supported", v.arr.UUID, v.arr.Level, alg, LayoutName(level, alg, false))
+	}
+	switch level {
+	case 4:
+		pd = data
+	case 5:
+		switch alg {
+		case algLeftAsymmetric:
+			pd = data - int(stripe%ni)
+			if dd >= pd {
+				dd++
+			}
+		case algRightAsymmetric:
+			pd = int(stripe % ni)
+			if dd >= pd {
+				dd++
+			}
+		case algLeftSymmetric:
+			pd = data - int(stripe%ni)
+			dd = (pd + 1 + dd) % n
+		case algRightSymmetric:
+			pd = int(stripe % ni)
+			dd = (pd + 1 + dd) % n
+		case algParity0:
+			pd = 0
+			dd++
+		case algParityN:
+			pd = data
+		default:
+			return bad()
+		}
+	case 6:
+		switch alg {
+		case algLeftAsymmetric:
+			pd = n - 1 - int(stripe%ni)
+			qd = pd + 1
+			if pd == n-1 {
+				dd++
+				qd = 0
+			} else if dd >= pd {
+				dd += 2
+			}
+		case algRightAsymmetric:
+			pd = int(stripe % ni)
+			qd = pd + 1
+			if pd == n-1 {
+				dd++
+				qd = 0
+			} else if dd >= pd {
+				dd += 2
+			}
+		case algLeftSymmetric:
+			pd = n - 1 - int(stripe%ni)
+			qd = (pd + 1) % n
+			dd = (pd + 2 + dd) % n
+		case algRightSymmetric:
+			pd = int(stripe % ni)
+			qd = (pd + 1) % n
+			dd = (pd + 2 + dd) % n
+		case algParity0:
+			pd, qd = 0, 1
+			dd += 2
+		case algParityN:
+			pd, qd = data, data+1
+		case algRotatingZeroRestart:
+			pd = int(stripe % ni)
+			qd = pd + 1
+			if pd == n-1 {
+				dd++
+				qd = 0
+			} else if dd >= pd {
+				dd += 2
+			}
+			g.ddf = true
+		case algRotatingNRestart:
+			pd = n - 1 - int((stripe+1)%ni)
+			qd = pd + 1
+			if pd == n-1 {
+				dd++
+				qd = 0
+			} else if dd >= pd {
+				dd += 2
+			}
+			g.ddf = true
+		case algRotatingNContinue:
+			pd = n - 1 - int(stripe%ni)
+			qd = (pd + n - 1) % n
+			dd = (pd + 1 + dd) % n
+			g.ddf = true
+		case algLeftAsymmetric6:
+			pd = data - int(stripe%(ni-1))
+			if dd >= pd {
+				dd++
+			}
+			qd = n - 1
+		case algRightAsymmetric6:
+			pd = int(stripe % (ni - 1))
+			if dd >= pd {
+				dd++
+			}
+			qd = n - 1
+		case algLeftSymmetric6:
+			pd = data - int(stripe%(ni-1))
+			dd = (pd + 1 + dd) % (n - 1)
+			qd = n - 1
+		case algRightSymmetric6:
+			pd = int(stripe % (ni - 1))
+			dd = (pd + 1 + dd) % (n - 1)
+			qd = n - 1
+		case algParity0_6:
+			pd = 0
+			dd++
+			qd = n - 1
+		default:
+			return bad()
+		}
+	}
+	g.dd, g.pd, g.qd = dd, pd, qd
+	return stripe, g, true, nil
+}
+
+// r6slots gives, for each device of a RAID6 stripe, its slot in the Q
+// syndrome (drivers/md/raid5.c set_syndrome_sources): data devices get
+// 0..k-1, P gets k and Q k+1 where k is the number of syndrome slots.
+func r6slots(n, pd, qd int, ddf bool) (slots []int, k int) {
+	slots = make([]int, n)
+	k = n - 2
+	d0 := 0
+	if ddf {
+		k = n
+	} else if qd != n-1 {
+		d0 = qd + 1
+	}
+	count := 0
+	i := d0
+	for j := 0; j < n; j++ {
+		slot := count
+		if ddf {
+			count++
+		}
+		switch i {
+		case pd:
+			slot = k
+		case qd:
+			slot = k + 1
+		default:
+			if !ddf {
+				count++
+			}
+		}
+		slots[i] = slot
+		i = (i + 1) % n
+	}
+	return slots, k
+}
+
+func readRAID56(v *Volume, p []byte, off int64) error {
+	data := int64(v.n - 1)
+	if v.arr.LevelNum == 6 {
+		data = int64(v.n - 2)
+	}
+	for len(p) > 0 {
+		c := off / v.chunk
+		inChunk := off % v.chunk
+		n := min(int64(len(p)), v.chunk-inChunk)
+		stripe, g, _, err := v.r56map(c)
+		if err != nil {
+			return err
+		}
+		devOff := stripe*v.chunk + inChunk
+		if d := v.devs[g.dd]; d != nil {
+			if err := d.readAt(p[:n], devOff); err != nil {
+				return err
+			}
+		} else if err := v.reconstruct(p[:n], devOff, g, stripe, data); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// reconstruct computes the missing data device g.dd's bytes at devOff into out.
+func (v *Volume) reconstruct(out []byte, devOff int64, g r56geom, stripe, data int64) error {
+	tmp := make([]byte, len(out))
+	var missingData []int
+	for i := 0; i < v.n; i++ {
+		if i != g.pd && i != g.qd && v.devs[i] == nil {
+			missingData = append(missingData, i)
+		}
+	}
+	pOK := v.devs[g.pd] != nil
+	qOK := g.qd >= 0 && v.devs[g.qd] != nil
+	if len(missingData) == 1 && pOK {
+		// XOR of P and every other data device.
+		clear(out)
+		for i := 0; i < v.n; i++ {
+			if i == g.dd || i == g.qd {
+				continue
+			}
+			if err := v.devs[i].readAt(tmp, devOff); err != nil {
+				return err
+			}
+			xorInto(out, tmp)
+		}
+		return nil
+	}
+	if g.qd < 0 || !qOK {
+		return fmt.Errorf("array %s: stripe %d: data role %d cannot be rebuilt: %w", v.arr.UUID, stripe, g.dd, ErrTooManyMissing)
+	}
+	slots, _ := r6slots(v.n, g.pd, g.qd, g.ddf)
+	// Q' = Q ⊕ Σ g^slot·D over the present data devices; P' likewise.
+	qx := make([]byte, len(out))
+	if err := v.devs[g.qd].readAt(qx, devOff); err != nil {
+		return err
+	}
+	var px []byte
+	if pOK {
+		px = make([]byte, len(out))
+		if err := v.devs[g.pd].readAt(px, devOff); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < v.n; i++ {
+		if i == g.pd || i == g.qd || v.devs[i] == nil {
+			continue
+		}
+		if err := v.devs[i].readAt(tmp, devOff); err != nil {
+			return err
+		}
+		gfMulAdd(qx, tmp, gfPow2(slots[i]))
+		if px != nil {
+			xorInto(px, tmp)
+		}
+	}
+	switch {
+	case len(missingData) == 1: // P missing too: D = Q' / g^a
+		copy(out, qx)
+		gfMulBuf(out, gfInv(gfPow2(slots[g.dd])))
+		return nil
+	case len(missingData) == 2 && pOK:
+		// D_a ⊕ D_b = P', g^a·D_a ⊕ g^b·D_b = Q'  ⇒  D_a = (Q' ⊕ g^b·P') / (g^a ⊕ g^b).
+		a := slots[g.dd]
+		other := missingData[0]
+		if other == g.dd {
+			other = missingData[1]
+		}
+		b := slots[other]
+		copy(out, qx)
+		gfMulAdd(out, px, gfPow2(b))
+		gfMulBuf(out, gfInv(gfPow2(a)^gfPow2(b)))
+		return nil
+	}
+	return fmt.Errorf("array %s: stripe %d: data role %d cannot be rebuilt: %w", v.arr.UUID, stripe, g.dd, ErrTooManyMissing)
+}
+
+// ---- RAID10 ----
+
+func (v *Volume) setupRAID10(devSize int64) error {
+	layout := v.arr.LayoutNum
+	nc, fc := layout&0xff, (layout>>8)&0xff
+	v.nearCopies, v.farCopies = nc, fc
+	v.farOffset = layout&(1<<16) != 0
+	switch layout >> 17 {
+	case 0:
+		v.farSetSize = v.n
+	case 1:
+		v.farSetSize = v.n / max(fc, 1)
+	case 2:
+		v.farSetSize = fc * nc
+	default:
+		return fmt.Errorf("array %s: raid10 layout %#x is not valid", v.arr.UUID, layout)
+	}
+	if nc < 1 || fc < 1 || nc*fc > v.n || v.farSetSize < 1 {
+		return fmt.Errorf("array %s: raid10 layout %#x (near %d, far %d) does not fit %d devices", v.arr.UUID, layout, nc, fc, v.n)
+	}
+	// drivers/md/raid10.c calc_sectors / raid10_size, in chunks.
+	chunks := devSize / v.chunk
+	chunks /= int64(fc)
+	chunks *= int64(v.n)
+	chunks /= int64(nc)                                         // chunks in the array
+	used := (chunks*int64(nc*fc) + int64(v.n) - 1) / int64(v.n) // chunks used per device
+	if v.farOffset {
+		v.stride = v.chunk
+	} else {
+		v.stride = used / int64(fc) * v.chunk
+	}
+	arr := used / int64(fc) * int64(v.n) / int64(nc)
+	v.size = arr * v.chunk
+	return nil
+}
+
+type r10copy struct {
+	dev  int
+	addr int64 // bytes from data offset
+}
+
+// r10copies lists every copy of the chunk-aligned array byte offset off
+// (drivers/md/raid10.c __raid10_find_phys).
+func (v *Volume) r10copies(off int64) []r10copy {
+	n := v.n
+	lastFarSetStart := (n/v.farSetSize - 1) * v.farSetSize
+	lastFarSetSize := v.farSetSize + n%v.farSetSize
+	chunk := off / v.chunk
+	sector := off % v.chunk
+	chunk *= int64(v.nearCopies)
+	stripe := chunk / int64(n)
+	dev := int(chunk % int64(n))
+	if v.farOffset {
+		stripe *= int64(v.farCopies)
+	}
+	sector += stripe * v.chunk
+	out := make([]r10copy, 0, v.nearCopies*v.farCopies)
+	for k := 0; k < v.nearCopies; k++ {
+		d := dev
+		s := sector
+		out = append(out, r10copy{d, s})
+		for f := 1; f < v.farCopies; f++ {
+			set := d / v.farSetSize
+			d += v.nearCopies
+			if n%v.farSetSize != 0 && d > lastFarSetStart {
+				d -= lastFarSetStart
+				d %= lastFarSetSize
+				d += lastFarSetStart
+			} else {
+				d %= v.farSetSize
+				d += v.farSetSize * set
+			}
+			s += v.stride
+			out = append(out, r10copy{d, s})
+		}
+		dev++
+		if dev >= n {
+			dev = 0
+			sector += v.chunk
+		}
+	}
+	return out
+}
+
+// r10checkSurvivors checks that every chunk position keeps a copy. The copy
+// sets repeat with a period of n chunks (n·near for near layouts), so checking
+// the first n·n chunks covers every pattern.
+func (v *Volume) r10checkSurvivors() error {
+	limit := int64(v.n * v.n)
+	if total := v.size / v.chunk; total < limit {
+		limit = total
+	}
+	for c := int64(0); c < limit; c++ {
+		ok := false
+		for _, cp := range v.r10copies(c * v.chunk) {
+			if v.devs[cp.dev] != nil {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			var missing []int
+			for r, d := range v.devs {
+				if d == nil {
+					missing = append(missing, r)
+				}
+			}
+			return fmt.Errorf("array %s (raid10 %s): roles %v missing, chunk %d has no surviving copy: %w",
+				v.arr.UUID, v.arr.Layout, missing, c, ErrTooManyMissing)
+		}
+	}
+	return nil
+}
+
+func readRAID10(v *Volume, p []byte, off int64) error {
+	for len(p) > 0 {
+		inChunk := off % v.chunk
+		n := min(int64(len(p)), v.chunk-inChunk)
+		var firstErr error
+		done := false
+		for _, cp := range v.r10copies(off - inChunk) {
+			d := v.devs[cp.dev]
+			if d == nil {
+				continue
+			}
+			err := d.readAt(p[:n], cp.addr+inChunk)
+			if err == nil {
+				done = true
+				break
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if !done {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("array %s: byte %d: no surviving copy: %w", v.arr.UUID, off, ErrTooManyMissing)
+			}
+			return firstErr
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// arraySize computes the volume size from the freshest superblock and the
+// present members (0 when it cannot be known, e.g. a linear member missing).
+func arraySize(a *Array) int64 {
+	v, err := OpenWith(a, Options{RAID0Layout: 1})
+	if err != nil {
+		return 0
+	}
+	return v.size
+}
