@@ -1,0 +1,87 @@
+package ewf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/adler32"
+
+	"github.com/klauspost/compress/zlib"
+)
+
+// batch is up to batchChunks consecutive chunks of the stream.
+type batch struct {
+	raw    []byte
+	n      int
+	chunks []chunkOut
+	out    []byte // stored form of the chunks, back to back
+	done   chan struct{}
+}
+
+// chunkOut is one chunk as stored: zlib data, or raw data + Adler-32 (LE).
+// In a batch, data is out[start:end], or the shared compressed zero chunk.
+type chunkOut struct {
+	data       []byte
+	start, end int
+	zero       bool
+	compressed bool
+}
+
+type compressor struct {
+	level int
+	buf   bytes.Buffer
+	zw    *zlib.Writer
+}
+
+func newCompressor(level int) *compressor {
+	c := &compressor{level: level}
+	if level != LevelNone {
+		zl := zlib.BestSpeed
+		if level == LevelBest {
+			zl = zlib.BestCompression
+		}
+		c.zw, _ = zlib.NewWriterLevel(&c.buf, zl) // valid level: no error
+	}
+	return c
+}
+
+// compressChunk returns raw compressed when that is not larger than raw,
+// otherwise raw followed by its Adler-32. The result may alias c's buffer.
+func compressChunk(c *compressor, raw []byte) chunkOut {
+	c.buf.Reset()
+	var sum uint32
+	if c.zw != nil {
+		c.zw.Reset(&c.buf)
+		c.zw.Write(raw) // writes to a bytes.Buffer cannot fail
+		c.zw.Close()
+		z := c.buf.Bytes()
+		if len(z) <= len(raw) {
+			return chunkOut{data: z, compressed: true}
+		}
+		// The zlib trailer is the Adler-32 of raw, big-endian: reuse it.
+		sum = binary.BigEndian.Uint32(z[len(z)-4:])
+		c.buf.Reset()
+	} else {
+		sum = adler32.Checksum(raw)
+	}
+	c.buf.Write(raw)
+	var t [4]byte
+	binary.LittleEndian.PutUint32(t[:], sum)
+	c.buf.Write(t[:])
+	return chunkOut{data: c.buf.Bytes()}
+}
+
+// isZero reports whether b holds only zero bytes.
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,24 @@
+// Package ewf writes and reads EWF version 1 images (.E01, .E02, …) in the
+// layout EnCase 6 writes, as documented by the libewf project ("Expert Witness
+// Compression Format").
+//
+// Segment file layout written by Writer:
+//
+//	first segment:  file header, header2, header2, header, volume,
+//	                { sectors, table, table2 }…, next
+//	middle segment: file header, data, { sectors, table, table2 }…, next
+//	last segment:   file header, [data], { sectors, table, table2 }…,
+//	                [data if single segment], [error2], digest, hash, done
+//
+// Media data is cut into chunks of 32 KiB (64 sectors of 512 bytes, or 8 of
+// 4096). A chunk is stored zlib-compressed when that is not larger than the
+// raw data, otherwise raw followed by its Adler-32. The last chunk keeps its
+// true size. Every group of at most maxTableEntries chunks gets its own
+// sectors, table and table2 sections with a table base offset, so chunk
+// offsets (31 bits, relative to the base) never overflow and neither segment
+// size nor media size is limited by the table format.
+//
+// Each on-disk structure lives in its own file (descriptor.go, fileheader.go,
+// header.go, volume.go, table.go, error2.go, hash.go) with its fields and byte
+// offsets documented; every Adler-32 is written, and verified when read.
+package ewf
