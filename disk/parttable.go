@@ -2,7 +2,6 @@ package disk
 
 import (
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/diskfs/go-diskfs/backend"
@@ -85,9 +84,4 @@ func isFSBootSector(b []byte) bool {
 
 func sortEntries(e []partEntry) {
 	sort.Slice(e, func(i, j int) bool { return e[i].Number < e[j].Number })
-}
-
-// section is an io.ReaderAt over one partition of a larger image.
-func section(r io.ReaderAt, start, size int64) *io.SectionReader {
-	return io.NewSectionReader(r, start, size)
 }
