@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
+	"github.com/coldimage/coldimage/ui"
+)
+
+func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("acquire", flag.ContinueOnError)
+	hashes := fs.String("hash", "sha256,blake3", "hash algorithms: sha256, blake3, md5, sha1 (comma-separated)")
+	format := fs.String("format", "raw", "image format: raw or e01")
+	split := fs.String("split", "", "raw: split the image into pieces of SIZE (e.g. 2G, 650M)")
+	segSize := fs.String("segment-size", "", "e01: segment file size (default 2G)")
+	pieceSize := fs.String("piece-size", "1G", "window of the piecewise hashes in the record")
+	caseID := fs.String("case", "", "case number/identifier")
+	examiner := fs.String("examiner", "", "examiner name")
+	evidence := fs.String("evidence", "", "evidence number")
+	notes := fs.String("notes", "", "notes for the record")
+	noVerify := fs.Bool("no-verify", false, "skip re-reading source and image after acquisition")
+	jsonProgress := fs.Bool("json-progress", false, "report progress as JSON lines on stdout")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: coldimage acquire [flags] SOURCE... OUTDIR")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		fs.Usage()
+		return usageError("acquire needs at least one SOURCE and an OUTDIR")
+	}
+	algs, err := imager.ParseHashes(*hashes)
+	if err != nil {
+		return usageError(err.Error())
+	}
+	if *format != "raw" && *format != "e01" {
+		return usageError(fmt.Sprintf("--format %q: want raw or e01", *format))
+	}
+	var splitN, segN int64
+	if *split != "" {
+		if splitN, err = parseSize(*split); err != nil {
+			return usageError("--split: " + err.Error())
+		}
+		if splitN == 0 || splitN%512 != 0 {
+			return usageError(fmt.Sprintf("--split %s: must be a positive multiple of 512 bytes", *split))
+		}
+	}
+	if *segSize != "" {
+		if segN, err = parseSize(*segSize); err != nil {
+			return usageError("--segment-size: " + err.Error())
+		}
+		if segN < 1<<20 {
+			return usageError(fmt.Sprintf("--segment-size %s: must be at least 1 MiB", *segSize))
+		}
+	}
+	pieceN, err := parseSize(*pieceSize)
+	if err != nil || pieceN < 1<<20 {
+		return usageError(fmt.Sprintf("--piece-size %s: want a size of at least 1M", *pieceSize))
+	}
+	sources, outdir := pos[:len(pos)-1], pos[len(pos)-1]
+
+	hs := imager.Hashers{SHA256: imager.ChooseSHA256(countSHA256(algs, len(sources)))}
+	var reqs []*acquire.Request
+	ids := map[string]string{}
+	for _, s := range sources {
+		r := &acquire.Request{
+			Source: s, OutDir: outdir, Format: *format, Hashes: algs, Split: splitN, SegmentSize: segN, PieceSize: pieceN,
+			Case:     imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
+			NoVerify: *noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs,
+		}
+		if len(sources) > 1 {
+			info, err := disk.Inspect(s)
+			if err != nil {
+				return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
+			}
+			id := disk.ID(info)
+			if prev, dup := ids[id]; dup {
+				return fmt.Errorf("%w: sources %s and %s have the same id %q", acquire.ErrRefused, prev, s, id)
+			}
+			ids[id] = s
+			r.OutDir = filepath.Join(outdir, id)
+		}
+		reqs = append(reqs, r)
+	}
+	if len(sources) > 1 {
+		if err := refuseExisting(outdir); err != nil {
+			return err
+		}
+	}
+	if err := acquire.Preflight(reqs); err != nil {
+		return err
+	}
+
+	var prog ui.Progress
+	if *jsonProgress {
+		prog = ui.NewJSON(stdout)
+	} else {
+		prog = ui.NewText(stderr, isTerminal(stderr), 0)
+	}
+	defer prog.Close()
+
+	type outcome struct {
+		rec *imager.Record
+		err error
+	}
+	results := make([]outcome, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		r.Emit = prog.Event
+		id := filepath.Base(r.OutDir)
+		if info, err := disk.Inspect(r.Source); err == nil {
+			id = disk.ID(info)
+			prog.JobStart(r.Source, id, info.Size)
+		}
+		wg.Add(1)
+		go func(i int, r *acquire.Request, id string) {
+			defer wg.Done()
+			rec, err := acquire.Run(ctx, r)
+			results[i] = outcome{rec, err}
+			res := "error"
+			if rec != nil {
+				res = rec.Result
+			} else if err != nil {
+				res = "error: " + err.Error()
+			}
+			prog.JobDone(r.Source, id, r.OutDir, res, err)
+		}(i, r, id)
+	}
+	wg.Wait()
+	prog.Close()
+
+	var errs []error
+	for i, o := range results {
+		if !*jsonProgress {
+			printSummary(stdout, reqs[i], o.rec, o.err)
+		}
+		if o.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", reqs[i].Source, o.err))
+		}
+	}
+	return worst(errs)
+}
+
+// worst keeps the error whose exit code matters most, with all messages.
+func worst(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	rank := map[int]int{exitMismatch: 5, exitError: 4, exitIncomplete: 3, exitRefused: 2}
+	sort.SliceStable(errs, func(a, b int) bool { return rank[exitCode(errs[a])] > rank[exitCode(errs[b])] })
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	return fmt.Errorf("%w (all failures: %s)", errs[0], strings.Join(msgs, "; "))
+}
+
+func refuseExisting(outdir string) error {
+	ents, err := os.ReadDir(outdir)
+	if err == nil && len(ents) > 0 {
+		return fmt.Errorf("%w: output directory %s is not empty (holds %s); coldimage never overwrites", acquire.ErrRefused, outdir, ents[0].Name())
+	}
+	return nil
+}
+
+func countSHA256(algs []string, sources int) int {
+	for _, a := range algs {
+		if a == "sha256" {
+			return sources
+		}
+	}
+	return 0
+}
+
+func printSummary(w io.Writer, r *acquire.Request, rec *imager.Record, err error) {
+	fmt.Fprintf(w, "%s → %s\n", r.Source, r.OutDir)
+	if rec == nil {
+		fmt.Fprintf(w, "  result: not started: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "  result: %s\n", rec.Result)
+	for _, alg := range imager.SortAlgs(mapKeys(rec.Hashes)) {
+		fmt.Fprintf(w, "  %-7s %s\n", alg+":", rec.Hashes[alg])
+	}
+	if len(rec.Unreadable) > 0 {
+		var n int64
+		for _, u := range rec.Unreadable {
+			n += u.Count
+		}
+		fmt.Fprintf(w, "  unreadable: %d sector(s) in %d range(s), zero-filled\n", n, len(rec.Unreadable))
+	}
+	if v := rec.Verification; v != nil {
+		fmt.Fprintf(w, "  verified: image %s", matchWord(v.Image.Match))
+		if v.Source != nil {
+			fmt.Fprintf(w, ", source %s", matchWord(v.Source.Match))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  %.1f MB/s, %s in %s\n", rec.RateMBps, imager.HumanBytes(rec.Image.Size), strings.Join(rec.Image.Files, ", "))
+}
+
+func matchWord(ok bool) string {
+	if ok {
+		return "match"
+	}
+	return "MISMATCH"
+}
+
+func mapKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

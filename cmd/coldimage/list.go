@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+)
+
+func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: coldimage list [--json] [PATH...]   (no PATH: every disk of this machine)")
+		fs.PrintDefaults()
+	}
+	paths, err := parseInterleaved(fs, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var infos []disk.Info
+	if len(paths) == 0 {
+		if infos, err = disk.List(); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range paths {
+			i, err := disk.Inspect(p)
+			if err != nil {
+				return err
+			}
+			infos = append(infos, i)
+		}
+	}
+	if *asJSON {
+		if infos == nil {
+			infos = []disk.Info{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(infos)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tSECTOR\tRO\tRM\tTRANSPORT\tMODEL\tSERIAL\tCONTENT")
+	var row func(i disk.Info, indent string)
+	row = func(i disk.Info, indent string) {
+		fmt.Fprintf(w, "%s%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", indent, i.Name, i.Kind, imager.HumanBytes(i.Size),
+			i.LogicalSector, i.PhysicalSector, yesNo(i.ReadOnly), yesNo(i.Removable), dash(i.Transport), dash(i.Model), dash(i.Serial), content(i))
+		for _, p := range i.Partitions {
+			row(p, indent+"  ")
+		}
+	}
+	for _, i := range infos {
+		row(i, "")
+	}
+	return w.Flush()
+}
+
+func content(i disk.Info) string {
+	var parts []string
+	if i.PartTable != "" {
+		parts = append(parts, i.PartTable)
+	}
+	if i.FSType != "" {
+		s := i.FSType
+		if i.FSLabel != "" {
+			s += fmt.Sprintf(" %q", i.FSLabel)
+		}
+		parts = append(parts, s)
+	}
+	if len(i.Holders) > 0 {
+		parts = append(parts, "held by "+strings.Join(i.Holders, ","))
+	}
+	if i.Error != "" {
+		parts = append(parts, "error: "+i.Error)
+	}
+	return dash(strings.Join(parts, ", "))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,403 @@
+// Package acquire runs one acquisition job: a source into an output
+// directory, from preflight checks through imaging, record and verification.
+package acquire
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/ewf"
+	"github.com/coldimage/coldimage/verify"
+)
+
+// Request is one source to image.
+type Request struct {
+	Source      string // device, partition or regular file
+	OutDir      string // created; must not exist or be empty
+	Format      string // "raw" (default) or "e01"
+	Hashes      []string
+	Split       int64 // raw: bytes per piece, 0 = one file
+	SegmentSize int64 // e01: bytes per segment file, 0 = 2 GiB
+	PieceSize   int64 // piecewise hash window, 0 = 1 GiB
+	Case        imager.Case
+	NoVerify    bool
+	Tool        imager.Tool
+	Hashers     imager.Hashers
+	Emit        imager.Emitter
+	RAID        json.RawMessage // geometry of a RAID volume source, stored in the record
+	BufferSize  int
+}
+
+// Errors that say why a job ended, for exit codes.
+var (
+	ErrRefused    = errors.New("refused")    // preflight: nothing was written
+	ErrIncomplete = errors.New("incomplete") // image written but not a full copy
+	ErrMismatch   = verify.ErrMismatch
+)
+
+const recordSlack = 1 << 20 // room kept for records and sidecars
+
+func (r *Request) defaults() {
+	if r.Format == "" {
+		r.Format = "raw"
+	}
+	if len(r.Hashes) == 0 {
+		r.Hashes = imager.DefaultHashes
+	}
+	if r.Format == "e01" {
+		// The E01 stores MD5 (hash section) and MD5+SHA-1 (digest section).
+		r.Hashes = imager.SortAlgs(union(r.Hashes, []string{"md5", "sha1"}))
+	}
+	if r.Tool.Name == "" {
+		r.Tool.Name = "coldimage"
+	}
+}
+
+// Preflight checks a set of jobs before any of them writes a byte: formats,
+// output directories (new or empty, not on the source), and free space per
+// target filesystem for all jobs together.
+func Preflight(reqs []*Request) error {
+	need := map[uint64]int64{}
+	free := map[uint64]int64{}
+	where := map[uint64]string{}
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		r.defaults()
+		if r.Format != "raw" && r.Format != "e01" {
+			return fmt.Errorf("%w: unknown format %q (raw or e01)", ErrRefused, r.Format)
+		}
+		if r.Split != 0 && r.Format != "raw" {
+			return fmt.Errorf("%w: --split applies to raw images; e01 uses --segment-size", ErrRefused)
+		}
+		abs, err := filepath.Abs(r.OutDir)
+		if err != nil {
+			return fmt.Errorf("%w: output directory %s: %v", ErrRefused, r.OutDir, err)
+		}
+		if seen[abs] {
+			return fmt.Errorf("%w: two sources would write into %s", ErrRefused, abs)
+		}
+		seen[abs] = true
+		if err := checkOutDir(abs); err != nil {
+			return err
+		}
+		info, err := disk.Inspect(r.Source)
+		if err != nil {
+			return fmt.Errorf("%w: source %s: %v", ErrRefused, r.Source, err)
+		}
+		on, why, err := disk.OutputOnSource(abs, info)
+		if err != nil {
+			return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, r.Source, err)
+		}
+		if on {
+			return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
+		}
+		dev, avail, err := fsOf(abs)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrRefused, err)
+		}
+		need[dev] += info.Size + recordSlack
+		free[dev] = avail
+		where[dev] = abs
+	}
+	for dev, n := range need {
+		if n > free[dev] {
+			return fmt.Errorf("%w: not enough space for the image(s) at %s: need %d bytes (%s), %d bytes (%s) free",
+				ErrRefused, where[dev], n, imager.HumanBytes(n), free[dev], imager.HumanBytes(free[dev]))
+		}
+	}
+	return nil
+}
+
+func checkOutDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: output directory %s: %v", ErrRefused, dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%w: output %s exists and is not a directory", ErrRefused, dir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("%w: read output directory %s: %v", ErrRefused, dir, err)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("%w: output directory %s is not empty (holds %s); coldimage never overwrites", ErrRefused, dir, ents[0].Name())
+	}
+	return nil
+}
+
+// fsOf names the filesystem dir will be on (walking up to an existing parent) and its free bytes.
+func fsOf(dir string) (uint64, int64, error) {
+	p := dir
+	for {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	dev, err := statDev(p)
+	if err != nil {
+		return 0, 0, err
+	}
+	avail, err := disk.FreeSpace(p)
+	if err != nil {
+		return 0, 0, fmt.Errorf("free space at %s: %w", p, err)
+	}
+	return dev, avail, nil
+}
+
+// Run images one source. Call Preflight first (Run repeats the per-job checks
+// that must hold at the moment of writing). The record is written whatever
+// happens after the first byte; the error says why the job is not "ok".
+func Run(ctx context.Context, r *Request) (*imager.Record, error) {
+	r.defaults()
+	if err := checkOutDir(r.OutDir); err != nil {
+		return nil, err
+	}
+	src, err := disk.OpenSource(r.Source, disk.OpenOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: open source: %v", ErrRefused, err)
+	}
+	defer src.Close()
+	info := src.Info
+	if info.Kind != "file" && !info.ReadOnly {
+		return nil, fmt.Errorf("%w: source %s is not read-only (BLKROGET=0); refusing to read it", ErrRefused, r.Source)
+	}
+	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: create output directory: %v", ErrRefused, err)
+	}
+
+	started := time.Now()
+	rec := &imager.Record{
+		Schema:  imager.Schema,
+		Tool:    r.Tool,
+		Started: imager.RFC3339(started),
+		Clock:   imager.NewClock(started),
+		Case:    r.Case,
+		Source:  sourceRecord(r.Source, src),
+		Image:   imager.ImageRecord{Format: r.Format, SplitSize: r.Split},
+		RAID:    r.RAID,
+		Result:  imager.ResultIncomplete,
+	}
+	if rec.Tool.SHA256 == "" {
+		rec.Tool.SHA256 = string(r.Hashers.SHA256)
+		if rec.Tool.SHA256 == "" {
+			rec.Tool.SHA256 = string(imager.SHA256Simd)
+		}
+	}
+	sink, err := newSink(r, info, started)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	piece := r.PieceSize
+	if piece == 0 {
+		piece = imager.DefaultSegmentSize
+	}
+	opt := imager.Options{
+		Name:        r.Source,
+		Source:      src,
+		Size:        info.Size,
+		SectorSize:  info.LogicalSector,
+		Hashes:      r.Hashes,
+		Hashers:     r.Hashers,
+		SegmentSize: piece,
+		Sinks:       []imager.Sink{sink},
+		Emit:        r.Emit,
+		BufferSize:  r.BufferSize,
+	}
+	if r.Split > 0 {
+		opt.PartSize = r.Split
+	}
+	res, runErr := imager.Run(ctx, opt)
+	rec.Finished = imager.RFC3339(time.Now())
+	rec.Image.SegmentSize = piece
+	rec.Image.Size = res.Size
+	rec.Image.Files = relNames(r.OutDir, sink.Files())
+	rec.Hashes = res.Hashes
+	rec.Segments = res.Segments
+	rec.Parts = res.Parts
+	rec.Unreadable = res.Unreadable
+	if rec.Unreadable == nil {
+		rec.Unreadable = []imager.BadRange{}
+	}
+	rec.DurationSec = res.Duration.Seconds()
+	if rec.DurationSec > 0 {
+		rec.RateMBps = float64(res.Size) / 1e6 / rec.DurationSec
+	}
+	if runErr != nil {
+		rec.Errors = append(rec.Errors, runErr.Error())
+		rec.Hashes = map[string]string{}
+		rec.Complete = false
+		rec.Result = imager.ResultIncomplete
+		if werr := imager.WriteRecord(r.OutDir, rec, false); werr != nil {
+			runErr = errors.Join(runErr, werr)
+		}
+		return rec, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
+	}
+	if err := fileHashes(ctx, r, rec, res); err != nil {
+		rec.Errors = append(rec.Errors, err.Error())
+	}
+	verify.Settle(rec, nil)
+	if len(rec.Errors) > 0 {
+		rec.Result, rec.Complete = "error: "+rec.Errors[0], false
+	}
+	if err := imager.WriteRecord(r.OutDir, rec, true); err != nil {
+		return rec, err
+	}
+	if !r.NoVerify {
+		vrec, verr := verify.Run(ctx, r.OutDir, verify.Options{Source: src, SourceName: r.Source, Emit: r.Emit, Hashers: r.Hashers})
+		if vrec != nil {
+			rec = vrec
+		}
+		if verr != nil {
+			return rec, verr
+		}
+	}
+	return rec, outcome(rec)
+}
+
+func outcome(rec *imager.Record) error {
+	switch {
+	case rec.Result == imager.ResultOK:
+		return nil
+	case rec.Result == imager.ResultIncomplete && len(rec.Unreadable) > 0:
+		var n int64
+		for _, u := range rec.Unreadable {
+			n += u.Count
+		}
+		return fmt.Errorf("%w: %d unreadable sector(s) in %d range(s) zero-filled (listed in the record)", ErrIncomplete, n, len(rec.Unreadable))
+	case rec.Result == imager.ResultMismatch:
+		return ErrMismatch
+	}
+	return fmt.Errorf("%w: %s", ErrIncomplete, rec.Result)
+}
+
+func newSink(r *Request, info disk.Info, started time.Time) (imager.Sink, error) {
+	switch r.Format {
+	case "raw":
+		return imager.NewRawSink(r.OutDir, "image", r.Split)
+	case "e01":
+		return ewf.Create(r.OutDir, "image", ewf.Options{
+			SegmentSize: r.SegmentSize,
+			SectorSize:  info.LogicalSector,
+			MediaSize:   info.Size,
+			Level:       1,
+			Case:        r.Case.Case,
+			Examiner:    r.Case.Examiner,
+			Evidence:    r.Case.Evidence,
+			Notes:       r.Case.Notes,
+			Description: "coldimage acquisition of " + r.Source,
+			Model:       info.Model,
+			Serial:      info.Serial,
+			Acquired:    started,
+			System:      started,
+			Tool:        r.Tool.Name + " " + r.Tool.Version,
+		})
+	}
+	return nil, fmt.Errorf("unknown format %q", r.Format)
+}
+
+// fileHashes fills what the sidecars list: per image file, every hash.
+func fileHashes(ctx context.Context, r *Request, rec *imager.Record, res *imager.Result) error {
+	rec.Image.FileHashes = map[string]map[string]string{}
+	switch {
+	case r.Format == "raw" && r.Split == 0:
+		rec.Image.FileHashes[rec.Image.Files[0]] = res.Hashes
+	case r.Format == "raw":
+		byPart := map[int64]map[string]string{}
+		for _, p := range res.Parts {
+			if byPart[p.Offset] == nil {
+				byPart[p.Offset] = map[string]string{}
+			}
+			byPart[p.Offset][p.Alg] = p.Hex
+		}
+		for i, f := range rec.Image.Files {
+			rec.Image.FileHashes[f] = byPart[int64(i)*r.Split]
+		}
+	default:
+		// Container formats: hash the files as written.
+		for _, f := range rec.Image.Files {
+			path := filepath.Join(r.OutDir, f)
+			h, err := hashFile(ctx, path, r.Hashes, r.Hashers)
+			if err != nil {
+				return fmt.Errorf("hash %s for the sidecars: %w", path, err)
+			}
+			rec.Image.FileHashes[f] = h
+		}
+	}
+	return nil
+}
+
+func hashFile(ctx context.Context, path string, algs []string, hs imager.Hashers) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	res, err := imager.Run(ctx, imager.Options{Name: path, Source: f, Size: st.Size(), Hashes: algs, Hashers: hs, SegmentSize: -1, Retries: -1, Phase: "sidecar"})
+	if err != nil {
+		return nil, err
+	}
+	return res.Hashes, nil
+}
+
+func sourceRecord(path string, s *disk.Source) imager.SourceRecord {
+	i := s.Info
+	set, confirmed := s.ReadOnlyState()
+	rs := imager.SourceRecord{
+		Path: path, ID: disk.ID(i), Kind: i.Kind, Size: i.Size,
+		LogicalSector: i.LogicalSector, PhysicalSector: i.PhysicalSector,
+		Model: i.Model, Serial: i.Serial, WWN: i.WWN, Transport: i.Transport,
+		ReadOnly: i.ReadOnly || confirmed, DirectIO: s.Direct(), PartTable: i.PartTable,
+	}
+	if set && confirmed {
+		rs.ReadOnlySetBy = "BLKROSET"
+	}
+	if i.Kind == "file" {
+		rs.ReadOnly = true // opened O_RDONLY; files have no BLKRO flag
+		rs.ReadOnlySetBy = ""
+	}
+	return rs
+}
+
+func relNames(dir string, files []string) []string {
+	out := []string{}
+	for _, f := range files {
+		if rel, err := filepath.Rel(dir, f); err == nil {
+			out = append(out, rel)
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string(nil), a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

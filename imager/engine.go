@@ -1,0 +1,544 @@
+// Package imager streams a source through hashers and sinks: one reader fills
+// large buffers from a bounded pool, and each buffer goes, uncopied, to every
+// hasher and every sink at once, each on its own goroutine. Unreadable sectors
+// are narrowed down to the logical sector, zero-filled and recorded. The engine
+// never prints; it reports through Events.
+package imager
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+const (
+	DefaultBufferSize  = 4 << 20
+	DefaultBuffers     = 4
+	DefaultSegmentSize = 1 << 30
+	DefaultRetries     = 2
+)
+
+// Options describe one pass over a source.
+type Options struct {
+	Name       string      // source label for events and errors (device path)
+	Source     io.ReaderAt // read-only source
+	Size       int64       // bytes to read
+	SectorSize int         // logical sector size; 512 when zero
+
+	Hashes  []string // algorithm names; DefaultHashes when empty
+	Hashers Hashers
+
+	SegmentSize int64  // piecewise window; DefaultSegmentSize when 0, none when < 0
+	SegmentAlg  string // algorithm of the piecewise hashes; FastestOf(Hashes) when empty
+	PartSize    int64  // > 0: also hash every PartSize window with every algorithm (split-image sidecars)
+
+	Sinks []Sink // image destinations; none for a hash-only pass
+
+	// Compare, when set, is read alongside Source and compared byte for byte
+	// (verify: source re-read vs image read-back). Its hashes are the source's
+	// up to the first difference and computed separately from there on.
+	Compare io.ReaderAt
+
+	BufferSize    int           // bytes per read; DefaultBufferSize when 0 (rounded to the sector)
+	Buffers       int           // buffers in the pool; DefaultBuffers when 0
+	Retries       int           // re-reads of a failing sector; DefaultRetries when 0, none when < 0
+	Phase         string        // PhaseAcquire when empty
+	Emit          Emitter       // progress and error events
+	ProgressEvery time.Duration // 500 ms when 0
+}
+
+// Segment is the hash of one window of the stream.
+type Segment struct {
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	Alg    string `json:"alg"`
+	Hex    string `json:"hex"`
+}
+
+// Result is what a pass found.
+type Result struct {
+	Size       int64             // bytes read (and written to every sink)
+	Hashes     map[string]string // of the source stream, zero fill included
+	Segments   []Segment
+	Parts      []Segment // PartSize windows, every algorithm
+	Unreadable []BadRange
+	Started    time.Time
+	Duration   time.Duration
+
+	// Compare mode only.
+	CompareHashes   map[string]string // of the Compare stream
+	FirstDifference int64             // byte offset of the first difference, -1 when identical
+}
+
+// Identical says whether a compare pass found both streams equal.
+func (r *Result) Identical() bool { return r.FirstDifference < 0 }
+
+type buffer struct {
+	data []byte // len = bytes valid
+	cmp  []byte // compare stream, same length
+	same bool
+	off  int64
+	refs atomic.Int32
+	mem  []byte
+	cmem []byte
+}
+
+type engine struct {
+	o       Options
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	pool    chan *buffer
+	scratch []byte
+	bad     []BadRange
+	badMu   sync.Mutex
+}
+
+// Run performs one pass: read, hash, write to the sinks, and (when the pass
+// completes) Finish every sink; on failure every sink is Aborted, keeping
+// what was written. The Result is filled as far as the pass got.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	res := &Result{Started: time.Now(), FirstDifference: -1}
+	e := &engine{o: o}
+	e.ctx, e.cancel = context.WithCancelCause(ctx)
+	defer e.cancel(nil)
+
+	o.Emit.emit(Event{Kind: EventStart, Phase: o.Phase, Source: o.Name, Total: o.Size})
+	err := e.run(res)
+	res.Duration = time.Since(res.Started)
+	res.Unreadable = e.bad
+	if err == nil {
+		final := Final{Hashes: res.Hashes, Unreadable: e.bad, SectorSize: o.SectorSize, Size: res.Size}
+		for _, s := range o.Sinks {
+			if ferr := s.Finish(final); ferr != nil && err == nil {
+				err = fmt.Errorf("finish image: %w", ferr)
+			}
+		}
+	} else {
+		for _, s := range o.Sinks {
+			_ = s.Abort()
+		}
+	}
+	o.Emit.emit(Event{Kind: EventDone, Phase: o.Phase, Source: o.Name, Bytes: res.Size, Total: o.Size, Err: err})
+	return res, err
+}
+
+func (o *Options) defaults() error {
+	if o.Source == nil {
+		return errors.New("no source")
+	}
+	if o.Size < 0 {
+		return fmt.Errorf("source %s: negative size %d", o.Name, o.Size)
+	}
+	if o.SectorSize == 0 {
+		o.SectorSize = 512
+	}
+	if o.SectorSize < 0 || o.SectorSize&(o.SectorSize-1) != 0 {
+		return fmt.Errorf("source %s: sector size %d is not a power of two", o.Name, o.SectorSize)
+	}
+	if len(o.Hashes) == 0 {
+		o.Hashes = DefaultHashes
+	}
+	for _, a := range o.Hashes {
+		if !known(a) {
+			return fmt.Errorf("unknown hash algorithm %q", a)
+		}
+	}
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.SegmentAlg == "" {
+		o.SegmentAlg = FastestOf(o.Hashes)
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	o.BufferSize = (o.BufferSize + o.SectorSize - 1) / o.SectorSize * o.SectorSize
+	if o.Buffers <= 0 {
+		o.Buffers = DefaultBuffers
+	}
+	if o.Retries == 0 {
+		o.Retries = DefaultRetries
+	} else if o.Retries < 0 {
+		o.Retries = 0
+	}
+	if o.Phase == "" {
+		o.Phase = PhaseAcquire
+	}
+	if o.ProgressEvery == 0 {
+		o.ProgressEvery = 500 * time.Millisecond
+	}
+	return nil
+}
+
+// AlignedBuffer returns a zeroed slice whose first byte is 4096-aligned, as O_DIRECT wants.
+func AlignedBuffer(size int) []byte {
+	const align = 4096
+	b := make([]byte, size+align)
+	shift := (align - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%align)) % align
+	return b[shift : shift+size : shift+size]
+}
+
+// consumer is one goroutine's work on each buffer.
+type consumer interface {
+	consume(b *buffer) error
+}
+
+func (e *engine) run(res *Result) error {
+	o := e.o
+	e.pool = make(chan *buffer, o.Buffers)
+	for i := 0; i < o.Buffers; i++ {
+		b := &buffer{mem: AlignedBuffer(o.BufferSize)}
+		if o.Compare != nil {
+			b.cmem = AlignedBuffer(o.BufferSize)
+		}
+		e.pool <- b
+	}
+	e.scratch = AlignedBuffer(o.BufferSize)
+
+	// Consumers: one per algorithm, one per piecewise set, one per sink.
+	var cons []consumer
+	hashers := map[string]*hashConsumer{}
+	for _, alg := range o.Hashes {
+		h, err := o.Hashers.New(alg)
+		if err != nil {
+			return err
+		}
+		hc := &hashConsumer{alg: alg, h: h, hashers: o.Hashers, compare: o.Compare != nil}
+		hashers[alg] = hc
+		cons = append(cons, hc)
+	}
+	var segs *pieceConsumer
+	if o.SegmentSize > 0 {
+		segs = &pieceConsumer{size: o.SegmentSize, algs: []string{o.SegmentAlg}, hashers: Hashers{}}
+		cons = append(cons, segs)
+	}
+	var parts *pieceConsumer
+	if o.PartSize > 0 {
+		parts = &pieceConsumer{size: o.PartSize, algs: o.Hashes, hashers: Hashers{}}
+		cons = append(cons, parts)
+	}
+	for _, s := range o.Sinks {
+		cons = append(cons, &sinkConsumer{s: s, name: o.Name})
+	}
+
+	chans := make([]chan *buffer, len(cons))
+	var wg sync.WaitGroup
+	for i, c := range cons {
+		ch := make(chan *buffer, o.Buffers)
+		chans[i] = ch
+		wg.Add(1)
+		go func(c consumer, ch chan *buffer) {
+			defer wg.Done()
+			failed := false
+			for b := range ch {
+				if !failed {
+					if err := c.consume(b); err != nil {
+						failed = true
+						e.cancel(err)
+					}
+				}
+				e.release(b)
+			}
+		}(c, ch)
+	}
+
+	readErr := e.read(res, chans)
+	for _, ch := range chans {
+		close(ch)
+	}
+	wg.Wait()
+
+	if cause := context.Cause(e.ctx); cause != nil && readErr == nil {
+		readErr = cause
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if len(cons) == 0 {
+		return nil
+	}
+	res.Hashes = map[string]string{}
+	if o.Compare != nil {
+		res.CompareHashes = map[string]string{}
+	}
+	for alg, hc := range hashers {
+		res.Hashes[alg] = hex.EncodeToString(hc.h.Sum(nil))
+		if o.Compare != nil {
+			if hc.err != nil {
+				return hc.err
+			}
+			if hc.h2 == nil {
+				res.CompareHashes[alg] = res.Hashes[alg]
+			} else {
+				res.CompareHashes[alg] = hex.EncodeToString(hc.h2.Sum(nil))
+			}
+		}
+	}
+	if segs != nil {
+		res.Segments = segs.finish()
+	}
+	if parts != nil {
+		res.Parts = parts.finish()
+	}
+	return nil
+}
+
+func (e *engine) release(b *buffer) {
+	if b.refs.Add(-1) == 0 {
+		e.pool <- b
+	}
+}
+
+// read is the single reader: it fills buffers in order and hands each to every consumer.
+func (e *engine) read(res *Result, chans []chan *buffer) error {
+	o := e.o
+	var meter rateMeter
+	lastEmit := time.Time{}
+	for off := int64(0); off < o.Size; {
+		var b *buffer
+		select {
+		case b = <-e.pool:
+		case <-e.ctx.Done():
+			return context.Cause(e.ctx)
+		}
+		n := int64(o.BufferSize)
+		if rest := o.Size - off; rest < n {
+			n = rest
+		}
+		b.data = b.mem[:n]
+		b.off = off
+		if err := e.readRegion(b.data, off, o.Source, true); err != nil {
+			e.pool <- b
+			return err
+		}
+		b.same = true
+		if o.Compare != nil {
+			b.cmp = b.cmem[:n]
+			if err := e.readRegion(b.cmp, off, o.Compare, false); err != nil {
+				e.pool <- b
+				return fmt.Errorf("read image at byte %d: %w", off, err)
+			}
+			if !bytes.Equal(b.data, b.cmp) {
+				b.same = false
+				if res.FirstDifference < 0 {
+					for i := range b.data {
+						if b.data[i] != b.cmp[i] {
+							res.FirstDifference = off + int64(i)
+							break
+						}
+					}
+				}
+			}
+		}
+		if len(chans) == 0 {
+			e.pool <- b
+		} else {
+			b.refs.Store(int32(len(chans)))
+			for _, ch := range chans {
+				ch <- b
+			}
+		}
+		off += n
+		res.Size = off
+		now := time.Now()
+		if now.Sub(lastEmit) >= o.ProgressEvery || off == o.Size {
+			rate, eta := meter.update(now, off, o.Size)
+			o.Emit.emit(Event{Kind: EventProgress, Phase: o.Phase, Source: o.Name, Bytes: off, Total: o.Size, Rate: rate, ETA: eta, Time: now})
+			lastEmit = now
+		}
+	}
+	return nil
+}
+
+// readRegion fills p from src at off. With rescue set, a failing read is split
+// into smaller pieces down to the logical sector; a sector that fails every
+// retry is zero-filled and recorded. Without rescue (image read-back) any read
+// error is returned.
+func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt, rescue bool) error {
+	n, err := src.ReadAt(p, off)
+	if err == nil || (n == len(p) && errors.Is(err, io.EOF)) {
+		return nil
+	}
+	if cerr := context.Cause(e.ctx); cerr != nil {
+		return cerr
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+int64(n), e.o.Size, err)
+	}
+	if !rescue {
+		return err
+	}
+	return e.rescue(p, off, src, err)
+}
+
+// rescue re-reads a region that failed: split into up to 8 sector-aligned
+// pieces read through the aligned scratch buffer (so O_DIRECT keeps sector
+// precision); pieces that read cleanly cost one read, a failing one is split
+// again, down to single sectors that get Retries more tries before they are
+// zero-filled and recorded.
+func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
+	ss := int64(e.o.SectorSize)
+	lba := off / ss
+	if int64(len(p)) <= ss {
+		for try := 0; try < e.o.Retries; try++ {
+			if cerr := context.Cause(e.ctx); cerr != nil {
+				return cerr
+			}
+			q := e.scratch[:len(p)]
+			n, err2 := src.ReadAt(q, off)
+			if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
+				copy(p, q)
+				return nil
+			}
+			err = err2
+		}
+		clear(p)
+		e.addBad(BadRange{LBA: lba, Count: 1, Error: errText(err)})
+		return nil
+	}
+	count := (int64(len(p)) + ss - 1) / ss
+	e.o.Emit.emit(Event{Kind: EventRetry, Phase: e.o.Phase, Source: e.o.Name, Bytes: off, Total: e.o.Size,
+		Bad: &BadRange{LBA: lba, Count: count, Error: errText(err)}})
+	step := (count + 7) / 8 * ss
+	for o := int64(0); o < int64(len(p)); o += step {
+		if cerr := context.Cause(e.ctx); cerr != nil {
+			return cerr
+		}
+		end := min(o+step, int64(len(p)))
+		q := e.scratch[:end-o]
+		n, err2 := src.ReadAt(q, off+o)
+		if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
+			copy(p[o:end], q)
+			continue
+		}
+		if errors.Is(err2, io.EOF) || errors.Is(err2, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+o+int64(n), e.o.Size, err2)
+		}
+		if err := e.rescue(p[o:end], off+o, src, err2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errText reduces an error to its cause, so neighbouring sectors failing the
+// same way merge into one range.
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Sprintf("%s (errno %d)", errno.Error(), int(errno))
+	}
+	return err.Error()
+}
+
+func (e *engine) addBad(r BadRange) {
+	e.badMu.Lock()
+	defer e.badMu.Unlock()
+	if k := len(e.bad) - 1; k >= 0 && e.bad[k].LBA+e.bad[k].Count == r.LBA && e.bad[k].Error == r.Error {
+		e.bad[k].Count += r.Count
+	} else {
+		e.bad = append(e.bad, r)
+	}
+	e.o.Emit.emit(Event{Kind: EventUnreadable, Phase: e.o.Phase, Source: e.o.Name, Total: e.o.Size,
+		Bytes: r.LBA * int64(e.o.SectorSize), Bad: &r})
+}
+
+type hashConsumer struct {
+	alg     string
+	h, h2   hash.Hash
+	hashers Hashers
+	compare bool
+	err     error
+}
+
+func (c *hashConsumer) consume(b *buffer) error {
+	if c.compare && !b.same && c.h2 == nil && c.err == nil {
+		// First difference: the compared stream's hash forks off here.
+		h2, err := c.hashers.cloneHash(c.alg, c.h)
+		if err != nil {
+			c.err = fmt.Errorf("image hash %s: %w", c.alg, err)
+		}
+		c.h2 = h2
+	}
+	c.h.Write(b.data)
+	if c.h2 != nil {
+		c.h2.Write(b.cmp)
+	}
+	return nil
+}
+
+// pieceConsumer hashes fixed windows of the stream.
+type pieceConsumer struct {
+	size    int64
+	algs    []string
+	hashers Hashers
+	cur     []hash.Hash
+	start   int64
+	filled  int64
+	out     []Segment
+}
+
+func (c *pieceConsumer) consume(b *buffer) error {
+	p := b.data
+	for len(p) > 0 {
+		if c.cur == nil {
+			for _, a := range c.algs {
+				h, err := c.hashers.New(a)
+				if err != nil {
+					return err
+				}
+				c.cur = append(c.cur, h)
+			}
+		}
+		take := min(int64(len(p)), c.size-c.filled)
+		for _, h := range c.cur {
+			h.Write(p[:take])
+		}
+		c.filled += take
+		p = p[take:]
+		if c.filled == c.size {
+			c.flush()
+		}
+	}
+	return nil
+}
+
+func (c *pieceConsumer) flush() {
+	for i, h := range c.cur {
+		c.out = append(c.out, Segment{Offset: c.start, Length: c.filled, Alg: c.algs[i], Hex: hex.EncodeToString(h.Sum(nil))})
+	}
+	c.start += c.filled
+	c.filled = 0
+	c.cur = nil
+}
+
+func (c *pieceConsumer) finish() []Segment {
+	if c.filled > 0 {
+		c.flush()
+	}
+	return c.out
+}
+
+type sinkConsumer struct {
+	s    Sink
+	name string
+}
+
+func (c *sinkConsumer) consume(b *buffer) error {
+	if _, err := c.s.Write(b.data); err != nil {
+		return fmt.Errorf("write image of %s at byte %d: %w", c.name, b.off, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package imager
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// RawSink writes a raw (dd) image, optionally split into numbered pieces:
+// image.raw, or image.raw.001, image.raw.002, … of SplitSize bytes each.
+// Files are created exclusively: an existing file is never overwritten.
+type RawSink struct {
+	dir, base string
+	split     int64
+	f         *os.File
+	inFile    int64
+	files     []string
+	written   int64
+}
+
+// NewRawSink prepares a raw sink; files are created on the first Write
+// (and an empty image still gets its file at Finish).
+func NewRawSink(dir, base string, split int64) (*RawSink, error) {
+	if split < 0 {
+		return nil, fmt.Errorf("split size %d is negative", split)
+	}
+	if split > 0 && split%512 != 0 {
+		return nil, fmt.Errorf("split size %d is not a multiple of 512 bytes", split)
+	}
+	return &RawSink{dir: dir, base: base, split: split}, nil
+}
+
+// RawFileName is the name of piece i (0-based) of a raw image.
+func RawFileName(base string, split bool, i int) string {
+	if !split {
+		return base + ".raw"
+	}
+	return fmt.Sprintf("%s.raw.%03d", base, i+1)
+}
+
+func (s *RawSink) next() error {
+	if s.f != nil {
+		if err := closeSynced(s.f); err != nil {
+			return err
+		}
+		s.f = nil
+	}
+	name := filepath.Join(s.dir, RawFileName(s.base, s.split > 0, len(s.files)))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create image file: %w", err)
+	}
+	s.f, s.inFile = f, 0
+	s.files = append(s.files, name)
+	return nil
+}
+
+func (s *RawSink) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		if s.f == nil || (s.split > 0 && s.inFile == s.split) {
+			if err := s.next(); err != nil {
+				return total, err
+			}
+		}
+		chunk := p
+		if s.split > 0 && int64(len(chunk)) > s.split-s.inFile {
+			chunk = chunk[:s.split-s.inFile]
+		}
+		n, err := s.f.Write(chunk)
+		total += n
+		s.inFile += int64(n)
+		s.written += int64(n)
+		if err != nil {
+			return total, fmt.Errorf("write %s at byte %d: %w", s.f.Name(), s.inFile, err)
+		}
+		p = p[n:]
+	}
+	return total, nil
+}
+
+// Finish fsyncs and closes the last piece and the directory.
+func (s *RawSink) Finish(Final) error {
+	if s.f == nil && len(s.files) == 0 {
+		if err := s.next(); err != nil { // empty source: an empty image file
+			return err
+		}
+	}
+	if s.f != nil {
+		if err := closeSynced(s.f); err != nil {
+			return err
+		}
+		s.f = nil
+	}
+	return syncDir(s.dir)
+}
+
+// Abort closes (synced) what was written, keeping it.
+func (s *RawSink) Abort() error {
+	if s.f == nil {
+		return nil
+	}
+	err := closeSynced(s.f)
+	s.f = nil
+	return errors.Join(err, syncDir(s.dir))
+}
+
+func (s *RawSink) Files() []string { return append([]string(nil), s.files...) }
+
+func closeSynced(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s to fsync: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// MultiFile reads a sequence of files as one stream (a split raw image).
+type MultiFile struct {
+	files  []*os.File
+	starts []int64
+	size   int64
+}
+
+// OpenFiles opens files read-only, in the given order.
+func OpenFiles(paths []string) (*MultiFile, error) {
+	m := &MultiFile{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("open image file: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			m.Close()
+			return nil, fmt.Errorf("stat %s: %w", p, err)
+		}
+		m.files = append(m.files, f)
+		m.starts = append(m.starts, m.size)
+		m.size += st.Size()
+	}
+	return m, nil
+}
+
+func (m *MultiFile) Size() int64 { return m.size }
+
+func (m *MultiFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read at negative offset %d", off)
+	}
+	i := sort.Search(len(m.starts), func(i int) bool { return m.starts[i] > off }) - 1
+	total := 0
+	for len(p) > 0 && i >= 0 && i < len(m.files) {
+		end := m.size
+		if i+1 < len(m.starts) {
+			end = m.starts[i+1]
+		}
+		if off >= end {
+			i++
+			continue
+		}
+		want := min(int64(len(p)), end-off)
+		n, err := m.files[i].ReadAt(p[:want], off-m.starts[i])
+		total += n
+		off += int64(n)
+		p = p[n:]
+		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
+			if errors.Is(err, io.EOF) {
+				return total, fmt.Errorf("%s: shorter than when opened: %w", m.files[i].Name(), io.ErrUnexpectedEOF)
+			}
+			return total, err
+		}
+		i++
+	}
+	if len(p) > 0 {
+		return total, io.EOF
+	}
+	return total, nil
+}
+
+func (m *MultiFile) Close() error {
+	var errs []error
+	for _, f := range m.files {
+		errs = append(errs, f.Close())
+	}
+	m.files = nil
+	return errors.Join(errs...)
+}

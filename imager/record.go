@@ -1,0 +1,360 @@
+package imager
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Schema names the acquisition.json format; changes are additive only.
+const Schema = "coldimage.acquisition/1"
+
+// Result values (CONVENTIONS §4).
+const (
+	ResultOK         = "ok"
+	ResultIncomplete = "incomplete"
+	ResultMismatch   = "mismatch"
+)
+
+// Record is acquisition.json.
+type Record struct {
+	Schema       string            `json:"schema"`
+	Tool         Tool              `json:"tool"`
+	Started      string            `json:"started"`
+	Finished     string            `json:"finished"`
+	Clock        Clock             `json:"clock"`
+	Case         Case              `json:"case"`
+	Source       SourceRecord      `json:"source"`
+	Image        ImageRecord       `json:"image"`
+	Hashes       map[string]string `json:"hashes"`
+	Segments     []Segment         `json:"segments"`
+	Parts        []Segment         `json:"parts,omitempty"` // per-file hashes of split images
+	Unreadable   []BadRange        `json:"unreadable"`
+	Verification *Verification     `json:"verification,omitempty"`
+	RAID         json.RawMessage   `json:"raid,omitempty"`
+	Complete     bool              `json:"complete"`
+	Result       string            `json:"result"`
+	Errors       []string          `json:"errors,omitempty"`
+	DurationSec  float64           `json:"duration_seconds"`
+	RateMBps     float64           `json:"rate_mb_per_s"`
+}
+
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256_impl,omitempty"`
+}
+
+// Clock notes what the times rest on: the host clock, and the hardware clock
+// where one can be read, so an examiner can judge drift.
+type Clock struct {
+	Host      string `json:"host"`          // host clock at start, RFC 3339 UTC
+	RTC       string `json:"rtc,omitempty"` // /sys/class/rtc/rtc0 date+time (UTC by convention)
+	OffsetSec *int64 `json:"rtc_minus_host_seconds,omitempty"`
+	Note      string `json:"note"`
+}
+
+type Case struct {
+	Case     string `json:"case"`
+	Examiner string `json:"examiner"`
+	Evidence string `json:"evidence"`
+	Notes    string `json:"notes"`
+}
+
+type SourceRecord struct {
+	Path           string `json:"path"`
+	ID             string `json:"id"`
+	Kind           string `json:"kind,omitempty"`
+	Size           int64  `json:"size"`
+	LogicalSector  int    `json:"logical_sector"`
+	PhysicalSector int    `json:"physical_sector"`
+	Model          string `json:"model"`
+	Serial         string `json:"serial"`
+	WWN            string `json:"wwn"`
+	Transport      string `json:"transport"`
+	ReadOnly       bool   `json:"read_only"`
+	ReadOnlySetBy  string `json:"read_only_set_by,omitempty"` // "BLKROSET" when we set it
+	DirectIO       bool   `json:"direct_io"`
+	PartTable      string `json:"part_table,omitempty"`
+}
+
+type ImageRecord struct {
+	Format      string                       `json:"format"` // raw | e01
+	Files       []string                     `json:"files"`  // names relative to the record's directory
+	Size        int64                        `json:"size"`   // bytes of media in the image
+	SplitSize   int64                        `json:"split_size,omitempty"`
+	SegmentSize int64                        `json:"segment_size,omitempty"` // piecewise hash window
+	FileHashes  map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
+}
+
+// Verification is the outcome of re-reading source and image.
+type Verification struct {
+	Time            string      `json:"time"`
+	Source          *VerifyPart `json:"source,omitempty"`
+	Image           VerifyPart  `json:"image"`
+	FirstDifference *int64      `json:"first_difference,omitempty"` // byte offset where image and source first differ
+	Segment         *Segment    `json:"segment,omitempty"`          // the first segment that differs from the record
+	Unreadable      []BadRange  `json:"unreadable,omitempty"`       // source sectors unreadable on re-read
+	Error           string      `json:"error,omitempty"`
+}
+
+type VerifyPart struct {
+	Hashes map[string]string `json:"hashes"`
+	Match  bool              `json:"match"`
+}
+
+// NewClock reads the RTC (where there is one) beside the host clock.
+func NewClock(now time.Time) Clock {
+	c := Clock{Host: now.UTC().Format(time.RFC3339)}
+	date, err1 := os.ReadFile("/sys/class/rtc/rtc0/date")
+	tm, err2 := os.ReadFile("/sys/class/rtc/rtc0/time")
+	if err1 != nil || err2 != nil {
+		c.Note = "no readable hardware clock (/sys/class/rtc/rtc0); times are the host clock's"
+		return c
+	}
+	rtc, err := time.Parse("2006-01-02 15:04:05", strings.TrimSpace(string(date))+" "+strings.TrimSpace(string(tm)))
+	if err != nil {
+		c.Note = fmt.Sprintf("hardware clock unreadable (%v); times are the host clock's", err)
+		return c
+	}
+	c.RTC = rtc.UTC().Format(time.RFC3339)
+	off := int64(rtc.Sub(now.UTC().Truncate(time.Second)).Round(time.Second) / time.Second)
+	c.OffsetSec = &off
+	c.Note = "times are the host clock's (UTC); rtc is the hardware clock read at start, assumed UTC"
+	return c
+}
+
+// RFC3339 formats a time as the record does.
+func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// WriteRecord writes acquisition.json and acquisition.txt into dir (replacing
+// earlier versions atomically: verify updates them) and, with sidecars set,
+// the image.<alg> files in coreutils *sum format.
+func WriteRecord(dir string, r *Record, sidecars bool) error {
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, "acquisition.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "acquisition.txt"), []byte(r.Text())); err != nil {
+		return err
+	}
+	if sidecars {
+		for alg, body := range r.Sidecars() {
+			if err := writeAtomic(filepath.Join(dir, "image."+alg), []byte(body)); err != nil {
+				return err
+			}
+		}
+	}
+	return syncDir(dir)
+}
+
+// Sidecars returns, per algorithm, the body of image.<alg>: one line per
+// image file, "<hex>  <name>", as sha256sum -c reads it.
+func (r *Record) Sidecars() map[string]string {
+	out := map[string]string{}
+	for alg := range r.Hashes {
+		var b strings.Builder
+		for _, f := range r.Image.Files {
+			hx := r.Image.FileHashes[f][alg]
+			if hx == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "%s  %s\n", hx, f)
+		}
+		if b.Len() > 0 {
+			out[alg] = b.String()
+		}
+	}
+	return out
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := closeSynced(f); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// ReadRecord loads acquisition.json from dir.
+func ReadRecord(dir string) (*Record, error) {
+	path := filepath.Join(dir, "acquisition.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read record: %w", err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if !strings.HasPrefix(r.Schema, "coldimage.acquisition/") {
+		return nil, fmt.Errorf("%s: schema %q is not a coldimage acquisition record", path, r.Schema)
+	}
+	return &r, nil
+}
+
+// Text renders the record for people: acquisition.txt.
+func (r *Record) Text() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	line := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
+	fmt.Fprintf(&b, "coldimage acquisition record (%s)\n", r.Schema)
+	fmt.Fprintf(&b, "================================================\n")
+	line("Result:", strings.ToUpper(r.Result)+completeNote(r))
+	line("Tool:", r.Tool.Name+" "+r.Tool.Version)
+	line("Started:", r.Started)
+	line("Finished:", r.Finished)
+	line("Host clock:", r.Clock.Host)
+	if r.Clock.RTC != "" {
+		line("Hardware clock:", r.Clock.RTC)
+	}
+	line("Clock note:", r.Clock.Note)
+	line("Case:", r.Case.Case)
+	line("Examiner:", r.Case.Examiner)
+	line("Evidence:", r.Case.Evidence)
+	line("Notes:", r.Case.Notes)
+	w.Flush()
+	fmt.Fprintf(&b, "\nSource\n------\n")
+	s := r.Source
+	line("Path:", s.Path)
+	line("ID:", s.ID)
+	line("Size:", fmt.Sprintf("%d bytes (%s)", s.Size, HumanBytes(s.Size)))
+	line("Sectors:", fmt.Sprintf("logical %d, physical %d", s.LogicalSector, s.PhysicalSector))
+	line("Model:", s.Model)
+	line("Serial:", s.Serial)
+	line("WWN:", s.WWN)
+	line("Transport:", s.Transport)
+	ro := "no"
+	if s.ReadOnly {
+		ro = "yes"
+		if s.ReadOnlySetBy != "" {
+			ro += " (set by " + s.ReadOnlySetBy + ", confirmed by BLKROGET)"
+		}
+	}
+	line("Read-only:", ro)
+	w.Flush()
+	fmt.Fprintf(&b, "\nImage\n-----\n")
+	line("Format:", r.Image.Format)
+	line("Size:", fmt.Sprintf("%d bytes", r.Image.Size))
+	for _, f := range r.Image.Files {
+		line("File:", f)
+	}
+	w.Flush()
+	fmt.Fprintf(&b, "\nHashes (whole source, zero fill included)\n-----------------------------------------\n")
+	for _, alg := range SortAlgs(keys(r.Hashes)) {
+		line(strings.ToUpper(alg)+":", r.Hashes[alg])
+	}
+	w.Flush()
+	fmt.Fprintf(&b, "\nUnreadable sectors: ")
+	if len(r.Unreadable) == 0 {
+		fmt.Fprintf(&b, "none\n")
+	} else {
+		var n int64
+		for _, u := range r.Unreadable {
+			n += u.Count
+		}
+		fmt.Fprintf(&b, "%d sector(s) in %d range(s), zero-filled in the image\n", n, len(r.Unreadable))
+		for _, u := range r.Unreadable {
+			fmt.Fprintf(&b, "  LBA %d-%d (%d sectors): %s\n", u.LBA, u.LBA+u.Count-1, u.Count, u.Error)
+		}
+	}
+	fmt.Fprintf(&b, "\nVerification\n------------\n")
+	if v := r.Verification; v == nil {
+		fmt.Fprintf(&b, "not performed\n")
+	} else {
+		line("Time:", v.Time)
+		if v.Source != nil {
+			line("Source re-read:", matchText(v.Source.Match))
+			for _, alg := range SortAlgs(keys(v.Source.Hashes)) {
+				line("  "+strings.ToUpper(alg)+":", v.Source.Hashes[alg])
+			}
+		}
+		line("Image read-back:", matchText(v.Image.Match))
+		for _, alg := range SortAlgs(keys(v.Image.Hashes)) {
+			line("  "+strings.ToUpper(alg)+":", v.Image.Hashes[alg])
+		}
+		if v.FirstDifference != nil {
+			line("First difference:", fmt.Sprintf("byte %d", *v.FirstDifference))
+		}
+		if v.Segment != nil {
+			line("Differing segment:", fmt.Sprintf("offset %d length %d", v.Segment.Offset, v.Segment.Length))
+		}
+		if v.Error != "" {
+			line("Error:", v.Error)
+		}
+		w.Flush()
+	}
+	if len(r.Segments) > 0 {
+		fmt.Fprintf(&b, "\nSegment hashes (%s)\n", r.Segments[0].Alg)
+		for _, s := range r.Segments {
+			fmt.Fprintf(&b, "  %14d +%-12d %s\n", s.Offset, s.Length, s.Hex)
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(&b, "\nErrors\n------\n")
+		for _, e := range r.Errors {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+	}
+	w.Flush()
+	return b.String()
+}
+
+func completeNote(r *Record) string {
+	if r.Complete {
+		return " (image complete)"
+	}
+	if len(r.Unreadable) > 0 {
+		return " (unreadable sectors zero-filled; see below)"
+	}
+	return " (image NOT complete)"
+}
+
+func matchText(ok bool) string {
+	if ok {
+		return "MATCH"
+	}
+	return "MISMATCH"
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HumanBytes renders a size in binary units.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,226 @@
+// Package ui renders the engine's events for people and machines: a one-line
+// progress bar on terminals, plain log lines elsewhere, JSON lines for
+// automation (the appliance's init reads those).
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coldimage/coldimage/imager"
+)
+
+// Progress is what the CLI reports a run of jobs through.
+type Progress interface {
+	JobStart(source, id string, size int64)
+	Event(ev imager.Event)
+	JobDone(source, id, outdir, result string, err error)
+	Close()
+}
+
+// NewJSON writes one JSON object per line (`--json-progress`):
+//
+//	{"event":"start","source":P,"id":ID,"size":N}
+//	{"event":"progress","phase":"acquire"|"verify","source":P,"bytes":N,"total":N,"rate":B_PER_S,"eta_s":S}
+//	{"event":"unreadable","phase":…,"source":P,"lba":N,"count":N,"error":T}
+//	{"event":"retry","phase":…,"source":P,"lba":N,"count":N,"error":T}
+//	{"event":"phase_done","phase":…,"source":P,"bytes":N,"error":T}
+//	{"event":"done","source":P,"id":ID,"result":R,"outdir":D,"error":T}
+func NewJSON(w io.Writer) Progress { return &jsonProgress{w: w} }
+
+type jsonProgress struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (j *jsonProgress) line(v map[string]any) {
+	b, _ := json.Marshal(v)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.w.Write(append(b, '\n'))
+}
+
+func (j *jsonProgress) JobStart(source, id string, size int64) {
+	j.line(map[string]any{"event": "start", "source": source, "id": id, "size": size})
+}
+
+func (j *jsonProgress) Event(ev imager.Event) {
+	switch ev.Kind {
+	case imager.EventProgress:
+		j.line(map[string]any{"event": "progress", "phase": ev.Phase, "source": ev.Source, "bytes": ev.Bytes,
+			"total": ev.Total, "rate": int64(ev.Rate), "eta_s": int64(ev.ETA.Seconds())})
+	case imager.EventUnreadable, imager.EventRetry:
+		j.line(map[string]any{"event": string(ev.Kind), "phase": ev.Phase, "source": ev.Source,
+			"lba": ev.Bad.LBA, "count": ev.Bad.Count, "error": ev.Bad.Error})
+	case imager.EventDone:
+		m := map[string]any{"event": "phase_done", "phase": ev.Phase, "source": ev.Source, "bytes": ev.Bytes}
+		if ev.Err != nil {
+			m["error"] = ev.Err.Error()
+		}
+		j.line(m)
+	}
+}
+
+func (j *jsonProgress) JobDone(source, id, outdir, result string, err error) {
+	m := map[string]any{"event": "done", "source": source, "id": id, "result": result, "outdir": outdir}
+	if err != nil {
+		m["error"] = err.Error()
+	}
+	j.line(m)
+}
+
+func (j *jsonProgress) Close() {}
+
+// NewText renders for people. On a terminal (tty) it redraws one status line
+// at most twice a second; elsewhere it logs a line per source every interval.
+func NewText(w io.Writer, tty bool, interval time.Duration) Progress {
+	if interval == 0 {
+		interval = 10 * time.Second
+	}
+	return &textProgress{w: w, tty: tty, interval: interval, jobs: map[string]*jobState{}}
+}
+
+type jobState struct {
+	id, phase    string
+	bytes, total int64
+	rate         float64
+	eta          time.Duration
+	bad          int64
+	lastLog      time.Time
+}
+
+type textProgress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	tty      bool
+	interval time.Duration
+	jobs     map[string]*jobState
+	lastDraw time.Time
+	drawn    bool
+}
+
+func (t *textProgress) JobStart(source, id string, size int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.jobs[source] = &jobState{id: id, total: size, phase: imager.PhaseAcquire}
+	t.printf("%s: acquiring %s (%s) as %s\n", time.Now().UTC().Format("15:04:05"), source, imager.HumanBytes(size), id)
+}
+
+func (t *textProgress) Event(ev imager.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	j := t.jobs[ev.Source]
+	if j == nil {
+		j = &jobState{id: ev.Source}
+		t.jobs[ev.Source] = j
+	}
+	switch ev.Kind {
+	case imager.EventStart:
+		j.phase, j.bytes, j.total, j.rate, j.eta = ev.Phase, 0, ev.Total, 0, 0
+	case imager.EventProgress:
+		j.phase, j.bytes, j.total, j.rate, j.eta = ev.Phase, ev.Bytes, ev.Total, ev.Rate, ev.ETA
+		now := time.Now()
+		if t.tty {
+			if now.Sub(t.lastDraw) >= 500*time.Millisecond || ev.Bytes == ev.Total {
+				t.draw()
+				t.lastDraw = now
+			}
+		} else if now.Sub(j.lastLog) >= t.interval {
+			j.lastLog = now
+			t.printf("%s: %s %s %s\n", now.UTC().Format("15:04:05"), j.id, j.phase, statusText(j))
+		}
+	case imager.EventUnreadable:
+		j.bad += ev.Bad.Count
+		t.printf("%s: %s UNREADABLE LBA %d+%d: %s (zero-filled)\n", time.Now().UTC().Format("15:04:05"), j.id, ev.Bad.LBA, ev.Bad.Count, ev.Bad.Error)
+	case imager.EventDone:
+		if ev.Err != nil {
+			t.printf("%s: %s %s failed: %v\n", time.Now().UTC().Format("15:04:05"), j.id, ev.Phase, ev.Err)
+		}
+	}
+}
+
+func (t *textProgress) JobDone(source, id, outdir, result string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	msg := fmt.Sprintf("%s: %s done: result %s, record in %s", time.Now().UTC().Format("15:04:05"), id, result, outdir)
+	if err != nil {
+		msg += fmt.Sprintf(" (%v)", err)
+	}
+	t.printf("%s\n", msg)
+	delete(t.jobs, source)
+}
+
+func (t *textProgress) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.drawn {
+		fmt.Fprint(t.w, "\r\033[K")
+		t.drawn = false
+	}
+}
+
+// printf writes a log line, clearing the status line first on a terminal.
+func (t *textProgress) printf(format string, a ...any) {
+	if t.tty && t.drawn {
+		fmt.Fprint(t.w, "\r\033[K")
+		t.drawn = false
+	}
+	fmt.Fprintf(t.w, format, a...)
+	if t.tty && len(t.jobs) > 0 {
+		t.draw()
+	}
+}
+
+func (t *textProgress) draw() {
+	var names []string
+	for s := range t.jobs {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, s := range names {
+		j := t.jobs[s]
+		if len(names) == 1 {
+			parts = append(parts, fmt.Sprintf("%s %s %s %s", j.id, j.phase, bar(j.bytes, j.total, 20), statusText(j)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s %3d%%", j.id, j.phase[:1], pct(j.bytes, j.total)))
+		}
+	}
+	line := strings.Join(parts, " | ")
+	if len(line) > 200 {
+		line = line[:200]
+	}
+	fmt.Fprintf(t.w, "\r\033[K%s", line)
+	t.drawn = true
+}
+
+func statusText(j *jobState) string {
+	s := fmt.Sprintf("%3d%% %s/%s %.1f MB/s ETA %s", pct(j.bytes, j.total), imager.HumanBytes(j.bytes), imager.HumanBytes(j.total), j.rate/1e6, FormatETA(j.eta))
+	if j.bad > 0 {
+		s += fmt.Sprintf(" unreadable %d", j.bad)
+	}
+	return s
+}
+
+func pct(a, b int64) int {
+	if b <= 0 {
+		return 100
+	}
+	return int(a * 100 / b)
+}
+
+func bar(a, b int64, width int) string {
+	n := pct(a, b) * width / 100
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// FormatETA renders a duration as h:mm:ss.
+func FormatETA(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+}

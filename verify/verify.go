@@ -1,0 +1,195 @@
+// Package verify re-reads an image (and, when given, its source) and checks
+// every hash against the acquisition record.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/ewf"
+)
+
+// Options for one verification.
+type Options struct {
+	Source     io.ReaderAt // re-read and compared with the image; nil: image only
+	SourceName string
+	Emit       imager.Emitter
+	Hashers    imager.Hashers
+}
+
+// ErrMismatch is wrapped by Run's error when a hash or byte differs.
+var ErrMismatch = errors.New("verification mismatch")
+
+// Image is an opened image: raw (one or split) or E01.
+type Image interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}
+
+// OpenImage opens the image a record describes, read-only.
+func OpenImage(dir string, rec *imager.Record) (Image, error) {
+	if len(rec.Image.Files) == 0 {
+		return nil, fmt.Errorf("record in %s lists no image files", dir)
+	}
+	var paths []string
+	for _, f := range rec.Image.Files {
+		paths = append(paths, filepath.Join(dir, f))
+	}
+	switch rec.Image.Format {
+	case "raw":
+		return imager.OpenFiles(paths)
+	case "e01":
+		return ewf.Open(paths[0])
+	}
+	return nil, fmt.Errorf("record in %s: unknown image format %q", dir, rec.Image.Format)
+}
+
+// Run verifies the image in dir against its record and stores the outcome in
+// the record (acquisition.json/.txt rewritten). The returned error wraps
+// ErrMismatch when anything differs.
+func Run(ctx context.Context, dir string, o Options) (*imager.Record, error) {
+	rec, err := imager.ReadRecord(dir)
+	if err != nil {
+		return nil, err
+	}
+	verr := check(ctx, dir, rec, o)
+	if verr != nil && rec.Verification != nil && rec.Verification.Error == "" && !errors.Is(verr, ErrMismatch) {
+		rec.Verification.Error = verr.Error()
+	}
+	Settle(rec, verr)
+	if werr := imager.WriteRecord(dir, rec, false); werr != nil {
+		return rec, errors.Join(verr, werr)
+	}
+	return rec, verr
+}
+
+// Settle sets complete/result from what acquisition and verification found.
+func Settle(rec *imager.Record, verr error) {
+	switch {
+	case errors.Is(verr, ErrMismatch):
+		rec.Result = imager.ResultMismatch
+		rec.Complete = false
+	case verr != nil:
+		rec.Result = "error: verify: " + verr.Error()
+		rec.Complete = false
+	case len(rec.Errors) > 0 && rec.Result != imager.ResultOK:
+		// acquisition failed earlier: keep its result
+	case len(rec.Unreadable) > 0:
+		rec.Result = imager.ResultIncomplete
+		rec.Complete = false
+	default:
+		rec.Result = imager.ResultOK
+		rec.Complete = true
+	}
+}
+
+func check(ctx context.Context, dir string, rec *imager.Record, o Options) error {
+	img, err := OpenImage(dir, rec)
+	if err != nil {
+		rec.Verification = &imager.Verification{Time: imager.RFC3339(time.Now()), Error: err.Error()}
+		return err
+	}
+	defer img.Close()
+	v := &imager.Verification{Time: imager.RFC3339(time.Now())}
+	rec.Verification = v
+	if img.Size() != rec.Image.Size {
+		return fmt.Errorf("%w: image in %s holds %d bytes, the record says %d", ErrMismatch, dir, img.Size(), rec.Image.Size)
+	}
+	var algs []string
+	for a := range rec.Hashes {
+		algs = append(algs, a)
+	}
+	algs = imager.SortAlgs(algs)
+	segAlg, segSize := "", int64(-1)
+	if len(rec.Segments) > 0 {
+		segAlg, segSize = rec.Segments[0].Alg, rec.Segments[0].Length
+	}
+	opt := imager.Options{
+		Size:        rec.Image.Size,
+		SectorSize:  max(rec.Source.LogicalSector, 512),
+		Hashes:      algs,
+		Hashers:     o.Hashers,
+		SegmentSize: segSize,
+		SegmentAlg:  segAlg,
+		Phase:       imager.PhaseVerify,
+		Emit:        o.Emit,
+	}
+	if o.Source != nil {
+		opt.Name, opt.Source, opt.Compare = o.SourceName, o.Source, img
+	} else {
+		opt.Name, opt.Source = filepath.Join(dir, rec.Image.Files[0]), img
+		opt.Retries = -1
+	}
+	res, err := imager.Run(ctx, opt)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", dir, err)
+	}
+	imageHashes := res.Hashes
+	if o.Source != nil {
+		imageHashes = res.CompareHashes
+		v.Source = &imager.VerifyPart{Hashes: res.Hashes, Match: equalHashes(res.Hashes, rec.Hashes)}
+		v.Unreadable = res.Unreadable
+		if !res.Identical() {
+			fd := res.FirstDifference
+			v.FirstDifference = &fd
+		}
+	}
+	v.Image = imager.VerifyPart{Hashes: imageHashes, Match: equalHashes(imageHashes, rec.Hashes)}
+
+	// Name the first segment whose hash differs from the record: from the
+	// byte comparison when the source was read, else from the image's
+	// piecewise hashes.
+	if v.FirstDifference != nil {
+		v.Segment = segmentAt(rec.Segments, *v.FirstDifference)
+	} else if o.Source == nil {
+		for i, s := range res.Segments {
+			if i >= len(rec.Segments) || rec.Segments[i] != s {
+				r := rec.Segments[min(i, len(rec.Segments)-1)]
+				v.Segment = &r
+				break
+			}
+		}
+	}
+	if !v.Image.Match || (v.Source != nil && !v.Source.Match) || v.FirstDifference != nil {
+		where := ""
+		if v.Segment != nil {
+			where = fmt.Sprintf(" (first differing segment: offset %d, length %d)", v.Segment.Offset, v.Segment.Length)
+		}
+		what := "image"
+		if v.Source != nil && !v.Source.Match {
+			what = "source"
+			if !v.Image.Match {
+				what = "source and image"
+			}
+		}
+		return fmt.Errorf("%w: %s hashes differ from the record in %s%s", ErrMismatch, what, dir, where)
+	}
+	return nil
+}
+
+func segmentAt(segs []imager.Segment, off int64) *imager.Segment {
+	for _, s := range segs {
+		if off >= s.Offset && off < s.Offset+s.Length {
+			return &s
+		}
+	}
+	return nil
+}
+
+func equalHashes(got, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for alg, w := range want {
+		if got[alg] != w {
+			return false
+		}
+	}
+	return true
+}
