@@ -87,3 +87,7 @@ func parseTableEntries(b []byte, n int) ([]uint32, error) {
 	}
 	return e, nil
 }
+
+// tableEntriesLimit is maxTableEntries; tests lower it to exercise several
+// table groups per segment without writing 512 MiB.
+var tableEntriesLimit = maxTableEntries

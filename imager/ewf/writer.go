@@ -73,7 +73,7 @@ type Writer struct {
 	mu     sync.Mutex
 	err    error // first error of the output goroutine
 	files  []string
-	zeroCk []byte // compressed all-zero chunk
+	zeroCk chunkOut // an all-zero chunk as stored
 }
 
 var _ imager.Sink = (*Writer)(nil)
@@ -112,12 +112,13 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 	setID[8] = setID[8]&0x3f | 0x80
 	w.out = &output{
 		w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, setID: setID,
-		maxEntries: maxTableEntries,
+		maxEntries: tableEntriesLimit,
 	}
 	if err := w.out.openSegment(); err != nil {
 		return nil, err
 	}
-	w.zeroCk = compressChunk(newCompressor(opt.Level), make([]byte, ChunkSize)).data
+	zc := compressChunk(newCompressor(opt.Level), make([]byte, ChunkSize))
+	w.zeroCk = chunkOut{data: append([]byte(nil), zc.data...), compressed: zc.compressed}
 
 	n := opt.Workers
 	depth := 2*n + 2
@@ -193,7 +194,7 @@ func (w *Writer) compressLoop() {
 		for off := 0; off < b.n; off += w.chunkSize {
 			raw := b.raw[off:min(off+w.chunkSize, b.n)]
 			if len(raw) == w.chunkSize && isZero(raw) {
-				b.chunks = append(b.chunks, chunkOut{zero: true, compressed: true})
+				b.chunks = append(b.chunks, chunkOut{zero: true, compressed: w.zeroCk.compressed})
 				continue
 			}
 			ck := compressChunk(c, raw)
@@ -212,7 +213,7 @@ func (w *Writer) outputLoop() {
 		<-b.done
 		if w.firstErr() == nil {
 			for _, ck := range b.chunks {
-				data := w.zeroCk
+				data := w.zeroCk.data
 				if !ck.zero {
 					data = b.out[ck.start:ck.end]
 				}

@@ -1,0 +1,394 @@
+package ewf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zlib"
+
+	"github.com/coldimage/coldimage/imager"
+)
+
+// Reader reads the media of an EWF-E01 segment set, verifying every Adler-32
+// it reads: section descriptors and data when opening, chunk tables and
+// chunks (zlib's Adler-32 or the stored one) when reading.
+type Reader struct {
+	segs      []*segFile
+	tables    []tableSpan
+	size      int64
+	chunkSize int64
+	chunks    int64
+	header    map[string]string
+	hashes    map[string]string
+	errs      []imager.BadRange
+
+	mu       sync.Mutex
+	pos      int64
+	openSegs []int // indices of segs with an open file, oldest first
+	tblIdx   int
+	entries  []uint32
+	ckIdx    int64
+	ckBuf    []byte
+	raw      []byte
+	zr       io.ReadCloser
+}
+
+type segFile struct {
+	path string
+	size int64
+	f    *os.File
+}
+
+type tableSpan struct {
+	seg   int
+	first int64 // index of its first chunk
+	ref   tableRef
+}
+
+// maxOpenSegments bounds the segment files a Reader keeps open.
+const maxOpenSegments = 16
+
+// Open opens the segment set whose first segment is firstSegment (…E01 or
+// …e01) and finds the others by name.
+func Open(firstSegment string) (*Reader, error) {
+	ext := ""
+	if i := strings.LastIndexByte(firstSegment, '.'); i >= 0 {
+		ext = firstSegment[i+1:]
+	}
+	if ext != "E01" && ext != "e01" {
+		return nil, fmt.Errorf("ewf: open %s: the first segment must end in .E01", firstSegment)
+	}
+	prefix := firstSegment[:len(firstSegment)-3]
+	upper := ext == "E01"
+	r := &Reader{tblIdx: -1, ckIdx: -1}
+	var vol *volume
+	var hdr2, hdr map[string]string
+	var errs []errorRange
+	var hashMD5, digMD5 *[16]byte
+	var digSHA1 *[20]byte
+	var chunks int64
+	for n := 1; ; n++ {
+		e, err := segmentExt(n, upper)
+		if err != nil {
+			return nil, fmt.Errorf("ewf: %s: no done section before the last possible segment: %w", firstSegment, err)
+		}
+		p := prefix + e
+		f, err := os.Open(p)
+		if err != nil {
+			if n > 1 && errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("ewf: segment %s is missing: %s ends with a next section (segment set incomplete): %w", p, r.segs[n-2].path, err)
+			}
+			return nil, fmt.Errorf("ewf: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("ewf: %w", err)
+		}
+		s, err := parseSegment(f, st.Size(), p)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ewf: %w", err)
+		}
+		if int(s.number) != n {
+			return nil, fmt.Errorf("ewf: %s: file header says segment %d, its name says %d", p, s.number, n)
+		}
+		r.segs = append(r.segs, &segFile{path: p, size: st.Size()})
+		if n == 1 {
+			vol, hdr2, hdr = s.vol, s.header2, s.header
+			if vol == nil {
+				return nil, fmt.Errorf("ewf: %s: no volume section", p)
+			}
+		} else if s.vol != nil && (s.vol.Chunks != vol.Chunks || s.vol.Sectors != vol.Sectors || s.vol.SectorsPerChunk != vol.SectorsPerChunk || s.vol.BytesPerSector != vol.BytesPerSector) {
+			return nil, fmt.Errorf("ewf: %s: data section (%d chunks, %d sectors) disagrees with the volume section of %s (%d chunks, %d sectors)",
+				p, s.vol.Chunks, s.vol.Sectors, r.segs[0].path, vol.Chunks, vol.Sectors)
+		}
+		for _, t := range s.tables {
+			r.tables = append(r.tables, tableSpan{seg: n - 1, first: chunks, ref: t})
+			chunks += int64(t.n)
+		}
+		if s.errors != nil {
+			errs = s.errors
+		}
+		if s.hashMD5 != nil {
+			hashMD5 = s.hashMD5
+		}
+		if s.digMD5 != nil {
+			digMD5, digSHA1 = s.digMD5, s.digSHA1
+		}
+		if s.last == "done" {
+			break
+		}
+	}
+	r.chunkSize = vol.chunkSize()
+	r.size = vol.mediaSize()
+	r.chunks = chunks
+	if chunks != int64(vol.Chunks) {
+		return nil, fmt.Errorf("ewf: %s: the chunk tables list %d chunks, the volume section says %d", firstSegment, chunks, vol.Chunks)
+	}
+	if want := (r.size + r.chunkSize - 1) / r.chunkSize; want != chunks {
+		return nil, fmt.Errorf("ewf: %s: %d sectors of %d bytes need %d chunks, the image has %d", firstSegment, vol.Sectors, vol.BytesPerSector, want, chunks)
+	}
+	r.hashes = map[string]string{}
+	if hashMD5 != nil {
+		r.hashes["md5"] = hex.EncodeToString(hashMD5[:])
+	}
+	if digMD5 != nil {
+		if hashMD5 != nil && *hashMD5 != *digMD5 {
+			return nil, fmt.Errorf("ewf: %s: the hash section's MD5 %x differs from the digest section's %x", firstSegment, hashMD5[:], digMD5[:])
+		}
+		r.hashes["md5"] = hex.EncodeToString(digMD5[:])
+		r.hashes["sha1"] = hex.EncodeToString(digSHA1[:])
+	}
+	r.header = headerMap(hdr2, hdr)
+	for _, e := range errs {
+		r.errs = append(r.errs, imager.BadRange{LBA: int64(e.First), Count: int64(e.Count), Error: "unreadable at acquisition (EWF error2)"})
+	}
+	return r, nil
+}
+
+var headerNames = map[string]string{
+	"a": "description", "c": "case", "n": "evidence", "e": "examiner", "t": "notes",
+	"md": "model", "sn": "serial", "l": "label", "av": "version", "ov": "platform",
+	"m": "acquired", "u": "system", "p": "password", "r": "compression",
+}
+
+// headerMap names the header2 values (the header's where there is no
+// header2); header2 times become RFC 3339 UTC.
+func headerMap(hdr2, hdr map[string]string) map[string]string {
+	src, posix := hdr2, true
+	if src == nil {
+		src, posix = hdr, false
+	}
+	out := make(map[string]string, len(src))
+	for k, v := range src {
+		name, ok := headerNames[k]
+		if !ok {
+			name = k
+		}
+		if posix && (k == "m" || k == "u") && v != "" {
+			if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+				v = time.Unix(sec, 0).UTC().Format(time.RFC3339)
+			}
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// Size is the media size in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// ChunkSize is the media bytes per chunk.
+func (r *Reader) ChunkSize() int64 { return r.chunkSize }
+
+// Segments lists the segment files.
+func (r *Reader) Segments() []string {
+	out := make([]string, len(r.segs))
+	for i, s := range r.segs {
+		out[i] = s.path
+	}
+	return out
+}
+
+// StoredHashes returns the hashes the image stores: md5 (hash and digest
+// sections) and sha1 (digest section), lowercase hex.
+func (r *Reader) StoredHashes() map[string]string {
+	m := make(map[string]string, len(r.hashes))
+	for k, v := range r.hashes {
+		m[k] = v
+	}
+	return m
+}
+
+// Header returns the case metadata: description, case, evidence, examiner,
+// notes, model, serial, version, platform, acquired, system, password.
+func (r *Reader) Header() map[string]string {
+	m := make(map[string]string, len(r.header))
+	for k, v := range r.header {
+		m[k] = v
+	}
+	return m
+}
+
+// Errors returns the unreadable sector ranges of the error2 section.
+func (r *Reader) Errors() []imager.BadRange { return append([]imager.BadRange(nil), r.errs...) }
+
+// Read reads sequentially from the current position.
+func (r *Reader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	pos := r.pos
+	r.mu.Unlock()
+	n, err := r.ReadAt(p, pos)
+	r.mu.Lock()
+	r.pos = pos + int64(n)
+	r.mu.Unlock()
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// ReadAt reads media bytes at off.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("ewf: negative offset %d", off)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(p) {
+		if off >= r.size {
+			return n, io.EOF
+		}
+		c := off / r.chunkSize
+		data, err := r.chunk(c)
+		if err != nil {
+			return n, err
+		}
+		k := copy(p[n:], data[off-c*r.chunkSize:])
+		n += k
+		off += int64(k)
+	}
+	return n, nil
+}
+
+// Close closes the segment files.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, i := range r.openSegs {
+		errs = append(errs, r.segs[i].f.Close())
+		r.segs[i].f = nil
+	}
+	r.openSegs = nil
+	return errors.Join(errs...)
+}
+
+func (r *Reader) file(i int) (*os.File, error) {
+	s := r.segs[i]
+	if s.f != nil {
+		return s.f, nil
+	}
+	if len(r.openSegs) >= maxOpenSegments {
+		old := r.openSegs[0]
+		r.openSegs = r.openSegs[1:]
+		r.segs[old].f.Close()
+		r.segs[old].f = nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("ewf: %w", err)
+	}
+	s.f = f
+	r.openSegs = append(r.openSegs, i)
+	return f, nil
+}
+
+// chunk returns the media bytes of chunk c (cached until the next call).
+func (r *Reader) chunk(c int64) ([]byte, error) {
+	if c == r.ckIdx {
+		return r.ckBuf, nil
+	}
+	ti := sort.Search(len(r.tables), func(i int) bool { return r.tables[i].first+int64(r.tables[i].ref.n) > c })
+	if ti == len(r.tables) {
+		return nil, fmt.Errorf("ewf: chunk %d is in no table", c)
+	}
+	t := r.tables[ti]
+	seg := r.segs[t.seg]
+	f, err := r.file(t.seg)
+	if err != nil {
+		return nil, err
+	}
+	if ti != r.tblIdx {
+		r.tblIdx = -1
+		e, err := readEntries(f, t.ref, seg.path)
+		if err != nil {
+			return nil, fmt.Errorf("ewf: chunk %d: %w", c, err)
+		}
+		r.entries, r.tblIdx = e, ti
+	}
+	j := c - t.first
+	e := r.entries[j]
+	start := t.ref.base + int64(e&offsetMask)
+	end := t.ref.end
+	if j+1 < int64(len(r.entries)) {
+		end = t.ref.base + int64(r.entries[j+1]&offsetMask)
+	}
+	want := min(r.chunkSize, r.size-c*r.chunkSize)
+	if end <= start || end-start > 2*r.chunkSize+1024 || end > seg.size {
+		return nil, fmt.Errorf("ewf: %s: chunk %d: table entry gives bytes %d–%d, not a plausible chunk", seg.path, c, start, end)
+	}
+	if int64(cap(r.raw)) < end-start {
+		r.raw = make([]byte, end-start)
+	}
+	raw := r.raw[:end-start]
+	if _, err := f.ReadAt(raw, start); err != nil {
+		return nil, fmt.Errorf("ewf: %s offset %d: chunk %d: %w", seg.path, start, c, err)
+	}
+	if int64(cap(r.ckBuf)) < r.chunkSize {
+		r.ckBuf = make([]byte, r.chunkSize)
+	}
+	r.ckIdx = -1
+	out := r.ckBuf[:want]
+	if e&compressedFlag != 0 {
+		err = r.inflate(raw, out)
+	} else if int64(len(raw)) != want+4 {
+		err = fmt.Errorf("stored chunk of %d bytes, want %d + 4 (Adler-32)", len(raw), want)
+	} else {
+		copy(out, raw[:want])
+		err = verifyAdler("stored chunk", out, binary.LittleEndian.Uint32(raw[want:]))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ewf: %s offset %d: chunk %d (media offset %d): %w", seg.path, start, c, c*r.chunkSize, err)
+	}
+	r.ckBuf, r.ckIdx = out, c
+	return out, nil
+}
+
+// inflate decompresses a zlib chunk into out, which it must fill exactly;
+// zlib verifies the Adler-32 of the data at the end of the stream.
+func (r *Reader) inflate(raw, out []byte) error {
+	var err error
+	if r.zr == nil {
+		r.zr, err = zlib.NewReader(bytes.NewReader(raw))
+	} else {
+		err = r.zr.(zlib.Resetter).Reset(bytes.NewReader(raw), nil)
+	}
+	if err != nil {
+		return fmt.Errorf("zlib header: %w", err)
+	}
+	if _, err := io.ReadFull(r.zr, out); err != nil {
+		return zlibErr(err, "compressed chunk shorter than its media bytes")
+	}
+	var one [1]byte
+	if n, err := r.zr.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			return fmt.Errorf("compressed chunk holds more than %d bytes", len(out))
+		}
+		return zlibErr(err, "")
+	}
+	return nil
+}
+
+func zlibErr(err error, short string) error {
+	switch {
+	case errors.Is(err, zlib.ErrChecksum):
+		return fmt.Errorf("zlib: %w", ErrChecksum)
+	case errors.Is(err, io.ErrUnexpectedEOF) && short != "":
+		return fmt.Errorf("%s: %w", short, err)
+	}
+	return fmt.Errorf("zlib: %w", err)
+}
+
