@@ -1,0 +1,214 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coldimage/coldimage/initramfs/modules"
+	"github.com/u-root/u-root/pkg/kmodule"
+	"golang.org/x/sys/unix"
+)
+
+// App is the running appliance.
+type App struct {
+	con       *Console
+	guard     *Guard
+	cfg       Config
+	cmdline   string
+	version   string
+	release   string
+	booted    time.Time
+	uevents   *UeventSocket
+	lastBlock atomic.Int64 // unix nanos of the last block uevent
+}
+
+// NewApp prepares an App writing to out until the consoles are open.
+func NewApp(out io.Writer, in io.Reader) *App {
+	a := &App{con: NewConsole(out, nil), cfg: DefaultConfig(), booted: time.Now(), version: readVersion()}
+	a.guard = NewGuard("/sys", setReadOnly, a.con.Printf)
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		a.release = unix.ByteSliceToString(u.Release[:])
+	}
+	return a
+}
+
+// readVersion reads the version the build wrote into the initramfs.
+func readVersion() string {
+	if b, err := os.ReadFile("/etc/coldimage/version"); err == nil {
+		if v := strings.TrimSpace(string(b)); v != "" {
+			return v
+		}
+	}
+	return "dev"
+}
+
+type kmount struct {
+	src, dir, fstype string
+	flags            uintptr
+	data             string
+}
+
+// kernelMounts are the kernel file systems PID 1 mounts first.
+var kernelMounts = []kmount{
+	{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, ""},
+	{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, ""},
+	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+}
+
+func (a *App) mountKernelFS() error {
+	var errs []error
+	for _, m := range kernelMounts {
+		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+			errs = append(errs, fmt.Errorf("mkdir %s: %w", m.dir, err))
+			continue
+		}
+		if err := unix.Mount(m.src, m.dir, m.fstype, m.flags, m.data); err != nil && err != unix.EBUSY {
+			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err))
+		}
+	}
+	os.Setenv("PATH", "/bbin:/bin:/ubin:/usr/bin:/sbin")
+	os.Setenv("HOME", "/tmp")
+	return errors.Join(errs...)
+}
+
+func (a *App) openConsole() error {
+	return a.con.OpenTTYs("/dev/ttyS0", "/dev/tty0")
+}
+
+func (a *App) readCmdline() error {
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fmt.Errorf("read /proc/cmdline: %w", err)
+	}
+	a.cmdline = strings.TrimSpace(string(b))
+	a.cfg = ParseCmdline(a.cmdline)
+	for _, w := range a.cfg.Warnings {
+		a.con.Printf("coldimage: warning: %s", w)
+	}
+	a.con.Printf("coldimage %s on kernel %s: auto=%v target=%q sources=%v hash=%s", a.version, a.release, a.cfg.Auto, a.cfg.Target, a.cfg.Sources, a.cfg.Hash)
+	return nil
+}
+
+// openUevent opens the socket before any driver loads and starts the
+// handler that write-blocks every block device the kernel adds.
+func (a *App) openUevent() error {
+	s, err := OpenUevent()
+	if err != nil {
+		return err
+	}
+	a.uevents = s
+	go a.handleUevents()
+	return nil
+}
+
+func (a *App) handleUevents() {
+	for {
+		ev, err := a.uevents.Read()
+		if errors.Is(err, ErrOverrun) {
+			a.con.Printf("coldimage: uevents lost (%v): rescanning sysfs", err)
+			a.guard.Sweep()
+			continue
+		}
+		if err != nil {
+			a.con.Printf("COLDIMAGE WARNING uevent socket failed: %v; hotplugged disks are no longer write-blocked automatically", err)
+			return
+		}
+		if ev.Env["SUBSYSTEM"] != "block" || ev.Env["DEVNAME"] == "" {
+			continue
+		}
+		a.lastBlock.Store(time.Now().UnixNano())
+		name := strings.TrimPrefix(ev.Env["DEVNAME"], "/dev/")
+		switch ev.Action {
+		case "add":
+			a.guard.Protect(name, "uevent add", true)
+		case "change":
+			a.guard.Protect(name, "uevent change", false)
+		case "remove":
+			a.guard.Forget(name)
+			a.con.Printf("coldimage: /dev/%s removed", name)
+		}
+	}
+}
+
+func (a *App) sweep() error {
+	a.guard.Sweep()
+	return nil
+}
+
+// loadDrivers loads modules.Boot with u-root's kmodule prober over the
+// modules.dep the build generated. Missing hardware is not an error for a
+// driver module; a module that fails is reported and skipped.
+func (a *App) loadDrivers() error {
+	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
+	if err != nil {
+		return fmt.Errorf("module prober: %w", err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []string
+	sem := make(chan struct{}, 4)
+	for _, m := range modules.Boot {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := p.Probe(m.Name, ""); err != nil {
+				mu.Lock()
+				failed = append(failed, m.Name)
+				mu.Unlock()
+				a.con.Printf("coldimage: module %s (%s) not loaded: %v", m.Name, m.Why, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d modules not loaded: %s", len(failed), len(modules.Boot), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// settle waits until no block device has appeared for a while (SCSI and
+// USB scan asynchronously), at most 10 seconds.
+func (a *App) settle() error {
+	const quiet, max = 1500 * time.Millisecond, 10 * time.Second
+	start := time.Now()
+	a.lastBlock.CompareAndSwap(0, start.UnixNano())
+	for time.Since(start) < max {
+		if time.Since(time.Unix(0, a.lastBlock.Load())) >= quiet {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+// powerOff syncs and powers the machine off. It does not return when PID 1.
+func powerOff(con *Console) {
+	unix.Sync()
+	if os.Getpid() != 1 {
+		return
+	}
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil && con != nil {
+		con.Printf("coldimage: power off: %v", err)
+	}
+}
+
+func reboot(con *Console) {
+	unix.Sync()
+	if os.Getpid() != 1 {
+		return
+	}
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil && con != nil {
+		con.Printf("coldimage: reboot: %v", err)
+	}
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TargetMount is where the chosen target is mounted read-write.
+const TargetMount = "/run/coldimage/target"
+
+// unattended runs coldimage.auto=1: find the target, image every selected
+// source, record, and power off. PID 1 never returns from here.
+func (a *App) unattended(ctx context.Context) error {
+	a.con.Printf("COLDIMAGE READY version=%s", a.version)
+	a.con.Printf("coldimage: unattended run starting (%.1fs after init start)", time.Since(a.booted).Seconds())
+	s := a.imageSession(ctx, a.cfg, "unattended", nil)
+	a.con.Printf("COLDIMAGE DONE ok=%d failed=%d", s.OK, s.Failed)
+	time.Sleep(200 * time.Millisecond) // let the UART drain
+	powerOff(a.con)
+	return nil
+}
+
+// findTarget waits up to cfg.Wait seconds for the target to appear.
+func (a *App) findTarget(spec string, wait time.Duration) (Device, []Device, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		a.guard.Sweep()
+		devs := a.guard.ListDevices()
+		t, err := MatchTarget(devs, spec)
+		if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "not found") {
+			return t, devs, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// imageSession is one acquisition session: target, sources, images,
+// session record. consent names unprotected devices the operator accepted.
+func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) *Session {
+	s := &Session{Schema: 1, Kernel: a.release, Cmdline: a.cmdline, Mode: mode, Clock: clockNote,
+		Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence, Hash: cfg.Hash}
+	s.Tool.Name, s.Tool.Version = "coldimage", a.version
+	started := time.Now()
+	s.Started = rfc3339(started)
+	fail := func(format string, args ...any) *Session {
+		msg := fmt.Sprintf(format, args...)
+		a.con.Printf("COLDIMAGE ERROR %s", msg)
+		s.Errors = append(s.Errors, msg)
+		if s.Failed == 0 && s.OK == 0 {
+			s.Failed = max(1, len(s.Sources))
+		}
+		return s
+	}
+
+	target, devs, err := a.findTarget(cfg.Target, time.Duration(cfg.Wait)*time.Second)
+	if err != nil {
+		return fail("%v", err)
+	}
+	s.Target = TargetInfo{Device: target.Dev()}
+	if target.FS != nil {
+		s.Target.FSType, s.Target.Label, s.Target.UUID = target.FS.Type, target.FS.Label, target.FS.UUID
+	}
+	boot := BootDisks(devs)
+	if boot[target.Disk] {
+		return fail("target %s is on our boot medium: refused", target.Dev())
+	}
+	sources, skipped, err := SelectSources(devs, cfg, &target, boot, consent)
+	s.Skipped = skipped
+	for _, k := range skipped {
+		a.con.Printf("coldimage: not imaging /dev/%s: %s", k.Device, k.Reason)
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(sources) == 0 {
+		return fail("no source to image")
+	}
+	for _, d := range sources {
+		s.Sources = append(s.Sources, SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Serial: d.Serial, Model: d.Model, ReadOnly: d.RO, Outdir: d.ID(), Exit: -1, Result: "not started"})
+	}
+	if target.FS == nil {
+		return fail("target %s has no ext4, exFAT or vfat file system", target.Dev())
+	}
+
+	// Make the target (and only it, with its disk) writable, then mount it.
+	for _, n := range uniq(target.Name, target.Disk) {
+		if err := clearReadOnly("/dev/" + n); err != nil {
+			return fail("make target %s writable: %v", "/dev/"+n, err)
+		}
+		a.guard.Allow(n)
+	}
+	a.con.Printf("coldimage: target %s (%s %q) read-only cleared", target.Dev(), target.FS.Type, target.FS.Label)
+	if err := os.MkdirAll(TargetMount, 0o755); err != nil {
+		return fail("mkdir %s: %v", TargetMount, err)
+	}
+	if err := unix.Mount(target.Dev(), TargetMount, target.FS.Type, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fail("mount target %s (%s) on %s: %v", target.Dev(), target.FS.Type, TargetMount, err)
+	}
+	defer func() {
+		unix.Sync()
+		if err := unix.Unmount(TargetMount, 0); err != nil {
+			a.con.Printf("COLDIMAGE ERROR unmount target %s: %v", TargetMount, err)
+		} else {
+			a.con.Printf("coldimage: target %s synced and unmounted", target.Dev())
+		}
+	}()
+
+	rel := filepath.Join("coldimage", caseDir(cfg.Case), started.UTC().Format("20060102T150405Z"))
+	dir := filepath.Join(TargetMount, rel)
+	s.Target.Folder = "/" + rel
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail("create session folder %s on target: %v", s.Target.Folder, err)
+	}
+	writeSession := func() {
+		s.Finished = rfc3339(time.Now())
+		if err := s.Write(dir); err != nil {
+			a.con.Printf("COLDIMAGE ERROR %v", err)
+		}
+		if err := writeSynced(filepath.Join(dir, "console.log"), a.con.Log()); err != nil {
+			a.con.Printf("COLDIMAGE ERROR %v", err)
+		}
+	}
+
+	// Preflight: room for every image (the engine checks again per source).
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil {
+		free := int64(st.Bavail) * st.Bsize
+		var need int64
+		for _, d := range sources {
+			need += d.Size
+		}
+		if need > free {
+			fail("target %s too small: the images need %s (%d bytes), %s (%d bytes) free — nothing imaged",
+				target.Dev(), humanSize(need), need, humanSize(free), free)
+			s.Failed = len(sources)
+			for i := range s.Sources {
+				s.Sources[i].Result = "error: target too small"
+				s.Sources[i].Error = "target too small"
+			}
+			writeSession()
+			return s
+		}
+	}
+
+	bin, err := exectuable("coldimage")
+	if err != nil {
+		return fail("%v", err)
+	}
+	o := AcquireOpts{Bin: bin, Hash: cfg.Hash, Case: cfg.Case, Examiner: cfg.Examiner, Evid: cfg.Evidence}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, cfg.Jobs))
+	for i, d := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			// The write-blocker must have confirmed RO (or the operator consented).
+			if checked, ro, _ := a.guard.Checked(d.Name); !checked || (!ro && !consent[d.Name]) {
+				s.Sources[i].Error = "not confirmed read-only: refused"
+				s.Sources[i].Result = "error: not read-only"
+				a.con.Printf("COLDIMAGE ERROR /dev/%s is not confirmed read-only: not imaged", d.Name)
+				return
+			}
+			s.Sources[i] = Acquire(ctx, o, d, dir, a.con.Printf)
+		}()
+	}
+	wg.Wait()
+	s.OK, s.Failed = 0, 0
+	for _, r := range s.Sources {
+		if r.OK {
+			s.OK++
+		} else {
+			s.Failed++
+		}
+		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
+	}
+	writeSession()
+	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
+	return s
+}
+
+func exectuable(name string) (string, error) {
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH %s", name, os.Getenv("PATH"))
+}
+
+func uniq(s ...string) []string {
+	var out []string
+	for _, x := range s {
+		if x != "" && (len(out) == 0 || out[len(out)-1] != x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

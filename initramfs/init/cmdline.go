@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Config is what the kernel command line asks of the appliance
+// (CONVENTIONS §3). Unknown coldimage.* parameters are reported, not fatal.
+type Config struct {
+	Auto     bool
+	Target   string   // LABEL=X, UUID=X, SERIAL=X or /dev/NAME
+	Sources  []string // nil or ["all"] → all; else names or SERIAL=X
+	RAID     string   // members | volumes | both
+	Hash     string   // e.g. sha256,blake3
+	Case     string
+	Examiner string
+	Evidence string
+	UI       string // "plain" or ""
+	Jobs     int    // concurrent acquisitions
+	Wait     int    // seconds to wait for the target to appear
+	Warnings []string
+}
+
+// DefaultConfig is the configuration with nothing on the command line.
+func DefaultConfig() Config {
+	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20}
+}
+
+// AllSources reports whether every eligible disk is to be imaged.
+func (c Config) AllSources() bool {
+	return len(c.Sources) == 0 || (len(c.Sources) == 1 && c.Sources[0] == "all")
+}
+
+// ParseCmdline parses /proc/cmdline. Values may be double-quoted.
+func ParseCmdline(s string) Config {
+	c := DefaultConfig()
+	for _, f := range splitCmdline(s) {
+		k, v, _ := strings.Cut(f, "=")
+		if !strings.HasPrefix(k, "coldimage.") {
+			continue
+		}
+		switch strings.TrimPrefix(k, "coldimage.") {
+		case "auto":
+			c.Auto = v == "1" || v == "yes" || v == "true"
+		case "target":
+			c.Target = v
+		case "sources":
+			c.Sources = nil
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					c.Sources = append(c.Sources, strings.TrimPrefix(s, "/dev/"))
+				}
+			}
+		case "raid":
+			switch v {
+			case "members", "volumes", "both":
+				c.RAID = v
+			default:
+				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.raid=%q is not members|volumes|both; using %s", v, c.RAID))
+			}
+		case "hash":
+			if v != "" {
+				c.Hash = v
+			}
+		case "case":
+			c.Case = v
+		case "examiner":
+			c.Examiner = v
+		case "evidence":
+			c.Evidence = v
+		case "ui":
+			c.UI = v
+		case "jobs":
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				c.Jobs = n
+			} else {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.jobs=%q is not a positive number", v))
+			}
+		case "wait":
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				c.Wait = n
+			} else {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.wait=%q is not a number of seconds", v))
+			}
+		default:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("unknown kernel parameter %s", k))
+		}
+	}
+	return c
+}
+
+// splitCmdline splits on spaces outside double quotes and drops the quotes,
+// as the kernel does for parameter values.
+func splitCmdline(s string) []string {
+	var out []string
+	var b strings.Builder
+	inQ, have := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			inQ = !inQ
+			have = true
+		case (r == ' ' || r == '\n' || r == '\t') && !inQ:
+			if have {
+				out = append(out, b.String())
+				b.Reset()
+				have = false
+			}
+		default:
+			b.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, b.String())
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseCmdline(t *testing.T) {
+	def := DefaultConfig()
+	for _, tc := range []struct {
+		name string
+		in   string
+		want func(c *Config)
+	}{
+		{"empty", "console=ttyS0,115200 quiet", func(c *Config) {}},
+		{"auto full", `coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.sources=sda,nvme0n1,SERIAL=X1 coldimage.hash=sha256 coldimage.case="CASE 42" coldimage.examiner=jd coldimage.evidence=E1`,
+			func(c *Config) {
+				c.Auto, c.Target, c.Sources, c.Hash = true, "LABEL=EVIDENCE", []string{"sda", "nvme0n1", "SERIAL=X1"}, "sha256"
+				c.Case, c.Examiner, c.Evidence = "CASE 42", "jd", "E1"
+			}},
+		{"dev prefix dropped", "coldimage.sources=/dev/sdb coldimage.target=/dev/sdc1", func(c *Config) {
+			c.Sources, c.Target = []string{"sdb"}, "/dev/sdc1"
+		}},
+		{"auto off", "coldimage.auto=0 coldimage.ui=plain coldimage.raid=members", func(c *Config) { c.UI, c.RAID = "plain", "members" }},
+		{"bad values warn", "coldimage.raid=all coldimage.jobs=x coldimage.bogus=1", func(c *Config) {
+			c.Warnings = []string{`coldimage.raid="all" is not members|volumes|both; using both`, `coldimage.jobs="x" is not a positive number`, "unknown kernel parameter coldimage.bogus"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := def
+			tc.want(&want)
+			if got := ParseCmdline(tc.in); !reflect.DeepEqual(got, want) {
+				t.Fatalf("ParseCmdline(%q)\n got %+v\nwant %+v", tc.in, got, want)
+			}
+		})
+	}
+	if !ParseCmdline("coldimage.sources=all").AllSources() || ParseCmdline("coldimage.sources=sda").AllSources() {
+		t.Error("AllSources wrong")
+	}
+}

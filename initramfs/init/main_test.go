@@ -1,0 +1,50 @@
+package main
+
+import "testing"
+
+// TestBootOrder pins the order the issue requires: kernel file systems,
+// then the uevent socket, and only then drivers; devices are write-blocked
+// before and after driver loading.
+func TestBootOrder(t *testing.T) {
+	idx := map[string]int{}
+	for i, s := range bootSteps {
+		if _, dup := idx[s.Name]; !dup {
+			idx[s.Name] = i
+		}
+	}
+	pos := func(n string) int {
+		i, ok := idx[n]
+		if !ok {
+			t.Fatalf("no step %q", n)
+		}
+		return i
+	}
+	for _, tc := range [][2]string{
+		{"mount proc, sysfs, devtmpfs, tmpfs", "open uevent socket"},
+		{"mount proc, sysfs, devtmpfs, tmpfs", "console on ttyS0 and tty0"},
+		{"open uevent socket", "load storage and file-system drivers"},
+		{"write-block devices present at boot", "load storage and file-system drivers"},
+		{"load storage and file-system drivers", "write-block every device seen"},
+	} {
+		if pos(tc[0]) >= pos(tc[1]) {
+			t.Errorf("%q must come before %q", tc[0], tc[1])
+		}
+	}
+	if bootSteps[len(bootSteps)-1].Name != "write-block every device seen" {
+		t.Errorf("the last boot step must be the write-block sweep")
+	}
+}
+
+func TestAcquireArgs(t *testing.T) {
+	o := AcquireOpts{Bin: "coldimage", Hash: "sha256,blake3", Case: "C1", Examiner: "jd"}
+	got := o.Args("/dev/sda", "/t/sda_X")
+	want := []string{"acquire", "--json-progress", "--hash", "sha256,blake3", "--case", "C1", "--examiner", "jd", "/dev/sda", "/t/sda_X"}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Args = %v, want %v", got, want)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// menuItems is the numbered text menu (the console UI has its own issue).
+var menuItems = []struct {
+	Key, Text string
+	Run       func(a *App, ctx context.Context) bool // false: leave the menu
+}{
+	{"1", "list disks", (*App).menuList},
+	{"2", "image disks (choose sources and target)", (*App).menuImage},
+	{"3", "power off", func(a *App, _ context.Context) bool { powerOff(a.con); return false }},
+	{"4", "reboot", func(a *App, _ context.Context) bool { reboot(a.con); return false }},
+	{"9", "emergency shell (logged; sources stay read-only)", (*App).menuShell},
+}
+
+func (a *App) menu(ctx context.Context) error {
+	a.con.Printf("COLDIMAGE READY version=%s", a.version)
+	a.con.Printf("coldimage: ready %.1fs after init start", time.Since(a.booted).Seconds())
+	for {
+		a.con.Printf("")
+		a.con.Printf("coldimage %s — every disk is read-only", a.version)
+		for _, m := range menuItems {
+			a.con.Printf(" %s) %s", m.Key, m.Text)
+		}
+		a.con.Printf("choice?")
+		line, ok := a.readLine(ctx)
+		if !ok {
+			return ctx.Err()
+		}
+		choice := strings.TrimSpace(line)
+		found := false
+		for _, m := range menuItems {
+			if m.Key == choice {
+				found = true
+				if !m.Run(a, ctx) {
+					return nil
+				}
+			}
+		}
+		if !found && choice != "" {
+			a.con.Printf("coldimage: %q is not a menu choice", choice)
+		}
+	}
+}
+
+func (a *App) readLine(ctx context.Context) (string, bool) {
+	select {
+	case l := <-a.con.Lines():
+		return l, true
+	case <-ctx.Done():
+		return "", false
+	}
+}
+
+func (a *App) ask(ctx context.Context, q, def string) string {
+	a.con.Printf("%s [%s]?", q, def)
+	l, _ := a.readLine(ctx)
+	if l = strings.TrimSpace(l); l == "" {
+		return def
+	}
+	return l
+}
+
+func (a *App) menuList(ctx context.Context) bool {
+	a.guard.Sweep()
+	a.con.Printf("%-10s %-4s %10s %-3s %-20s %-20s %s", "DEVICE", "TYPE", "SIZE", "RO", "MODEL", "SERIAL", "FILESYSTEM")
+	for _, d := range a.guard.ListDevices() {
+		typ := "disk"
+		if d.Partition {
+			typ = "part"
+		}
+		ro := "?"
+		if v, err := blkROGet(d.Dev()); err == nil {
+			ro = fmt.Sprint(v)
+		}
+		fs := ""
+		if d.FS != nil {
+			fs = fmt.Sprintf("%s %q %s", d.FS.Type, d.FS.Label, d.FS.UUID)
+		}
+		line := fmt.Sprintf("%-10s %-4s %10s %-3s %-20s %-20s %s", d.Name, typ, humanSize(d.Size), ro, d.Model, d.Serial, fs)
+		if d.ROErr != "" {
+			line += "  NOT READ-ONLY: " + d.ROErr
+		}
+		a.con.Printf("%s", strings.TrimRight(line, " "))
+		a.con.Printf("COLDIMAGE DISK name=%s ro=%s size=%d serial=%s", d.Name, ro, d.Size, d.Serial)
+	}
+	return true
+}
+
+func (a *App) menuImage(ctx context.Context) bool {
+	a.menuList(ctx)
+	cfg := a.cfg
+	cfg.Sources = strings.Split(a.ask(ctx, "sources (all, or names/SERIAL=X separated by commas)", "all"), ",")
+	for i := range cfg.Sources {
+		cfg.Sources[i] = strings.TrimPrefix(strings.TrimSpace(cfg.Sources[i]), "/dev/")
+	}
+	cfg.Target = a.ask(ctx, "target (LABEL=X, UUID=X, SERIAL=X or /dev/NAME)", cfg.Target)
+	cfg.Case = a.ask(ctx, "case", cfg.Case)
+	cfg.Examiner = a.ask(ctx, "examiner", cfg.Examiner)
+	cfg.Evidence = a.ask(ctx, "evidence", cfg.Evidence)
+	cfg.Hash = a.ask(ctx, "hashes", cfg.Hash)
+	cfg.Wait = 0
+	consent := map[string]bool{}
+	for _, d := range a.guard.ListDevices() {
+		if !d.RO && !isVirtual(d.Name) && (cfg.AllSources() && !d.Partition || contains(cfg.Sources, d.Name)) {
+			a.con.Printf("COLDIMAGE WARNING /dev/%s is NOT read-only (%s).", d.Name, d.ROErr)
+			if a.ask(ctx, "type IMAGE-WRITABLE to image it anyway, anything else skips it", "skip") == "IMAGE-WRITABLE" {
+				consent[d.Name] = true
+				a.con.Printf("coldimage: operator consented to image writable /dev/%s", d.Name)
+			}
+		}
+	}
+	s := a.imageSession(ctx, cfg, "menu", consent)
+	a.con.Printf("coldimage: session finished ok=%d failed=%d", s.OK, s.Failed)
+	return true
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// menuShell runs the u-root shell, line by line from the console. It is
+// reachable only from this menu, after confirmation, and logged.
+func (a *App) menuShell(ctx context.Context) bool {
+	if a.ask(ctx, "type SHELL to open the emergency shell (logged)", "no") != "SHELL" {
+		return true
+	}
+	a.con.Printf("COLDIMAGE SHELL opened by the operator at %s; sources remain read-only unless you change that; type exit to return", rfc3339(time.Now()))
+	sh, err := exectuable("gosh")
+	if err != nil {
+		a.con.Printf("coldimage: %v", err)
+		return true
+	}
+	cmd := exec.CommandContext(ctx, sh)
+	in, _ := cmd.StdinPipe()
+	w := consoleWriter{a.con}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Env = os.Environ()
+	if err := cmd.Start(); err != nil {
+		a.con.Printf("coldimage: shell: %v", err)
+		return true
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			a.con.Printf("COLDIMAGE SHELL closed at %s (%v)", rfc3339(time.Now()), err)
+			return true
+		case l := <-a.con.Lines():
+			a.con.Printf("SHELL> %s", l)
+			fmt.Fprintln(in, l)
+			if strings.TrimSpace(l) == "exit" {
+				in.Close()
+			}
+		}
+	}
+}
+
+type consoleWriter struct{ c *Console }
+
+func (w consoleWriter) Write(b []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		w.c.Printf("%s", l)
+	}
+	return len(b), nil
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// BootLabel is the file-system label of our own boot medium (make usb);
+// a disk carrying it is never a source and never a target.
+const BootLabel = "COLDIMAGE"
+
+// MatchTarget finds the device named by spec (LABEL=, UUID=, SERIAL=,
+// /dev/NAME or NAME). SERIAL= picks the single partition with a file
+// system on that disk, or the disk itself when it holds one.
+func MatchTarget(devs []Device, spec string) (Device, error) {
+	if spec == "" {
+		return Device{}, fmt.Errorf("no target given (coldimage.target=LABEL=…|UUID=…|SERIAL=…|/dev/NAME)")
+	}
+	k, v, hasEq := strings.Cut(spec, "=")
+	var hits []Device
+	for _, d := range devs {
+		switch {
+		case !hasEq || strings.HasPrefix(spec, "/dev/"):
+			if d.Name == strings.TrimPrefix(spec, "/dev/") {
+				hits = append(hits, d)
+			}
+		case k == "LABEL":
+			if d.FS != nil && d.FS.Label == v {
+				hits = append(hits, d)
+			}
+		case k == "UUID":
+			if d.FS != nil && strings.EqualFold(d.FS.UUID, v) {
+				hits = append(hits, d)
+			}
+		case k == "SERIAL":
+			if d.Serial == v && d.FS != nil {
+				hits = append(hits, d)
+			}
+		default:
+			return Device{}, fmt.Errorf("target %q: want LABEL=, UUID=, SERIAL= or /dev/NAME", spec)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return Device{}, fmt.Errorf("target %s not found", spec)
+	case 1:
+		return hits[0], nil
+	}
+	var names []string
+	for _, h := range hits {
+		names = append(names, h.Name)
+	}
+	return Device{}, fmt.Errorf("target %s is ambiguous: %s", spec, strings.Join(names, ", "))
+}
+
+// BootDisks are the disks holding a file system labelled BootLabel.
+func BootDisks(devs []Device) map[string]bool {
+	m := map[string]bool{}
+	for _, d := range devs {
+		if d.FS != nil && d.FS.Label == BootLabel {
+			m[d.Disk] = true
+		}
+	}
+	return m
+}
+
+// Skip is a device not imaged, and why.
+type Skip struct {
+	Device string `json:"device"`
+	Reason string `json:"reason"`
+}
+
+// SelectSources picks the devices to image. all: every whole disk except
+// the target's disk, our boot medium, virtual and empty devices. Named
+// sources (kernel names, partitions allowed, or SERIAL=X) are taken as
+// given but refused when they are or share a disk with the target, or are
+// the boot medium. Devices that could not be made read-only are skipped
+// unless consent names them.
+func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bool, consent map[string]bool) (src []Device, skipped []Skip, err error) {
+	targetDisk := ""
+	if target != nil {
+		targetDisk = target.Disk
+	}
+	byName := map[string]Device{}
+	for _, d := range devs {
+		byName[d.Name] = d
+	}
+	eligible := func(d Device, named bool) string {
+		switch {
+		case targetDisk != "" && d.Disk == targetDisk:
+			if named {
+				return fmt.Sprintf("on the target's disk %s", targetDisk)
+			}
+			return "target disk"
+		case boot[d.Disk]:
+			return "our boot medium"
+		case isVirtual(d.Name):
+			return "virtual device"
+		case d.Size == 0:
+			return "no medium / size 0"
+		case !d.RO && !consent[d.Name]:
+			return "could not be made read-only (" + d.ROErr + "); needs the operator's explicit consent"
+		}
+		return ""
+	}
+	if cfg.AllSources() {
+		for _, d := range devs {
+			if d.Partition {
+				continue
+			}
+			if why := eligible(d, false); why != "" {
+				skipped = append(skipped, Skip{d.Name, why})
+				continue
+			}
+			src = append(src, d)
+		}
+		return src, skipped, nil
+	}
+	var errs []string
+	seen := map[string]bool{}
+	for _, want := range cfg.Sources {
+		var d Device
+		var ok bool
+		if s, isSerial := strings.CutPrefix(want, "SERIAL="); isSerial {
+			for _, x := range devs {
+				if !x.Partition && x.Serial == s {
+					d, ok = x, true
+				}
+			}
+		} else {
+			d, ok = byName[want]
+		}
+		if !ok {
+			errs = append(errs, fmt.Sprintf("source %s not found", want))
+			continue
+		}
+		if why := eligible(d, true); why != "" {
+			errs = append(errs, fmt.Sprintf("source %s refused: %s", want, why))
+			continue
+		}
+		if !seen[d.Name] {
+			seen[d.Name] = true
+			src = append(src, d)
+		}
+	}
+	if len(errs) > 0 {
+		return src, skipped, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return src, skipped, nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func testDevs() []Device {
+	return []Device{
+		{Name: "loop0", Disk: "loop0", Size: 1 << 20, RO: true},
+		{Name: "sda", Disk: "sda", Size: 1 << 30, Serial: "SRC1", RO: true},
+		{Name: "sda1", Disk: "sda", Partition: true, Serial: "SRC1", Size: 1 << 29, RO: true, FS: &FS{Type: "ext4", Label: "data", UUID: "u-1"}},
+		{Name: "sdb", Disk: "sdb", Size: 1 << 30, Serial: "TGT", RO: true},
+		{Name: "sdb1", Disk: "sdb", Partition: true, Serial: "TGT", Size: 1 << 30, RO: true, FS: &FS{Type: "ext4", Label: "EVIDENCE", UUID: "u-2"}},
+		{Name: "sdc", Disk: "sdc", Size: 1 << 30, RO: false, ROErr: "BLKROSET: permission denied"},
+		{Name: "sdd", Disk: "sdd", Size: 8 << 30, RO: true},
+		{Name: "sdd1", Disk: "sdd", Partition: true, Size: 1 << 20, RO: true, FS: &FS{Type: "vfat", Label: BootLabel}},
+		{Name: "sr0", Disk: "sr0", Size: 0, RO: true},
+		{Name: "vda", Disk: "vda", Size: 1 << 30, RO: true, FS: &FS{Type: "vfat", Label: "USB", UUID: "AB12-CD34"}},
+	}
+}
+
+func TestMatchTarget(t *testing.T) {
+	devs := testDevs()
+	for _, tc := range []struct{ spec, want, err string }{
+		{"LABEL=EVIDENCE", "sdb1", ""},
+		{"UUID=ab12-cd34", "vda", ""},
+		{"SERIAL=TGT", "sdb1", ""},
+		{"/dev/sda1", "sda1", ""},
+		{"sdd1", "sdd1", ""},
+		{"LABEL=nope", "", "not found"},
+		{"PARTUUID=x", "", "want LABEL="},
+		{"", "", "no target"},
+	} {
+		d, err := MatchTarget(devs, tc.spec)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || d.Name != tc.want {
+			t.Errorf("%q: got %s, %v; want %s", tc.spec, d.Name, err, tc.want)
+		}
+	}
+}
+
+func TestSelectSources(t *testing.T) {
+	devs := testDevs()
+	target := devs[4] // sdb1
+	boot := BootDisks(devs)
+	names := func(ds []Device) string {
+		var s []string
+		for _, d := range ds {
+			s = append(s, d.Name)
+		}
+		return strings.Join(s, ",")
+	}
+	for _, tc := range []struct {
+		name, sources string
+		consent       map[string]bool
+		want, err     string
+		skipped       int
+	}{
+		{"all", "all", nil, "sda,vda", "", 5},
+		{"all with consent", "all", map[string]bool{"sdc": true}, "sda,sdc,vda", "", 4},
+		{"named", "sda1,SERIAL=SRC1", nil, "sda1,sda", "", 0},
+		{"target disk refused", "sdb", nil, "", "on the target's disk", 0},
+		{"target partition refused", "sda,sdb1", nil, "sda", "on the target's disk", 0},
+		{"boot refused", "sdd", nil, "", "boot medium", 0},
+		{"unprotected refused", "sdc", nil, "", "explicit consent", 0},
+		{"missing", "nvme0n1", nil, "", "not found", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ParseCmdline("coldimage.sources=" + tc.sources)
+			src, skipped, err := SelectSources(devs, cfg, &target, boot, tc.consent)
+			if names(src) != tc.want {
+				t.Errorf("sources %s, want %s", names(src), tc.want)
+			}
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("err %v, want %q", err, tc.err)
+			}
+			if len(skipped) != tc.skipped {
+				t.Errorf("skipped %v, want %d", skipped, tc.skipped)
+			}
+		})
+	}
+}
