@@ -30,6 +30,10 @@ type compressor struct {
 	level int
 	buf   bytes.Buffer
 	zw    *zlib.Writer
+	// zh retries with Huffman coding only when zw found nothing to gain:
+	// the fast levels emit stored blocks for data with few repeats that
+	// still has a skewed byte distribution (text, some tables).
+	zh *zlib.Writer
 }
 
 func newCompressor(level int) *compressor {
@@ -40,6 +44,7 @@ func newCompressor(level int) *compressor {
 			zl = zlib.BestCompression
 		}
 		c.zw, _ = zlib.NewWriterLevel(&c.buf, zl) // valid level: no error
+		c.zh, _ = zlib.NewWriterLevel(&c.buf, zlib.HuffmanOnly)
 	}
 	return c
 }
@@ -55,6 +60,13 @@ func compressChunk(c *compressor, raw []byte) chunkOut {
 		c.zw.Close()
 		z := c.buf.Bytes()
 		if len(z) <= len(raw) {
+			return chunkOut{data: z, compressed: true}
+		}
+		c.buf.Reset()
+		c.zh.Reset(&c.buf)
+		c.zh.Write(raw)
+		c.zh.Close()
+		if z = c.buf.Bytes(); len(z) <= len(raw) {
 			return chunkOut{data: z, compressed: true}
 		}
 		// The zlib trailer is the Adler-32 of raw, big-endian: reuse it.

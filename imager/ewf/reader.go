@@ -391,4 +391,3 @@ func zlibErr(err error, short string) error {
 	}
 	return fmt.Errorf("zlib: %w", err)
 }
-

@@ -46,7 +46,8 @@ func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
 	}
 	s := &segment{number: num}
 	sectorsEnd := int64(-1)
-	var tableErr error // a bad table header, forgiven if table2 follows intact
+	var tableErr error   // a bad table header, forgiven if table2 follows intact
+	var header2Err error // a bad header2, forgiven if its copy follows intact
 	off := int64(fileHeaderSize)
 	db := make([]byte, descriptorSize)
 	for {
@@ -59,6 +60,9 @@ func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
 		d, err := parseDescriptor(db)
 		if err != nil {
 			return nil, fmt.Errorf("%s: offset %d: %w", name, off, err)
+		}
+		if header2Err != nil && d.Type != "header2" {
+			return nil, header2Err
 		}
 		if d.Type == "next" || d.Type == "done" {
 			if tableErr != nil {
@@ -100,8 +104,18 @@ func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
 			} else {
 				m, err = parseHeader(b)
 			}
+			if err != nil && d.Type == "header2" && header2Err == nil {
+				header2Err = wrap(err) // forgiven if the copy that follows is intact
+				break
+			}
 			if err != nil {
+				if header2Err != nil {
+					return nil, fmt.Errorf("%w; and the copy: %w", header2Err, wrap(err))
+				}
 				return nil, wrap(err)
+			}
+			if d.Type == "header2" {
+				header2Err = nil
 			}
 			if d.Type == "header2" {
 				s.header2 = m
