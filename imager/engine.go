@@ -304,7 +304,7 @@ func (e *engine) release(b *buffer) {
 // read is the single reader: it fills buffers in order and hands each to every consumer.
 func (e *engine) read(res *Result, chans []chan *buffer) error {
 	o := e.o
-	var meter rateMeter
+	meter := rateMeter{start: time.Now(), last: time.Now()}
 	lastEmit := time.Time{}
 	for off := int64(0); off < o.Size; {
 		var b *buffer

@@ -43,12 +43,12 @@ func refHashes(b []byte) map[string]string {
 
 // faultySource fails every read that touches a bad sector, like a disk does.
 type faultySource struct {
-	data   []byte
-	ss     int64
-	bad    map[int64]bool // LBA → unreadable
-	mu     sync.Mutex
-	reads  int
-	flaky  map[int64]int // LBA → failures before it reads
+	data  []byte
+	ss    int64
+	bad   map[int64]bool // LBA → unreadable
+	mu    sync.Mutex
+	reads int
+	flaky map[int64]int // LBA → failures before it reads
 }
 
 func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
@@ -94,8 +94,8 @@ func (m *memSink) Write(p []byte) (int, error) {
 	return m.buf.Write(p)
 }
 func (m *memSink) Finish(f Final) error { m.finished = &f; return nil }
-func (m *memSink) Abort() error        { m.aborted = true; return nil }
-func (m *memSink) Files() []string     { return nil }
+func (m *memSink) Abort() error         { m.aborted = true; return nil }
+func (m *memSink) Files() []string      { return nil }
 
 func TestRunHashesMatchReference(t *testing.T) {
 	for _, tc := range []struct {
@@ -135,10 +135,10 @@ func TestRunHashesMatchReference(t *testing.T) {
 func TestRunBadSectors(t *testing.T) {
 	const ss = 512
 	for _, tc := range []struct {
-		name     string
-		size     int
-		bad      []int64
-		want     []BadRange
+		name string
+		size int
+		bad  []int64
+		want []BadRange
 	}{
 		{"one sector", 1 << 20, []int64{100}, []BadRange{{100, 1, ""}}},
 		{"first and last", 1 << 20, []int64{0, 2047}, []BadRange{{0, 1, ""}, {2047, 1, ""}}},

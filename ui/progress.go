@@ -108,7 +108,7 @@ func (t *textProgress) JobStart(source, id string, size int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.jobs[source] = &jobState{id: id, total: size, phase: imager.PhaseAcquire}
-	t.printf("%s: acquiring %s (%s) as %s\n", time.Now().UTC().Format("15:04:05"), source, imager.HumanBytes(size), id)
+	t.printf("%s: %s: started on %s (%s)\n", time.Now().UTC().Format("15:04:05"), id, source, imager.HumanBytes(size))
 }
 
 func (t *textProgress) Event(ev imager.Event) {

@@ -1,0 +1,36 @@
+# coldimage — see README.md. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?= -mod=mod
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.Version=$(VERSION)
+BIN := bin/coldimage
+
+.PHONY: all help build appliance usb demo test test-unit bench deps clean
+
+all: build ## build bin/coldimage (static, linux/amd64)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+build: ## build bin/coldimage (static, linux/amd64)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/coldimage
+
+deps: ## install what builds and tests need (Debian packages; needs root)
+	./scripts/install-deps.sh
+
+demo: build ## host demo: make a demo disk image, acquire it, verify it, print the record
+	./scripts/demo.sh
+
+test: build ## every test (unit, root-only loop-device tests, QEMU end-to-end)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 60m ./...
+
+test-unit: ## unit tests only (no QEMU, -short)
+	$(GO) test -short -count=1 ./...
+
+bench: build ## benchmarks; prints a table (BENCHMARKS.md keeps the last one)
+	./scripts/bench.sh
+
+clean: ## remove build outputs
+	rm -rf bin build

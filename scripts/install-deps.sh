@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the builds and tests use. Idempotent; needs root.
+set -euo pipefail
+pkgs=(
+	coreutils util-linux fdisk gdisk e2fsprogs dosfstools exfatprogs ntfs-3g  # fixtures, independent checkers
+	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
+	dc3dd                            # benchmark baseline
+	qemu-system-x86 qemu-utils       # end-to-end tests
+	kmod busybox-static mdadm        # appliance/RAID fixture guests
+	zstd xz-utils                    # initramfs compression checks
+	time                             # /usr/bin/time for peak RSS in benchmarks
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
