@@ -111,7 +111,18 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 
 	f, err := openRO(path, 0)
 	if err != nil {
-		return info, fmt.Errorf("inspect %s: %w", path, err)
+		err = fmt.Errorf("inspect %s: %w", path, err)
+		if !id.IsPart {
+			// Still show what sysfs knows about the partitions.
+			for _, pn := range diskPartitions(name) {
+				p, perr := inspectBlock(pn, filepath.Join(DevRoot, pn), []partEntry{})
+				if perr != nil {
+					p.Error = perr.Error()
+				}
+				info.Partitions = append(info.Partitions, p)
+			}
+		}
+		return info, err
 	}
 	defer f.Close()
 	fd := int(f.Fd())
