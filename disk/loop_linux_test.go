@@ -327,6 +327,23 @@ func TestLoopOutputOnSourceBtrfs(t *testing.T) {
 	}
 }
 
+// TestLoopOutputOnSourceFileBacked: an image file attached to a loop device
+// whose partition is mounted as OUTDIR would be written into.
+func TestLoopOutputOnSourceFileBacked(t *testing.T) {
+	needRoot(t)
+	img := partitionedImage(t, gptScript)
+	_, parts := loopDisk(t, img)
+	mnt := mountDev(t, parts[0])
+	src := mustInspect(t, img)
+	got, why, err := OutputOnSource(filepath.Join(mnt, "out"), src)
+	if err != nil || !got || !strings.Contains(why, img) {
+		t.Errorf("OutputOnSource(dir on loop of %s) = %v %q %v, want true", img, got, why, err)
+	}
+	if got, why, err := OutputOnSource(t.TempDir(), src); err != nil || got {
+		t.Errorf("OutputOnSource(other dir) = %v %q %v, want false", got, why, err)
+	}
+}
+
 func mustInspect(t *testing.T, path string) Info {
 	t.Helper()
 	i, err := Inspect(path)

@@ -60,8 +60,10 @@ func FreeSpace(dir string) (int64, error) {
 // on those (sysfs holders, transitively; loop devices backed by a file on
 // them). The whole physical disk counts as evidence.
 //
-// Regular files: true only when dir, or an output file the engine would
-// write in dir (image.*, acquisition.*), is the source file itself.
+// Regular files: true when dir, or an output file the engine would write in
+// dir (image.*, acquisition.*), is the source file itself, or when dir lives
+// on a loop device backed by the source file. Other files on the same file
+// system are fine.
 func OutputOnSource(dir string, src Info) (bool, string, error) {
 	existing, err := nearestExisting(dir)
 	if err != nil {
@@ -110,6 +112,26 @@ func fileOnSource(dir, existing string, src Info) (bool, string, error) {
 		for _, f := range m {
 			if st, err := os.Stat(f); err == nil && os.SameFile(st, sst) {
 				return true, fmt.Sprintf("output file %s would be the source file %s", f, src.Path), nil
+			}
+		}
+	}
+	// The image may be attached to a loop device whose file system is the
+	// output directory: writing there writes into the source file.
+	for loop, back := range boundLoops() {
+		if st, err := os.Stat(back); err != nil || !os.SameFile(st, sst) {
+			continue
+		}
+		tainted, err := taintedDevices(loop)
+		if err != nil {
+			continue
+		}
+		outDevs, err := devicesUnder(existing)
+		if err != nil {
+			return false, "", fmt.Errorf("self-target check: %w", err)
+		}
+		for _, d := range outDevs {
+			if why, ok := tainted[d]; ok {
+				return true, fmt.Sprintf("OUTDIR %s is on %s; %s is backed by the source file %s", dir, why, loop, src.Path), nil
 			}
 		}
 	}
