@@ -163,6 +163,10 @@ func (a *App) loadDrivers() error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if err := p.Probe(m.Name, ""); err != nil {
+				if m.Optional {
+					a.con.Printf("coldimage: optional module %s (%s) not loaded: %v", m.Name, m.Why, err)
+					return
+				}
 				mu.Lock()
 				failed = append(failed, m.Name)
 				mu.Unlock()

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"github.com/coldimage/coldimage/disk"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,14 +31,14 @@ type Device struct {
 // Dev is the device node.
 func (d Device) Dev() string { return "/dev/" + d.Name }
 
-// ID is the source-id of CONVENTIONS §3: kernel name + serial when known.
-// (Swap for disk.ID once package disk is committed.)
+// ID is the source-id of CONVENTIONS §3 (kernel name + serial when known),
+// as package disk computes it for `coldimage acquire`.
 func (d Device) ID() string {
-	s := sanitizeID(d.Serial)
-	if s == "" {
-		return d.Name
+	kind := disk.KindDisk
+	if d.Partition {
+		kind = disk.KindPart
 	}
-	return d.Name + "_" + s
+	return disk.ID(disk.Info{Name: d.Name, Kind: kind, Serial: d.Serial})
 }
 
 func sanitizeID(s string) string {
@@ -91,7 +94,9 @@ func (g *Guard) Protect(name, why string, again bool) error {
 	g.state[name] = &guardState{ro: err == nil, err: err, at: time.Now(), why: why}
 	g.cond.Broadcast()
 	g.mu.Unlock()
-	if err != nil {
+	if errors.Is(err, unix.ENOMEDIUM) {
+		g.report("coldimage: %s /dev/%s: no medium (write-blocked when one is inserted)", why, name)
+	} else if err != nil {
 		g.report("COLDIMAGE WARNING /dev/%s is NOT read-only: %v — it will not be imaged without the operator's explicit consent", name, err)
 	} else {
 		g.report("coldimage: %s /dev/%s read-only (BLKROGET=1)", why, name)

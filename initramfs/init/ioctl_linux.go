@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/coldimage/coldimage/disk"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -9,9 +10,9 @@ import (
 
 // setReadOnly sets BLKROSET=1 on dev and confirms with BLKROGET. The node
 // is opened O_RDONLY (never for writing) and no byte is read.
-// (Swap for disk.SetReadOnly once package disk is committed.)
+// It is package disk's SetReadOnly, shared with `coldimage acquire`.
 func setReadOnly(dev string) error {
-	return setRO(dev, 1)
+	return disk.SetReadOnly(dev)
 }
 
 // clearReadOnly makes the chosen target writable again.

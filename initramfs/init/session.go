@@ -33,8 +33,8 @@ type SourceResult struct {
 
 // Session is session.json, beside the per-source folders.
 type Session struct {
-	Schema    int    `json:"schema"`
-	Tool      struct {
+	Schema int `json:"schema"`
+	Tool   struct {
 		Name    string `json:"name"`
 		Version string `json:"version"`
 	} `json:"tool"`

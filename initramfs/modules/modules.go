@@ -9,52 +9,54 @@ package modules
 type Module struct {
 	Name string // module name as modprobe knows it (underscores or dashes)
 	Why  string // what it is for, shown when loading fails
+	// Optional modules may fail quietly (e.g. crc32c_intel without SSE4.2,
+	// as on QEMU's default TCG CPU).
+	Optional bool
 }
 
 // Boot is loaded, in order, by PID 1. Bus drivers come before the disk
 // drivers that sit on them (kmodule ignores softdeps and modules.alias).
 var Boot = []Module{
 	// Buses and host controllers.
-	{"virtio_pci", "virtio PCI transport (QEMU, cloud)"},
-	{"ahci", "SATA AHCI controllers"},
-	{"ata_piix", "Intel PIIX/ICH IDE and SATA (legacy mode)"},
-	{"ata_generic", "generic PATA"},
-	{"nvme", "NVMe SSDs"},
-	{"xhci_pci", "USB 3 host controllers"},
-	{"ehci_pci", "USB 2 host controllers"},
-	{"ohci_pci", "USB 1.1 OHCI host controllers"},
-	{"uhci_hcd", "USB 1.1 UHCI host controllers"},
-	{"megaraid_sas", "LSI/Broadcom MegaRAID SAS"},
-	{"mpt3sas", "LSI/Broadcom SAS2/SAS3 HBAs"},
-	{"mptsas", "LSI SAS1 HBAs"},
-	{"hpsa", "HP Smart Array"},
-	{"smartpqi", "Microsemi Smart Family"},
-	{"aacraid", "Adaptec RAID"},
-	{"mvsas", "Marvell SAS"},
-	{"pm80xx", "PMC-Sierra SAS"},
-	{"isci", "Intel C600 SAS"},
-	{"sdhci_pci", "SD card readers on PCI"},
+	{"virtio_pci", "virtio PCI transport (QEMU, cloud)", false},
+	{"ahci", "SATA AHCI controllers", false},
+	{"ata_piix", "Intel PIIX/ICH IDE and SATA (legacy mode)", false},
+	{"ata_generic", "generic PATA", false},
+	{"nvme", "NVMe SSDs", false},
+	{"xhci_pci", "USB 3 host controllers", false},
+	{"ehci_pci", "USB 2 host controllers", false},
+	{"ohci_pci", "USB 1.1 OHCI host controllers", false},
+	{"uhci_hcd", "USB 1.1 UHCI host controllers", false},
+	{"megaraid_sas", "LSI/Broadcom MegaRAID SAS", false},
+	{"mpt3sas", "LSI/Broadcom SAS2/SAS3 HBAs", false},
+	{"mptsas", "LSI SAS1 HBAs", false},
+	{"hpsa", "HP Smart Array", false},
+	{"smartpqi", "Microsemi Smart Family", false},
+	{"aacraid", "Adaptec RAID", false},
+	{"mvsas", "Marvell SAS", false},
+	{"pm80xx", "PMC-Sierra SAS", false},
+	{"isci", "Intel C600 SAS", false},
+	{"sdhci_pci", "SD card readers on PCI", false},
 	// Disk drivers.
-	{"virtio_blk", "virtio block disks"},
-	{"virtio_scsi", "virtio SCSI disks"},
-	{"sd_mod", "SCSI/SATA/USB disks"},
-	{"sr_mod", "optical drives"},
-	{"usb_storage", "USB mass storage"},
-	{"uas", "USB attached SCSI"},
-	{"mmc_block", "SD/MMC cards"},
+	{"virtio_blk", "virtio block disks", false},
+	{"virtio_scsi", "virtio SCSI disks", false},
+	{"sd_mod", "SCSI/SATA/USB disks", false},
+	{"sr_mod", "optical drives", false},
+	{"usb_storage", "USB mass storage", false},
+	{"uas", "USB attached SCSI", false},
+	{"mmc_block", "SD/MMC cards", false},
 	// Keyboards on USB, for the menu.
-	{"usbhid", "USB keyboards"},
-	{"hid_generic", "generic HID keyboards"},
+	{"usbhid", "USB keyboards", false},
+	{"hid_generic", "generic HID keyboards", false},
 	// Target file systems.
-	{"crc32c_generic", "crc32c for ext4 metadata checksums"},
-	{"crc32c_intel", "accelerated crc32c"},
-	{"ext4", "ext4 targets"},
-	{"exfat", "exFAT targets"},
-	{"nls_cp437", "vfat default codepage"},
-	{"nls_ascii", "vfat default iocharset fallback"},
-	{"nls_utf8", "utf8 iocharset for vfat/exFAT"},
-	{"nls_iso8859_1", "vfat iocharset iso8859-1"},
-	{"vfat", "FAT targets"},
+	{"crc32c_generic", "crc32c for ext4 metadata checksums", false},
+	{"crc32c_intel", "accelerated crc32c", true},
+	{"ext4", "ext4 targets", false},
+	{"exfat", "exFAT targets", false},
+	{"nls_cp437", "vfat default codepage", false},
+	{"nls_ascii", "vfat default iocharset fallback", false},
+	{"nls_utf8", "utf8 iocharset for vfat/exFAT", false},
+	{"vfat", "FAT targets", false},
 }
 
 // Extra are carried in the initramfs but not loaded at boot (9P shares
