@@ -17,39 +17,52 @@ import (
 // read-only flag unless opt.NoSetReadOnly; a failure there is an error and
 // nothing is read.
 func OpenSource(path string, opt OpenOptions) (*Source, error) {
-	info, err := Inspect(path)
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
+	}
+	isBlock := st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
+	if !isBlock && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("open source %s: not a block device or regular file (mode %v)", path, st.Mode())
 	}
 	f, err := openRO(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
 	}
-	s := &Source{Info: info, path: path, buffered: f, align: int64(info.LogicalSector)}
-	if s.align <= 0 {
-		s.align = 512
-	}
-	isBlock := info.Kind != KindFile
+	s := &Source{path: path, buffered: f}
+	// The read-only flag goes on before anything (even Inspect's probes)
+	// reads a byte.
 	if isBlock && !opt.NoSetReadOnly {
 		if err := setROfd(path, int(f.Fd())); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("open source: %w", err)
 		}
 		s.roSet, s.roConfirmed = true, true
-		s.Info.ReadOnly = true
 	}
+	if s.Info, err = Inspect(path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open source: %w", err)
+	}
+	if s.Info.Kind == KindFile && isBlock || s.Info.Kind != KindFile && !isBlock {
+		f.Close()
+		return nil, fmt.Errorf("open source %s: changed type while opening", path)
+	}
+	s.align = int64(s.Info.LogicalSector)
 	if !isBlock {
 		// Files: O_DIRECT needs the file system's alignment, which may be
 		// larger than 512 (statx DIO alignment when the kernel reports it).
 		s.align = fileDirectAlign(path)
 	}
+	if s.align <= 0 {
+		s.align = 512
+	}
 	if !opt.NoDirect {
+		// EINVAL at open (file systems without O_DIRECT) or any other
+		// refusal: stay buffered, the buffered descriptor already works.
 		if d, err := openRO(path, unix.O_DIRECT); err == nil {
 			s.direct = d
 			s.useDir.Store(true)
 		}
-		// EINVAL (tmpfs, some FUSE): stay buffered; other errors too,
-		// since the buffered descriptor already works.
 	}
 	return s, nil
 }

@@ -220,3 +220,37 @@ func TestReadErrorKeepsErrno(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceConcurrentReads: the engine and verify read one Source from
+// several goroutines.
+func TestSourceConcurrentReads(t *testing.T) {
+	p, data := randomFile(t, t.TempDir(), 4<<20+100)
+	s, err := OpenSource(p, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			buf := AlignedBuffer(64 << 10)
+			for off := int64(g) * 4096; off < int64(len(data)); off += 8 * 64 << 10 {
+				n, err := s.ReadAt(buf, off)
+				if err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+					errs <- fmt.Errorf("bytes differ at %d", off)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
