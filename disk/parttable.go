@@ -72,6 +72,12 @@ func readPartTable(f backend.File, size int64, logical int) (string, []partEntry
 			Type:   fmt.Sprintf("0x%02x", byte(p.Type)),
 		})
 	}
+	for _, p := range t.Partitions {
+		if p != nil && isExtendedType(byte(p.Type)) && p.Size > 0 {
+			out = append(out, readLogicals(f, size, logical, p.Start, p.Size)...)
+			break // only one extended partition is valid
+		}
+	}
 	sortEntries(out)
 	return "mbr", out
 }

@@ -73,6 +73,7 @@ func TestInspectFilePartitions(t *testing.T) {
 	}{
 		{"gpt", "label: gpt\nstart=2048, size=32768, type=linux, name=\"data part\"\nstart=34816, size=73728, type=uefi, name=EFI\nsize=4M, type=swap\n", "gpt"},
 		{"mbr", "label: dos\nstart=2048, size=32768, type=83\nstart=34816, size=73728, type=c\nsize=4M, type=82\n", "mbr"},
+		{"mbr-logical", "label: dos\nstart=2048, size=32768, type=83\nstart=34816, size=73728, type=c\nstart=110592, size=20480, type=5\nstart=112640, size=4096, type=83\nstart=118784, size=4096, type=82\n", "mbr"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,8 +114,10 @@ func TestInspectFilePartitions(t *testing.T) {
 			if p := info.Partitions[1]; p.FSType != "vfat" || p.FSLabel != "EFI" || p.FSUUID != "0BAD-F00D" {
 				t.Errorf("partition 2 fs %q %q %q, want vfat EFI 0BAD-F00D", p.FSType, p.FSLabel, p.FSUUID)
 			}
-			if info.Partitions[2].FSType != "" {
-				t.Errorf("empty partition 3 has fs %q", info.Partitions[2].FSType)
+			for _, p := range info.Partitions[2:] {
+				if p.FSType != "" {
+					t.Errorf("empty partition %d has fs %q", p.PartNumber, p.FSType)
+				}
 			}
 		})
 	}
