@@ -161,6 +161,25 @@ func taintedDevices(srcName string) (map[string]string, error) {
 			t[p] = fmt.Sprintf("%s, another partition of disk %s holding source %s", p, base, srcName)
 		}
 	}
+	// A RAID / device-mapper source: the devices under it (transitively)
+	// and the disks holding them are evidence too.
+	for _, s := range slavesOf(srcName) {
+		if _, ok := t[s]; !ok {
+			t[s] = fmt.Sprintf("%s, under source %s", s, srcName)
+		}
+		sid, err := readSysIdent(s)
+		if err != nil || !sid.IsPart {
+			continue
+		}
+		if _, ok := t[sid.Parent]; !ok {
+			t[sid.Parent] = fmt.Sprintf("%s, the disk holding %s under source %s", sid.Parent, s, srcName)
+		}
+		for _, p := range diskPartitions(sid.Parent) {
+			if _, ok := t[p]; !ok {
+				t[p] = fmt.Sprintf("%s, on disk %s holding %s under source %s", p, sid.Parent, s, srcName)
+			}
+		}
+	}
 	loops := boundLoops()
 	for changed := true; changed; {
 		changed = false

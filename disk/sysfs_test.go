@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -161,6 +162,35 @@ func TestID(t *testing.T) {
 	for _, tc := range tests {
 		if got := ID(tc.info); got != tc.want {
 			t.Errorf("ID(%+v) = %q, want %q", tc.info, got, tc.want)
+		}
+	}
+}
+
+// TestTaintedDevices: what must not receive output, from sysfs alone.
+func TestTaintedDevices(t *testing.T) {
+	fakeSysfs(t)
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"sda", []string{"md127", "sda", "sda1"}},                    // holders of its partition
+		{"sda1", []string{"md127", "sda", "sda1"}},                   // its disk too
+		{"md127", []string{"md127", "sda", "sda1"}},                  // the members and their disks
+		{"nvme0n1p1", []string{"nvme0n1", "nvme0n1p1", "nvme0n1p2"}}, // sibling partitions
+		{"sdb", []string{"sdb"}},
+	}
+	for _, tc := range tests {
+		m, err := taintedDevices(tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for k := range m {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("taintedDevices(%s) = %v, want %v", tc.src, got, tc.want)
 		}
 	}
 }
