@@ -67,6 +67,8 @@ func (r *Renderer) Line(line string) string {
 		}
 		eta := time.Duration(ev.ETA * float64(time.Second)).Round(time.Second)
 		return fmt.Sprintf("[%s] %-7s %5.1f%%  %s / %s  %.1f MB/s  ETA %s", r.Label, ev.Phase, pct, humanSize(ev.Bytes), humanSize(ev.Total), ev.Rate/1e6, eta)
+	case "phase_done":
+		return fmt.Sprintf("[%s] %s finished", r.Label, ev.Phase)
 	case "unreadable":
 		r.unreadable += ev.Count
 		return fmt.Sprintf("[%s] UNREADABLE LBA %d (+%d sectors): %s", r.Label, ev.LBA, ev.Count, ev.Error)

@@ -51,6 +51,9 @@ var defaultCommands = []string{
 	"github.com/u-root/u-root/cmds/core/umount",
 }
 
+// versionVar is coldimage's version variable (make build sets it the same way).
+const versionVar = "github.com/coldimage/coldimage/cmd/coldimage.Version"
+
 // MaxCompressed is the size limit of the issue: 40 MiB.
 const MaxCompressed = 40 << 20
 
@@ -102,7 +105,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = uimage.Create(l,
 		uimage.WithReplaceEnv(env),
 		uimage.WithBaseArchive(base),
-		uimage.WithCommands(&golang.BuildOpts{}, &builder.GBBBuilder{}, strings.Split(*cmds, ",")...),
+		uimage.WithCommands(&golang.BuildOpts{ExtraArgs: []string{
+			// Later -ldflags win over gobusybox's own "-s -w -buildid=";
+			// busybox mode keeps each command's package path, so -X works.
+			"-ldflags", "-s -w -buildid= -X " + versionVar + "=" + *version,
+		}}, &builder.GBBBuilder{}, strings.Split(*cmds, ",")...),
 		uimage.WithInit("init"),
 		uimage.WithShell("gosh"),
 		uimage.WithFiles(filepath.Join(p.ModRoot, "lib")+":lib"),
