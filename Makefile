@@ -30,7 +30,7 @@ test-unit: ## unit tests only (no QEMU, -short)
 	$(GO) test -short -count=1 ./...
 
 bench: build ## benchmarks; prints a table (BENCHMARKS.md keeps the last one)
-	./scripts/bench.sh
+	$(GO) run ./cmd/coldimage-bench -bin $(BIN) -write BENCHMARKS.md
 
 clean: ## remove build outputs
 	rm -rf bin build

@@ -89,6 +89,7 @@ type ImageRecord struct {
 	Size        int64                        `json:"size"`   // bytes of media in the image
 	SplitSize   int64                        `json:"split_size,omitempty"`
 	SegmentSize int64                        `json:"segment_size,omitempty"` // piecewise hash window
+	Copies      []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
 	FileHashes  map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
 }
 

@@ -33,6 +33,11 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	notes := fs.String("notes", "", "notes for the record")
 	noVerify := fs.Bool("no-verify", false, "skip re-reading source and image after acquisition")
 	jsonProgress := fs.Bool("json-progress", false, "report progress as JSON lines on stdout")
+	var mirrors []string
+	fs.Func("mirror", "also write a complete copy (image and record) to `DIR`, at the same time (repeatable)", func(v string) error {
+		mirrors = append(mirrors, v)
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: coldimage acquire [flags] SOURCE... OUTDIR")
 		fs.PrintDefaults()
@@ -78,7 +83,10 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	sources, outdir := pos[:len(pos)-1], pos[len(pos)-1]
 
-	hs := imager.Hashers{SHA256: imager.ChooseSHA256(countSHA256(algs, len(sources)))}
+	hs, err := hashersFor(countSHA256(algs, len(sources)))
+	if err != nil {
+		return err
+	}
 	var reqs []*acquire.Request
 	ids := map[string]string{}
 	for _, s := range sources {
@@ -99,11 +107,19 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			ids[id] = s
 			r.OutDir = filepath.Join(outdir, id)
 		}
+		for _, m := range mirrors {
+			if len(sources) > 1 {
+				m = filepath.Join(m, filepath.Base(r.OutDir))
+			}
+			r.Mirrors = append(r.Mirrors, m)
+		}
 		reqs = append(reqs, r)
 	}
 	if len(sources) > 1 {
-		if err := refuseExisting(outdir); err != nil {
-			return err
+		for _, d := range append([]string{outdir}, mirrors...) {
+			if err := refuseExisting(d); err != nil {
+				return err
+			}
 		}
 	}
 	if err := acquire.Preflight(reqs); err != nil {
@@ -183,6 +199,24 @@ func refuseExisting(outdir string) error {
 		return fmt.Errorf("%w: output directory %s is not empty (holds %s); coldimage never overwrites", acquire.ErrRefused, outdir, ents[0].Name())
 	}
 	return nil
+}
+
+// hashersFor picks the SHA-256 implementation for n concurrent streams;
+// COLDIMAGE_SHA256_IMPL=simd|avx512 overrides it (benchmarks, diagnosis).
+func hashersFor(n int) (imager.Hashers, error) {
+	switch v := os.Getenv("COLDIMAGE_SHA256_IMPL"); v {
+	case "":
+		return imager.Hashers{SHA256: imager.ChooseSHA256(n)}, nil
+	case "simd":
+		return imager.Hashers{SHA256: imager.SHA256Simd}, nil
+	case "avx512":
+		if !imager.CanMultiBuffer() {
+			return imager.Hashers{}, fmt.Errorf("COLDIMAGE_SHA256_IMPL=avx512: this CPU has no AVX-512")
+		}
+		return imager.Hashers{SHA256: imager.SHA256Avx512MB}, nil
+	default:
+		return imager.Hashers{}, fmt.Errorf("COLDIMAGE_SHA256_IMPL=%q: want simd or avx512", v)
+	}
 }
 
 func countSHA256(algs []string, sources int) int {

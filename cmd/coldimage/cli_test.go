@@ -273,3 +273,79 @@ func TestTargetFillsUp(t *testing.T) {
 		t.Errorf("partial image not kept: %v", err)
 	}
 }
+
+func TestAcquireMirror(t *testing.T) {
+	needTool(t, "sha256sum")
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.dd", 3<<20+512, 11)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if _, stderr, err := runCLI(t, "acquire", "--mirror", b, src, a); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	want := coreutils(t, "sha256sum", src)
+	for _, d := range []string{a, b} {
+		rec, err := imager.ReadRecord(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Hashes["sha256"] != want || rec.Result != "ok" || len(rec.Image.Copies) != 2 || rec.Verification == nil || !rec.Verification.Image.Match {
+			t.Errorf("%s: record %+v", d, rec)
+		}
+		c := exec.Command("sha256sum", "-c", "image.sha256")
+		c.Dir = d
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Errorf("%s: sha256sum -c: %v %s", d, err, out)
+		}
+	}
+	// A mirror on top of the primary is refused before anything is written.
+	_, _, err := runCLI(t, "acquire", "--mirror", filepath.Join(dir, "c"), src, filepath.Join(dir, "c"))
+	if exitCode(err) != exitRefused {
+		t.Errorf("same dir twice: exit %d %v", exitCode(err), err)
+	}
+}
+
+// E01 through the CLI, checked by libewf's tools as an independent reader.
+func TestAcquireE01WithEwfTools(t *testing.T) {
+	needTool(t, "ewfverify", "ewfinfo", "ewfexport", "sha256sum")
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.dd", 5<<20+7*512, 12) // not a multiple of the 32 KiB chunk
+	out := filepath.Join(dir, "out")
+	if _, stderr, err := runCLI(t, "acquire", "--format", "e01", "--segment-size", "2M", "--case", "CASE-9", "--examiner", "E. Xaminer", "--evidence", "EV-3", src, out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rec, err := imager.ReadRecord(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Image.Format != "e01" || len(rec.Image.Files) < 2 || rec.Image.Files[0] != "image.E01" || rec.Result != "ok" {
+		t.Fatalf("record image %+v result %s", rec.Image, rec.Result)
+	}
+	if rec.Hashes["md5"] == "" || rec.Hashes["sha1"] == "" || rec.Hashes["sha256"] != coreutils(t, "sha256sum", src) {
+		t.Errorf("hashes %v", rec.Hashes)
+	}
+	v, err := exec.Command("ewfverify", "-q", filepath.Join(out, "image.E01")).CombinedOutput()
+	if err != nil || !strings.Contains(string(v), "SUCCESS") {
+		t.Errorf("ewfverify: %v\n%s", err, v)
+	}
+	info, _ := exec.Command("ewfinfo", filepath.Join(out, "image.E01")).CombinedOutput()
+	for _, w := range []string{"CASE-9", "E. Xaminer", "EV-3", rec.Hashes["md5"]} {
+		if !strings.Contains(string(info), w) {
+			t.Errorf("ewfinfo lacks %q:\n%s", w, info)
+		}
+	}
+	raw := filepath.Join(dir, "export")
+	if b, err := exec.Command("ewfexport", "-q", "-u", "-t", raw, "-f", "raw", filepath.Join(out, "image.E01")).CombinedOutput(); err != nil {
+		t.Fatalf("ewfexport: %v %s", err, b)
+	}
+	if got := coreutils(t, "sha256sum", raw+".raw"); got != rec.Hashes["sha256"] {
+		t.Errorf("ewfexport gives sha256 %s, source %s", got, rec.Hashes["sha256"])
+	}
+	c := exec.Command("sha256sum", "-c", "image.sha256")
+	c.Dir = out
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c over the E01 files: %v %s", err, b)
+	}
+	if stdout, _, err := runCLI(t, "verify", out, "--source", src); err != nil {
+		t.Errorf("coldimage verify of the E01: %v\n%s", err, stdout)
+	}
+}

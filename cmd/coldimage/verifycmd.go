@@ -44,7 +44,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		prog = ui.NewText(stderr, isTerminal(stderr), 0)
 	}
 	defer prog.Close()
-	o := verify.Options{Emit: prog.Event, Hashers: imager.Hashers{SHA256: imager.ChooseSHA256(1)}}
+	hs, err := hashersFor(1)
+	if err != nil {
+		return err
+	}
+	o := verify.Options{Emit: prog.Event, Hashers: hs}
 	name := dir
 	if *source != "" {
 		src, err := disk.OpenSource(*source, disk.OpenOptions{})

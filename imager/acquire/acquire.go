@@ -19,9 +19,10 @@ import (
 
 // Request is one source to image.
 type Request struct {
-	Source      string // device, partition or regular file
-	OutDir      string // created; must not exist or be empty
-	Format      string // "raw" (default) or "e01"
+	Source      string   // device, partition or regular file
+	OutDir      string   // created; must not exist or be empty
+	Mirrors     []string // further output directories receiving the same image at the same time
+	Format      string   // "raw" (default) or "e01"
 	Hashes      []string
 	Split       int64 // raw: bytes per piece, 0 = one file
 	SegmentSize int64 // e01: bytes per segment file, 0 = 2 GiB
@@ -76,35 +77,37 @@ func Preflight(reqs []*Request) error {
 		if r.Split != 0 && r.Format != "raw" {
 			return fmt.Errorf("%w: --split applies to raw images; e01 uses --segment-size", ErrRefused)
 		}
-		abs, err := filepath.Abs(r.OutDir)
-		if err != nil {
-			return fmt.Errorf("%w: output directory %s: %v", ErrRefused, r.OutDir, err)
-		}
-		if seen[abs] {
-			return fmt.Errorf("%w: two sources would write into %s", ErrRefused, abs)
-		}
-		seen[abs] = true
-		if err := checkOutDir(abs); err != nil {
-			return err
-		}
 		info, err := disk.Inspect(r.Source)
 		if err != nil {
 			return fmt.Errorf("%w: source %s: %v", ErrRefused, r.Source, err)
 		}
-		on, why, err := disk.OutputOnSource(abs, info)
-		if err != nil {
-			return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, r.Source, err)
+		for _, out := range r.outDirs() {
+			abs, err := filepath.Abs(out)
+			if err != nil {
+				return fmt.Errorf("%w: output directory %s: %v", ErrRefused, out, err)
+			}
+			if seen[abs] {
+				return fmt.Errorf("%w: two images would be written into %s", ErrRefused, abs)
+			}
+			seen[abs] = true
+			if err := checkOutDir(abs); err != nil {
+				return err
+			}
+			on, why, err := disk.OutputOnSource(abs, info)
+			if err != nil {
+				return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, r.Source, err)
+			}
+			if on {
+				return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
+			}
+			dev, avail, err := fsOf(abs)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrRefused, err)
+			}
+			need[dev] += info.Size + recordSlack
+			free[dev] = avail
+			where[dev] = abs
 		}
-		if on {
-			return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
-		}
-		dev, avail, err := fsOf(abs)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrRefused, err)
-		}
-		need[dev] += info.Size + recordSlack
-		free[dev] = avail
-		where[dev] = abs
 	}
 	for dev, n := range need {
 		if n > free[dev] {
@@ -114,6 +117,8 @@ func Preflight(reqs []*Request) error {
 	}
 	return nil
 }
+
+func (r *Request) outDirs() []string { return append([]string{r.OutDir}, r.Mirrors...) }
 
 func checkOutDir(dir string) error {
 	st, err := os.Stat(dir)
@@ -165,8 +170,10 @@ func fsOf(dir string) (uint64, int64, error) {
 // happens after the first byte; the error says why the job is not "ok".
 func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	r.defaults()
-	if err := checkOutDir(r.OutDir); err != nil {
-		return nil, err
+	for _, d := range r.outDirs() {
+		if err := checkOutDir(d); err != nil {
+			return nil, err
+		}
 	}
 	src, err := disk.OpenSource(r.Source, disk.OpenOptions{})
 	if err != nil {
@@ -177,8 +184,10 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if info.Kind != "file" && !info.ReadOnly {
 		return nil, fmt.Errorf("%w: source %s is not read-only (BLKROGET=0); refusing to read it", ErrRefused, r.Source)
 	}
-	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: create output directory: %v", ErrRefused, err)
+	for _, d := range r.outDirs() {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("%w: create output directory: %v", ErrRefused, err)
+		}
 	}
 
 	started := time.Now()
@@ -199,9 +208,22 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			rec.Tool.SHA256 = string(imager.SHA256Simd)
 		}
 	}
-	sink, err := newSink(r, info, started)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	var sinks []imager.Sink
+	for _, d := range r.outDirs() {
+		sink, err := newSink(r, d, info, started)
+		if err != nil {
+			for _, s := range sinks {
+				s.Abort()
+			}
+			return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+		}
+		sinks = append(sinks, sink)
+	}
+	if len(r.Mirrors) > 0 {
+		for _, d := range r.outDirs() {
+			abs, _ := filepath.Abs(d)
+			rec.Image.Copies = append(rec.Image.Copies, abs)
+		}
 	}
 	piece := r.PieceSize
 	if piece == 0 {
@@ -215,7 +237,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		Hashes:      r.Hashes,
 		Hashers:     r.Hashers,
 		SegmentSize: piece,
-		Sinks:       []imager.Sink{sink},
+		Sinks:       sinks,
 		Emit:        r.Emit,
 		BufferSize:  r.BufferSize,
 	}
@@ -226,7 +248,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	rec.Finished = imager.RFC3339(time.Now())
 	rec.Image.SegmentSize = piece
 	rec.Image.Size = res.Size
-	rec.Image.Files = relNames(r.OutDir, sink.Files())
+	rec.Image.Files = relNames(r.OutDir, sinks[0].Files())
 	rec.Hashes = res.Hashes
 	rec.Segments = res.Segments
 	rec.Parts = res.Parts
@@ -243,8 +265,10 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		rec.Hashes = map[string]string{}
 		rec.Complete = false
 		rec.Result = imager.ResultIncomplete
-		if werr := imager.WriteRecord(r.OutDir, rec, false); werr != nil {
-			runErr = errors.Join(runErr, werr)
+		for _, d := range r.outDirs() {
+			if werr := imager.WriteRecord(d, rec, false); werr != nil {
+				runErr = errors.Join(runErr, werr)
+			}
 		}
 		return rec, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
 	}
@@ -255,17 +279,28 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if len(rec.Errors) > 0 {
 		rec.Result, rec.Complete = "error: "+rec.Errors[0], false
 	}
-	if err := imager.WriteRecord(r.OutDir, rec, true); err != nil {
-		return rec, err
+	for _, d := range r.outDirs() {
+		if err := imager.WriteRecord(d, rec, true); err != nil {
+			return rec, err
+		}
 	}
-	if !r.NoVerify {
-		vrec, verr := verify.Run(ctx, r.OutDir, verify.Options{Source: src, SourceName: r.Source, Emit: r.Emit, Hashers: r.Hashers})
-		if vrec != nil {
-			rec = vrec
+	if r.NoVerify {
+		return rec, outcome(rec)
+	}
+	// The first copy is verified against a re-read of the source; further
+	// copies are read back and checked against the same hashes.
+	vrec, verr := verify.Run(ctx, r.OutDir, verify.Options{Source: src, SourceName: r.Source, Emit: r.Emit, Hashers: r.Hashers})
+	if vrec != nil {
+		rec = vrec
+	}
+	for _, d := range r.Mirrors {
+		_, merr := verify.Run(ctx, d, verify.Options{Emit: r.Emit, Hashers: r.Hashers})
+		if merr != nil && verr == nil {
+			verr = fmt.Errorf("copy in %s: %w", d, merr)
 		}
-		if verr != nil {
-			return rec, verr
-		}
+	}
+	if verr != nil {
+		return rec, verr
 	}
 	return rec, outcome(rec)
 }
@@ -286,12 +321,12 @@ func outcome(rec *imager.Record) error {
 	return fmt.Errorf("%w: %s", ErrIncomplete, rec.Result)
 }
 
-func newSink(r *Request, info disk.Info, started time.Time) (imager.Sink, error) {
+func newSink(r *Request, dir string, info disk.Info, started time.Time) (imager.Sink, error) {
 	switch r.Format {
 	case "raw":
-		return imager.NewRawSink(r.OutDir, "image", r.Split)
+		return imager.NewRawSink(dir, "image", r.Split)
 	case "e01":
-		return ewf.Create(r.OutDir, "image", ewf.Options{
+		return ewf.Create(dir, "image", ewf.Options{
 			SegmentSize: r.SegmentSize,
 			SectorSize:  info.LogicalSector,
 			MediaSize:   info.Size,
