@@ -159,6 +159,43 @@ func TestLoopSectorSize4K(t *testing.T) {
 	}
 }
 
+// TestLoop4KnGPT partitions a 4096-byte-sector loop device: the kernel's
+// partitions and the image file read on its own (GPT at byte 4096) must
+// agree with sfdisk.
+func TestLoop4KnGPT(t *testing.T) {
+	needRoot(t)
+	needTool(t, "sfdisk")
+	img := sparseFile(t, "4kn.img", 64<<20)
+	dev, _ := loopDisk(t, img, "-b", "4096")
+	runIn(t, "label: gpt\nsize=8M, type=linux, name=four\nsize=4M, type=swap\n", "sfdisk", "-q", dev)
+	if _, err := exec.LookPath("partx"); err == nil {
+		exec.Command("partx", "-a", dev).Run()
+	}
+	var sf sfdiskJSON
+	if err := json.Unmarshal([]byte(run(t, "sfdisk", "--json", dev)), &sf); err != nil {
+		t.Fatal(err)
+	}
+	if sf.PartitionTable.SectorSize != 4096 {
+		t.Fatalf("sfdisk sector size %d", sf.PartitionTable.SectorSize)
+	}
+	for _, path := range []string{img, dev} {
+		info, err := Inspect(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.PartTable != "gpt" || len(info.Partitions) != len(sf.PartitionTable.Partitions) {
+			t.Fatalf("%s: table %q with %d partitions, sfdisk: gpt with %d", path, info.PartTable, len(info.Partitions), len(sf.PartitionTable.Partitions))
+		}
+		for i, want := range sf.PartitionTable.Partitions {
+			got := info.Partitions[i]
+			if got.Start != want.Start*4096 || got.Size != want.Size*4096 || got.PartLabel != want.Name || got.Error != "" {
+				t.Errorf("%s partition %d: start %d size %d label %q %s; sfdisk: %d %d %q", path, i+1,
+					got.Start, got.Size, got.PartLabel, got.Error, want.Start*4096, want.Size*4096, want.Name)
+			}
+		}
+	}
+}
+
 func TestLoopSetReadOnly(t *testing.T) {
 	needRoot(t)
 	img := partitionedImage(t, gptScript)

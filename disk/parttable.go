@@ -28,6 +28,22 @@ func readPartTable(f backend.File, size int64, logical int) (string, []partEntry
 	if logical <= 0 {
 		logical = 512
 	}
+	if typ, out, ok := readGPT(f, logical); ok {
+		return typ, out
+	}
+	// Images of 4Kn disks keep their GPT at byte 4096 even when we read
+	// them as 512-byte-sector files.
+	if logical != 4096 {
+		if typ, out, ok := readGPT(f, 4096); ok {
+			return typ, out
+		}
+	}
+	return readMBR(f, size, logical)
+}
+
+// readGPT reads a GPT (primary, or the backup when the primary is corrupt)
+// for sector size logical.
+func readGPT(f backend.File, logical int) (string, []partEntry, bool) {
 	if t, err := gpt.Read(f, logical, logical); err == nil {
 		var out []partEntry
 		for _, p := range t.Partitions {
@@ -44,8 +60,14 @@ func readPartTable(f backend.File, size int64, logical int) (string, []partEntry
 			})
 		}
 		sortEntries(out)
-		return "gpt", out
+		return "gpt", out, true
 	}
+	return "", nil, false
+}
+
+// readMBR reads an MBR and the logical partitions of its extended
+// partition.
+func readMBR(f backend.File, size int64, logical int) (string, []partEntry) {
 	if fs, ok := Probe(f, size); ok && (fs.Type == "vfat" || fs.Type == "ntfs" || fs.Type == "exfat") {
 		if boot := readBytes(f, size, 0, 16); boot != nil && isFSBootSector(boot) {
 			return "", nil

@@ -164,3 +164,4 @@ func TestInspectErrors(t *testing.T) {
 		}
 	}
 }
+
