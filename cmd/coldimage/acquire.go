@@ -126,12 +126,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	var prog ui.Progress
-	if *jsonProgress {
-		prog = ui.NewJSON(stdout)
-	} else {
-		prog = ui.NewText(stderr, isTerminal(stderr), 0)
-	}
+	prog := newProgress(*jsonProgress, stdout, stderr)
 	defer prog.Close()
 
 	type outcome struct {
@@ -268,6 +263,14 @@ func mapKeys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// newProgress renders events as JSON lines on stdout, or for people on stderr.
+func newProgress(jsonLines bool, stdout, stderr io.Writer) ui.Progress {
+	if jsonLines {
+		return ui.NewJSON(stdout)
+	}
+	return ui.NewText(stderr, isTerminal(stderr), 0)
 }
 
 func isTerminal(w io.Writer) bool {

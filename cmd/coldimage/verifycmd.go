@@ -9,7 +9,6 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
-	"github.com/coldimage/coldimage/ui"
 	"github.com/coldimage/coldimage/verify"
 )
 
@@ -37,12 +36,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var prog ui.Progress
-	if *jsonProgress {
-		prog = ui.NewJSON(stdout)
-	} else {
-		prog = ui.NewText(stderr, isTerminal(stderr), 0)
-	}
+	prog := newProgress(*jsonProgress, stdout, stderr)
 	defer prog.Close()
 	hs, err := hashersFor(1)
 	if err != nil {
