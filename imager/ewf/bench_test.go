@@ -44,3 +44,27 @@ func BenchmarkWriteE01(b *testing.B) {
 	}
 	b.ReportMetric(float64(imageBytes)/size, "image/source")
 }
+
+// BenchmarkReadE01 reads back a 256 MiB image (half random, half zeros)
+// sequentially in 8 MiB ReadAt calls, verifying every chunk.
+func BenchmarkReadE01(b *testing.B) {
+	const size = 256 << 20
+	data := append(testData("random", size/2, 1), make([]byte, size/2)...)
+	opt := testOptions()
+	opt.MediaSize = size
+	first, _ := writeImage(b, b.TempDir(), data, opt, nil)
+	r, err := Open(first)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 8<<20)
+	b.SetBytes(size)
+	for b.Loop() {
+		for off := int64(0); off < size; off += int64(len(buf)) {
+			if _, err := r.ReadAt(buf, off); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
