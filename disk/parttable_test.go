@@ -1,3 +1,5 @@
+//go:build linux
+
 package disk
 
 import (
@@ -164,4 +166,3 @@ func TestInspectErrors(t *testing.T) {
 		}
 	}
 }
-
