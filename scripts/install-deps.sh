@@ -3,6 +3,7 @@
 set -euo pipefail
 pkgs=(
 	coreutils util-linux fdisk gdisk e2fsprogs dosfstools exfatprogs ntfs-3g  # fixtures, independent checkers
+	xfsprogs btrfs-progs xorriso     # filesystem-probe fixtures
 	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
 	dc3dd                            # benchmark baseline
 	qemu-system-x86 qemu-utils       # end-to-end tests

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/verify"
 )
@@ -45,7 +45,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	o := verify.Options{Emit: prog.Event, Hashers: hs}
 	name := dir
 	if *source != "" {
-		src, err := disk.OpenSource(*source, disk.OpenOptions{})
+		src, err := acquire.OpenSource(*source)
 		if err != nil {
 			return fmt.Errorf("open source: %w", err)
 		}

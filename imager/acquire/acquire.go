@@ -175,7 +175,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			return nil, err
 		}
 	}
-	src, err := disk.OpenSource(r.Source, disk.OpenOptions{})
+	src, err := OpenSource(r.Source)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open source: %v", ErrRefused, err)
 	}
@@ -303,6 +303,17 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		return rec, verr
 	}
 	return rec, outcome(rec)
+}
+
+// OpenSource opens a source read-only: block devices are set read-only
+// (BLKROSET, confirmed by BLKROGET) and read with O_DIRECT where aligned;
+// regular files go through the page cache, where O_DIRECT only costs speed.
+func OpenSource(path string) (*disk.Source, error) {
+	opt := disk.OpenOptions{}
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		opt.NoDirect = true
+	}
+	return disk.OpenSource(path, opt)
 }
 
 func outcome(rec *imager.Record) error {
