@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,7 +34,16 @@ type Request struct {
 	Hashers     imager.Hashers
 	Emit        imager.Emitter
 	RAID        json.RawMessage // geometry of a RAID volume source, stored in the record
+	Volume      *Volume         // when set, imaged instead of opening Source (which then only names it)
 	BufferSize  int
+}
+
+// Volume is a logical volume assembled in user space (a RAID volume): read
+// through R, which reads its members read-only.
+type Volume struct {
+	R       io.ReaderAt
+	Info    disk.Info // Name/Size/LogicalSector at least; Kind "raid"
+	Members []string  // member paths, each checked against the output directories
 }
 
 // Errors that say why a job ended, for exit codes.
@@ -77,9 +87,13 @@ func Preflight(reqs []*Request) error {
 		if r.Split != 0 && r.Format != "raw" {
 			return fmt.Errorf("%w: --split applies to raw images; e01 uses --segment-size", ErrRefused)
 		}
-		info, err := disk.Inspect(r.Source)
+		infos, err := r.sourceInfos()
 		if err != nil {
-			return fmt.Errorf("%w: source %s: %v", ErrRefused, r.Source, err)
+			return err
+		}
+		size := infos[0].Size
+		if r.Volume != nil {
+			size = r.Volume.Info.Size
 		}
 		for _, out := range r.outDirs() {
 			abs, err := filepath.Abs(out)
@@ -93,18 +107,20 @@ func Preflight(reqs []*Request) error {
 			if err := checkOutDir(abs); err != nil {
 				return err
 			}
-			on, why, err := disk.OutputOnSource(abs, info)
-			if err != nil {
-				return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, r.Source, err)
-			}
-			if on {
-				return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
+			for _, info := range infos {
+				on, why, err := disk.OutputOnSource(abs, info)
+				if err != nil {
+					return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, info.Path, err)
+				}
+				if on {
+					return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
+				}
 			}
 			dev, avail, err := fsOf(abs)
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrRefused, err)
 			}
-			need[dev] += info.Size + recordSlack
+			need[dev] += size + recordSlack
 			free[dev] = avail
 			where[dev] = abs
 		}
@@ -116,6 +132,26 @@ func Preflight(reqs []*Request) error {
 		}
 	}
 	return nil
+}
+
+// sourceInfos describes what must not hold an output: the source, or every member of a volume.
+func (r *Request) sourceInfos() ([]disk.Info, error) {
+	paths := []string{r.Source}
+	if r.Volume != nil {
+		if len(r.Volume.Members) == 0 {
+			return nil, fmt.Errorf("%w: volume %s names no members", ErrRefused, r.Source)
+		}
+		paths = r.Volume.Members
+	}
+	var out []disk.Info
+	for _, p := range paths {
+		info, err := disk.Inspect(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: source %s: %v", ErrRefused, p, err)
+		}
+		out = append(out, info)
+	}
+	return out, nil
 }
 
 func (r *Request) outDirs() []string { return append([]string{r.OutDir}, r.Mirrors...) }
@@ -175,15 +211,12 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			return nil, err
 		}
 	}
-	src, err := OpenSource(r.Source)
+	src, srcRec, err := r.open()
 	if err != nil {
-		return nil, fmt.Errorf("%w: open source: %v", ErrRefused, err)
+		return nil, err
 	}
 	defer src.Close()
-	info := src.Info
-	if info.Kind != "file" && !info.ReadOnly {
-		return nil, fmt.Errorf("%w: source %s is not read-only (BLKROGET=0); refusing to read it", ErrRefused, r.Source)
-	}
+	info := srcRec.info
 	for _, d := range r.outDirs() {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: create output directory: %v", ErrRefused, err)
@@ -197,7 +230,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		Started: imager.RFC3339(started),
 		Clock:   imager.NewClock(started),
 		Case:    r.Case,
-		Source:  sourceRecord(r.Source, src),
+		Source:  srcRec.rec,
 		Image:   imager.ImageRecord{Format: r.Format, SplitSize: r.Split},
 		RAID:    r.RAID,
 		Result:  imager.ResultIncomplete,
@@ -403,6 +436,47 @@ func hashFile(ctx context.Context, path string, algs []string, hs imager.Hashers
 		return nil, err
 	}
 	return res.Hashes, nil
+}
+
+type reader interface {
+	io.ReaderAt
+	Close() error
+}
+
+// volumeReader leaves closing the members to whoever assembled the volume.
+type volumeReader struct{ io.ReaderAt }
+
+func (volumeReader) Close() error { return nil }
+
+type opened struct {
+	info disk.Info
+	rec  imager.SourceRecord
+}
+
+// open opens the source (or takes the volume) and describes it for the record.
+func (r *Request) open() (reader, opened, error) {
+	if v := r.Volume; v != nil {
+		i := v.Info
+		if i.Kind == "" {
+			i.Kind = "raid"
+		}
+		if i.LogicalSector == 0 {
+			i.LogicalSector = 512
+		}
+		rec := imager.SourceRecord{Path: r.Source, ID: disk.ID(i), Kind: i.Kind, Size: i.Size,
+			LogicalSector: i.LogicalSector, PhysicalSector: max(i.PhysicalSector, i.LogicalSector), ReadOnly: true,
+			Model: i.Model, Serial: i.Serial, WWN: i.WWN, Transport: i.Transport}
+		return volumeReader{v.R}, opened{i, rec}, nil
+	}
+	src, err := OpenSource(r.Source)
+	if err != nil {
+		return nil, opened{}, fmt.Errorf("%w: open source: %v", ErrRefused, err)
+	}
+	if src.Info.Kind != "file" && !src.Info.ReadOnly {
+		src.Close()
+		return nil, opened{}, fmt.Errorf("%w: source %s is not read-only (BLKROGET=0); refusing to read it", ErrRefused, r.Source)
+	}
+	return src, opened{src.Info, sourceRecord(r.Source, src)}, nil
 }
 
 func sourceRecord(path string, s *disk.Source) imager.SourceRecord {
