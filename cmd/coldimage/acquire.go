@@ -26,7 +26,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "raw", "image format: raw or e01")
 	split := fs.String("split", "", "raw: split the image into pieces of SIZE (e.g. 2G, 650M)")
 	segSize := fs.String("segment-size", "", "e01: segment file size (default 2G)")
-	pieceSize := fs.String("piece-size", "1G", "window of the piecewise hashes in the record")
+	pieceSize := fs.String("piece-size", "1G", "window of the piecewise hashes in the record (0: none)")
 	caseID := fs.String("case", "", "case number/identifier")
 	examiner := fs.String("examiner", "", "examiner name")
 	evidence := fs.String("evidence", "", "evidence number")
@@ -78,8 +78,11 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	pieceN, err := parseSize(*pieceSize)
-	if err != nil || pieceN < 1<<20 {
-		return usageError(fmt.Sprintf("--piece-size %s: want a size of at least 1M", *pieceSize))
+	if err != nil || (pieceN != 0 && pieceN < 1<<20) {
+		return usageError(fmt.Sprintf("--piece-size %s: want 0 (no piecewise hashes) or a size of at least 1M", *pieceSize))
+	}
+	if pieceN == 0 {
+		pieceN = -1
 	}
 	sources, outdir := pos[:len(pos)-1], pos[len(pos)-1]
 

@@ -27,7 +27,7 @@ type Request struct {
 	Hashes      []string
 	Split       int64 // raw: bytes per piece, 0 = one file
 	SegmentSize int64 // e01: bytes per segment file, 0 = 2 GiB
-	PieceSize   int64 // piecewise hash window, 0 = 1 GiB
+	PieceSize   int64 // piecewise hash window, 0 = 1 GiB, < 0 none
 	Case        imager.Case
 	NoVerify    bool
 	Tool        imager.Tool
@@ -279,11 +279,16 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	res, runErr := imager.Run(ctx, opt)
 	rec.Finished = imager.RFC3339(time.Now())
-	rec.Image.SegmentSize = piece
+	if piece > 0 {
+		rec.Image.SegmentSize = piece
+	}
 	rec.Image.Size = res.Size
 	rec.Image.Files = relNames(r.OutDir, sinks[0].Files())
 	rec.Hashes = res.Hashes
 	rec.Segments = res.Segments
+	if rec.Segments == nil {
+		rec.Segments = []imager.Segment{}
+	}
 	rec.Parts = res.Parts
 	rec.Unreadable = res.Unreadable
 	if rec.Unreadable == nil {
