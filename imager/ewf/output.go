@@ -54,8 +54,12 @@ func (o *output) volumeFor(size int64) volume {
 		flags = mediaFlagImage
 	}
 	level := uint8(opt.Level)
+	media := uint8(mediaFixed)
+	if opt.Removable {
+		media = mediaRemovable
+	}
 	return volume{
-		MediaType:        mediaFixed,
+		MediaType:        media,
 		Chunks:           uint32((size + int64(o.w.chunkSize) - 1) / int64(o.w.chunkSize)),
 		SectorsPerChunk:  uint32(o.w.chunkSize / opt.SectorSize),
 		BytesPerSector:   uint32(opt.SectorSize),

@@ -34,6 +34,7 @@ import (
 const volumeDataSize = 1052
 
 const (
+	mediaRemovable    = 0x00
 	mediaFixed        = 0x01
 	mediaFlagImage    = 0x01
 	mediaFlagPhysical = 0x02

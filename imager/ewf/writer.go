@@ -29,6 +29,9 @@ type Options struct {
 	// partitions, RAID volumes and files (EnCase expects the flag only on
 	// media that carry a partition table).
 	Logical bool
+	// Removable sets the volume media type to removable (USB sticks, cards)
+	// instead of fixed disk.
+	Removable bool
 	// Workers is the number of compressing goroutines; default GOMAXPROCS.
 	Workers int
 }
@@ -40,6 +43,8 @@ const (
 	minSegmentSize     = 1 << 20
 	// batchChunks chunks travel together through the compressing pool.
 	batchChunks = 32
+	// maxBatches bounds the memory in flight to 2 MiB × maxBatches.
+	maxBatches = 24
 )
 
 // LevelNone, LevelFast and LevelBest are the values of Options.Level.
@@ -121,7 +126,8 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 	w.zeroCk = chunkOut{data: append([]byte(nil), zc.data...), compressed: zc.compressed}
 
 	n := opt.Workers
-	depth := 2*n + 2
+	// Batches in flight: each holds 1 MiB of media and up to 1 MiB of output.
+	depth := min(2*n+2, maxBatches)
 	w.free = make(chan *batch, depth)
 	for range depth {
 		w.free <- &batch{raw: make([]byte, batchChunks*ChunkSize), out: make([]byte, 0, batchChunks*(ChunkSize+4))}

@@ -14,6 +14,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -33,11 +34,23 @@ func run(args []string, stdout io.Writer) error {
 	out := fs.String("o", "", "output directory (created; must not hold image.E01)")
 	seg := fs.Int64("segment-size", 2<<30, "segment size in bytes")
 	level := fs.Int("level", ewf.LevelFast, "compression: 0 none, 1 fast, 2 best")
+	prof := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *out == "" {
 		return fmt.Errorf("usage: e01bench -o DIR [-segment-size N] [-level L] RAWFILE")
+	}
+	if *prof != "" {
+		pf, err := os.Create(*prof)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	src, err := os.Open(fs.Arg(0))
 	if err != nil {
