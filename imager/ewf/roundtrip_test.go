@@ -219,6 +219,9 @@ func checkEwfTools(t *testing.T, first string, data []byte, c imageCase) {
 		t.Fatalf("ewfexport: %v\n%s", err, out)
 	}
 	raw, err := os.ReadFile(target + ".raw")
+	if os.IsNotExist(err) && len(data) == 0 {
+		err = nil // ewfexport creates no file for an empty image
+	}
 	if err != nil {
 		t.Fatalf("ewfexport output: %v\n%s", err, out)
 	}
