@@ -42,8 +42,8 @@ type record struct {
 
 // Acquire runs `coldimage acquire` for one source, renders its progress on
 // con and returns the outcome read back from acquisition.json.
-func Acquire(ctx context.Context, o AcquireOpts, d Device, sessionDir string, print func(string, ...any)) SourceResult {
-	r := SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Model: d.Model, Serial: d.Serial, ReadOnly: d.RO, Outdir: d.ID(), Exit: -1}
+func Acquire(ctx context.Context, o AcquireOpts, d Device, sessionDir string, print func(string, ...any)) (r SourceResult) {
+	r = SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Model: d.Model, Serial: d.Serial, ReadOnly: d.RO, Outdir: d.ID(), Exit: -1}
 	outdir := filepath.Join(sessionDir, r.ID)
 	t0 := time.Now()
 	r.Started = rfc3339(t0)

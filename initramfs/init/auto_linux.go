@@ -90,7 +90,8 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	}
 
 	// Make the target (and only it, with its disk) writable, then mount it.
-	for _, n := range uniq(target.Name, target.Disk) {
+	// The disk first: a partition reads back RO while its disk is RO.
+	for _, n := range uniq(target.Disk, target.Name) {
 		if err := clearReadOnly("/dev/" + n); err != nil {
 			return fail("make target %s writable: %v", "/dev/"+n, err)
 		}

@@ -96,8 +96,8 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 			return "our boot medium"
 		case isVirtual(d.Name):
 			return "virtual device"
-		case d.Size == 0:
-			return "no medium / size 0"
+		case d.Size == 0 || strings.Contains(d.ROErr, "no medium"):
+			return "no medium"
 		case !d.RO && !consent[d.Name]:
 			return "could not be made read-only (" + d.ROErr + "); needs the operator's explicit consent"
 		}

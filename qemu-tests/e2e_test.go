@@ -1,0 +1,450 @@
+package qemutests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Guest command line common to every boot: serial console first for the
+// kernel, tty0 too; quiet keeps kernel lines from splitting ours.
+const baseAppend = "console=tty0 console=ttyS0,115200 panic=-1 quiet"
+
+var (
+	appOnce sync.Once
+	app     *Appliance
+	appErr  error
+)
+
+// appliance returns the built appliance (COLDIMAGE_BUILD_DIR or build/),
+// building it when missing. QEMU tests skip only without qemu-system-x86_64.
+func appliance(t *testing.T) *Appliance {
+	t.Helper()
+	if _, err := exec.LookPath(QEMU); err != nil {
+		t.Skipf("%s not installed", QEMU)
+	}
+	appOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			appErr = err
+			return
+		}
+		dir := os.Getenv("COLDIMAGE_BUILD_DIR")
+		if dir == "" {
+			dir = filepath.Join(root, "build")
+		}
+		if app, appErr = FindAppliance(dir); appErr == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		if appErr = BuildAppliance(ctx, root, dir, os.Stderr); appErr == nil {
+			app, appErr = FindAppliance(dir)
+		}
+	})
+	if appErr != nil {
+		t.Fatal(appErr)
+	}
+	return app
+}
+
+// consoleLog is where a test's guest console is kept (an artifact).
+func consoleLog(t *testing.T, a *Appliance, suffix string) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + suffix + ".log"
+	return filepath.Join(a.Dir, "qemu-logs", name)
+}
+
+func boot(t *testing.T, c Config) *VM {
+	t.Helper()
+	v, err := Start(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Kill)
+	t.Logf("console log: %s", c.Log)
+	return v
+}
+
+func expect(t *testing.T, v *VM, re string, d time.Duration) []string {
+	t.Helper()
+	m, err := v.Expect(re, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func hashOf(t *testing.T, path string) string {
+	t.Helper()
+	h, err := SHA256File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestBootReadyAndHotplug boots the appliance with one disk, checks that it
+// is write-blocked and listed read-only, hot-adds a SCSI disk through the
+// QEMU monitor and checks the same for it, then powers off from the menu.
+func TestBootReadyAndHotplug(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src, hot := filepath.Join(dir, "src.img"), filepath.Join(dir, "hot.img")
+	if err := WritePattern(src, 8<<20, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePattern(hot, 4<<20, 2); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{src: hashOf(t, src), hot: hashOf(t, hot)}
+
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Append: baseAppend, Monitor: true,
+		Drives: []Drive{{File: src, Serial: "SRC1"}}, Log: consoleLog(t, a, "")})
+	expect(t, v, `uevent add /dev/vda read-only \(BLKROGET=1\)`, 3*time.Minute)
+	m := expect(t, v, `COLDIMAGE READY version=(\S+)`, 2*time.Minute)
+	t.Logf("boot to READY under TCG: %.1fs (version %s)", time.Since(v.Started).Seconds(), m[1])
+	expect(t, v, `^choice\?`, time.Minute)
+
+	v.Send("1")
+	expect(t, v, `COLDIMAGE DISK name=vda ro=1 size=8388608 serial=SRC1`, time.Minute)
+
+	for _, cmd := range []string{
+		"drive_add 0 if=none,id=hot1,format=raw,file=" + hot,
+		"device_add scsi-hd,bus=scsi0.0,drive=hot1,serial=HOT1,id=hotdisk",
+	} {
+		out, err := v.Monitor(cmd)
+		if err != nil || strings.Contains(strings.ToLower(out), "error") {
+			t.Fatalf("monitor %q: %q %v", cmd, out, err)
+		}
+	}
+	expect(t, v, `uevent add /dev/sda read-only \(BLKROGET=1\)`, 2*time.Minute)
+	v.Send("1")
+	expect(t, v, `COLDIMAGE DISK name=sda ro=1 size=4194304 serial=HOT1`, time.Minute)
+
+	v.Send("3")
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for p, h := range before {
+		if got := hashOf(t, p); got != h {
+			t.Errorf("%s changed: sha256 %s, was %s", p, got, h)
+		}
+	}
+}
+
+// source is one evidence disk of the unattended run.
+type source struct {
+	name, serial, file string
+	size               int64
+}
+
+// session.json and acquisition.json, the parts the tests check.
+type sessionJSON struct {
+	OK, Failed int
+	Sources    []struct {
+		Device, ID, Serial, Outdir, Result string
+		OK, Complete                       bool
+		Hashes                             map[string]string
+	}
+	Errors []string
+}
+
+type acquisitionJSON struct {
+	Result   string            `json:"result"`
+	Complete bool              `json:"complete"`
+	Hashes   map[string]string `json:"hashes"`
+	Source   struct {
+		ID       string `json:"id"`
+		Serial   string `json:"serial"`
+		ReadOnly bool   `json:"read_only"`
+	} `json:"source"`
+	Image struct {
+		Files []string `json:"files"`
+		Size  int64    `json:"size"`
+	} `json:"image"`
+	Unreadable []struct {
+		LBA   int64  `json:"lba"`
+		Count int64  `json:"count"`
+		Error string `json:"error"`
+	} `json:"unreadable"`
+}
+
+// readTarget copies /coldimage off the target's ext4 partition with
+// debugfs (no mount needed) and returns the session folder.
+func readTarget(t *testing.T, target string) string {
+	t.Helper()
+	parts, err := Partitions(target)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("target partitions: %v %v", parts, err)
+	}
+	dir := t.TempDir()
+	part := filepath.Join(dir, "part.img")
+	if err := Extract(target, parts[0], part); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	if o, err := Run("debugfs", "-R", "rdump /coldimage "+out, part); err != nil {
+		t.Fatalf("debugfs: %v\n%s", err, o)
+	}
+	sessions, _ := filepath.Glob(filepath.Join(out, "coldimage", "*", "*"))
+	if len(sessions) != 1 {
+		t.Fatalf("want one session folder on the target, found %v", sessions)
+	}
+	if ok, _ := regexp.MatchString(`/\d{8}T\d{6}Z$`, sessions[0]); !ok {
+		t.Errorf("session folder %s is not <case>/<UTC yyyymmddThhmmssZ>", sessions[0])
+	}
+	return sessions[0]
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// checkImage checks one per-source folder against the host's view of the
+// source: image hash, record, sidecars.
+func checkImage(t *testing.T, dir, wantSHA string) acquisitionJSON {
+	t.Helper()
+	var rec acquisitionJSON
+	readJSON(t, filepath.Join(dir, "acquisition.json"), &rec)
+	img := filepath.Join(dir, "image.raw")
+	if got := hashOf(t, img); got != wantSHA {
+		t.Errorf("%s: image sha256 %s, want %s", dir, got, wantSHA)
+	}
+	if rec.Hashes["sha256"] != wantSHA {
+		t.Errorf("%s: record sha256 %s, want %s", dir, rec.Hashes["sha256"], wantSHA)
+	}
+	for _, alg := range []string{"sha256", "blake3"} {
+		b, err := os.ReadFile(filepath.Join(dir, "image."+alg))
+		if err != nil {
+			t.Errorf("sidecar: %v", err)
+			continue
+		}
+		if want := rec.Hashes[alg] + "  image.raw"; strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s/image.%s = %q, want %q", dir, alg, b, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "acquisition.txt")); err != nil {
+		t.Error(err)
+	}
+	if !rec.Source.ReadOnly {
+		t.Errorf("%s: record says the source was not read-only", dir)
+	}
+	return rec
+}
+
+// TestUnattended images a GPT disk with a dirty ext4 journal, an MBR disk
+// with vfat and swap, and a blank disk onto an ext4 target labelled
+// EVIDENCE, and checks sources, images, records and the session.
+func TestUnattended(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	cache, _ := os.UserCacheDir()
+	dirty, err := DirtyExt4GPT(context.Background(), a, filepath.Join(cache, "coldimage"), consoleLog(t, a, "-fixture"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := []source{
+		{name: "gpt-ext4-dirty", serial: "GPTDIRTY", file: filepath.Join(dir, "gpt.img")},
+		{name: "mbr-vfat-swap", serial: "MBRVFAT", file: filepath.Join(dir, "mbr.img")},
+		{name: "blank", serial: "BLANK", file: filepath.Join(dir, "blank.img")},
+	}
+	if err := CopyFile(dirty, srcs[0].file); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeMBRVfatSwap(srcs[1].file, 32); err != nil {
+		t.Fatal(err)
+	}
+	if err := Zero(srcs[2].file, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "target.img")
+	if err := MakeGPTExt4(target, 256, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{}
+	drives := []Drive{}
+	for _, s := range srcs {
+		before[s.serial] = hashOf(t, s.file)
+		drives = append(drives, Drive{File: s.file, Serial: s.serial})
+	}
+	drives = append(drives, Drive{File: target, Serial: "TARGET"})
+
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: drives, Log: consoleLog(t, a, ""),
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=E2E-1 coldimage.examiner=qemu coldimage.evidence=EV1"})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	t0 := time.Now()
+	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 10*time.Minute)
+	elapsed := time.Since(t0)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	if m[1] != fmt.Sprint(len(srcs)) || m[2] != "0" {
+		t.Errorf("DONE ok=%s failed=%s, want ok=%d failed=0", m[1], m[2], len(srcs))
+	}
+	var total int64
+	for _, s := range srcs {
+		if got := hashOf(t, s.file); got != before[s.serial] {
+			t.Errorf("source %s changed: sha256 %s, was %s", s.name, got, before[s.serial])
+		}
+		fi, _ := os.Stat(s.file)
+		total += fi.Size()
+	}
+	t.Logf("imaging %d MB (acquire + verify) took %.1fs: %.1f MB/s in the guest", total/1e6, elapsed.Seconds(), float64(total)/1e6/elapsed.Seconds())
+
+	session := readTarget(t, target)
+	var sj sessionJSON
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	if sj.OK != len(srcs) || sj.Failed != 0 || len(sj.Sources) != len(srcs) {
+		t.Errorf("session.json ok=%d failed=%d sources=%d, want %d/0/%d", sj.OK, sj.Failed, len(sj.Sources), len(srcs), len(srcs))
+	}
+	for _, f := range []string{"session.txt", "console.log"} {
+		if _, err := os.Stat(filepath.Join(session, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, s := range srcs {
+		found := false
+		for _, r := range sj.Sources {
+			if r.Serial != s.serial {
+				continue
+			}
+			found = true
+			if !strings.HasSuffix(r.ID, "_"+s.serial) || r.Outdir != r.ID {
+				t.Errorf("%s: id %q outdir %q", s.name, r.ID, r.Outdir)
+			}
+			rec := checkImage(t, filepath.Join(session, r.Outdir), before[s.serial])
+			if rec.Result != "ok" || !rec.Complete || r.Result != "ok" || !r.OK {
+				t.Errorf("%s: record result %q complete %v; session %q ok %v", s.name, rec.Result, rec.Complete, r.Result, r.OK)
+			}
+		}
+		if !found {
+			t.Errorf("%s (serial %s) missing from session.json", s.name, s.serial)
+		}
+	}
+}
+
+// TestBadSectors puts QEMU's blkdebug error injector under a source: the
+// run completes, the record lists exactly the injected sectors, and the
+// image equals the source with those sectors zeroed.
+func TestBadSectors(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "bad.img")
+	if err := WritePattern(src, 16<<20, 3); err != nil {
+		t.Fatal(err)
+	}
+	bad := []int64{10000, 20001}
+	var conf strings.Builder
+	for _, s := range bad {
+		fmt.Fprintf(&conf, "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"%d\"\nonce = \"off\"\n\n", s)
+	}
+	confPath := filepath.Join(dir, "blkdebug.conf")
+	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "target.img")
+	if err := MakeGPTExt4(target, 64, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	h0 := hashOf(t, src)
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives: []Drive{{File: src, Serial: "BAD", BlkdebugConf: confPath}, {File: target, Serial: "TARGET"}},
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=E2E-BAD coldimage.hash=sha256"})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 10*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if m[1] != "0" || m[2] != "1" {
+		t.Errorf("DONE ok=%s failed=%s: an image with unreadable sectors must not count as ok", m[1], m[2])
+	}
+	if hashOf(t, src) != h0 {
+		t.Error("source changed")
+	}
+	// The expected image: the source with the bad sectors zeroed.
+	want := filepath.Join(dir, "want.img")
+	if err := CopyFile(src, want); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(want, os.O_WRONLY, 0)
+	for _, s := range bad {
+		f.WriteAt(make([]byte, 512), s*512)
+	}
+	f.Close()
+	session := readTarget(t, target)
+	dirs, _ := filepath.Glob(filepath.Join(session, "vda_BAD"))
+	if len(dirs) != 1 {
+		t.Fatalf("no vda_BAD folder in %s", session)
+	}
+	var rec acquisitionJSON
+	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
+	if got := hashOf(t, filepath.Join(dirs[0], "image.raw")); got != hashOf(t, want) {
+		t.Errorf("image sha256 %s, want the source with sectors %v zeroed (%s)", got, bad, hashOf(t, want))
+	}
+	var got []string
+	for _, u := range rec.Unreadable {
+		got = append(got, fmt.Sprintf("%d+%d", u.LBA, u.Count))
+	}
+	var wantR []string
+	for _, s := range bad {
+		wantR = append(wantR, strconv.FormatInt(s, 10)+"+1")
+	}
+	if strings.Join(got, ",") != strings.Join(wantR, ",") {
+		t.Errorf("unreadable %v, want %v", got, wantR)
+	}
+	if rec.Complete || rec.Result == "ok" {
+		t.Errorf("record result %q complete %v with unreadable sectors", rec.Result, rec.Complete)
+	}
+}
+
+// TestTargetTooSmall: a target without room gives a clear error and
+// nothing is reported as ok.
+func TestTargetTooSmall(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.img")
+	if err := WritePattern(src, 48<<20, 4); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "target.img")
+	if err := MakeGPTExt4(target, 16, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	h0 := hashOf(t, src)
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives: []Drive{{File: src, Serial: "BIG"}, {File: target, Serial: "TARGET"}},
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE"})
+	expect(t, v, `COLDIMAGE ERROR target /dev/vdb1 too small`, 4*time.Minute)
+	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 2*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if m[1] != "0" || m[2] != "1" {
+		t.Errorf("DONE ok=%s failed=%s, want ok=0 failed=1", m[1], m[2])
+	}
+	for _, l := range v.Lines() {
+		if strings.Contains(l, "done: ok") || strings.Contains(l, "ok=true") {
+			t.Errorf("reported as ok: %s", l)
+		}
+	}
+	if hashOf(t, src) != h0 {
+		t.Error("source changed")
+	}
+}

@@ -1,0 +1,284 @@
+// Package qemutests boots the real appliance (build/vmlinuz +
+// build/initramfs.cpio*) under QEMU (TCG) and checks what it does to
+// virtual disks. This file is the small harness: start a guest, read its
+// serial console line by line, wait for lines, talk to the monitor, keep the
+// console log as an artifact (build/qemu-logs/<test>.log).
+package qemutests
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// QEMU is the emulator binary.
+const QEMU = "qemu-system-x86_64"
+
+// Drive is one disk of a guest.
+type Drive struct {
+	File   string // raw image; or the blkdebug config with Image set
+	Serial string
+	// Bus: "virtio" (virtio-blk-pci, default) or "scsi" (scsi-hd on virtio-scsi).
+	Bus string
+	// BlkdebugConf, when set, puts QEMU's blkdebug error injector between
+	// the guest and File.
+	BlkdebugConf string
+}
+
+// Config describes one guest.
+type Config struct {
+	Kernel, Initrd string
+	Append         string
+	Drives         []Drive
+	MemMB          int // default 1024
+	SMP            int // default 2
+	Log            string
+	Monitor        bool // HMP monitor on a unix socket
+}
+
+// VM is a running guest.
+type VM struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	mon     string
+	log     *os.File
+	mu      sync.Mutex
+	cond    *sync.Cond
+	lines   []string
+	cursor  int
+	exited  bool
+	killed  bool
+	exitErr error
+	Started time.Time
+}
+
+// Args is the QEMU command line for c (TCG only: /dev/kvm hangs here).
+func (c Config) Args(monSock string) []string {
+	mem, smp := c.MemMB, c.SMP
+	if mem == 0 {
+		mem = 1024
+	}
+	if smp == 0 {
+		smp = 2
+	}
+	a := []string{"-accel", "tcg", "-m", fmt.Sprint(mem), "-smp", fmt.Sprint(smp),
+		"-nographic", "-no-reboot", "-serial", "stdio",
+		"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append,
+		"-device", "virtio-scsi-pci,id=scsi0"}
+	if monSock != "" {
+		a = append(a, "-monitor", "unix:"+monSock+",server=on,wait=off")
+	} else {
+		a = append(a, "-monitor", "none")
+	}
+	for i, d := range c.Drives {
+		id := fmt.Sprintf("d%d", i)
+		file := "file=" + d.File
+		if d.BlkdebugConf != "" {
+			file = fmt.Sprintf("file.driver=blkdebug,file.config=%s,file.image.filename=%s", d.BlkdebugConf, d.File)
+		}
+		a = append(a, "-drive", fmt.Sprintf("if=none,id=%s,format=raw,cache=writeback,%s", id, file))
+		dev := "virtio-blk-pci"
+		if d.Bus == "scsi" {
+			dev = "scsi-hd,bus=scsi0.0"
+		}
+		dev += ",drive=" + id
+		if d.Serial != "" {
+			dev += ",serial=" + d.Serial
+		}
+		a = append(a, "-device", dev)
+	}
+	return a
+}
+
+// Start boots a guest. The caller must Wait or Kill it (Kill is also
+// registered with the test's cleanup by the test helpers).
+func Start(c Config) (*VM, error) {
+	if _, err := exec.LookPath(QEMU); err != nil {
+		return nil, err
+	}
+	v := &VM{}
+	v.cond = sync.NewCond(&v.mu)
+	if c.Monitor {
+		dir, err := os.MkdirTemp("", "qemu-mon-")
+		if err != nil {
+			return nil, err
+		}
+		v.mon = filepath.Join(dir, "mon.sock")
+	}
+	if c.Log != "" {
+		if err := os.MkdirAll(filepath.Dir(c.Log), 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.Create(c.Log)
+		if err != nil {
+			return nil, err
+		}
+		v.log = f
+		fmt.Fprintf(f, "# %s %s\n", QEMU, strings.Join(c.Args(v.mon), " "))
+	}
+	v.cmd = exec.Command(QEMU, c.Args(v.mon)...)
+	var err error
+	if v.stdin, err = v.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := v.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	v.cmd.Stderr = v.cmd.Stdout
+	v.Started = time.Now()
+	if err := v.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", QEMU, err)
+	}
+	go v.read(out)
+	return v, nil
+}
+
+func (v *VM) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		v.mu.Lock()
+		v.lines = append(v.lines, l)
+		if v.log != nil {
+			fmt.Fprintf(v.log, "%7.2f %s\n", time.Since(v.Started).Seconds(), l)
+		}
+		v.cond.Broadcast()
+		v.mu.Unlock()
+	}
+	err := v.cmd.Wait()
+	v.mu.Lock()
+	v.exited, v.exitErr = true, err
+	if v.log != nil {
+		fmt.Fprintf(v.log, "# qemu exited after %.1fs: %v\n", time.Since(v.Started).Seconds(), err)
+		v.log.Close()
+		v.log = nil
+	}
+	v.cond.Broadcast()
+	v.mu.Unlock()
+}
+
+// ErrExited: the guest stopped before the expected line appeared.
+var ErrExited = errors.New("guest exited")
+
+// Expect waits for a console line matching re, after the previous match,
+// and returns its submatches.
+func (v *VM) Expect(re string, timeout time.Duration) ([]string, error) {
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() { v.mu.Lock(); v.cond.Broadcast(); v.mu.Unlock() })
+	defer timer.Stop()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for {
+		for ; v.cursor < len(v.lines); v.cursor++ {
+			if m := rx.FindStringSubmatch(v.lines[v.cursor]); m != nil {
+				v.cursor++
+				return m, nil
+			}
+		}
+		if v.exited {
+			return nil, fmt.Errorf("waiting for %q: %w (%v)", re, ErrExited, v.exitErr)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no console line matching %q within %v", re, timeout)
+		}
+		v.cond.Wait()
+	}
+}
+
+// Lines returns every console line so far.
+func (v *VM) Lines() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.lines...)
+}
+
+// Send types a line on the serial console.
+func (v *VM) Send(line string) error {
+	_, err := io.WriteString(v.stdin, line+"\n")
+	return err
+}
+
+// Monitor runs one HMP command and returns its output.
+func (v *VM) Monitor(cmd string) (string, error) {
+	if v.mon == "" {
+		return "", errors.New("guest started without a monitor")
+	}
+	c, err := net.DialTimeout("unix", v.mon, 5*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("monitor: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	readPrompt := func() (string, error) {
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for !strings.HasSuffix(b.String(), "(qemu) ") {
+			n, err := c.Read(buf)
+			if err != nil {
+				return b.String(), fmt.Errorf("monitor read: %w", err)
+			}
+			b.Write(buf[:n])
+		}
+		return b.String(), nil
+	}
+	if _, err := readPrompt(); err != nil {
+		return "", err
+	}
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return "", err
+	}
+	out, err := readPrompt()
+	// HMP echoes the command with terminal escapes; keep the text after it.
+	out = strings.TrimSuffix(out, "(qemu) ")
+	if i := strings.LastIndex(out, "\n"+cmd); i >= 0 {
+		out = out[i+len(cmd)+1:]
+	}
+	return strings.TrimSpace(stripANSI(out)), err
+}
+
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]|\r")
+
+func stripANSI(s string) string { return ansi.ReplaceAllString(s, "") }
+
+// Wait waits for QEMU to exit (the guest powered off), killing it after
+// timeout.
+func (v *VM) Wait(timeout time.Duration) error {
+	timer := time.AfterFunc(timeout, func() {
+		v.mu.Lock()
+		v.killed = true
+		v.mu.Unlock()
+		v.Kill()
+	})
+	defer timer.Stop()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for !v.exited {
+		v.cond.Wait()
+	}
+	if v.killed {
+		return fmt.Errorf("guest did not power off within %v (killed)", timeout)
+	}
+	return v.exitErr
+}
+
+// Kill stops QEMU.
+func (v *VM) Kill() {
+	if v.cmd != nil && v.cmd.Process != nil {
+		v.cmd.Process.Kill()
+	}
+	if v.mon != "" {
+		os.RemoveAll(filepath.Dir(v.mon))
+	}
+}
