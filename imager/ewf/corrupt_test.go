@@ -185,7 +185,12 @@ func TestCorruption(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			defer r.Close()
+			whole := make([]byte, len(data)) // the parallel path must report the same
+			_, werr := r.ReadAt(whole, 0)
 			all, err := io.ReadAll(r)
+			if (err == nil) != (werr == nil || werr == io.EOF) || (err != nil && werr.Error() != err.Error()) {
+				t.Errorf("sequential Read: %v\nwhole ReadAt: %v", err, werr)
+			}
 			if tc.readErr == "" {
 				if err != nil || sha256hex(all) != sha256hex(data) {
 					t.Fatalf("read back: %v, sha256 equal %v", err, sha256hex(all) == sha256hex(data))

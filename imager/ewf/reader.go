@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zlib"
@@ -39,8 +41,6 @@ type Reader struct {
 	entries  []uint32
 	ckIdx    int64
 	ckBuf    []byte
-	raw      []byte
-	zr       io.ReadCloser
 }
 
 type segFile struct {
@@ -239,7 +239,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadAt reads media bytes at off.
+// ReadAt reads media bytes at off. Whole chunks of a large read are
+// decompressed and verified in parallel.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("ewf: negative offset %d", off)
@@ -252,6 +253,15 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 			return n, io.EOF
 		}
 		c := off / r.chunkSize
+		if in := off - c*r.chunkSize; in == 0 && int64(len(p)-n) >= 2*r.chunkSize {
+			k, err := r.readChunks(p[n:], c)
+			n += k
+			off += int64(k)
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
 		data, err := r.chunk(c)
 		if err != nil {
 			return n, err
@@ -296,84 +306,165 @@ func (r *Reader) file(i int) (*os.File, error) {
 	return f, nil
 }
 
-// chunk returns the media bytes of chunk c (cached until the next call).
-func (r *Reader) chunk(c int64) ([]byte, error) {
-	if c == r.ckIdx {
-		return r.ckBuf, nil
-	}
+// chunkLoc is where a chunk is stored and how many media bytes it holds.
+type chunkLoc struct {
+	c          int64
+	seg        *segFile
+	f          *os.File
+	start, end int64
+	compressed bool
+	want       int64 // media bytes
+	mediaOff   int64
+}
+
+// locate finds chunk c through its (cached) table.
+func (r *Reader) locate(c int64) (chunkLoc, error) {
 	ti := sort.Search(len(r.tables), func(i int) bool { return r.tables[i].first+int64(r.tables[i].ref.n) > c })
 	if ti == len(r.tables) {
-		return nil, fmt.Errorf("ewf: chunk %d is in no table", c)
+		return chunkLoc{}, fmt.Errorf("ewf: chunk %d is in no table", c)
 	}
 	t := r.tables[ti]
 	seg := r.segs[t.seg]
 	f, err := r.file(t.seg)
 	if err != nil {
-		return nil, err
+		return chunkLoc{}, err
 	}
 	if ti != r.tblIdx {
 		r.tblIdx = -1
 		e, err := readEntries(f, t.ref, seg.path)
 		if err != nil {
-			return nil, fmt.Errorf("ewf: chunk %d: %w", c, err)
+			return chunkLoc{}, fmt.Errorf("ewf: chunk %d: %w", c, err)
 		}
 		r.entries, r.tblIdx = e, ti
 	}
 	j := c - t.first
 	e := r.entries[j]
-	start := t.ref.base + int64(e&offsetMask)
-	end := t.ref.end
+	l := chunkLoc{c: c, seg: seg, f: f, start: t.ref.base + int64(e&offsetMask), end: t.ref.end,
+		compressed: e&compressedFlag != 0, want: min(r.chunkSize, r.size-c*r.chunkSize), mediaOff: c * r.chunkSize}
 	if j+1 < int64(len(r.entries)) {
-		end = t.ref.base + int64(r.entries[j+1]&offsetMask)
+		l.end = t.ref.base + int64(r.entries[j+1]&offsetMask)
 	}
-	want := min(r.chunkSize, r.size-c*r.chunkSize)
-	if end <= start || end-start > 2*r.chunkSize+1024 || end > seg.size {
-		return nil, fmt.Errorf("ewf: %s: chunk %d: table entry gives bytes %d–%d, not a plausible chunk", seg.path, c, start, end)
+	if l.end <= l.start || l.end-l.start > 2*r.chunkSize+1024 || l.end > seg.size {
+		return chunkLoc{}, fmt.Errorf("ewf: %s: chunk %d: table entry gives bytes %d–%d, not a plausible chunk", seg.path, c, l.start, l.end)
 	}
-	if int64(cap(r.raw)) < end-start {
-		r.raw = make([]byte, end-start)
+	return l, nil
+}
+
+// decoder holds the buffers of one decoding goroutine.
+type decoder struct {
+	raw []byte
+	zr  io.ReadCloser
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// decode reads chunk l into out (len l.want) and verifies its checksum.
+func (d *decoder) decode(l chunkLoc, out []byte) error {
+	if int64(cap(d.raw)) < l.end-l.start {
+		d.raw = make([]byte, l.end-l.start)
 	}
-	raw := r.raw[:end-start]
-	if _, err := f.ReadAt(raw, start); err != nil {
-		return nil, fmt.Errorf("ewf: %s offset %d: chunk %d: %w", seg.path, start, c, err)
+	raw := d.raw[:l.end-l.start]
+	var err error
+	if _, err = l.f.ReadAt(raw, l.start); err == nil {
+		if l.compressed {
+			err = d.inflate(raw, out)
+		} else if int64(len(raw)) != l.want+4 {
+			err = fmt.Errorf("stored chunk of %d bytes, want %d + 4 (Adler-32)", len(raw), l.want)
+		} else {
+			copy(out, raw[:l.want])
+			err = verifyAdler("stored chunk", out, binary.LittleEndian.Uint32(raw[l.want:]))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ewf: %s offset %d: chunk %d (media offset %d): %w", l.seg.path, l.start, l.c, l.mediaOff, err)
+	}
+	return nil
+}
+
+// chunk returns the media bytes of chunk c (cached until the next call).
+func (r *Reader) chunk(c int64) ([]byte, error) {
+	if c == r.ckIdx {
+		return r.ckBuf, nil
+	}
+	l, err := r.locate(c)
+	if err != nil {
+		return nil, err
 	}
 	if int64(cap(r.ckBuf)) < r.chunkSize {
 		r.ckBuf = make([]byte, r.chunkSize)
 	}
 	r.ckIdx = -1
-	out := r.ckBuf[:want]
-	if e&compressedFlag != 0 {
-		err = r.inflate(raw, out)
-	} else if int64(len(raw)) != want+4 {
-		err = fmt.Errorf("stored chunk of %d bytes, want %d + 4 (Adler-32)", len(raw), want)
-	} else {
-		copy(out, raw[:want])
-		err = verifyAdler("stored chunk", out, binary.LittleEndian.Uint32(raw[want:]))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ewf: %s offset %d: chunk %d (media offset %d): %w", seg.path, start, c, c*r.chunkSize, err)
+	out := r.ckBuf[:l.want]
+	d := decoders.Get().(*decoder)
+	defer decoders.Put(d)
+	if err := d.decode(l, out); err != nil {
+		return nil, err
 	}
 	r.ckBuf, r.ckIdx = out, c
 	return out, nil
 }
 
+// readChunks fills p with whole chunks from chunk c on (and the last,
+// shorter chunk of the image), decoding them on up to GOMAXPROCS
+// goroutines. It returns the bytes before the first failing chunk.
+func (r *Reader) readChunks(p []byte, c int64) (int, error) {
+	var locs []chunkLoc
+	var locErr error
+	for n := int64(0); n < int64(len(p)) && c*r.chunkSize < r.size; c++ {
+		l, err := r.locate(c)
+		if err != nil {
+			locErr = err
+			break
+		}
+		if n+l.want > int64(len(p)) {
+			break // a partial chunk: left to the caller
+		}
+		locs = append(locs, l)
+		n += l.want
+	}
+	errs := make([]error, len(locs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(locs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := decoders.Get().(*decoder)
+			defer decoders.Put(d)
+			for i := next.Add(1) - 1; i < int64(len(locs)); i = next.Add(1) - 1 {
+				o := i * r.chunkSize
+				errs[i] = d.decode(locs[i], p[o:o+locs[i].want])
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i, err := range errs {
+		if err != nil {
+			return n, err
+		}
+		n += int(locs[i].want)
+	}
+	return n, locErr
+}
+
 // inflate decompresses a zlib chunk into out, which it must fill exactly;
 // zlib verifies the Adler-32 of the data at the end of the stream.
-func (r *Reader) inflate(raw, out []byte) error {
+func (d *decoder) inflate(raw, out []byte) error {
 	var err error
-	if r.zr == nil {
-		r.zr, err = zlib.NewReader(bytes.NewReader(raw))
+	if d.zr == nil {
+		d.zr, err = zlib.NewReader(bytes.NewReader(raw))
 	} else {
-		err = r.zr.(zlib.Resetter).Reset(bytes.NewReader(raw), nil)
+		err = d.zr.(zlib.Resetter).Reset(bytes.NewReader(raw), nil)
 	}
 	if err != nil {
 		return fmt.Errorf("zlib header: %w", err)
 	}
-	if _, err := io.ReadFull(r.zr, out); err != nil {
+	if _, err := io.ReadFull(d.zr, out); err != nil {
 		return zlibErr(err, "compressed chunk shorter than its media bytes")
 	}
 	var one [1]byte
-	if n, err := r.zr.Read(one[:]); n != 0 || err != io.EOF {
+	if n, err := d.zr.Read(one[:]); n != 0 || err != io.EOF {
 		if err == nil || err == io.EOF {
 			return fmt.Errorf("compressed chunk holds more than %d bytes", len(out))
 		}

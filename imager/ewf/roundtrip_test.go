@@ -130,6 +130,10 @@ func checkReader(t *testing.T, first string, data []byte, c imageCase, files []s
 	if got, want := sha256hex(all), sha256hex(data); got != want {
 		t.Fatalf("sha256 of image %s, of source %s (%d vs %d bytes)", got, want, len(all), len(data))
 	}
+	whole := make([]byte, len(data)) // one large ReadAt: chunks decoded in parallel
+	if k, err := r.ReadAt(whole, 0); k != len(data) || (err != nil && err != io.EOF) || !bytes.Equal(whole, data) {
+		t.Fatalf("ReadAt of the whole image: %d, %v, equal %v", k, err, bytes.Equal(whole, data))
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range min(len(data), 50) {
 		off := rng.IntN(len(data))
