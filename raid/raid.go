@@ -227,7 +227,12 @@ func buildArray(mrs []*MemberReport, sbs []*Superblock) *Array {
 		}
 	}
 
-	roles := make([]*ArrayMember, max(fresh.RaidDisks, 0))
+	nroles := fresh.RaidDisks
+	if nroles < 0 || nroles > maxRaidDisks {
+		a.Problems = append(a.Problems, fmt.Sprintf("implausible raid_disks %d in the freshest superblock", nroles))
+		nroles = 0
+	}
+	roles := make([]*ArrayMember, nroles)
 	var extra []*ArrayMember
 	for i, mr := range mrs {
 		sb := sbs[i]
@@ -300,6 +305,10 @@ func buildArray(mrs []*MemberReport, sbs []*Superblock) *Array {
 	a.Size = arraySize(a)
 	return a
 }
+
+// maxRaidDisks bounds the raid_disks we believe (md's 1.x dev_roles table
+// holds at most 1920 entries in its 4 KiB).
+const maxRaidDisks = 4096
 
 // redundancy is how many members may be missing (for RAID1/10 the real
 // condition also depends on which; Open checks that).

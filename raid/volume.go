@@ -101,7 +101,7 @@ func OpenWith(arr *Array, opt Options) (*Volume, error) {
 		return nil, fmt.Errorf("array %s: no superblock with a valid checksum", arr.UUID)
 	}
 	v := &Volume{arr: arr, n: arr.RaidDevices, chunk: arr.ChunkBytes}
-	if v.n <= 0 || v.n > 4096 {
+	if v.n <= 0 || v.n > maxRaidDisks || len(arr.Members) < v.n {
 		return nil, fmt.Errorf("array %s: implausible raid_disks %d", arr.UUID, v.n)
 	}
 	v.devs = make([]*volDev, v.n)
@@ -121,7 +121,7 @@ func OpenWith(arr *Array, opt Options) (*Volume, error) {
 			arr.UUID, arr.Level, v.n, missingNames, allowed, ErrTooManyMissing)
 	}
 	needChunk := func() error {
-		if v.chunk <= 0 || v.chunk%512 != 0 {
+		if v.chunk <= 0 || v.chunk%512 != 0 || v.chunk > 1<<30 {
 			return fmt.Errorf("array %s (%s): bad chunk size %d bytes", arr.UUID, arr.Level, v.chunk)
 		}
 		return nil
@@ -688,11 +688,11 @@ func (v *Volume) r10copies(off int64) []r10copy {
 	return out
 }
 
-// r10checkSurvivors checks that every chunk position keeps a copy. The copy
-// sets repeat with a period of n chunks (n·near for near layouts), so checking
-// the first n·n chunks covers every pattern.
+// r10checkSurvivors checks that every chunk position keeps a copy. Which
+// devices hold chunk c depends only on (c·near) mod n, so the first n chunks
+// cover every pattern.
 func (v *Volume) r10checkSurvivors() error {
-	limit := int64(v.n * v.n)
+	limit := int64(v.n)
 	if total := v.size / v.chunk; total < limit {
 		limit = total
 	}

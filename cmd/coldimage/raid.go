@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/raid"
+)
+
+const raidUsage = `usage: coldimage raid examine [--json] MEMBER...
+       coldimage raid assemble [--volume N] [--check-parity] [--raid0-layout original|alternate] -o OUT MEMBER...
+`
+
+// runRaid implements "coldimage raid examine|assemble". Members are opened
+// read-only (block devices also get the kernel read-only flag); nothing is
+// ever written to them.
+func runRaid(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, raidUsage)
+		return usageError("raid needs a subcommand: examine or assemble")
+	}
+	switch args[0] {
+	case "examine":
+		return runRaidExamine(ctx, args[1:], stdout, stderr)
+	case "assemble":
+		return runRaidAssemble(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, raidUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, raidUsage)
+	return usageError(fmt.Sprintf("unknown raid subcommand %q", args[0]))
+}
+
+// openMembers opens every path read-only. The returned closer closes them all.
+func openMembers(paths []string) ([]raid.Member, func(), error) {
+	var ms []raid.Member
+	var srcs []*disk.Source
+	closeAll := func() {
+		for _, s := range srcs {
+			s.Close()
+		}
+	}
+	for _, p := range paths {
+		src, err := disk.OpenSource(p, disk.OpenOptions{})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("member %s: %w", p, err)
+		}
+		srcs = append(srcs, src)
+		ms = append(ms, raid.Member{Name: p, R: src, Size: src.Info.Size})
+	}
+	return ms, closeAll, nil
+}
+
+func runRaidExamine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("raid examine", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() { fmt.Fprint(stderr, raidUsage); fs.PrintDefaults() }
+	pos, err := parseInterleaved(fs, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return usageError("raid examine needs at least one MEMBER")
+	}
+	ms, closeAll, err := openMembers(pos)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	rep, err := raid.Examine(ms)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+func printReport(w io.Writer, rep *raid.Report) {
+	for _, m := range rep.Members {
+		fmt.Fprintf(w, "%s (%d bytes)\n", m.Name, m.Size)
+		if len(m.Found) == 0 {
+			fmt.Fprintln(w, "  no RAID or volume-manager metadata found")
+		}
+		for _, sb := range m.Found {
+			sum := "correct"
+			if !sb.ChecksumOK {
+				sum = fmt.Sprintf("WRONG (computed %08x)", sb.ChecksumCalc)
+			}
+			if !sb.IsMD() {
+				fmt.Fprintf(w, "  %s at byte %d: %s (checksum %08x %s)\n", sb.Format, sb.Offset, sb.Detail, sb.Checksum, sum)
+				continue
+			}
+			swapped := ""
+			if sb.ByteSwapped {
+				swapped = ", byte-swapped"
+			}
+			fmt.Fprintf(w, "  %s superblock at byte %d%s, checksum %08x %s\n", sb.Format, sb.Offset, swapped, sb.Checksum, sum)
+			fmt.Fprintf(w, "    array %s %q: %s", sb.UUID, sb.Name, sb.LevelName)
+			if sb.LayoutName != "" {
+				fmt.Fprintf(w, " %s", sb.LayoutName)
+			}
+			if sb.ChunkSectors > 0 {
+				fmt.Fprintf(w, ", chunk %dK", sb.ChunkSectors/2)
+			}
+			fmt.Fprintf(w, ", %d devices, events %d\n", sb.RaidDisks, sb.Events)
+			role := fmt.Sprint(sb.Role)
+			switch sb.Role {
+			case raid.RoleSpare:
+				role = "spare"
+			case raid.RoleFaulty:
+				role = "faulty"
+			case raid.RoleJournal:
+				role = "journal"
+			}
+			fmt.Fprintf(w, "    this member: role %s, dev number %d, data offset %d sectors, data size %d sectors, component size %d sectors\n",
+				role, sb.DevNumber, sb.DataOffset, sb.DataSize, sb.DevSectors)
+			if len(sb.Features) > 0 {
+				fmt.Fprintf(w, "    features: %s\n", strings.Join(sb.Features, ", "))
+			}
+			if sb.RecoveryOffset >= 0 {
+				fmt.Fprintf(w, "    recovery offset: %d sectors\n", sb.RecoveryOffset)
+			}
+			if sb.ReshapeActive() {
+				fmt.Fprintf(w, "    RESHAPE in progress: position %d sectors, new level %d, new layout %d, new chunk %d sectors, delta disks %+d\n",
+					sb.ReshapePosition, sb.NewLevel, sb.NewLayout, sb.NewChunkSectors, sb.DeltaDisks)
+			}
+		}
+		for _, e := range m.Errors {
+			fmt.Fprintf(w, "  error: %s\n", e)
+		}
+	}
+	for i, a := range rep.Arrays {
+		fmt.Fprintf(w, "\nvolume %d: md-%s  %s", i, a.UUID, a.Level)
+		if a.Layout != "" {
+			fmt.Fprintf(w, " %s", a.Layout)
+		}
+		if a.ChunkBytes > 0 {
+			fmt.Fprintf(w, ", chunk %dK", a.ChunkBytes/1024)
+		}
+		fmt.Fprintf(w, ", %d devices, %s metadata, events %d\n", a.RaidDevices, a.Metadata, a.Events)
+		if a.Name != "" {
+			fmt.Fprintf(w, "  name: %s\n", a.Name)
+		}
+		fmt.Fprintf(w, "  state: %s, size %d bytes\n", a.State, a.Size)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  role\tstatus\tevents\tdata offset\tmember")
+		for _, m := range a.Members {
+			role := fmt.Sprint(m.Role)
+			if m.Role < 0 {
+				role = "-"
+			}
+			name := m.Name
+			if name == "" {
+				name = "(not supplied)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", role, m.Status, m.Events, m.DataOffset, name)
+		}
+		tw.Flush()
+		for _, p := range a.Problems {
+			fmt.Fprintf(w, "  problem: %s\n", p)
+		}
+	}
+}
+
+func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("raid assemble", flag.ContinueOnError)
+	out := fs.String("o", "", "write the volume to this new file (refuses to overwrite)")
+	volume := fs.Int("volume", -1, "which volume (as numbered by raid examine) when the members hold several")
+	check := fs.Bool("check-parity", false, "also verify parity (RAID4/5/6) or copies (RAID1/10) and report stripes that disagree")
+	r0 := fs.String("raid0-layout", "", "multi-zone RAID0 layout when the metadata does not record it: original or alternate")
+	fs.Usage = func() { fmt.Fprint(stderr, raidUsage); fs.PrintDefaults() }
+	pos, err := parseInterleaved(fs, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(pos) == 0 {
+		fs.Usage()
+		return usageError("raid assemble needs -o OUT and at least one MEMBER")
+	}
+	var opt raid.Options
+	switch *r0 {
+	case "":
+	case "original":
+		opt.RAID0Layout = 1
+	case "alternate":
+		opt.RAID0Layout = 2
+	default:
+		return usageError(fmt.Sprintf("--raid0-layout %q: want original or alternate", *r0))
+	}
+	for _, p := range pos {
+		if p == *out {
+			return fmt.Errorf("output %s is also a member: refusing to write onto evidence", *out)
+		}
+	}
+	ms, closeAll, err := openMembers(pos)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	rep, err := raid.Examine(ms)
+	if err != nil {
+		return err
+	}
+	if len(rep.Arrays) == 0 {
+		return errors.New("no md RAID metadata found on the members")
+	}
+	idx := *volume
+	if idx < 0 {
+		if len(rep.Arrays) > 1 {
+			var ids []string
+			for i, a := range rep.Arrays {
+				ids = append(ids, fmt.Sprintf("%d: %s %s", i, a.UUID, a.Level))
+			}
+			return usageError(fmt.Sprintf("the members hold %d volumes, choose one with --volume N (%s)", len(rep.Arrays), strings.Join(ids, "; ")))
+		}
+		idx = 0
+	}
+	if idx >= len(rep.Arrays) {
+		return usageError(fmt.Sprintf("--volume %d: the members hold %d volume(s)", idx, len(rep.Arrays)))
+	}
+	arr := rep.Arrays[idx]
+	v, err := raid.OpenWith(arr, opt)
+	if err != nil {
+		return err
+	}
+	for _, p := range arr.Problems {
+		fmt.Fprintf(stderr, "warning: %s\n", p)
+	}
+	if arr.State != "clean" {
+		fmt.Fprintf(stderr, "warning: array %s is %s\n", arr.UUID, arr.State)
+	}
+	if *check {
+		res, err := v.CheckParity(ctx, func(m raid.Mismatch) {
+			fmt.Fprintf(stdout, "parity mismatch: stripe %d (member offset %d): %s\n", m.Stripe, m.DevOffset, m.What)
+		})
+		if err != nil {
+			return fmt.Errorf("check parity: %w", err)
+		}
+		fmt.Fprintf(stdout, "parity: %d stripes checked, %d mismatches\n", res.Checked, len(res.Mismatches))
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create output: %w", err)
+	}
+	h := sha256.New()
+	n, err := copyCtx(ctx, io.MultiWriter(f, h), io.NewSectionReader(v, 0, v.Size()))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s after %d of %d bytes: %w", *out, n, v.Size(), err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: md-%s %s, %d bytes, sha256 %s\n", *out, arr.UUID, arr.Level, n, hex.EncodeToString(h.Sum(nil)))
+	return nil
+}
+
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, 4<<20)
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
