@@ -1,0 +1,477 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+)
+
+// Styles: plain, reverse and bold only, which every VT100 has.
+var (
+	stPlain = tcell.StyleDefault
+	stRev   = tcell.StyleDefault.Reverse(true)
+	stBold  = tcell.StyleDefault.Bold(true)
+)
+
+// Screen rows: 0 title, 1 blank, 2..H-4 body, H-3 message, H-2 and H-1 keys.
+func (a *app) draw() {
+	a.scr.Clear()
+	w, h := a.scr.Size()
+	titles := map[page]string{
+		pageSources: "1/5 Sources", pageTarget: "2/5 Target", pageCase: "3/5 Case details",
+		pageConfirm: "4/5 Confirm", pageProgress: "5/5 Imaging", pageSummary: "Summary", pageShell: "Emergency shell",
+	}
+	title := fmt.Sprintf(" coldimage %s - %s", a.cfg.Version, titles[a.page])
+	right := "every disk is read-only "
+	a.put(0, 0, pad(title, w-len(right))+right, stRev)
+	var keys [2]string
+	switch a.page {
+	case pageSources:
+		keys = a.drawSources(w, h)
+	case pageTarget:
+		keys = a.drawTarget(w, h)
+	case pageCase:
+		keys = a.drawCase(w, h)
+	case pageConfirm:
+		keys = a.drawConfirm(w, h)
+	case pageProgress:
+		keys = a.drawProgress(w, h)
+	case pageSummary:
+		keys = a.drawSummary(w, h)
+	case pageShell:
+		keys = a.drawShell(w, h)
+	}
+	if a.msg != "" {
+		a.put(h-3, 0, clip("! "+a.msg, w), stBold)
+	}
+	a.put(h-2, 0, clip(keys[0], w), stPlain)
+	a.put(h-1, 0, clip(keys[1], w), stPlain)
+	a.scr.HideCursor()
+	a.scr.Show()
+}
+
+func (a *app) put(y, x int, s string, st tcell.Style) {
+	for i, r := range s {
+		a.scr.SetContent(x+i, y, r, nil, st)
+	}
+}
+
+func (a *app) drawSources(w, h int) [2]string {
+	a.put(2, 0, clip("    DEVICE        SIZE  MODEL              SERIAL           TYPE         RO", w), stBold)
+	rows := a.rows()
+	listH := h - 12
+	if a.cur < a.top {
+		a.top = a.cur
+	}
+	if a.cur >= a.top+listH {
+		a.top = a.cur - listH + 1
+	}
+	for i := 0; i < listH && a.top+i < len(rows); i++ {
+		d := rows[a.top+i]
+		st := stPlain
+		if a.top+i == a.cur {
+			st = stRev
+		}
+		a.put(3+i, 0, pad(deviceRow(d, a.sel[d.Path]), w), st)
+	}
+	if len(rows) == 0 {
+		msg := "no devices found"
+		if a.devErr != nil {
+			msg = "listing devices failed: " + a.devErr.Error()
+		}
+		a.put(3, 4, clip(msg+"; press r to rescan", w-4), stBold)
+	}
+	a.put(h-9, 0, strings.Repeat("-", w), stPlain)
+	if a.cur < len(rows) {
+		for i, l := range deviceDetails(rows[a.cur]) {
+			if i < 5 {
+				a.put(h-8+i, 0, clip(l, w), stPlain)
+			}
+		}
+	}
+	return [2]string{
+		"Up/Down move   Space select/unselect   Enter next: target   r rescan",
+		fmt.Sprintf("q power off/reboot/shell        selected: %d source(s), %s", len(a.ch.Sources), imager.HumanBytes(a.ch.Need())),
+	}
+}
+
+func deviceRow(d Device, sel bool) string {
+	mark := "[ ]"
+	if sel {
+		mark = "[x]"
+	}
+	if d.Boot {
+		mark = " - "
+	}
+	name := d.Name
+	if d.Kind == disk.KindPart {
+		name = " " + name
+	}
+	typ := d.PartTable
+	if d.Kind == disk.KindPart || typ == "" {
+		typ = d.FSType
+	}
+	switch {
+	case d.Boot:
+		typ = "BOOT MEDIUM"
+	case d.RAID != "":
+		typ = d.RAID
+	case d.FSType == "linux_raid_member":
+		typ = "md member"
+	case d.Kind == disk.KindFile && typ == "":
+		typ = "file"
+	}
+	ro := "yes"
+	switch {
+	case d.Kind == disk.KindFile:
+		ro = "n/a"
+	case !d.ReadOnly:
+		ro = "NO!"
+	}
+	return fmt.Sprintf("%s %-12s %9s  %-18s %-16s %-12s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
+		clip(d.Model, 18), clip(d.Serial, 16), clip(typ, 12), ro)
+}
+
+func deviceDetails(d Device) []string {
+	var l []string
+	l = append(l, fmt.Sprintf("%s: %s %s, %d bytes, sectors %d/%d, transport %s, source-id %s",
+		d.Path, d.Kind, imager.HumanBytes(d.Size), d.Size, d.LogicalSector, d.PhysicalSector, orDash(d.Transport), disk.ID(d.Info)))
+	l = append(l, fmt.Sprintf("model %s  serial %s  wwn %s", orDash(d.Model), orDash(d.Serial), orDash(d.WWN)))
+	fs := orDash(d.FSType)
+	if d.FSLabel != "" {
+		fs += " label " + d.FSLabel
+	}
+	pt := orDash(d.PartTable)
+	if d.Kind == disk.KindPart {
+		pt = fmt.Sprintf("partition %d of %s, type %s", d.PartNumber, d.Parent, orDash(d.PartType))
+	} else if len(d.Partitions) > 0 {
+		pt += fmt.Sprintf(", %d partitions", len(d.Partitions))
+	}
+	l = append(l, fmt.Sprintf("table %s; filesystem %s", pt, fs))
+	var notes []string
+	if d.Boot {
+		notes = append(notes, "OUR BOOT MEDIUM: shown, never imaged")
+	}
+	if d.RAID != "" {
+		notes = append(notes, "RAID: "+d.RAID)
+	}
+	if len(d.Holders) > 0 {
+		notes = append(notes, "held by "+strings.Join(d.Holders, ","))
+	}
+	switch {
+	case d.Kind == disk.KindFile:
+		notes = append(notes, "regular file, opened read-only")
+	case d.ReadOnly:
+		notes = append(notes, "read-only (BLKROGET=1)")
+	default:
+		notes = append(notes, "NOT READ-ONLY: use a hardware write-blocker")
+	}
+	l = append(l, strings.Join(notes, "; "))
+	if d.Note != "" || d.Error != "" {
+		l = append(l, strings.TrimSpace(d.Note+" "+d.Error))
+	}
+	return l
+}
+
+func (a *app) drawTarget(w, h int) [2]string {
+	need := a.ch.Need()
+	a.put(2, 0, clip(fmt.Sprintf("Images of %d source(s) need %s. Sources and the boot medium are not offered.", len(a.ch.Sources), imager.HumanBytes(need)), w), stPlain)
+	a.put(4, 0, clip("    TARGET                FS      LABEL            FREE       AFTER", w), stBold)
+	for i, t := range a.targets {
+		if 5+i >= h-4 {
+			break
+		}
+		free, after, st := "unknown", "checked when mounted", stPlain
+		if t.Free >= 0 {
+			free = imager.HumanBytes(t.Free)
+			if t.Free < need {
+				after = "WILL NOT FIT"
+			} else {
+				after = imager.HumanBytes(t.Free - need)
+			}
+		}
+		mark := "( )"
+		if a.ch.Target != nil && a.ch.Target.Name == t.Name {
+			mark = "(*)"
+		}
+		if i == a.tcur {
+			st = stRev
+		}
+		a.put(5+i, 0, pad(fmt.Sprintf("%s %-21s %-7s %-16s %9s  %s", mark, clip(t.Name, 21), clip(orDash(t.FSType), 7), clip(orDash(t.Label), 16), free, after), w), st)
+	}
+	if len(a.targets) == 0 {
+		msg := "no target candidates: attach a disk with ext4, exFAT or vfat, then press r"
+		if a.tErr != nil {
+			msg = "listing targets failed: " + a.tErr.Error()
+		}
+		a.put(5, 4, clip(msg, w-4), stBold)
+	} else if t := a.targets[a.tcur]; t.Free >= 0 && t.Free < need {
+		a.put(h-5, 0, clip(fmt.Sprintf(" WILL NOT FIT: %s needs %s, has %s free ", t.Name, imager.HumanBytes(need), imager.HumanBytes(t.Free)), w), stRev)
+	}
+	return [2]string{"Up/Down move   Enter choose this target   r rescan", "Esc back to sources (selection kept)"}
+}
+
+func (a *app) drawCase(w, h int) [2]string {
+	labels := []string{"Case number", "Examiner", "Evidence number", "Notes", "Hashes", "Format", "Split size", "Verify"}
+	for f := 0; f < nFields; f++ {
+		y := 3 + f*2
+		if f == fSplit && a.ch.Format != "split" {
+			a.put(y, 2, clip(fmt.Sprintf("%-16s (only for split raw images)", labels[f]), w-2), stPlain)
+			continue
+		}
+		lst := stPlain
+		if f == a.field {
+			lst = stBold
+		}
+		cur := ">"
+		if f != a.field {
+			cur = " "
+		}
+		a.put(y, 0, cur+" "+fmt.Sprintf("%-16s", labels[f]), lst)
+		x := 19
+		if p := a.textField(f); p != nil {
+			v := *p
+			st := stPlain
+			if f == a.field {
+				st = stRev
+				v += "_"
+			}
+			a.put(y, x, pad(v, 60), st)
+			if f == fSplit && a.field != f {
+				a.put(y, x, clip(v, 60), stPlain)
+			}
+			continue
+		}
+		switch f {
+		case fHashes:
+			for i, alg := range imager.Algorithms {
+				m := "[ ]"
+				if slices.Contains(a.ch.Hashes, alg) {
+					m = "[x]"
+				}
+				st := stPlain
+				if f == a.field && i == a.hcur {
+					st = stRev
+				}
+				a.put(y, x, m+" "+alg, st)
+				x += len(alg) + 6
+			}
+		case fFormat:
+			names := map[string]string{"raw": "raw", "split": "split raw", "e01": "E01"}
+			for _, fm := range formats {
+				m := "( )"
+				if a.ch.Format == fm {
+					m = "(*)"
+				}
+				a.put(y, x, m+" "+names[fm], stPlain)
+				x += len(names[fm]) + 6
+			}
+		case fVerify:
+			m := "[ ] off: images are NOT re-read"
+			if a.ch.Verify {
+				m = "[x] re-read source and image after imaging"
+			}
+			a.put(y, x, m, stPlain)
+		}
+	}
+	hint := "Up/Down/Tab move   type to edit, Backspace delete, Ctrl-U clear"
+	switch a.field {
+	case fHashes:
+		hint = "Up/Down/Tab move   Left/Right pick a hash, Space switch it on/off"
+	case fFormat:
+		hint = "Up/Down/Tab move   Left/Right choose the image format"
+	case fVerify:
+		hint = "Up/Down/Tab move   Space switch verification on/off"
+	}
+	return [2]string{hint, "Enter next field (on Verify: continue)   F10 continue   Esc back to target"}
+}
+
+func (a *app) choiceLines() []string {
+	c := a.ch
+	var l []string
+	l = append(l, fmt.Sprintf("Case %s   Examiner %s   Evidence %s", c.Case.Case, c.Case.Examiner, orDash(c.Case.Evidence)))
+	if c.Case.Notes != "" {
+		l = append(l, "Notes "+c.Case.Notes)
+	}
+	format := c.Format
+	if format == "split" {
+		format = "raw split in " + imager.HumanBytes(c.Split) + " pieces"
+	}
+	verify := "on (source and image re-read)"
+	if !c.Verify {
+		verify = "OFF"
+	}
+	l = append(l, fmt.Sprintf("Hashes %s   Format %s   Verify %s", strings.Join(c.Hashes, "+"), format, verify))
+	l = append(l, "")
+	l = append(l, fmt.Sprintf("Sources (%d, %s):", len(c.Sources), imager.HumanBytes(c.Need())))
+	for _, d := range c.Sources {
+		l = append(l, fmt.Sprintf("  %-14s %9s  %-18s %s", d.Name, imager.HumanBytes(d.Size), clip(d.Model, 18), clip(orDash(d.Serial), 20)))
+	}
+	l = append(l, "")
+	if t := c.Target; t != nil {
+		free := "unknown until mounted"
+		if t.Free >= 0 {
+			free = imager.HumanBytes(t.Free) + " free"
+		}
+		l = append(l, fmt.Sprintf("Target %s (%s %s), %s", t.Name, orDash(t.FSType), t.Label, free))
+		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", strings.TrimSuffix(t.Dir, "/"), pathPart(c.Case.Case)))
+	}
+	return l
+}
+
+func (a *app) drawConfirm(w, h int) [2]string {
+	a.put(2, 0, clip("Nothing has been written yet. Check everything below:", w), stBold)
+	for i, l := range a.choiceLines() {
+		if 4+i < h-4 {
+			a.put(4+i, 0, clip(l, w), stPlain)
+		}
+	}
+	return [2]string{"y start imaging now", "Esc back to change anything (nothing is lost)"}
+}
+
+func (a *app) drawProgress(w, h int) [2]string {
+	rows, gen := a.board.snapshot()
+	a.lastGen = gen
+	per := 4
+	if len(rows)*4 > h-6 {
+		per = 3
+	}
+	for i, r := range rows {
+		y := 2 + i*per
+		if y+2 >= h-3 {
+			a.put(h-4, 0, clip(fmt.Sprintf("... and %d more source(s)", len(rows)-i), w), stBold)
+			break
+		}
+		state := "running"
+		if r.Done {
+			state = "done: " + r.Result
+		}
+		a.put(y, 0, clip(fmt.Sprintf("%-26s %9s  unreadable sectors %d  %s", clip(r.ID, 26), imager.HumanBytes(r.Size), r.Bad, state), w), stBold)
+		a.put(y+1, 0, clip(phaseLine("acquire", r.Acq, true), w), stPlain)
+		a.put(y+2, 0, clip(phaseLine("verify", r.Ver, !a.ch.Verify), w), stPlain)
+	}
+	return [2]string{"Imaging and verifying. No key is needed; the summary follows.", "The screen refreshes at most once a second."}
+}
+
+func phaseLine(name string, p phaseState, skipped bool) string {
+	if !p.Started && !p.Done {
+		if name == "verify" && skipped {
+			return fmt.Sprintf("  %-7s off", name)
+		}
+		return fmt.Sprintf("  %-7s waiting", name)
+	}
+	s := fmt.Sprintf("  %-7s %s %3d%% %9s %6.1f MB/s", name, bar(p.Bytes, p.Total, 20), pct(p.Bytes, p.Total), imager.HumanBytes(p.Bytes), p.Rate/1e6)
+	switch {
+	case p.Err != "":
+		s += "  FAILED: " + p.Err
+	case p.Done:
+		s += "  done"
+	default:
+		s += "  ETA " + FormatETA(secs(p.ETASec))
+	}
+	return s
+}
+
+func (a *app) summaryLines() []string {
+	var l []string
+	if a.session == nil {
+		return []string{"No imaging in this step. Choose what to do next:"}
+	}
+	s := a.session
+	l = append(l, fmt.Sprintf("%d ok, %d failed.  Session folder:", s.OK, s.Failed))
+	l = append(l, "  "+s.Dir)
+	for _, r := range s.Sources {
+		l = append(l, "")
+		state := strings.ToUpper(r.Result)
+		if r.OK {
+			state = "OK"
+		}
+		l = append(l, fmt.Sprintf("%s  %s  verification: %s  unreadable ranges: %d", r.ID, state, r.Verified, len(r.Unreadable)))
+		for _, alg := range imager.SortAlgs(mapKeys(r.Hashes)) {
+			l = append(l, fmt.Sprintf("  %-6s %s", alg, r.Hashes[alg]))
+		}
+		for i, u := range r.Unreadable {
+			if i == 3 {
+				l = append(l, fmt.Sprintf("  ... %d more ranges in the record", len(r.Unreadable)-3))
+				break
+			}
+			l = append(l, fmt.Sprintf("  unreadable LBA %d+%d (zero-filled): %s", u.LBA, u.Count, u.Error))
+		}
+		if r.Error != "" {
+			l = append(l, "  error: "+r.Error)
+		}
+		if r.Record != "" {
+			l = append(l, "  record "+strings.TrimPrefix(r.Record, s.Dir+"/"))
+		}
+	}
+	return l
+}
+
+func (a *app) drawSummary(w, h int) [2]string {
+	lines := a.summaryLines()
+	body := h - 5
+	a.scroll = min(a.scroll, max(0, len(lines)-body))
+	for i := 0; i < body && a.scroll+i < len(lines); i++ {
+		a.put(2+i, 0, clip(lines[a.scroll+i], w), stPlain)
+	}
+	var acts []string
+	acts = append(acts, "m image more")
+	for _, act := range a.cfg.Actions {
+		k, t := actionText(act)
+		if act == ActionShell {
+			t = "emergency shell"
+		}
+		acts = append(acts, k+" "+t)
+	}
+	second := "Up/Down scroll"
+	if a.session == nil {
+		second = "Esc back to sources"
+	} else if len(lines) <= body {
+		second = "records and session.txt are written and synced"
+	}
+	return [2]string{strings.Join(acts, "   "), second}
+}
+
+func (a *app) drawShell(w, h int) [2]string {
+	lines := []string{
+		"Open the emergency shell?",
+		"",
+		"The shell is for diagnosis only. Opening it is logged in the session",
+		"record with the time. Sources stay read-only unless you change that",
+		"yourself, and anything you change there is your responsibility.",
+	}
+	for i, l := range lines {
+		a.put(3+i, 2, clip(l, w-2), stPlain)
+	}
+	return [2]string{"y open the shell (logged)", "n or Esc back to the summary"}
+}
+
+func pad(s string, w int) string {
+	s = clip(s, w)
+	if n := w - len([]rune(s)); n > 0 {
+		s += strings.Repeat(" ", n)
+	}
+	return s
+}
+
+func clip(s string, w int) string {
+	if r := []rune(s); len(r) > w {
+		if w <= 3 {
+			return string(r[:max(0, w)])
+		}
+		return string(r[:w-3]) + "..."
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

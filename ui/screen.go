@@ -1,0 +1,539 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/gdamore/tcell/v2/terminfo"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+)
+
+type page int
+
+const (
+	pageSources page = iota
+	pageTarget
+	pageCase
+	pageConfirm
+	pageProgress
+	pageSummary
+	pageShell
+)
+
+// app is the full-screen UI's state. Screens read and edit it; the engine
+// is reached only through Plan and Session.Execute.
+type app struct {
+	cfg  Config
+	scr  tcell.Screen
+	page page
+	msg  string // one line: the last error or hint, shown until the next key
+
+	devs   []Device
+	devErr error
+	cur    int // sources list cursor
+	top    int // sources list scroll
+	sel    map[string]bool
+
+	targets []Target // filtered candidates
+	tErr    error
+	tcur    int
+
+	ch    Choices
+	field int // case form focus
+	hcur  int // hash cursor in the hash field
+	split string
+
+	session *Session
+	board   *board
+	done    chan error
+	lastGen int
+	scroll  int // summary scroll
+
+	out      Outcome
+	finished bool
+}
+
+// Formats offered, in order.
+var formats = []string{"raw", "split", "e01"}
+
+func newApp(cfg Config, scr tcell.Screen) *app {
+	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G"}
+	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true}
+	a.rescan()
+	return a
+}
+
+// lookupTerm finds a compiled-in terminfo entry (no terminfo files are
+// needed, so the initramfs carries none); unknown names fall back to vt100.
+func lookupTerm(name string) *terminfo.Terminfo {
+	for _, n := range []string{name, "vt100"} {
+		if ti, err := terminfo.LookupTerminfo(n); err == nil {
+			return ti
+		}
+	}
+	return nil
+}
+
+func runScreen(ctx context.Context, cfg Config) (Outcome, error) {
+	tty := newStreamTty(cfg.In, cfg.Out, cfg.Width, cfg.Height)
+	scr, err := tcell.NewTerminfoScreenFromTtyTerminfo(tty, lookupTerm(cfg.Term))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("ui: terminal %q: %w", cfg.Term, err)
+	}
+	if err := scr.Init(); err != nil {
+		return Outcome{}, fmt.Errorf("ui: terminal %q: %w", cfg.Term, err)
+	}
+	defer scr.Fini()
+	a := newApp(cfg, scr)
+	return a.loop(ctx)
+}
+
+func (a *app) loop(ctx context.Context) (Outcome, error) {
+	events := make(chan tcell.Event, 16)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		for {
+			ev := a.scr.PollEvent()
+			if ev == nil {
+				close(events)
+				return
+			}
+			select {
+			case events <- ev:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	// The progress screen redraws at most once a second, and only when the
+	// engine reported something; tcell sends only the cells that changed.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	a.draw()
+	for !a.finished {
+		select {
+		case <-ctx.Done():
+			return a.out, ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return a.out, fmt.Errorf("ui: terminal input closed")
+			}
+			switch ev := ev.(type) {
+			case *tcell.EventKey:
+				a.key(ctx, ev)
+			case *tcell.EventResize:
+				a.scr.Sync()
+			}
+			a.draw()
+		case <-tick.C:
+			if a.page == pageProgress {
+				if _, gen := a.board.snapshot(); gen != a.lastGen {
+					a.draw()
+				}
+			}
+		case err := <-a.done:
+			a.done = nil
+			a.out.Sessions = append(a.out.Sessions, a.session)
+			if err != nil {
+				a.msg = fmt.Sprintf("session record not written: %v", err)
+			}
+			a.page, a.scroll = pageSummary, 0
+			a.draw()
+		}
+	}
+	return a.out, nil
+}
+
+func (a *app) rescan() {
+	a.devs, a.devErr = a.cfg.Devices()
+	a.syncSelection()
+	if a.cur >= len(a.rows()) {
+		a.cur = max(0, len(a.rows())-1)
+	}
+}
+
+// rows flattens disks and their partitions into the list order.
+func (a *app) rows() []Device {
+	var out []Device
+	for _, d := range a.devs {
+		out = append(out, d)
+		if d.Kind == disk.KindFile {
+			continue // partitions inside an image file have no path of their own
+		}
+		for _, p := range d.Partitions {
+			pd := Device{Info: p, Boot: d.Boot, RAID: ""}
+			if pd.Path == "" {
+				pd.Path = "/dev/" + p.Name
+			}
+			out = append(out, pd)
+		}
+	}
+	return out
+}
+
+// syncSelection rebuilds Choices.Sources from the selection, in list order.
+func (a *app) syncSelection() {
+	a.ch.Sources = nil
+	seen := map[string]bool{}
+	for _, d := range a.rows() {
+		if a.sel[d.Path] && !seen[d.Path] {
+			seen[d.Path] = true
+			a.ch.Sources = append(a.ch.Sources, d)
+		}
+	}
+	for p := range a.sel {
+		if !seen[p] {
+			delete(a.sel, p) // gone since the last scan
+		}
+	}
+}
+
+// onSourceDisk tells whether t shares a disk with a chosen source.
+func (a *app) refreshTargets() {
+	all, err := a.cfg.Targets()
+	a.tErr = err
+	a.targets = eligibleTargets(all, a.ch.Sources)
+	if a.tcur >= len(a.targets) {
+		a.tcur = max(0, len(a.targets)-1)
+	}
+	if a.ch.Target != nil {
+		for i, t := range a.targets {
+			if t.Name == a.ch.Target.Name {
+				a.tcur = i
+			}
+		}
+	}
+}
+
+// eligibleTargets drops our boot medium and anything on a chosen source.
+func eligibleTargets(all []Target, sources []Device) []Target {
+	busy := map[string]bool{}
+	for _, s := range sources {
+		busy[s.Name] = true
+		busy[s.Path] = true
+		if s.Parent != "" {
+			busy[s.Parent] = true
+		}
+		for _, p := range s.Partitions {
+			busy[p.Name] = true
+		}
+	}
+	var out []Target
+	for _, t := range all {
+		if t.Boot || busy[t.Name] || busy[strings.TrimPrefix(t.Name, "/dev/")] || (t.Disk != "" && busy[t.Disk]) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
+	a.msg = ""
+	switch a.page {
+	case pageSources:
+		a.keySources(ev)
+	case pageTarget:
+		a.keyTarget(ev)
+	case pageCase:
+		a.keyCase(ev)
+	case pageConfirm:
+		a.keyConfirm(ctx, ev)
+	case pageProgress:
+		a.msg = "imaging is running; the summary follows when every source is done"
+	case pageSummary:
+		a.keySummary(ev)
+	case pageShell:
+		a.keyShell(ev)
+	}
+}
+
+func (a *app) keySources(ev *tcell.EventKey) {
+	rows := a.rows()
+	switch {
+	case ev.Key() == tcell.KeyUp:
+		a.cur = max(0, a.cur-1)
+	case ev.Key() == tcell.KeyDown:
+		a.cur = min(len(rows)-1, a.cur+1)
+	case ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
+		if len(rows) == 0 {
+			return
+		}
+		d := rows[a.cur]
+		switch {
+		case d.Boot:
+			a.msg = fmt.Sprintf("%s is our boot medium: it is never imaged", d.Name)
+		case d.Size == 0:
+			a.msg = fmt.Sprintf("%s has no medium (size 0): insert one and press r to rescan", d.Name)
+		default:
+			a.sel[d.Path] = !a.sel[d.Path]
+			if !a.sel[d.Path] {
+				delete(a.sel, d.Path)
+			}
+		}
+		a.syncSelection()
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'r' || ev.Rune() == 'R'):
+		a.rescan()
+		a.msg = fmt.Sprintf("rescanned: %d devices", len(a.devs))
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'q' || ev.Rune() == 'Q'):
+		a.page, a.scroll = pageSummary, 0
+	case ev.Key() == tcell.KeyEnter:
+		if len(a.ch.Sources) == 0 {
+			a.msg = "select at least one source with Space first"
+			return
+		}
+		a.refreshTargets()
+		a.page = pageTarget
+	}
+}
+
+func (a *app) keyTarget(ev *tcell.EventKey) {
+	switch {
+	case ev.Key() == tcell.KeyEscape:
+		a.page = pageSources
+	case ev.Key() == tcell.KeyUp:
+		a.tcur = max(0, a.tcur-1)
+	case ev.Key() == tcell.KeyDown:
+		a.tcur = min(len(a.targets)-1, a.tcur+1)
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'r' || ev.Rune() == 'R'):
+		a.refreshTargets()
+		a.msg = fmt.Sprintf("rescanned: %d target candidates", len(a.targets))
+	case ev.Key() == tcell.KeyEnter:
+		if len(a.targets) == 0 {
+			a.msg = "no target available: attach a disk with ext4, exFAT or vfat and press r"
+			return
+		}
+		t := a.targets[a.tcur]
+		if need := a.ch.Need(); t.Free >= 0 && t.Free < need {
+			a.msg = fmt.Sprintf("%s: %s free, %s needed; choose another target or fewer sources (Esc)", t.Name, imager.HumanBytes(t.Free), imager.HumanBytes(need))
+			return
+		}
+		a.ch.Target = &t
+		a.page = pageCase
+	}
+}
+
+// Case form fields.
+const (
+	fCase = iota
+	fExaminer
+	fEvidence
+	fNotes
+	fHashes
+	fFormat
+	fSplit
+	fVerify
+	nFields
+)
+
+func (a *app) textField(f int) *string {
+	switch f {
+	case fCase:
+		return &a.ch.Case.Case
+	case fExaminer:
+		return &a.ch.Case.Examiner
+	case fEvidence:
+		return &a.ch.Case.Evidence
+	case fNotes:
+		return &a.ch.Case.Notes
+	case fSplit:
+		return &a.split
+	}
+	return nil
+}
+
+func (a *app) keyCase(ev *tcell.EventKey) {
+	next := func() {
+		a.field++
+		if a.field == fSplit && a.ch.Format != "split" {
+			a.field++
+		}
+	}
+	prev := func() {
+		a.field--
+		if a.field == fSplit && a.ch.Format != "split" {
+			a.field--
+		}
+		a.field = max(0, a.field)
+	}
+	switch ev.Key() {
+	case tcell.KeyEscape:
+		a.page = pageTarget
+		return
+	case tcell.KeyUp, tcell.KeyBacktab:
+		prev()
+		return
+	case tcell.KeyDown, tcell.KeyTab:
+		if a.field < nFields-1 {
+			next()
+		}
+		return
+	case tcell.KeyEnter:
+		if a.field < nFields-1 {
+			next()
+			return
+		}
+		a.caseDone()
+		return
+	case tcell.KeyF10:
+		a.caseDone()
+		return
+	}
+	if p := a.textField(a.field); p != nil {
+		switch ev.Key() {
+		case tcell.KeyBackspace, tcell.KeyBackspace2:
+			if r := []rune(*p); len(r) > 0 {
+				*p = string(r[:len(r)-1])
+			}
+		case tcell.KeyCtrlU:
+			*p = ""
+		case tcell.KeyRune:
+			if len([]rune(*p)) < 60 && ev.Rune() >= ' ' && ev.Rune() < 0x7f {
+				*p += string(ev.Rune())
+			}
+		}
+		return
+	}
+	switch a.field {
+	case fHashes:
+		switch {
+		case ev.Key() == tcell.KeyLeft:
+			a.hcur = max(0, a.hcur-1)
+		case ev.Key() == tcell.KeyRight:
+			a.hcur = min(len(imager.Algorithms)-1, a.hcur+1)
+		case ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
+			alg := imager.Algorithms[a.hcur]
+			if i := slices.Index(a.ch.Hashes, alg); i >= 0 {
+				a.ch.Hashes = slices.Delete(a.ch.Hashes, i, i+1)
+			} else {
+				a.ch.Hashes = imager.SortAlgs(append(a.ch.Hashes, alg))
+			}
+		}
+	case fFormat:
+		i := slices.Index(formats, a.ch.Format)
+		switch {
+		case ev.Key() == tcell.KeyLeft:
+			i = max(0, i-1)
+		case ev.Key() == tcell.KeyRight, ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
+			i = (i + 1) % len(formats)
+			if ev.Key() == tcell.KeyRight {
+				i = min(len(formats)-1, slices.Index(formats, a.ch.Format)+1)
+			}
+		}
+		a.ch.Format = formats[i]
+	case fVerify:
+		if ev.Key() == tcell.KeyRune && ev.Rune() == ' ' {
+			a.ch.Verify = !a.ch.Verify
+		}
+	}
+}
+
+func (a *app) caseDone() {
+	if a.ch.Format == "split" {
+		n, err := parseSize(a.split)
+		if err != nil || n < 1<<20 || n%512 != 0 {
+			a.field = fSplit
+			a.msg = fmt.Sprintf("split size %q: give a size of at least 1M, a multiple of 512 bytes (e.g. 2G)", a.split)
+			return
+		}
+		a.ch.Split = n
+	}
+	if m := a.ch.Missing(); m != "" {
+		a.msg = m
+		switch {
+		case strings.TrimSpace(a.ch.Case.Case) == "":
+			a.field = fCase
+		case strings.TrimSpace(a.ch.Case.Examiner) == "":
+			a.field = fExaminer
+		case len(a.ch.Hashes) == 0:
+			a.field = fHashes
+		}
+		return
+	}
+	a.page = pageConfirm
+}
+
+func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
+	switch {
+	case ev.Key() == tcell.KeyEscape:
+		a.page = pageCase
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
+		s, jobs, err := Plan(ctx, a.cfg, &a.ch)
+		if err != nil {
+			a.msg = "refused: " + err.Error()
+			return
+		}
+		a.session, a.board, a.lastGen = s, newBoard(), -1
+		for _, j := range jobs {
+			a.board.JobStart(j.Req.Source, j.ID, j.Dev.Size) // rows in order before the first draw
+		}
+		done := make(chan error, 1)
+		a.done = done
+		go func() { done <- s.Execute(ctx, jobs, a.board) }()
+		a.page = pageProgress
+	}
+}
+
+func (a *app) keySummary(ev *tcell.EventKey) {
+	if ev.Key() == tcell.KeyUp {
+		a.scroll = max(0, a.scroll-1)
+		return
+	}
+	if ev.Key() == tcell.KeyDown {
+		a.scroll++
+		return
+	}
+	if ev.Key() == tcell.KeyEscape && a.session == nil {
+		a.page = pageSources
+		return
+	}
+	if ev.Key() != tcell.KeyRune {
+		return
+	}
+	r := ev.Rune()
+	if r == 'm' || r == 'M' {
+		a.imageMore()
+		return
+	}
+	for _, act := range a.cfg.Actions {
+		if k, _ := actionText(act); string(r) == k {
+			if act == ActionShell {
+				a.page = pageShell
+				return
+			}
+			a.out.Action, a.finished = act, true
+			return
+		}
+	}
+}
+
+// imageMore starts over with the same case details; sources and the
+// target are chosen again, and the evidence number usually changes.
+func (a *app) imageMore() {
+	a.session, a.board, a.sel, a.ch.Target = nil, nil, map[string]bool{}, nil
+	a.rescan()
+	a.cur, a.top, a.field, a.page = 0, 0, fEvidence, pageSources
+}
+
+func (a *app) keyShell(ev *tcell.EventKey) {
+	switch {
+	case ev.Key() == tcell.KeyEscape, ev.Key() == tcell.KeyRune && (ev.Rune() == 'n' || ev.Rune() == 'N'):
+		a.page = pageSummary
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
+		now := a.cfg.Now()
+		for _, s := range a.out.Sessions {
+			if err := s.Log(now, "emergency shell opened by the operator"); err != nil {
+				a.msg = fmt.Sprintf("could not log the shell in %s: %v", s.Dir, err)
+				return
+			}
+		}
+		a.out.Action, a.finished = ActionShell, true
+	}
+}
