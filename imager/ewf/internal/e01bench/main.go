@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
@@ -35,6 +36,7 @@ func run(args []string, stdout io.Writer) error {
 	seg := fs.Int64("segment-size", 2<<30, "segment size in bytes")
 	level := fs.Int("level", ewf.LevelFast, "compression: 0 none, 1 fast, 2 best")
 	prof := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	readback := fs.Bool("readback", false, "then read the image back (8 MiB ReadAt, SHA-256) and print its MB/s")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -131,7 +133,47 @@ func run(args []string, stdout io.Writer) error {
 			size += fi.Size()
 		}
 	}
-	fmt.Fprintf(stdout, "bytes=%d seconds=%.3f MBps=%.1f image_bytes=%d segments=%d md5=%s\n",
-		total, secs, float64(total)/secs/1e6, size, len(w.Files()), f.Hashes["md5"])
+	fmt.Fprintf(stdout, "bytes=%d seconds=%.3f MBps=%.1f cpu_seconds=%.3f image_bytes=%d segments=%d md5=%s\n",
+		total, secs, float64(total)/secs/1e6, cpuSeconds(), size, len(w.Files()), f.Hashes["md5"])
+	if *readback {
+		return readBack(w.Files()[0], f.Hashes["sha256"], stdout)
+	}
 	return nil
+}
+
+// readBack reads the image as verify does and checks its SHA-256.
+func readBack(first, want string, stdout io.Writer) error {
+	start, cpu0 := time.Now(), cpuSeconds()
+	r, err := ewf.Open(first)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	buf := make([]byte, 8<<20)
+	for off := int64(0); off < r.Size(); {
+		n, err := r.ReadAt(buf, off)
+		h.Write(buf[:n])
+		off += int64(n)
+		if err != nil && !(err == io.EOF && off == r.Size()) {
+			return err
+		}
+	}
+	secs := time.Since(start).Seconds()
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != want {
+		return fmt.Errorf("read back: sha256 %s, source %s", got, want)
+	}
+	fmt.Fprintf(stdout, "readback bytes=%d seconds=%.3f MBps=%.1f cpu_seconds=%.3f sha256=ok\n", r.Size(), secs, float64(r.Size())/secs/1e6, cpuSeconds()-cpu0)
+	return nil
+}
+
+// cpuSeconds is the user + system CPU time of this process so far: unlike
+// wall time it does not depend on what else the machine runs.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
