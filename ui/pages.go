@@ -20,8 +20,8 @@ var (
 
 // Screen rows: 0 title, 1 blank, 2..H-4 body, H-3 message, H-2 and H-1 keys.
 func (a *app) draw() {
-	a.scr.Clear()
 	w, h := a.scr.Size()
+	a.frame = newFrame(w, h)
 	titles := map[page]string{
 		pageSources: "1/5 Sources", pageTarget: "2/5 Target", pageCase: "3/5 Case details",
 		pageConfirm: "4/5 Confirm", pageProgress: "5/5 Imaging", pageSummary: "Summary", pageShell: "Emergency shell",
@@ -51,18 +51,55 @@ func (a *app) draw() {
 	}
 	a.put(h-2, 0, clip(keys[0], w), stPlain)
 	a.put(h-1, 0, clip(keys[1], w), stPlain)
+	a.flush()
+}
+
+// frame is the screen being composed. Screens draw the whole frame each
+// time; flush hands tcell only the cells that differ from what it shows,
+// so tcell sends only those (tcell's own Clear would resend every cell).
+type frame struct {
+	w, h  int
+	r     []rune
+	style []tcell.Style
+}
+
+func newFrame(w, h int) *frame {
+	f := &frame{w: w, h: h, r: make([]rune, w*h), style: make([]tcell.Style, w*h)}
+	for i := range f.r {
+		f.r[i], f.style[i] = ' ', stPlain
+	}
+	return f
+}
+
+func (a *app) put(y, x int, s string, st tcell.Style) {
+	f := a.frame
+	for _, r := range s {
+		if x >= 0 && x < f.w && y >= 0 && y < f.h {
+			if r < ' ' || r > '~' {
+				r = '?' // ASCII only: every serial terminal shows it
+			}
+			f.r[y*f.w+x], f.style[y*f.w+x] = r, st
+		}
+		x++
+	}
+}
+
+func (a *app) flush() {
+	f := a.frame
+	for y := 0; y < f.h; y++ {
+		for x := 0; x < f.w; x++ {
+			r, st := f.r[y*f.w+x], f.style[y*f.w+x]
+			if cr, _, cst, _ := a.scr.GetContent(x, y); cr != r || cst != st {
+				a.scr.SetContent(x, y, r, nil, st)
+			}
+		}
+	}
 	a.scr.HideCursor()
 	a.scr.Show()
 }
 
-func (a *app) put(y, x int, s string, st tcell.Style) {
-	for i, r := range s {
-		a.scr.SetContent(x+i, y, r, nil, st)
-	}
-}
-
 func (a *app) drawSources(w, h int) [2]string {
-	a.put(2, 0, clip("    DEVICE        SIZE  MODEL              SERIAL           TYPE         RO", w), stBold)
+	a.put(2, 0, clip("    DEVICE            SIZE  MODEL              SERIAL           TYPE         RO", w), stBold)
 	rows := a.rows()
 	listH := h - 12
 	if a.cur < a.top {
@@ -139,9 +176,13 @@ func deviceRow(d Device, sel bool) string {
 
 func deviceDetails(d Device) []string {
 	var l []string
-	l = append(l, fmt.Sprintf("%s: %s %s, %d bytes, sectors %d/%d, transport %s, source-id %s",
-		d.Path, d.Kind, imager.HumanBytes(d.Size), d.Size, d.LogicalSector, d.PhysicalSector, orDash(d.Transport), disk.ID(d.Info)))
-	l = append(l, fmt.Sprintf("model %s  serial %s  wwn %s", orDash(d.Model), orDash(d.Serial), orDash(d.WWN)))
+	l = append(l, fmt.Sprintf("%s: %s %s, %d bytes, sectors %d/%d, transport %s",
+		d.Path, d.Kind, imager.HumanBytes(d.Size), d.Size, d.LogicalSector, d.PhysicalSector, orDash(d.Transport)))
+	id := fmt.Sprintf("model %s  serial %s  source-id %s", orDash(d.Model), orDash(d.Serial), disk.ID(d.Info))
+	if d.WWN != "" {
+		id += "  wwn " + d.WWN
+	}
+	l = append(l, id)
 	fs := orDash(d.FSType)
 	if d.FSLabel != "" {
 		fs += " label " + d.FSLabel
@@ -249,7 +290,7 @@ func (a *app) drawCase(w, h int) [2]string {
 		}
 		switch f {
 		case fHashes:
-			for i, alg := range imager.Algorithms {
+			for i, alg := range hashChoices {
 				m := "[ ]"
 				if slices.Contains(a.ch.Hashes, alg) {
 					m = "[x]"

@@ -29,10 +29,11 @@ const (
 // app is the full-screen UI's state. Screens read and edit it; the engine
 // is reached only through Plan and Session.Execute.
 type app struct {
-	cfg  Config
-	scr  tcell.Screen
-	page page
-	msg  string // one line: the last error or hint, shown until the next key
+	cfg   Config
+	scr   tcell.Screen
+	frame *frame
+	page  page
+	msg   string // one line: the last error or hint, shown until the next key
 
 	devs   []Device
 	devErr error
@@ -58,6 +59,9 @@ type app struct {
 	out      Outcome
 	finished bool
 }
+
+// hashChoices are the hashes offered, the default set first.
+var hashChoices = []string{"sha256", "blake3", "md5", "sha1"}
 
 // Formats offered, in order.
 var formats = []string{"raw", "split", "e01"}
@@ -407,9 +411,9 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 		case ev.Key() == tcell.KeyLeft:
 			a.hcur = max(0, a.hcur-1)
 		case ev.Key() == tcell.KeyRight:
-			a.hcur = min(len(imager.Algorithms)-1, a.hcur+1)
+			a.hcur = min(len(hashChoices)-1, a.hcur+1)
 		case ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
-			alg := imager.Algorithms[a.hcur]
+			alg := hashChoices[a.hcur]
 			if i := slices.Index(a.ch.Hashes, alg); i >= 0 {
 				a.ch.Hashes = slices.Delete(a.ch.Hashes, i, i+1)
 			} else {

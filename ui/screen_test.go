@@ -1,0 +1,359 @@
+package ui
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/hinshun/vt10x"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden screen dumps in testdata/screens")
+
+// vterm is a VT100 emulator the screens draw into, counting the bytes sent
+// (what a serial line has to carry).
+type vterm struct {
+	mu     sync.Mutex
+	vt     vt10x.Terminal
+	bytes  int
+	writes []time.Time
+}
+
+func (v *vterm) Write(b []byte) (int, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.bytes += len(b)
+	v.writes = append(v.writes, time.Now())
+	return v.vt.Write(b)
+}
+
+func (v *vterm) sent() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.bytes
+}
+
+// dump is the 80×24 screen as text, trailing blanks removed.
+func (v *vterm) dump() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(v.vt.String(), "\n"), "\n") {
+		out = append(out, strings.TrimRight(l, " "))
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// testApp is an app drawing into a virtual terminal of the given TERM.
+func testApp(t *testing.T, term string, cfg Config) (*app, *vterm) {
+	t.Helper()
+	v := &vterm{vt: vt10x.New(vt10x.WithSize(80, 24))}
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	tty := newStreamTty(pr, v, 80, 24)
+	scr, err := tcell.NewTerminfoScreenFromTtyTerminfo(tty, lookupTerm(term))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scr.Init(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(scr.Fini)
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Date(2026, 11, 22, 5, 30, 0, 0, time.UTC) }
+	}
+	if cfg.Hashes == nil {
+		cfg.Hashes = imager.DefaultHashes
+	}
+	if cfg.Actions == nil {
+		cfg.Actions = []Action{ActionPowerOff, ActionReboot, ActionShell}
+	}
+	cfg.Version = "1.0.0"
+	a := newApp(cfg, scr)
+	a.draw()
+	return a, v
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "screens", name+".txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./ui -run %s -update to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("screen %s differs from %s:\n--- got ---\n%s--- want ---\n%s", name, path, got, want)
+	}
+}
+
+// Keys as the terminal would deliver them.
+func keys(a *app, ks ...any) {
+	for _, k := range ks {
+		switch k := k.(type) {
+		case tcell.Key:
+			a.key(context.Background(), tcell.NewEventKey(k, 0, tcell.ModNone))
+		case string:
+			for _, r := range k {
+				a.key(context.Background(), tcell.NewEventKey(tcell.KeyRune, r, tcell.ModNone))
+			}
+		}
+		a.draw()
+	}
+}
+
+// fixtureDevices is what disk.List reports on a small server: two SATA
+// disks, one partitioned, an md member, our USB boot stick, a card reader
+// without a medium.
+func fixtureDevices() []Device {
+	sda := disk.Info{Path: "/dev/sda", Name: "sda", Kind: disk.KindDisk, Size: 500107862016, LogicalSector: 512, PhysicalSector: 4096,
+		Model: "WDC WD5000AAKX-0", Serial: "WD-WCC2EKH12345", Transport: "sata", ReadOnly: true, PartTable: "gpt"}
+	sda.Partitions = []disk.Info{
+		{Path: "/dev/sda1", Name: "sda1", Kind: disk.KindPart, Parent: "sda", PartNumber: 1, Size: 536870912, LogicalSector: 512, PhysicalSector: 4096,
+			Serial: "WD-WCC2EKH12345", ReadOnly: true, FSType: "vfat", FSLabel: "EFI", PartType: "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"},
+		{Path: "/dev/sda2", Name: "sda2", Kind: disk.KindPart, Parent: "sda", PartNumber: 2, Size: 499570991104, LogicalSector: 512, PhysicalSector: 4096,
+			Serial: "WD-WCC2EKH12345", ReadOnly: true, FSType: "ext4", FSLabel: "root", PartType: "0fc63daf-8483-4772-8e79-3d69d8477de4"},
+	}
+	sdb := disk.Info{Path: "/dev/sdb", Name: "sdb", Kind: disk.KindDisk, Size: 1000204886016, LogicalSector: 512, PhysicalSector: 512,
+		Model: "ST1000DM003-1ER1", Serial: "Z4Y8ABCD", Transport: "sata", ReadOnly: true, FSType: "linux_raid_member"}
+	sdc := disk.Info{Path: "/dev/sdc", Name: "sdc", Kind: disk.KindDisk, Size: 15376318464, LogicalSector: 512, PhysicalSector: 512,
+		Model: "Ultra Fit", Serial: "4C530001", Transport: "usb", Removable: true, ReadOnly: true, PartTable: "mbr"}
+	sdd := disk.Info{Path: "/dev/sdd", Name: "sdd", Kind: disk.KindDisk, Model: "SD/MMC Reader", Transport: "usb", Removable: true, ReadOnly: true}
+	return []Device{{Info: sda}, {Info: sdb, RAID: "md 1.2 member"}, {Info: sdc, Boot: true}, {Info: sdd}}
+}
+
+func fixtureTargets() []Target {
+	return []Target{
+		{Name: "/dev/sde1", Disk: "sde", FSType: "ext4", Label: "EVIDENCE", Free: 3 << 40, Dir: "/mnt/target"},
+		{Name: "/dev/sdf1", Disk: "sdf", FSType: "exfat", Label: "SMALL", Free: 64 << 30, Dir: "/mnt/small"},
+		{Name: "/dev/sda2", Disk: "sda", FSType: "ext4", Label: "root", Free: 1 << 30, Dir: "/mnt/sda2"},
+		{Name: "/dev/sdc1", Disk: "sdc", FSType: "vfat", Label: "COLDIMAGE", Free: 1 << 30, Boot: true},
+	}
+}
+
+func fixtureConfig() Config {
+	return Config{
+		Devices: func() ([]Device, error) { return fixtureDevices(), nil },
+		Targets: func() ([]Target, error) { return fixtureTargets(), nil },
+		Case:    imager.Case{Examiner: "J. Doe"},
+	}
+}
+
+// TestScreens walks the flow as an examiner would and compares every
+// screen with its golden dump.
+func TestScreens(t *testing.T) {
+	a, v := testApp(t, "vt220", fixtureConfig())
+	golden(t, "1-sources", v.dump())
+
+	keys(a, " ")                                              // sda
+	keys(a, tcell.KeyDown, tcell.KeyDown, tcell.KeyDown, " ") // sdb
+	keys(a, tcell.KeyDown, " ")                               // sdc: boot medium, refused
+	golden(t, "1-sources-boot-refused", v.dump())
+	if len(a.ch.Sources) != 2 || a.ch.Sources[0].Name != "sda" || a.ch.Sources[1].Name != "sdb" {
+		t.Fatalf("sources = %+v, want sda and sdb", a.ch.Sources)
+	}
+
+	keys(a, tcell.KeyEnter)
+	keys(a, tcell.KeyDown) // SMALL: 64 GiB for 1.5 TB
+	golden(t, "2-target-will-not-fit", v.dump())
+	keys(a, tcell.KeyEnter)
+	if a.page != pageTarget || !strings.Contains(a.msg, "needed") {
+		t.Fatalf("a target that does not fit was accepted (page %d, msg %q)", a.page, a.msg)
+	}
+	keys(a, tcell.KeyEscape) // back: the selection must survive
+	if a.page != pageSources || len(a.ch.Sources) != 2 {
+		t.Fatalf("Esc lost the selection: page %d, %d sources", a.page, len(a.ch.Sources))
+	}
+	keys(a, tcell.KeyEnter, tcell.KeyUp, tcell.KeyEnter)
+	if a.ch.Target == nil || a.ch.Target.Name != "/dev/sde1" {
+		t.Fatalf("target = %+v", a.ch.Target)
+	}
+
+	keys(a, "2026-0042", tcell.KeyEnter)
+	keys(a, tcell.KeyEnter) // examiner default kept
+	keys(a, "HDD-01", tcell.KeyEnter, "seized at office 3", tcell.KeyEnter)
+	keys(a, tcell.KeyRight, tcell.KeyRight, " ") // md5 on
+	golden(t, "3-case", v.dump())
+	keys(a, tcell.KeyEnter, tcell.KeyEnter) // format raw, verify
+	keys(a, tcell.KeyEnter)
+	golden(t, "4-confirm", v.dump())
+
+	keys(a, tcell.KeyEscape, tcell.KeyUp, tcell.KeyUp, tcell.KeyUp, tcell.KeyUp, tcell.KeyCtrlU, "HDD-02")
+	if a.ch.Case.Case != "2026-0042" || a.ch.Case.Notes != "seized at office 3" || a.ch.Case.Evidence != "HDD-02" {
+		t.Fatalf("case details after Esc and edit: %+v", a.ch.Case)
+	}
+	if got := strings.Join(a.ch.Hashes, ","); got != "md5,sha256,blake3" {
+		t.Errorf("hashes %s, want md5,sha256,blake3", got)
+	}
+}
+
+func TestNothingWrittenWithoutSources(t *testing.T) {
+	a, v := testApp(t, "vt100", fixtureConfig())
+	keys(a, tcell.KeyEnter)
+	if a.page != pageSources {
+		t.Fatal("went on without a source")
+	}
+	if !strings.Contains(v.dump(), "select at least one source") {
+		t.Fatalf("no hint shown:\n%s", v.dump())
+	}
+}
+
+// Every terminal type the appliance meets renders the same screen.
+func TestTerminals(t *testing.T) {
+	var first string
+	for _, term := range []string{"vt100", "vt220", "linux", "xterm", "xterm-256color", "unknown-terminal"} {
+		t.Run(term, func(t *testing.T) {
+			a, v := testApp(t, term, fixtureConfig())
+			keys(a, " ", tcell.KeyDown, tcell.KeyDown)
+			d := v.dump()
+			if first == "" {
+				first = d
+				golden(t, "1-sources-selected", d)
+			} else if d != first {
+				t.Errorf("TERM=%s renders differently:\n%s\nvt100:\n%s", term, d, first)
+			}
+		})
+	}
+}
+
+// progressFixture fills a board as two running jobs would.
+func progressFixture(b *board) {
+	b.JobStart("/dev/sda", "sda_WD-WCC2EKH12345", 500107862016)
+	b.JobStart("/dev/sdb", "sdb_Z4Y8ABCD", 1000204886016)
+	b.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bytes: 250053931008, Total: 500107862016, Rate: 151.2e6, ETA: 1654 * time.Second})
+	b.Event(imager.Event{Kind: imager.EventUnreadable, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bad: &imager.BadRange{LBA: 123456, Count: 8, Error: "input/output error"}})
+	b.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseAcquire, Source: "/dev/sdb", Bytes: 100020488601, Total: 1000204886016, Rate: 98.7e6, ETA: 9120 * time.Second})
+}
+
+func TestProgressScreen(t *testing.T) {
+	a, v := testApp(t, "vt100", fixtureConfig())
+	a.ch.Sources = fixtureDevices()[:2]
+	a.ch.Verify = true
+	a.board, a.page = newBoard(), pageProgress
+	progressFixture(a.board)
+	a.draw()
+	golden(t, "5-progress", v.dump())
+
+	// One more second of imaging: only the changed cells go out, few
+	// enough bytes for a 9600-baud line (960 bytes/s) with room to spare.
+	before := v.sent()
+	a.board.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bytes: 250205131008, Total: 500107862016, Rate: 151.2e6, ETA: 1653 * time.Second})
+	a.board.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseAcquire, Source: "/dev/sdb", Bytes: 100119188601, Total: 1000204886016, Rate: 98.7e6, ETA: 9119 * time.Second})
+	a.draw()
+	n := v.sent() - before
+	t.Logf("one refresh of two progress lines: %d bytes", n)
+	if n == 0 || n > 480 {
+		t.Errorf("a one-second refresh sent %d bytes; want 1..480 (half of what 9600 baud carries)", n)
+	}
+	before = v.sent()
+	a.draw()
+	if n := v.sent() - before; n > 16 {
+		t.Errorf("redrawing an unchanged screen sent %d bytes", n)
+	}
+
+	// Verify phase after acquisition.
+	a.board.Event(imager.Event{Kind: imager.EventDone, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bytes: 500107862016})
+	a.board.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseVerify, Source: "/dev/sda", Bytes: 50010786201, Total: 500107862016, Rate: 160e6, ETA: 2813 * time.Second})
+	a.draw()
+	golden(t, "5-progress-verify", v.dump())
+}
+
+// The loop draws the progress screen at most once a second however fast
+// the engine reports.
+func TestProgressRefreshRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 3 s")
+	}
+	a, v := testApp(t, "vt100", fixtureConfig())
+	a.ch.Sources = fixtureDevices()[:2]
+	a.board, a.page = newBoard(), pageProgress
+	progressFixture(a.board)
+	ctx, cancel := context.WithTimeout(context.Background(), 3200*time.Millisecond)
+	defer cancel()
+	stop, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		var b int64
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				b += 1 << 20
+				a.board.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bytes: b, Total: 500107862016, Rate: 150e6})
+			}
+		}
+	}()
+	v.mu.Lock()
+	v.writes = nil
+	v.mu.Unlock()
+	a.loop(ctx)
+	close(stop)
+	<-exited
+	// Writes less than 100 ms apart belong to one redraw.
+	v.mu.Lock()
+	draws := 0
+	for i, w := range v.writes {
+		if i == 0 || w.Sub(v.writes[i-1]) > 100*time.Millisecond {
+			draws++
+		}
+	}
+	v.mu.Unlock()
+	// The initial draw plus one per second.
+	if draws < 2 || draws > 4 {
+		t.Errorf("%d redraws in 3.2 s; want 2..4", draws)
+	}
+}
+
+func TestSummaryAndShell(t *testing.T) {
+	a, v := testApp(t, "linux", fixtureConfig())
+	dir := t.TempDir()
+	s := &Session{Dir: dir, OK: 1, Failed: 1, Sources: []SourceResult{
+		{ID: "sda_WD-WCC2EKH12345", OK: true, Result: "ok", Verified: "match",
+			Hashes:     map[string]string{"sha256": strings.Repeat("ab", 32), "blake3": strings.Repeat("cd", 32)},
+			Unreadable: []imager.BadRange{}, Record: dir + "/sda_WD-WCC2EKH12345/acquisition.json"},
+		{ID: "sdb_Z4Y8ABCD", Result: "incomplete", Verified: "match", Hashes: map[string]string{"sha256": strings.Repeat("01", 32), "blake3": strings.Repeat("23", 32)},
+			Unreadable: []imager.BadRange{{LBA: 123456, Count: 8, Error: "input/output error"}},
+			Error:      "incomplete: 8 unreadable sector(s) in 1 range(s) zero-filled (listed in the record)",
+			Record:     dir + "/sdb_Z4Y8ABCD/acquisition.json"},
+	}}
+	a.session, a.page = s, pageSummary
+	a.out.Sessions = []*Session{s}
+	a.draw()
+	golden(t, "6-summary", strings.ReplaceAll(v.dump(), dir, "/T"))
+
+	keys(a, "s")
+	golden(t, "7-shell-confirm", v.dump())
+	keys(a, tcell.KeyEscape)
+	if a.finished || a.page != pageSummary {
+		t.Fatal("Esc on the shell question did not go back")
+	}
+	keys(a, "s", "y")
+	if !a.finished || a.out.Action != ActionShell {
+		t.Fatalf("finished %v action %q", a.finished, a.out.Action)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "session.json"))
+	if err != nil || !strings.Contains(string(b), "emergency shell opened by the operator") {
+		t.Fatalf("shell not logged in session.json: %v\n%s", err, b)
+	}
+}
