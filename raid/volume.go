@@ -285,6 +285,7 @@ func (v *Volume) setupRAID0(opt Options) error {
 }
 
 func readRAID0(v *Volume, p []byte, off int64) error {
+	var ps []piece
 	for len(p) > 0 {
 		zi := sort.Search(len(v.zones), func(i int) bool { return v.zones[i].end > off })
 		z := &v.zones[zi]
@@ -297,13 +298,11 @@ func readRAID0(v *Volume, p []byte, off int64) error {
 		inChunk := sel % v.chunk
 		dev := z.devs[(sel/v.chunk)%nb]
 		devOff := z.devStart + zoff/(v.chunk*nb)*v.chunk + inChunk
-		n := min(int64(len(p)), v.chunk-inChunk)
-		if err := v.devs[dev].readAt(p[:n], devOff); err != nil {
-			return err
-		}
+		n := min(int64(len(p)), v.chunk-inChunk, z.end-off)
+		ps = append(ps, piece{dev: dev, off: devOff, buf: p[:n]})
 		p, off = p[n:], off+n
 	}
-	return nil
+	return v.readPieces(ps)
 }
 
 // ---- RAID1 ----
@@ -509,6 +508,7 @@ func readRAID56(v *Volume, p []byte, off int64) error {
 	if v.arr.LevelNum == 6 {
 		data = int64(v.n - 2)
 	}
+	var direct []piece
 	for len(p) > 0 {
 		c := off / v.chunk
 		inChunk := off % v.chunk
@@ -518,16 +518,65 @@ func readRAID56(v *Volume, p []byte, off int64) error {
 			return err
 		}
 		devOff := stripe*v.chunk + inChunk
-		if d := v.devs[g.dd]; d != nil {
-			if err := d.readAt(p[:n], devOff); err != nil {
-				return err
-			}
+		if v.devs[g.dd] != nil {
+			direct = append(direct, piece{dev: g.dd, off: devOff, buf: p[:n]})
 		} else if err := v.reconstruct(p[:n], devOff, g, stripe, data); err != nil {
 			return err
 		}
 		p, off = p[n:], off+n
 	}
-	return nil
+	return v.readPieces(direct)
+}
+
+// piece is one contiguous read from one member.
+type piece struct {
+	dev int
+	off int64
+	buf []byte
+}
+
+// readPieces reads the pieces, one goroutine per member when the request
+// spans several members, so that members are read in parallel.
+func (v *Volume) readPieces(ps []piece) error {
+	if len(ps) <= 1 {
+		for _, pc := range ps {
+			if err := v.devs[pc.dev].readAt(pc.buf, pc.off); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	byDev := make(map[int][]piece)
+	for _, pc := range ps {
+		byDev[pc.dev] = append(byDev[pc.dev], pc)
+	}
+	if len(byDev) == 1 {
+		for _, pc := range ps {
+			if err := v.devs[pc.dev].readAt(pc.buf, pc.off); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make(chan error, len(byDev))
+	for dev, list := range byDev {
+		go func() {
+			for _, pc := range list {
+				if err := v.devs[dev].readAt(pc.buf, pc.off); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range byDev {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // reconstruct computes the missing data device g.dd's bytes at devOff into out.

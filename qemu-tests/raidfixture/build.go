@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coldimage/coldimage/initramfs/kernel"
@@ -107,6 +108,18 @@ func Build(ctx context.Context, opt Options) (*Fixtures, error) {
 	fmt.Fprintf(h, "%s\n%s\nmdadm %s\nbusybox-static %s\n%s\n%s\n", builderVersion, kpkg, mdadmVer, bbVer, casesJSON, guestScriptTemplate)
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	dir := filepath.Join(opt.CacheDir, "raid-fixtures", key)
+	// One builder at a time per key (tests and the command may race).
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
 	if fx, err := load(dir, opt.Cases); err == nil {
 		opt.Log("raid fixtures: cached in %s", dir)
 		fx.Key = key
@@ -306,6 +319,9 @@ func build(ctx context.Context, opt Options, out string) (string, error) {
 	}
 	if i := bytes.IndexByte(res, 0); i >= 0 {
 		res = res[:i]
+	}
+	if !bytes.Contains(res, []byte("@@HASH ")) {
+		return console.String(), fmt.Errorf("guest recorded no array hashes (console in %s)", filepath.Join(out, "console.log"))
 	}
 	if err := os.WriteFile(filepath.Join(out, "results.txt"), res, 0o644); err != nil {
 		return "", err
@@ -521,9 +537,6 @@ run_case() {
 		ndev=$((ndev-1)); create=""; i=0
 		for d in $devs; do i=$((i+1)); [ $i -le $ndev ] && create="$create $d"; extra=$d; done
 	fi
-	[ "$scen" = spare ] && create="$devs" && opts="--spare-devices=1"
-	[ "$layout" != - ] && opts="$opts --layout=$layout"
-	[ "$chunk" != 0 ] && opts="$opts --chunk=$chunk"
 	container=""
 	case $meta in
 	ddf|imsm)
@@ -531,13 +544,16 @@ run_case() {
 		if ! yes | timeout 300 mdadm --create $container --run --force --metadata=$meta --raid-devices=$ndev $create > /tmp/out 2>&1; then
 			echo "@@ERR $name container: $(tr '\n' ' ' < /tmp/out)" >> $R; cat /tmp/out; return
 		fi
-		opts="$opts --level=$level --raid-devices=$ndev --size=$((volmib*1024))"
+		opts="--level=$level --raid-devices=$ndev --size=$((volmib*1024))"
 		create=$container
 		;;
 	*)
-		opts="$opts --metadata=$meta --level=$level --raid-devices=$ndev --homehost=coldimage --name=$name"
+		opts="--metadata=$meta --level=$level --raid-devices=$ndev --homehost=coldimage --name=$name"
 		;;
 	esac
+	[ "$scen" = spare ] && create="$devs" && opts="$opts --spare-devices=1"
+	[ "$layout" != - ] && opts="$opts --layout=$layout"
+	[ "$chunk" != 0 ] && opts="$opts --chunk=$chunk"
 	if ! yes | timeout 300 mdadm --create $md --run --force $opts $create > /tmp/out 2>&1; then
 		echo "@@ERR $name create: $(tr '\n' ' ' < /tmp/out)" >> $R
 		echo "@@ERR $name create failed"; cat /tmp/out
