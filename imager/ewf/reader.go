@@ -319,7 +319,7 @@ type chunkLoc struct {
 
 // locate finds chunk c through its (cached) table.
 func (r *Reader) locate(c int64) (chunkLoc, error) {
-	ti := sort.Search(len(r.tables), func(i int) bool { return r.tables[i].first+int64(r.tables[i].ref.n) > c })
+	ti := r.tableOf(c)
 	if ti == len(r.tables) {
 		return chunkLoc{}, fmt.Errorf("ewf: chunk %d is in no table", c)
 	}
@@ -348,6 +348,11 @@ func (r *Reader) locate(c int64) (chunkLoc, error) {
 		return chunkLoc{}, fmt.Errorf("ewf: %s: chunk %d: table entry gives bytes %d–%d, not a plausible chunk", seg.path, c, l.start, l.end)
 	}
 	return l, nil
+}
+
+// tableOf returns the index of the table that lists chunk c, or len(r.tables).
+func (r *Reader) tableOf(c int64) int {
+	return sort.Search(len(r.tables), func(i int) bool { return r.tables[i].first+int64(r.tables[i].ref.n) > c })
 }
 
 // decoder holds the buffers of one decoding goroutine.
@@ -405,12 +410,18 @@ func (r *Reader) chunk(c int64) ([]byte, error) {
 }
 
 // readChunks fills p with whole chunks from chunk c on (and the last,
-// shorter chunk of the image), decoding them on up to GOMAXPROCS
-// goroutines. It returns the bytes before the first failing chunk.
+// shorter chunk of the image) that lie in the segment file of chunk c,
+// decoding them on up to GOMAXPROCS goroutines. It returns the bytes
+// before the first failing chunk.
 func (r *Reader) readChunks(p []byte, c int64) (int, error) {
 	var locs []chunkLoc
 	var locErr error
 	for n := int64(0); n < int64(len(p)) && c*r.chunkSize < r.size; c++ {
+		if ti := r.tableOf(c); len(locs) > 0 && ti < len(r.tables) && r.segs[r.tables[ti].seg] != locs[0].seg {
+			// One segment per batch: opening another file may close
+			// (evict) the one the batch's locations use.
+			break
+		}
 		l, err := r.locate(c)
 		if err != nil {
 			locErr = err

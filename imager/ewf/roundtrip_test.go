@@ -38,6 +38,8 @@ var imageCases = []imageCase{
 	{name: "all-zero", kind: "zero", size: 3<<20 + 512, mediaSize: -1},
 	{name: "random", kind: "random", size: 2<<20 + 3*512, mediaSize: -1},
 	{name: "multi-segment", kind: "random", size: 9<<19 + 5*512, segmentSize: 1 << 20, minSegments: 5, mediaSize: -1},
+	{name: "beyond-E99", kind: "random", size: 101 << 20, segmentSize: 1 << 20, minSegments: 101, mediaSize: -1,
+		bad: []imager.BadRange{{LBA: 200000, Count: 8, Error: "EIO"}}},
 	{name: "table-groups", kind: "mixed", size: 3<<20 + 9*512, segmentSize: 1 << 20, tableLimit: 7, minSegments: 2, mediaSize: -1},
 	{name: "unreadable", kind: "mixed", size: 2<<20 + 512, mediaSize: -1,
 		bad: []imager.BadRange{{LBA: 10, Count: 3, Error: "EIO"}, {LBA: 2000, Count: 64, Error: "EIO"}, {LBA: 4096, Count: 1, Error: "EIO"}}},
@@ -92,6 +94,25 @@ func TestRoundTrip(t *testing.T) {
 			files := w.Files()
 			if len(files) < max(c.minSegments, 1) {
 				t.Errorf("%d segment files, want at least %d", len(files), c.minSegments)
+			}
+			for i, f := range files {
+				st, err := os.Stat(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				limit := c.options().SegmentSize
+				if limit == 0 {
+					limit = defaultSegmentSize
+				}
+				if i == len(files)-1 {
+					limit += error2HeaderSize + 8*int64(len(c.bad)) + 4 + descriptorSize // error2 is not reserved
+				}
+				if st.Size() > limit {
+					t.Errorf("%s: %d bytes, segment size %d", f, st.Size(), limit)
+				}
+			}
+			if c.minSegments > 99 && !strings.HasSuffix(files[99], ".EAA") {
+				t.Errorf("segment 100 is %s, want .EAA", files[99])
 			}
 			t.Run("reader", func(t *testing.T) { checkReader(t, first, data, c, files) })
 			t.Run("ewf-tools", func(t *testing.T) { checkEwfTools(t, first, data, c) })
