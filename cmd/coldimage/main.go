@@ -29,6 +29,7 @@ commands:
   raid examine [--json] MEMBER...       RAID metadata per member and array
   raid assemble [--volume N] -o OUT MEMBER...
                                         write a reassembled RAID volume
+  ui [flags]                            the console UI (as on the appliance) on this host
   version                               print the version
 `
 
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runVerify(ctx, rest, stdout, stderr)
 	case "raid":
 		return runRaid(ctx, rest, stdout, stderr)
+	case "ui":
+		return runUI(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "coldimage", Version)
 		return nil
