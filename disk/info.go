@@ -41,6 +41,7 @@ type Info struct {
 	FSUUID  string `json:"fs_uuid,omitempty"`
 
 	Holders    []string `json:"holders,omitempty"`    // sysfs holders (md, dm, ...)
+	RAID       string   `json:"raid,omitempty"`       // RAID membership found by the raid probers (filled by callers)
 	Partitions []Info   `json:"partitions,omitempty"` // for disks and partitioned image files
 
 	// Error is set by List for a device that is present but could not be

@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/raid"
 )
 
 func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +44,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			infos = append(infos, i)
 		}
 	}
+	annotateRAID(infos)
 	if *asJSON {
 		if infos == nil {
 			infos = []disk.Info{}
@@ -78,6 +81,9 @@ func content(i disk.Info) string {
 		}
 		parts = append(parts, s)
 	}
+	if i.RAID != "" {
+		parts = append(parts, i.RAID)
+	}
 	if len(i.Holders) > 0 {
 		parts = append(parts, "held by "+strings.Join(i.Holders, ","))
 	}
@@ -99,4 +105,78 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// annotateRAID probes every disk and partition (opened O_RDONLY, without
+// touching their read-only flag: list has no side effects) for RAID
+// metadata and notes each member's array, role and status.
+func annotateRAID(infos []disk.Info) {
+	type slot struct {
+		info   *disk.Info
+		closer io.Closer
+	}
+	var members []raid.Member
+	var slots []slot
+	var add func(i *disk.Info, file *os.File)
+	add = func(i *disk.Info, file *os.File) {
+		switch {
+		case i.Kind == disk.KindFile:
+			f, err := os.Open(i.Path)
+			if err != nil {
+				return
+			}
+			members = append(members, raid.Member{Name: i.Path, R: f, Size: i.Size})
+			slots = append(slots, slot{i, f})
+			file = f
+		case i.Path != "":
+			f, err := os.Open(i.Path)
+			if err != nil {
+				return
+			}
+			members = append(members, raid.Member{Name: i.Path, R: f, Size: i.Size})
+			slots = append(slots, slot{i, f})
+		case file != nil && i.Kind == disk.KindPart:
+			// a partition inside an image file
+			members = append(members, raid.Member{Name: i.Name, R: io.NewSectionReader(file, i.Start, i.Size), Size: i.Size})
+			slots = append(slots, slot{i, nil})
+		}
+		for k := range i.Partitions {
+			add(&i.Partitions[k], file)
+		}
+	}
+	for k := range infos {
+		add(&infos[k], nil)
+	}
+	defer func() {
+		for _, s := range slots {
+			if s.closer != nil {
+				s.closer.Close()
+			}
+		}
+	}()
+	if len(members) == 0 {
+		return
+	}
+	rep, err := raid.Examine(members)
+	if err != nil {
+		return
+	}
+	where := map[string]string{}
+	for _, a := range rep.Arrays {
+		for _, m := range a.Members {
+			if m.Name != "" {
+				where[m.Name] = fmt.Sprintf("%s %s %s role %d %s", a.Metadata, a.Level, a.UUID, m.Role, m.Status)
+			}
+		}
+	}
+	for k, mr := range rep.Members {
+		if len(mr.Found) == 0 {
+			continue
+		}
+		note := where[mr.Name]
+		if note == "" {
+			note = mr.Found[0].Format + " metadata"
+		}
+		slots[k].info.RAID = note
+	}
 }

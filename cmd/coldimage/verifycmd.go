@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/verify"
 )
 
