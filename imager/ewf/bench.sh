@@ -23,7 +23,7 @@ if [ ! -e "$src" ]; then
 fi
 cat "$src" >/dev/null # page-cache the source for both runs
 bytes=$(stat -c %s "$src")
-field() { echo "$1" | sed "s/.*$2=\([0-9.]*\).*/\1/"; }
+field() { echo " $1" | sed "s/.* $2=\([0-9.]*\).*/\1/"; }
 
 go build -o "$work/e01bench" ./imager/ewf/internal/e01bench
 ours=$("$work/e01bench" -o "$work/ours" -segment-size 2147483648 -readback "$src")

@@ -90,3 +90,19 @@ func FuzzParseSegment(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHeaderText feeds arbitrary text to the header/header2 line parser and
+// arbitrary bytes to the UTF-16 decoding path (after zlib).
+func FuzzHeaderText(f *testing.F) {
+	v := headerValues{Case: "C", Examiner: "E", Evidence: "N", Notes: "T", Model: "M", Serial: "S"}
+	f.Add(header2Text(v))
+	f.Add(headerText(v))
+	f.Add("main\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if m, err := parseMain(s); err == nil && m == nil {
+			t.Fatal("nil map without error")
+		}
+		parseHeader2(zlibBytes([]byte(s)))
+		parseHeader(zlibBytes([]byte(s)))
+	})
+}

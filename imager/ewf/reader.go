@@ -25,14 +25,15 @@ import (
 // it reads: section descriptors and data when opening, chunk tables and
 // chunks (zlib's Adler-32 or the stored one) when reading.
 type Reader struct {
-	segs      []*segFile
-	tables    []tableSpan
-	size      int64
-	chunkSize int64
-	chunks    int64
-	header    map[string]string
-	hashes    map[string]string
-	errs      []imager.BadRange
+	segs       []*segFile
+	tables     []tableSpan
+	size       int64
+	sectorSize int
+	chunkSize  int64
+	chunks     int64
+	header     map[string]string
+	hashes     map[string]string
+	errs       []imager.BadRange
 
 	mu       sync.Mutex
 	pos      int64
@@ -131,6 +132,7 @@ func Open(firstSegment string) (*Reader, error) {
 		}
 	}
 	r.chunkSize = vol.chunkSize()
+	r.sectorSize = int(vol.BytesPerSector)
 	r.size = vol.mediaSize()
 	r.chunks = chunks
 	if chunks != int64(vol.Chunks) {
@@ -188,6 +190,9 @@ func headerMap(hdr2, hdr map[string]string) map[string]string {
 
 // Size is the media size in bytes.
 func (r *Reader) Size() int64 { return r.size }
+
+// SectorSize is the bytes per sector of the source: the unit of Errors().
+func (r *Reader) SectorSize() int { return r.sectorSize }
 
 // ChunkSize is the media bytes per chunk.
 func (r *Reader) ChunkSize() int64 { return r.chunkSize }

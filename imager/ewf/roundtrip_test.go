@@ -126,6 +126,9 @@ func checkReader(t *testing.T, first string, data []byte, c imageCase, files []s
 		t.Fatalf("Open: %v", err)
 	}
 	defer r.Close()
+	if r.SectorSize() != c.options().SectorSize {
+		t.Errorf("SectorSize() = %d, want %d", r.SectorSize(), c.options().SectorSize)
+	}
 	if r.Size() != int64(len(data)) {
 		t.Fatalf("Size() = %d, want %d", r.Size(), len(data))
 	}
