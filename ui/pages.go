@@ -47,7 +47,14 @@ func (a *app) draw() {
 		keys = a.drawShell(w, h)
 	}
 	if a.msg != "" {
-		a.put(h-3, 0, clip("! "+a.msg, w), stBold)
+		// Up to three lines, so an error can name the device and what to do.
+		l := wrap("! "+a.msg, w)
+		if len(l) > 3 {
+			l = []string{l[0], l[1], clip(strings.Join(l[2:], " "), w)}
+		}
+		for i, s := range l {
+			a.put(h-2-len(l)+i, 0, pad(s, w), stBold)
+		}
 	}
 	a.put(h-2, 0, clip(keys[0], w), stPlain)
 	a.put(h-1, 0, clip(keys[1], w), stPlain)
@@ -360,7 +367,11 @@ func (a *app) choiceLines() []string {
 			free = imager.HumanBytes(t.Free) + " free"
 		}
 		l = append(l, fmt.Sprintf("Target %s (%s %s), %s", t.Name, orDash(t.FSType), t.Label, free))
-		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", strings.TrimSuffix(t.Dir, "/"), pathPart(c.Case.Case)))
+		dir := strings.TrimSuffix(t.Dir, "/")
+		if dir == "" {
+			dir = "<mount point>"
+		}
+		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", dir, pathPart(c.Case.Case)))
 	}
 	return l
 }
@@ -419,13 +430,22 @@ func phaseLine(name string, p phaseState, skipped bool) string {
 }
 
 func (a *app) summaryLines() []string {
-	var l []string
 	if a.session == nil {
 		return []string{"No imaging in this step. Choose what to do next:"}
 	}
-	s := a.session
+	return summaryLines(a.session)
+}
+
+// summaryLines is the result of a session for people: both modes and
+// unattended runs print it.
+func summaryLines(s *Session) []string {
+	var l []string
 	l = append(l, fmt.Sprintf("%d ok, %d failed.  Session folder:", s.OK, s.Failed))
-	l = append(l, "  "+s.Dir)
+	for d := s.Dir; d != ""; {
+		n := min(len(d), 76)
+		l = append(l, "  "+d[:n])
+		d = d[n:]
+	}
 	for _, r := range s.Sources {
 		l = append(l, "")
 		state := strings.ToUpper(r.Result)
@@ -490,6 +510,24 @@ func (a *app) drawShell(w, h int) [2]string {
 		a.put(3+i, 2, clip(l, w-2), stPlain)
 	}
 	return [2]string{"y open the shell (logged)", "n or Esc back to the summary"}
+}
+
+// wrap breaks s into lines of at most w runes, at spaces where it can.
+func wrap(s string, w int) []string {
+	var out []string
+	for len([]rune(s)) > w {
+		r := []rune(s)
+		cut := w
+		for i := w; i > w/2; i-- {
+			if r[i] == ' ' {
+				cut = i
+				break
+			}
+		}
+		out = append(out, strings.TrimRight(string(r[:cut]), " "))
+		s = strings.TrimLeft(string(r[cut:]), " ")
+	}
+	return append(out, s)
 }
 
 func pad(s string, w int) string {

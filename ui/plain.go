@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coldimage/coldimage/imager"
 )
@@ -320,26 +321,46 @@ func (p *plain) confirm(ctx context.Context) error {
 			p.printf("! type yes (the whole word) to start, or < to change something\n")
 			continue
 		}
-		s, jobs, err := Plan(ctx, p.cfg, &p.a.ch)
-		if err != nil {
-			p.printf("! refused: %v\n", err)
+		s, err := Unattended(ctx, p.cfg, &p.a.ch)
+		if s == nil {
+			p.printf("! refused, nothing written: %v\n", err)
 			return errBack
 		}
-		p.printf("imaging into %s\n", s.Dir)
-		prog := NewText(p.out, false, p.cfg.LogEvery)
-		err = s.Execute(ctx, jobs, prog)
-		prog.Close()
 		p.a.session = s
 		p.a.out.Sessions = append(p.a.out.Sessions, s)
-		p.printf("\nSummary:\n")
-		for _, l := range p.a.summaryLines() {
-			p.printf("  %s\n", l)
-		}
 		if err != nil {
-			p.printf("! session record not written: %v\n", err)
+			p.printf("! %v\n", err)
 		}
 		return nil
 	}
+}
+
+// Unattended runs the chosen jobs without questions, printing the same
+// progress lines and summary as plain mode to cfg.Out (coldimage.auto=1).
+// A nil session means Plan refused and nothing was written.
+func Unattended(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LogEvery == 0 {
+		cfg.LogEvery = 10 * time.Second
+	}
+	s, jobs, err := Plan(ctx, cfg, c)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.Out, "imaging %d source(s) into %s\n", len(jobs), s.Dir)
+	prog := NewText(cfg.Out, false, cfg.LogEvery)
+	err = s.Execute(ctx, jobs, prog)
+	prog.Close()
+	fmt.Fprintf(cfg.Out, "\nSummary:\n")
+	for _, l := range summaryLines(s) {
+		fmt.Fprintf(cfg.Out, "  %s\n", l)
+	}
+	if err != nil {
+		return s, fmt.Errorf("session record not written: %w", err)
+	}
+	return s, nil
 }
 
 // next asks what to do after a session: "" means image more.

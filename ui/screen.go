@@ -471,7 +471,7 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
 		s, jobs, err := Plan(ctx, a.cfg, &a.ch)
 		if err != nil {
-			a.msg = "refused: " + err.Error()
+			a.msg = "refused, nothing written: " + err.Error()
 			return
 		}
 		a.session, a.board, a.lastGen = s, newBoard(), -1

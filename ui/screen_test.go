@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -355,5 +356,27 @@ func TestSummaryAndShell(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "session.json"))
 	if err != nil || !strings.Contains(string(b), "emergency shell opened by the operator") {
 		t.Fatalf("shell not logged in session.json: %v\n%s", err, b)
+	}
+}
+
+// A target that cannot be prepared (mount fails) is named on the confirm
+// screen with what to do; nothing is started and the choices stay.
+func TestConfirmRefusalNamesDevice(t *testing.T) {
+	cfg := fixtureConfig()
+	cfg.Targets = func() ([]Target, error) {
+		return []Target{{Name: "/dev/sde1", Disk: "sde", FSType: "ntfs", Label: "EVIDENCE", Free: -1,
+			Prepare: func(context.Context) (string, error) {
+				return "", errors.New("mount /dev/sde1 (ntfs) read-write: invalid argument")
+			}}}, nil
+	}
+	a, v := testApp(t, "vt100", cfg)
+	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, "2026-0043", tcell.KeyEnter, tcell.KeyF10, "y")
+	if a.page != pageConfirm || a.session != nil {
+		t.Fatalf("page %d session %v after a refused start", a.page, a.session)
+	}
+	golden(t, "4-confirm-refused", v.dump())
+	keys(a, tcell.KeyEscape)
+	if a.page != pageCase || a.ch.Case.Case != "2026-0043" || len(a.ch.Sources) != 1 {
+		t.Fatalf("Esc after refusal: page %d, choices %+v", a.page, a.ch)
 	}
 }
