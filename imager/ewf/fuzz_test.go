@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,6 +89,24 @@ func FuzzParseSegment(f *testing.F) {
 			}
 			readEntries(r, tb, "fuzz.E01")
 		}
+		if s.last != "done" || s.vol == nil || s.vol.chunkSize() > 1<<20 {
+			return
+		}
+		// A complete single segment: read all of it through the Reader.
+		first := filepath.Join(t.TempDir(), "fuzz.E01")
+		if err := os.WriteFile(first, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Open(first)
+		if err != nil {
+			return
+		}
+		defer img.Close()
+		n, err := io.Copy(io.Discard, img)
+		if err == nil && n != img.Size() {
+			t.Fatalf("read %d bytes without error, size %d", n, img.Size())
+		}
+		img.ReadAt(make([]byte, 3*img.ChunkSize()), 0)
 	})
 }
 
