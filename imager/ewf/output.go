@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 
@@ -176,6 +177,9 @@ func (o *output) writeChunk(data []byte, compressed bool) error {
 		if err := o.openGroup(); err != nil {
 			return err
 		}
+	}
+	if o.chunks >= math.MaxUint32 {
+		return fmt.Errorf("ewf: chunk %d: EWF counts chunks in 32 bits", o.chunks)
 	}
 	rel := o.pos - o.sectorsOff
 	if rel > offsetMask {

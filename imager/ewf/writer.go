@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,6 +46,9 @@ const (
 	batchChunks = 32
 	// maxBatches bounds the memory in flight to 2 MiB × maxBatches.
 	maxBatches = 24
+	// minSegmentOverhead bounds what a segment holds besides chunk data when
+	// chunks are incompressible: data section, trailer and tables.
+	minSegmentOverhead = 64 << 10
 )
 
 // LevelNone, LevelFast and LevelBest are the values of Options.Level.
@@ -104,6 +108,14 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 	}
 	if opt.Level < LevelNone || opt.Level > LevelBest {
 		return nil, fmt.Errorf("ewf: compression level %d not in 0 (none), 1 (fast), 2 (best)", opt.Level)
+	}
+	if chunks := (opt.MediaSize + ChunkSize - 1) / ChunkSize; chunks > math.MaxUint32 {
+		return nil, fmt.Errorf("ewf: %d bytes need %d chunks; EWF counts chunks in 32 bits (at most %d bytes)", opt.MediaSize, chunks, int64(math.MaxUint32)*ChunkSize)
+	}
+	// Every segment holds at least its share of media; a set has at most
+	// maxSegments files (E01…ZZZ).
+	if perSeg := opt.SegmentSize - minSegmentOverhead; opt.MediaSize > perSeg*maxSegments {
+		return nil, fmt.Errorf("ewf: %d bytes do not fit in %d segments of %d bytes (E01…ZZZ); use a larger segment size", opt.MediaSize, maxSegments, opt.SegmentSize)
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)

@@ -29,6 +29,8 @@ func TestCreateRefuses(t *testing.T) {
 		{"sector size", t.TempDir(), Options{SectorSize: 520}, "sector size 520", nil},
 		{"unaligned media size", t.TempDir(), Options{MediaSize: 1000}, "not a whole number of 512-byte sectors", ErrUnaligned},
 		{"level", t.TempDir(), Options{Level: 3}, "compression level 3", nil},
+		{"too many chunks", t.TempDir(), Options{MediaSize: 1 << 48, SegmentSize: 1 << 40}, "EWF counts chunks in 32 bits", nil},
+		{"too many segments", t.TempDir(), Options{MediaSize: 30 << 40}, "do not fit in 14971 segments", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w, err := Create(c.dir, "image", c.opt)
