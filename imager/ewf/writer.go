@@ -114,7 +114,7 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 	}
 	// Every segment holds at least its share of media; a set has at most
 	// maxSegments files (E01…ZZZ).
-	if perSeg := opt.SegmentSize - minSegmentOverhead; opt.MediaSize > perSeg*maxSegments {
+	if perSeg := opt.SegmentSize - minSegmentOverhead; perSeg < math.MaxInt64/maxSegments && opt.MediaSize > perSeg*maxSegments {
 		return nil, fmt.Errorf("ewf: %d bytes do not fit in %d segments of %d bytes (E01…ZZZ); use a larger segment size", opt.MediaSize, maxSegments, opt.SegmentSize)
 	}
 	if opt.Workers <= 0 {
@@ -132,6 +132,9 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 		maxEntries: tableEntriesLimit,
 	}
 	if err := w.out.openSegment(); err != nil {
+		if w.out.f != nil {
+			w.out.closeFile()
+		}
 		return nil, err
 	}
 	zc := compressChunk(newCompressor(opt.Level), make([]byte, ChunkSize))
