@@ -18,6 +18,17 @@
 // offsets (31 bits, relative to the base) never overflow and neither segment
 // size nor media size is limited by the table format.
 //
+// Reader opens a set by its .E01, finds the other segments by name and
+// walks every section chain, verifying descriptors and section checksums;
+// chunk tables are read (and verified) when first needed, with table2 as the
+// fallback, and every chunk's Adler-32 (zlib's, or the stored one) is checked
+// when it is read. Large reads decode their chunks in parallel.
+//
+// Limits of the format, enforced with clear errors: whole sectors only (a
+// stream ending inside a sector is padded and reported as ErrUnaligned), at
+// most 2^32-1 chunks (128 TiB), 14971 segments (E01…ZZZ), and error2 sector
+// numbers below 2^32.
+//
 // Each on-disk structure lives in its own file (descriptor.go, fileheader.go,
 // header.go, volume.go, table.go, error2.go, hash.go) with its fields and byte
 // offsets documented; every Adler-32 is written, and verified when read.
