@@ -139,7 +139,7 @@ func (a *app) drawSources(w, h int) [2]string {
 		}
 	}
 	return [2]string{
-		"Up/Down move   Space select/unselect   Enter next: target   r rescan",
+		"Up/Down (j/k) move   Space select/unselect   Enter next: target   r rescan",
 		fmt.Sprintf("q power off/reboot/shell        selected: %d source(s), %s", len(a.ch.Sources), imager.HumanBytes(a.ch.Need())),
 	}
 }
@@ -261,7 +261,7 @@ func (a *app) drawTarget(w, h int) [2]string {
 	} else if t := a.targets[a.tcur]; t.Free >= 0 && t.Free < need {
 		a.put(h-5, 0, clip(fmt.Sprintf(" WILL NOT FIT: %s needs %s, has %s free ", t.Name, imager.HumanBytes(need), imager.HumanBytes(t.Free)), w), stRev)
 	}
-	return [2]string{"Up/Down move   Enter choose this target   r rescan", "Esc back to sources (selection kept)"}
+	return [2]string{"Up/Down (j/k) move   Enter choose this target   r rescan", "Esc or b back to sources (selection kept)"}
 }
 
 func (a *app) drawCase(w, h int) [2]string {
@@ -327,7 +327,7 @@ func (a *app) drawCase(w, h int) [2]string {
 			a.put(y, x, m, stPlain)
 		}
 	}
-	hint := "Up/Down/Tab move   type to edit, Backspace delete, Ctrl-U clear"
+	hint := "Up/Down/Tab (Ctrl-P/N) move   type to edit, Backspace delete, Ctrl-U clear"
 	switch a.field {
 	case fHashes:
 		hint = "Up/Down/Tab move   Left/Right pick a hash, Space switch it on/off"
@@ -336,7 +336,7 @@ func (a *app) drawCase(w, h int) [2]string {
 	case fVerify:
 		hint = "Up/Down/Tab move   Space switch verification on/off"
 	}
-	return [2]string{hint, "Enter next field (on Verify: continue)   F10 continue   Esc back to target"}
+	return [2]string{hint, "Enter next field (on Verify: continue)   F10/Ctrl-X continue   Esc back"}
 }
 
 func (a *app) choiceLines() []string {
@@ -383,7 +383,7 @@ func (a *app) drawConfirm(w, h int) [2]string {
 			a.put(4+i, 0, clip(l, w), stPlain)
 		}
 	}
-	return [2]string{"y start imaging now", "Esc back to change anything (nothing is lost)"}
+	return [2]string{"y start imaging now", "Esc or b back to change anything (nothing is lost)"}
 }
 
 func (a *app) drawProgress(w, h int) [2]string {
@@ -489,9 +489,9 @@ func (a *app) drawSummary(w, h int) [2]string {
 		}
 		acts = append(acts, k+" "+t)
 	}
-	second := "Up/Down scroll"
+	second := "Up/Down (j/k) scroll"
 	if a.session == nil {
-		second = "Esc back to sources"
+		second = "Esc or b back to sources"
 	} else if len(lines) <= body {
 		second = "records and session.txt are written and synced"
 	}

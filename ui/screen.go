@@ -239,6 +239,21 @@ func eligibleTargets(all []Target, sources []Device) []Target {
 	return out
 }
 
+// Over serial-over-LAN an arrow key's escape sequence can arrive split and
+// the arrows may not work at all: every list also takes j/k and Ctrl-N/P,
+// and b goes back where no text is typed.
+func isUp(ev *tcell.EventKey) bool {
+	return ev.Key() == tcell.KeyUp || ev.Key() == tcell.KeyCtrlP || ev.Key() == tcell.KeyRune && ev.Rune() == 'k'
+}
+
+func isDown(ev *tcell.EventKey) bool {
+	return ev.Key() == tcell.KeyDown || ev.Key() == tcell.KeyCtrlN || ev.Key() == tcell.KeyRune && ev.Rune() == 'j'
+}
+
+func isBack(ev *tcell.EventKey) bool {
+	return ev.Key() == tcell.KeyEscape || ev.Key() == tcell.KeyLeft || ev.Key() == tcell.KeyRune && ev.Rune() == 'b'
+}
+
 func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
 	a.msg = ""
 	switch a.page {
@@ -262,10 +277,10 @@ func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
 func (a *app) keySources(ev *tcell.EventKey) {
 	rows := a.rows()
 	switch {
-	case ev.Key() == tcell.KeyUp:
+	case isUp(ev):
 		a.cur = max(0, a.cur-1)
-	case ev.Key() == tcell.KeyDown:
-		a.cur = min(len(rows)-1, a.cur+1)
+	case isDown(ev):
+		a.cur = max(0, min(len(rows)-1, a.cur+1))
 	case ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
 		if len(rows) == 0 {
 			return
@@ -300,12 +315,12 @@ func (a *app) keySources(ev *tcell.EventKey) {
 
 func (a *app) keyTarget(ev *tcell.EventKey) {
 	switch {
-	case ev.Key() == tcell.KeyEscape:
+	case isBack(ev):
 		a.page = pageSources
-	case ev.Key() == tcell.KeyUp:
+	case isUp(ev):
 		a.tcur = max(0, a.tcur-1)
-	case ev.Key() == tcell.KeyDown:
-		a.tcur = min(len(a.targets)-1, a.tcur+1)
+	case isDown(ev):
+		a.tcur = max(0, min(len(a.targets)-1, a.tcur+1))
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'r' || ev.Rune() == 'R'):
 		a.refreshTargets()
 		a.msg = fmt.Sprintf("rescanned: %d target candidates", len(a.targets))
@@ -371,10 +386,10 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 	case tcell.KeyEscape:
 		a.page = pageTarget
 		return
-	case tcell.KeyUp, tcell.KeyBacktab:
+	case tcell.KeyUp, tcell.KeyBacktab, tcell.KeyCtrlP:
 		prev()
 		return
-	case tcell.KeyDown, tcell.KeyTab:
+	case tcell.KeyDown, tcell.KeyTab, tcell.KeyCtrlN:
 		if a.field < nFields-1 {
 			next()
 		}
@@ -386,7 +401,7 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 		}
 		a.caseDone()
 		return
-	case tcell.KeyF10:
+	case tcell.KeyF10, tcell.KeyCtrlX:
 		a.caseDone()
 		return
 	}
@@ -466,7 +481,7 @@ func (a *app) caseDone() {
 
 func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 	switch {
-	case ev.Key() == tcell.KeyEscape:
+	case isBack(ev):
 		a.page = pageCase
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
 		s, jobs, err := Plan(ctx, a.cfg, &a.ch)
@@ -486,15 +501,15 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 }
 
 func (a *app) keySummary(ev *tcell.EventKey) {
-	if ev.Key() == tcell.KeyUp {
+	if isUp(ev) {
 		a.scroll = max(0, a.scroll-1)
 		return
 	}
-	if ev.Key() == tcell.KeyDown {
+	if isDown(ev) {
 		a.scroll++
 		return
 	}
-	if ev.Key() == tcell.KeyEscape && a.session == nil {
+	if isBack(ev) && a.session == nil {
 		a.page = pageSources
 		return
 	}
@@ -528,7 +543,7 @@ func (a *app) imageMore() {
 
 func (a *app) keyShell(ev *tcell.EventKey) {
 	switch {
-	case ev.Key() == tcell.KeyEscape, ev.Key() == tcell.KeyRune && (ev.Rune() == 'n' || ev.Rune() == 'N'):
+	case isBack(ev), ev.Key() == tcell.KeyRune && (ev.Rune() == 'n' || ev.Rune() == 'N'):
 		a.page = pageSummary
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
 		now := a.cfg.Now()
