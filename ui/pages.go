@@ -163,10 +163,8 @@ func deviceRow(d Device, sel bool) string {
 	switch {
 	case d.Boot:
 		typ = "BOOT MEDIUM"
-	case d.RAID != "":
-		typ = d.RAID
-	case d.FSType == "linux_raid_member":
-		typ = "md member"
+	case d.RAID != "", d.FSType == "linux_raid_member":
+		typ = "RAID member" // the details line says which array
 	case d.Kind == disk.KindFile && typ == "":
 		typ = "file"
 	}

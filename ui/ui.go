@@ -18,7 +18,9 @@ type Device struct {
 	disk.Info
 	Boot bool   // our own boot medium: listed, never selectable
 	RAID string // RAID membership or volume description, "" when none
-	Note string // anything else to show, e.g. "NOT READ-ONLY: …"
+	// PartRAID is RAID membership of partitions, by kernel name.
+	PartRAID map[string]string
+	Note     string // anything else to show, e.g. "NOT READ-ONLY: …"
 }
 
 // Target is a place the images can go. Dir is where they are written once

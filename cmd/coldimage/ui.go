@@ -68,7 +68,10 @@ func runUI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		Version: Version, Hashes: algs, Hashers: hs, Mode: "host ui",
 		Case:    imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence},
 		Actions: []ui.Action{ui.ActionQuit},
-		Devices: func() ([]ui.Device, error) { return hostDevices(sources) },
+		Devices: func() ([]ui.Device, error) {
+			devs, err := hostDevices(sources)
+			return ui.AnnotateRAID(devs), err
+		},
 		Targets: func() ([]ui.Target, error) { return hostTargets(targets) },
 	}
 	out, err := ui.Run(ctx, cfg)

@@ -1,0 +1,94 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/raid"
+)
+
+// AnnotateRAID reads the RAID metadata (md 0.90/1.x, DDF) of every disk and
+// partition, opened read-only, and notes each member's array, e.g.
+// "md-1.2 raid1 clean 2/2": the examiner sees which disks belong together
+// before choosing. Devices that cannot be opened are left as they are.
+func AnnotateRAID(devs []Device) []Device {
+	var members []raid.Member
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	add := func(i disk.Info) {
+		if i.Size == 0 || i.Path == "" {
+			return
+		}
+		f, err := os.Open(i.Path) // O_RDONLY: reads only a few metadata sectors
+		if err != nil {
+			return
+		}
+		files = append(files, f)
+		members = append(members, raid.Member{Name: i.Path, R: f, Size: i.Size})
+	}
+	for _, d := range devs {
+		add(d.Info)
+		for _, p := range d.Partitions {
+			if p.Path == "" {
+				p.Path = "/dev/" + p.Name
+			}
+			add(p)
+		}
+	}
+	if len(members) == 0 {
+		return devs
+	}
+	rep, err := raid.Examine(members)
+	if err != nil || rep == nil {
+		return devs
+	}
+	notes := raidNotes(rep)
+	out := make([]Device, len(devs))
+	for i, d := range devs {
+		if n := notes[d.Path]; n != "" && d.RAID == "" {
+			d.RAID = n
+		}
+		for _, p := range d.Partitions {
+			path := p.Path
+			if path == "" {
+				path = "/dev/" + p.Name
+			}
+			if n := notes[path]; n != "" {
+				if d.PartRAID == nil {
+					d.PartRAID = map[string]string{}
+				}
+				d.PartRAID[p.Name] = n
+			}
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// raidNotes maps member paths to a one-line description of their array.
+func raidNotes(rep *raid.Report) map[string]string {
+	notes := map[string]string{}
+	for _, a := range rep.Arrays {
+		present := 0
+		for _, m := range a.Members {
+			if m.Name != "" && m.Status == raid.StatusActive {
+				present++
+			}
+		}
+		n := fmt.Sprintf("%s %s %s %d/%d", a.Metadata, a.Level, a.State, present, a.RaidDevices)
+		if a.Name != "" {
+			n += " " + a.Name
+		}
+		for _, m := range a.Members {
+			if m.Name != "" {
+				notes[m.Name] = n + " (" + m.Status + ")"
+			}
+		}
+	}
+	return notes
+}
