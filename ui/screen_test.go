@@ -380,3 +380,31 @@ func TestConfirmRefusalNamesDevice(t *testing.T) {
 		t.Fatalf("Esc after refusal: page %d, choices %+v", a.page, a.ch)
 	}
 }
+
+// TestSerialBudget keeps what each action sends small enough for a 9600-baud
+// line (960 bytes/s): a whole screen under ~2 s, a cursor move under ~0.6 s.
+func TestSerialBudget(t *testing.T) {
+	for _, term := range []string{"vt100", "vt220", "linux", "xterm"} {
+		t.Run(term, func(t *testing.T) {
+			a, v := testApp(t, term, fixtureConfig())
+			cost := func(ks ...any) int {
+				n := v.sent()
+				keys(a, ks...)
+				return v.sent() - n
+			}
+			first := v.sent()
+			move := cost(tcell.KeyDown)
+			sel := cost(" ")
+			page := cost(tcell.KeyEnter)
+			t.Logf("first paint %d B, cursor move %d B, select %d B, page change %d B", first, move, sel, page)
+			for _, c := range []struct {
+				what      string
+				got, want int
+			}{{"first paint", first, 2000}, {"cursor move", move, 600}, {"select", sel, 200}, {"page change", page, 2000}} {
+				if c.got == 0 || c.got > c.want {
+					t.Errorf("%s sent %d bytes; want 1..%d", c.what, c.got, c.want)
+				}
+			}
+		})
+	}
+}
