@@ -322,6 +322,7 @@ func (p *plain) confirm(ctx context.Context) error {
 			continue
 		}
 		s, err := Unattended(ctx, p.cfg, &p.a.ch)
+		p.a.notePrepared()
 		if s == nil {
 			p.printf("! refused, nothing written: %v\n", err)
 			return errBack

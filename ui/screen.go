@@ -58,6 +58,8 @@ type app struct {
 
 	out      Outcome
 	finished bool
+
+	prepared map[string]string // targets already prepared (mounted): name → dir
 }
 
 // hashChoices are the hashes offered, the default set first.
@@ -67,7 +69,7 @@ var hashChoices = []string{"sha256", "blake3", "md5", "sha1"}
 var formats = []string{"raw", "split", "e01"}
 
 func newApp(cfg Config, scr tcell.Screen) *app {
-	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G"}
+	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G", prepared: map[string]string{}}
 	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true}
 	a.rescan()
 	return a
@@ -143,16 +145,21 @@ func (a *app) loop(ctx context.Context) (Outcome, error) {
 				}
 			}
 		case err := <-a.done:
-			a.done = nil
-			a.out.Sessions = append(a.out.Sessions, a.session)
-			if err != nil {
-				a.msg = fmt.Sprintf("session record not written: %v", err)
-			}
-			a.page, a.scroll = pageSummary, 0
+			a.sessionDone(err)
 			a.draw()
 		}
 	}
 	return a.out, nil
+}
+
+// sessionDone shows the summary once every job of the session ended.
+func (a *app) sessionDone(err error) {
+	a.done = nil
+	a.out.Sessions = append(a.out.Sessions, a.session)
+	if err != nil {
+		a.msg = fmt.Sprintf("session record not written: %v", err)
+	}
+	a.page, a.scroll = pageSummary, 0
 }
 
 func (a *app) rescan() {
@@ -203,6 +210,11 @@ func (a *app) syncSelection() {
 func (a *app) refreshTargets() {
 	all, err := a.cfg.Targets()
 	a.tErr = err
+	for i := range all {
+		if d, ok := a.prepared[all[i].Name]; ok {
+			all[i].Dir, all[i].Prepare = d, nil
+		}
+	}
 	a.targets = eligibleTargets(all, a.ch.Sources)
 	if a.tcur >= len(a.targets) {
 		a.tcur = max(0, len(a.targets)-1)
@@ -485,6 +497,7 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 		a.page = pageCase
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
 		s, jobs, err := Plan(ctx, a.cfg, &a.ch)
+		a.notePrepared()
 		if err != nil {
 			a.msg = "refused, nothing written: " + err.Error()
 			return
@@ -530,6 +543,13 @@ func (a *app) keySummary(ev *tcell.EventKey) {
 			a.out.Action, a.finished = act, true
 			return
 		}
+	}
+}
+
+// notePrepared remembers a target Plan prepared, even when Plan then refused.
+func (a *app) notePrepared() {
+	if t := a.ch.Target; t != nil && t.Prepare == nil && t.Dir != "" {
+		a.prepared[t.Name] = t.Dir
 	}
 }
 

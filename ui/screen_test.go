@@ -408,3 +408,89 @@ func TestSerialBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestImageTwoSessions images two real files, reads the summary, chooses
+// "image more" and images one again: the case details are kept, the target
+// is prepared (mounted) once, and each session has its own folder.
+func TestImageTwoSessions(t *testing.T) {
+	dir := t.TempDir()
+	var devs []Device
+	for i, name := range []string{"a.img", "b.img"} {
+		b := make([]byte, 3<<20)
+		for j := range b {
+			b[j] = byte(j*7 + i*13 + j>>9)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		info, err := disk.Inspect(p)
+		if err != nil {
+			t.Skipf("inspect: %v", err)
+		}
+		devs = append(devs, Device{Info: info})
+	}
+	// A short mount point, so the session folder fits one summary line.
+	base, err := os.MkdirTemp("", "ui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	mnt := filepath.Join(base, "mnt")
+	prepared := 0
+	cfg := Config{
+		Devices: func() ([]Device, error) { return devs, nil },
+		Targets: func() ([]Target, error) {
+			return []Target{{Name: "/dev/sdz1", Disk: "sdz", FSType: "ext4", Label: "EVIDENCE", Free: -1,
+				Prepare: func(context.Context) (string, error) {
+					prepared++
+					return mnt, os.MkdirAll(mnt, 0o755)
+				}}}, nil
+		},
+		Case: imager.Case{Examiner: "J. Doe"},
+	}
+	clock := time.Date(2026, 11, 22, 5, 30, 0, 0, time.UTC)
+	cfg.Now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+	a, v := testApp(t, "vt220", cfg)
+	wait := func() {
+		t.Helper()
+		select {
+		case err := <-a.done:
+			a.sessionDone(err)
+			a.draw()
+		case <-time.After(60 * time.Second):
+			t.Fatal("imaging did not finish")
+		}
+	}
+	keys(a, " ", tcell.KeyDown, " ", tcell.KeyEnter, tcell.KeyEnter)
+	keys(a, "C-9", tcell.KeyEnter, tcell.KeyEnter, "E-1", tcell.KeyF10, "y")
+	if a.page != pageProgress {
+		t.Fatalf("not imaging: page %d, message %q", a.page, a.msg)
+	}
+	wait()
+	golden(t, "6-summary-files", strings.ReplaceAll(v.dump(), mnt, "/M"))
+
+	keys(a, "m")
+	if a.page != pageSources || len(a.ch.Sources) != 0 || a.ch.Case.Case != "C-9" {
+		t.Fatalf("image more: page %d, %d sources, case %+v", a.page, len(a.ch.Sources), a.ch.Case)
+	}
+	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyCtrlU, "E-2", tcell.KeyF10, "y")
+	wait()
+	if prepared != 1 {
+		t.Errorf("target prepared %d times, want once", prepared)
+	}
+	if len(a.out.Sessions) != 2 {
+		t.Fatalf("%d sessions", len(a.out.Sessions))
+	}
+	for i, s := range a.out.Sessions {
+		if s.Failed != 0 || s.OK != []int{2, 1}[i] {
+			t.Errorf("session %d: ok %d failed %d: %+v", i, s.OK, s.Failed, s.Sources)
+		}
+		if _, err := os.Stat(filepath.Join(s.Dir, "session.json")); err != nil {
+			t.Error(err)
+		}
+	}
+	if a.out.Sessions[0].Dir == a.out.Sessions[1].Dir || a.out.Sessions[1].Case.Evidence != "E-2" {
+		t.Errorf("second session: dir %s, case %+v", a.out.Sessions[1].Dir, a.out.Sessions[1].Case)
+	}
+}

@@ -137,7 +137,7 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) 
 			return nil, nil, fmt.Errorf("target %s could not be prepared: %w; choose another target", t.Name, err)
 		}
 		dir = d
-		t.Dir = d
+		t.Dir, t.Prepare = d, nil // prepared once: a second Plan must not mount again
 	}
 	if dir == "" {
 		return nil, nil, fmt.Errorf("target %s has no folder to write to", t.Name)
