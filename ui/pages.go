@@ -140,7 +140,7 @@ func (a *app) drawSources(w, h int) [2]string {
 	}
 	return [2]string{
 		"Up/Down (j/k) move   Space select/unselect   Enter next: target   r rescan",
-		fmt.Sprintf("q power off/reboot/shell        selected: %d source(s), %s", len(a.ch.Sources), imager.HumanBytes(a.ch.Need())),
+		fmt.Sprintf("q power off/reboot/shell   Ctrl-L redraw   selected: %d source(s), %s", len(a.ch.Sources), imager.HumanBytes(a.ch.Need())),
 	}
 }
 
@@ -405,7 +405,7 @@ func (a *app) drawProgress(w, h int) [2]string {
 		a.put(y+1, 0, clip(phaseLine("acquire", r.Acq, true), w), stPlain)
 		a.put(y+2, 0, clip(phaseLine("verify", r.Ver, !a.ch.Verify), w), stPlain)
 	}
-	return [2]string{"Imaging and verifying. No key is needed; the summary follows.", "The screen refreshes at most once a second."}
+	return [2]string{"Imaging and verifying. No key is needed; the summary follows.", "The screen refreshes at most once a second. Ctrl-L repaints it."}
 }
 
 func phaseLine(name string, p phaseState, skipped bool) string {

@@ -267,6 +267,12 @@ func isBack(ev *tcell.EventKey) bool {
 }
 
 func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
+	if ev.Key() == tcell.KeyCtrlL {
+		// Kernel or init messages on the same console garble the screen:
+		// Ctrl-L repaints every cell.
+		a.scr.Sync()
+		return
+	}
 	a.msg = ""
 	switch a.page {
 	case pageSources:

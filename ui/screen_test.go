@@ -494,3 +494,17 @@ func TestImageTwoSessions(t *testing.T) {
 		t.Errorf("second session: dir %s, case %+v", a.out.Sessions[1].Dir, a.out.Sessions[1].Case)
 	}
 }
+
+// Messages written onto the console behind the UI's back are repaired by Ctrl-L.
+func TestCtrlLRepaints(t *testing.T) {
+	a, v := testApp(t, "vt220", fixtureConfig())
+	want := v.dump()
+	v.Write([]byte("\x1b[5;1H[  12.345678] sd 2:0:0:0: [sdg] Attached SCSI disk\r\n"))
+	if v.dump() == want {
+		t.Fatal("the injected message did not change the screen")
+	}
+	keys(a, tcell.KeyCtrlL)
+	if got := v.dump(); got != want {
+		t.Errorf("after Ctrl-L:\n%s\nwant:\n%s", got, want)
+	}
+}
