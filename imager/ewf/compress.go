@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/adler32"
+	"math"
 
 	"github.com/klauspost/compress/zlib"
 )
@@ -62,12 +63,14 @@ func compressChunk(c *compressor, raw []byte) chunkOut {
 		if len(z) <= len(raw) {
 			return chunkOut{data: z, compressed: true}
 		}
-		c.buf.Reset()
-		c.zh.Reset(&c.buf)
-		c.zh.Write(raw)
-		c.zh.Close()
-		if z = c.buf.Bytes(); len(z) <= len(raw) {
-			return chunkOut{data: z, compressed: true}
+		if skewed(raw) {
+			c.buf.Reset()
+			c.zh.Reset(&c.buf)
+			c.zh.Write(raw)
+			c.zh.Close()
+			if z = c.buf.Bytes(); len(z) <= len(raw) {
+				return chunkOut{data: z, compressed: true}
+			}
 		}
 		// The zlib trailer is the Adler-32 of raw, big-endian: reuse it.
 		sum = binary.BigEndian.Uint32(z[len(z)-4:])
@@ -96,4 +99,37 @@ func isZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// entropyLimit is the estimated bits per byte above which Huffman coding
+// alone is not tried: it would not gain the few percent it needs.
+const entropyLimit = 7.5
+
+// xlog2x[c] = c·log2(c) for the counts of a 4096-byte sample.
+var xlog2x = func() (t [4097]float64) {
+	for c := 1; c < len(t); c++ {
+		t[c] = float64(c) * math.Log2(float64(c))
+	}
+	return t
+}()
+
+// skewed estimates, from up to 4096 bytes sampled across b, whether its
+// byte distribution is uneven enough for Huffman coding to shrink it.
+func skewed(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	var hist [256]int
+	step := max(len(b)/4096, 1)
+	n := 0
+	for i := 0; i < len(b) && n < 4096; i += step {
+		hist[b[i]]++
+		n++
+	}
+	sum := 0.0
+	for _, c := range hist {
+		sum += xlog2x[c]
+	}
+	bits := math.Log2(float64(n)) - sum/float64(n)
+	return bits < entropyLimit
 }

@@ -121,3 +121,21 @@ func TestErrorRanges(t *testing.T) {
 }
 
 func sprint(v any) string { return fmt.Sprintf("%#v", v) }
+
+func TestSkewed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"random", testData("random", ChunkSize, 1), false},
+		{"text", testData("mixed", 6*ChunkSize, 9)[4*ChunkSize : 5*ChunkSize], true},
+		{"one sector of random", testData("random", 512, 2), false},
+		{"zeros", make([]byte, ChunkSize), true},
+		{"empty", nil, false},
+	} {
+		if got := skewed(c.b); got != c.want {
+			t.Errorf("skewed(%s) = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
