@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ type Outcome struct {
 	Sessions []*Session
 }
 
-// OK and Failed count sources over all sessions.
+// Counts adds up the sources that ended ok and those that did not, over all sessions.
 func (o Outcome) Counts() (ok, failed int) {
 	for _, s := range o.Sessions {
 		ok += s.OK
@@ -138,11 +137,4 @@ func actionText(a Action) (key, text string) {
 		return "q", "quit"
 	}
 	return string(a[:1]), string(a)
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return fmt.Sprint(err)
 }
