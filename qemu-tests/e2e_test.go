@@ -130,6 +130,17 @@ func TestBootReadyAndHotplug(t *testing.T) {
 	v.Send("1")
 	expect(t, v, `COLDIMAGE DISK name=sda ro=1 size=4194304 serial=HOT1`, time.Minute)
 
+	// The emergency shell: only after an explicit confirmation, and logged.
+	v.Send("9")
+	expect(t, v, `type SHELL to open the emergency shell`, time.Minute)
+	v.Send("SHELL")
+	expect(t, v, `COLDIMAGE SHELL opened by the operator at \S+Z`, time.Minute)
+	v.Send("ls /dev/vda")
+	expect(t, v, `^vda$`, time.Minute) // u-root ls prints the base name
+	v.Send("exit")
+	expect(t, v, `COLDIMAGE SHELL closed`, time.Minute)
+	expect(t, v, `^choice\?`, time.Minute)
+
 	v.Send("3")
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)

@@ -132,40 +132,42 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// menuShell runs the u-root shell, line by line from the console. It is
-// reachable only from this menu, after confirmation, and logged.
+// menuShell runs operator commands with the u-root shell, one console line
+// per `gosh -c` (our console readers own the ttys, so there is no
+// interactive job control; cd and variables do not carry over between
+// lines). It is reachable only from this menu, after confirmation, and
+// every command is logged.
 func (a *App) menuShell(ctx context.Context) bool {
 	if a.ask(ctx, "type SHELL to open the emergency shell (logged)", "no") != "SHELL" {
 		return true
 	}
-	a.con.Printf("COLDIMAGE SHELL opened by the operator at %s; sources remain read-only unless you change that; type exit to return", rfc3339(time.Now()))
 	sh, err := exectuable("gosh")
 	if err != nil {
 		a.con.Printf("coldimage: %v", err)
 		return true
 	}
-	cmd := exec.CommandContext(ctx, sh)
-	in, _ := cmd.StdinPipe()
-	w := consoleWriter{a.con}
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = os.Environ()
-	if err := cmd.Start(); err != nil {
-		a.con.Printf("coldimage: shell: %v", err)
-		return true
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	a.con.Printf("COLDIMAGE SHELL opened by the operator at %s; sources remain read-only unless you change that; one command per line, exit to return", rfc3339(time.Now()))
 	for {
-		select {
-		case err := <-done:
-			a.con.Printf("COLDIMAGE SHELL closed at %s (%v)", rfc3339(time.Now()), err)
+		a.con.Printf("shell$")
+		l, ok := a.readLine(ctx)
+		if !ok {
+			return false
+		}
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		a.con.Printf("SHELL> %s", l)
+		if l == "exit" {
+			a.con.Printf("COLDIMAGE SHELL closed at %s", rfc3339(time.Now()))
 			return true
-		case l := <-a.con.Lines():
-			a.con.Printf("SHELL> %s", l)
-			fmt.Fprintln(in, l)
-			if strings.TrimSpace(l) == "exit" {
-				in.Close()
-			}
+		}
+		cmd := exec.CommandContext(ctx, sh, "-c", l)
+		w := consoleWriter{a.con}
+		cmd.Stdout, cmd.Stderr = w, w
+		cmd.Env = os.Environ()
+		if err := cmd.Run(); err != nil {
+			a.con.Printf("SHELL: %v", err)
 		}
 	}
 }

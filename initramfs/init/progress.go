@@ -70,6 +70,9 @@ func (r *Renderer) Line(line string) string {
 	case "phase_done":
 		return fmt.Sprintf("[%s] %s finished", r.Label, ev.Phase)
 	case "unreadable":
+		if r.phase == "verify" {
+			return fmt.Sprintf("[%s] unreadable again on re-read: LBA %d (+%d sectors): %s", r.Label, ev.LBA, ev.Count, ev.Error)
+		}
 		r.unreadable += ev.Count
 		return fmt.Sprintf("[%s] UNREADABLE LBA %d (+%d sectors): %s", r.Label, ev.LBA, ev.Count, ev.Error)
 	case "done":
