@@ -53,16 +53,14 @@ func AnnotateRAID(devs []Device) []Device {
 		if n := notes[d.Path]; n != "" && d.RAID == "" {
 			d.RAID = n
 		}
-		for _, p := range d.Partitions {
+		d.Partitions = append([]disk.Info(nil), d.Partitions...)
+		for k, p := range d.Partitions {
 			path := p.Path
 			if path == "" {
 				path = "/dev/" + p.Name
 			}
-			if n := notes[path]; n != "" {
-				if d.PartRAID == nil {
-					d.PartRAID = map[string]string{}
-				}
-				d.PartRAID[p.Name] = n
+			if n := notes[path]; n != "" && p.RAID == "" {
+				d.Partitions[k].RAID = n
 			}
 		}
 		out[i] = d

@@ -29,13 +29,17 @@ func TestAnnotateRAID(t *testing.T) {
 	}
 	devs := AnnotateRAID([]Device{
 		{Info: disk.Info{Path: mp, Name: "sdx", Kind: disk.KindDisk, Size: 8 << 20}},
-		{Info: disk.Info{Path: bp, Name: "sdy", Kind: disk.KindDisk, Size: 8 << 20}},
+		{Info: disk.Info{Path: bp, Name: "sdy", Kind: disk.KindDisk, Size: 8 << 20,
+			Partitions: []disk.Info{{Path: mp, Name: "sdy1", Kind: disk.KindPart, Size: 8 << 20}}}},
 	})
 	if !strings.Contains(devs[0].RAID, "md-1.2 raid6") {
 		t.Errorf("member noted %q, want its md-1.2 raid6 array", devs[0].RAID)
 	}
 	if devs[1].RAID != "" {
 		t.Errorf("blank disk noted %q", devs[1].RAID)
+	}
+	if p := devs[1].Partitions[0].RAID; !strings.Contains(p, "md-1.2 raid6") {
+		t.Errorf("member partition noted %q", p)
 	}
 	t.Logf("member: %s", devs[0].RAID)
 }

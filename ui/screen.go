@@ -179,7 +179,7 @@ func (a *app) rows() []Device {
 			continue // partitions inside an image file have no path of their own
 		}
 		for _, p := range d.Partitions {
-			pd := Device{Info: p, Boot: d.Boot, RAID: d.PartRAID[p.Name]}
+			pd := Device{Info: p, Boot: d.Boot}
 			if pd.Path == "" {
 				pd.Path = "/dev/" + p.Name
 			}

@@ -134,11 +134,12 @@ func fixtureDevices() []Device {
 			Serial: "WD-WCC2EKH12345", ReadOnly: true, FSType: "ext4", FSLabel: "root", PartType: "0fc63daf-8483-4772-8e79-3d69d8477de4"},
 	}
 	sdb := disk.Info{Path: "/dev/sdb", Name: "sdb", Kind: disk.KindDisk, Size: 1000204886016, LogicalSector: 512, PhysicalSector: 512,
-		Model: "ST1000DM003-1ER1", Serial: "Z4Y8ABCD", Transport: "sata", ReadOnly: true, FSType: "linux_raid_member"}
+		Model: "ST1000DM003-1ER1", Serial: "Z4Y8ABCD", Transport: "sata", ReadOnly: true, FSType: "linux_raid_member",
+		RAID: "md-1.2 raid1 degraded 1/2 srv:0 (active)"}
 	sdc := disk.Info{Path: "/dev/sdc", Name: "sdc", Kind: disk.KindDisk, Size: 15376318464, LogicalSector: 512, PhysicalSector: 512,
 		Model: "Ultra Fit", Serial: "4C530001", Transport: "usb", Removable: true, ReadOnly: true, PartTable: "mbr"}
 	sdd := disk.Info{Path: "/dev/sdd", Name: "sdd", Kind: disk.KindDisk, Model: "SD/MMC Reader", Transport: "usb", Removable: true, ReadOnly: true}
-	return []Device{{Info: sda}, {Info: sdb, RAID: "md 1.2 member"}, {Info: sdc, Boot: true}, {Info: sdd}}
+	return []Device{{Info: sda}, {Info: sdb}, {Info: sdc, Boot: true}, {Info: sdd}}
 }
 
 func fixtureTargets() []Target {

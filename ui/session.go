@@ -60,7 +60,7 @@ func (c *Choices) Missing() string {
 	return ""
 }
 
-// SessionRecord is session.json, beside the per-source folders.
+// Session is one imaging run: session.json, beside the per-source folders.
 type Session struct {
 	Schema   int            `json:"schema"`
 	Tool     imager.Tool    `json:"tool"`

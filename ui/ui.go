@@ -12,14 +12,12 @@ import (
 )
 
 // Device is a source candidate as the examiner sees it: what package disk
-// found, plus what only the caller knows (our boot medium, RAID membership).
+// found, plus what only the caller knows (our boot medium, notes).
 type Device struct {
 	disk.Info
 	Boot bool   // our own boot medium: listed, never selectable
-	RAID string // RAID membership or volume description, "" when none
-	// PartRAID is RAID membership of partitions, by kernel name.
-	PartRAID map[string]string
-	Note     string // anything else to show, e.g. "NOT READ-ONLY: …"
+	Note string // anything else to show, e.g. "NOT READ-ONLY: …"
+	// RAID membership is Info.RAID (disks) and Info.Partitions[i].RAID; see AnnotateRAID.
 }
 
 // Target is a place the images can go. Dir is where they are written once
