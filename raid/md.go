@@ -104,8 +104,10 @@ type Superblock struct {
 	DeltaDisks      int    `json:"delta_disks,omitempty"`
 	NewOffset       int64  `json:"new_offset,omitempty"`
 
-	// Detail holds format-specific descriptive text (detection-only formats).
+	// Detail holds format-specific descriptive text.
 	Detail string `json:"detail,omitempty"`
+	// DDF holds the container and virtual disk records of a DDF member.
+	DDF *DDFInfo `json:"ddf,omitempty"`
 
 	reshape bool
 }

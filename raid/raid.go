@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // Member is one disk (or image of one) that may belong to an array.
@@ -42,6 +43,7 @@ var Probers = []Prober{
 	md1Prober{minor: 0},
 	md1Prober{minor: 1},
 	md1Prober{minor: 2},
+	ddfProber{},
 }
 
 // Report is the result of Examine.
@@ -185,6 +187,113 @@ func groupArrays(rep *Report) {
 	for _, g := range groups {
 		rep.Arrays = append(rep.Arrays, buildArray(g.members, g.sbs))
 	}
+	groupDDF(rep)
+}
+
+// groupDDF builds one Array per DDF virtual disk found on the members.
+func groupDDF(rep *Report) {
+	type ent struct {
+		mr *MemberReport
+		sb *Superblock
+		vd DDFVD
+	}
+	var order []string
+	byVD := map[string][]ent{}
+	for _, mr := range rep.Members {
+		for _, sb := range mr.Found {
+			if sb.DDF == nil {
+				continue
+			}
+			for _, vd := range sb.DDF.VDs {
+				if _, ok := byVD[vd.GUID]; !ok {
+					order = append(order, vd.GUID)
+				}
+				byVD[vd.GUID] = append(byVD[vd.GUID], ent{mr, sb, vd})
+			}
+		}
+	}
+	for _, guid := range order {
+		es := byVD[guid]
+		var fresh *DDFVD
+		for i := range es {
+			if es[i].vd.Err == "" && es[i].sb.ChecksumOK && (fresh == nil || es[i].vd.Seqnum > fresh.Seqnum) {
+				fresh = &es[i].vd
+			}
+		}
+		a := &Array{Metadata: "ddf"}
+		if fresh == nil {
+			fresh = &es[0].vd
+			a.Problems = append(a.Problems, "no member has a valid configuration record for this virtual disk")
+		}
+		a.UUID, a.Name = fresh.UUID, fresh.Name
+		a.LevelNum, a.Level = fresh.Level, LevelName(fresh.Level)
+		a.LayoutNum, a.Layout = fresh.Layout, LayoutName(fresh.Level, fresh.Layout, false)
+		a.ChunkBytes = fresh.ChunkSectors * 512
+		a.RaidDevices = fresh.RaidDisks
+		a.DevSize = fresh.Blocks * 512
+		a.Events = uint64(fresh.Seqnum)
+		a.fresh = &Superblock{Format: "ddf", UUID: fresh.UUID, Level: fresh.Level, Layout: fresh.Layout,
+			ChunkSectors: fresh.ChunkSectors, RaidDisks: fresh.RaidDisks, DevSectors: fresh.Blocks,
+			Events: uint64(fresh.Seqnum), ChecksumOK: fresh.Err == "", RecoveryOffset: -1}
+		nroles := fresh.RaidDisks
+		if nroles < 0 || nroles > maxRaidDisks {
+			nroles = 0
+		}
+		roles := make([]*ArrayMember, nroles)
+		var extra []*ArrayMember
+		for _, e := range es {
+			am := &ArrayMember{Name: e.mr.Name, Role: e.vd.Role, Events: uint64(e.vd.Seqnum), DataOffset: e.vd.LBAOffset * 512,
+				sb:     &Superblock{Format: "ddf", DataOffset: e.vd.LBAOffset, DataSize: e.vd.Blocks, DevSectors: e.vd.Blocks, RecoveryOffset: -1},
+				member: e.mr.member}
+			switch {
+			case e.vd.Err != "" || !e.sb.ChecksumOK:
+				am.Status = StatusBadSum
+				a.Problems = append(a.Problems, fmt.Sprintf("%s: DDF metadata not valid: %s %s", e.mr.Name, e.vd.Err, strings.Join(e.sb.DDF.SectionErrors, "; ")))
+			case e.vd.Seqnum < fresh.Seqnum:
+				am.Status = StatusStale
+				a.Problems = append(a.Problems, fmt.Sprintf("%s: stale, VD sequence %d < %d", e.mr.Name, e.vd.Seqnum, fresh.Seqnum))
+			case e.sb.DDF.PhysState&2 != 0:
+				am.Status = StatusFaulty
+			case e.vd.Role >= 0 && e.vd.Role < len(roles) && roles[e.vd.Role] == nil:
+				am.Status = StatusActive
+				roles[e.vd.Role] = am
+				continue
+			default:
+				am.Status = StatusDuplicate
+			}
+			extra = append(extra, am)
+		}
+		finishArray(a, roles, extra)
+		if a.Size > 0 && fresh.ArrayBlocks > 0 && a.Size != fresh.ArrayBlocks*512 {
+			a.Problems = append(a.Problems, fmt.Sprintf("computed size %d bytes differs from the DDF array_blocks %d", a.Size, fresh.ArrayBlocks*512))
+		}
+		rep.Arrays = append(rep.Arrays, a)
+	}
+}
+
+// finishArray fills in missing roles, the state and the size.
+func finishArray(a *Array, roles, extra []*ArrayMember) {
+	missing := 0
+	for i, am := range roles {
+		if am == nil {
+			roles[i] = &ArrayMember{Role: i, Status: StatusMissing}
+			missing++
+		} else if am.Status == StatusRebuilding {
+			missing++
+		}
+	}
+	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
+	a.Members = append(roles, extra...)
+	a.State = "clean"
+	switch {
+	case a.Reshape != nil:
+		a.State = "reshaping"
+	case missing > redundancy(a):
+		a.State = "failed"
+	case missing > 0:
+		a.State = "degraded"
+	}
+	a.Size = arraySize(a)
 }
 
 func buildArray(mrs []*MemberReport, sbs []*Superblock) *Array {
@@ -281,28 +390,7 @@ func buildArray(mrs []*MemberReport, sbs []*Superblock) *Array {
 		}
 		extra = append(extra, am)
 	}
-	missing := 0
-	for i, am := range roles {
-		if am == nil {
-			roles[i] = &ArrayMember{Role: i, Status: StatusMissing}
-			missing++
-		} else if am.Status == StatusRebuilding {
-			missing++
-		}
-	}
-	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
-	a.Members = append(roles, extra...)
-
-	a.State = "clean"
-	switch {
-	case a.Reshape != nil:
-		a.State = "reshaping"
-	case missing > redundancy(a):
-		a.State = "failed"
-	case missing > 0:
-		a.State = "degraded"
-	}
-	a.Size = arraySize(a)
+	finishArray(a, roles, extra)
 	return a
 }
 

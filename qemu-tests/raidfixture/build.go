@@ -103,6 +103,44 @@ func Build(ctx context.Context, opt Options) (*Fixtures, error) {
 	if err != nil {
 		return nil, err
 	}
+	// md arrays and external-metadata (DDF, IMSM: containers and mdmon) arrays
+	// boot separate guests, cached separately, so trouble in one group does
+	// not cost the other.
+	var groups [2][]Case
+	for _, c := range opt.Cases {
+		if c.Metadata == "ddf" || c.Metadata == "imsm" {
+			groups[1] = append(groups[1], c)
+		} else {
+			groups[0] = append(groups[0], c)
+		}
+	}
+	all := &Fixtures{Results: map[string]*Result{}}
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		fx, err := buildGroup(ctx, opt, g, kpkg, mdadmVer, bbVer)
+		if err != nil {
+			opt.Log("raid fixtures: %v", err)
+			for _, c := range g {
+				all.Results[c.Name] = &Result{Case: c, Error: "fixture guest failed: " + err.Error()}
+			}
+			continue
+		}
+		if all.Dir == "" {
+			all.Dir = fx.Dir
+		}
+		all.Key += fx.Key
+		all.Log += fx.Log
+		for k, v := range fx.Results {
+			all.Results[k] = v
+		}
+	}
+	return all, nil
+}
+
+func buildGroup(ctx context.Context, opt Options, cases []Case, kpkg, mdadmVer, bbVer string) (*Fixtures, error) {
+	opt.Cases = cases
 	casesJSON, _ := json.Marshal(opt.Cases)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\nmdadm %s\nbusybox-static %s\n%s\n%s\n", builderVersion, kpkg, mdadmVer, bbVer, casesJSON, guestScriptTemplate)
@@ -541,6 +579,7 @@ run_case() {
 	case $meta in
 	ddf|imsm)
 		container=/dev/md$((idx+200))
+		echo "@@STEP $name container"
 		if ! yes | timeout 300 mdadm --create $container --run --force --metadata=$meta --raid-devices=$ndev $create > /tmp/out 2>&1; then
 			echo "@@ERR $name container: $(tr '\n' ' ' < /tmp/out)" >> $R; cat /tmp/out; return
 		fi
@@ -554,18 +593,24 @@ run_case() {
 	[ "$scen" = spare ] && create="$devs" && opts="$opts --spare-devices=1"
 	[ "$layout" != - ] && opts="$opts --layout=$layout"
 	[ "$chunk" != 0 ] && opts="$opts --chunk=$chunk"
+	echo "@@STEP $name create $opts"
 	if ! yes | timeout 300 mdadm --create $md --run --force $opts $create > /tmp/out 2>&1; then
 		echo "@@ERR $name create: $(tr '\n' ' ' < /tmp/out)" >> $R
 		echo "@@ERR $name create failed"; cat /tmp/out
 		[ -n "$container" ] && mdadm --stop $container
 		return
 	fi
+	[ -n "$container" ] && { cat /tmp/out; cat /proc/mdstat; ps | grep -v ' \[' ; }
+	echo "@@STEP $name wait"
 	timeout 600 mdadm --wait $md > /dev/null 2>&1
 	size=$(blockdev --getsize64 $md)
+	echo "@@STEP $name fill $size"
 	head -c $size $D0 > $md
 	sync
+	echo "@@STEP $name wait"
 	timeout 600 mdadm --wait $md > /dev/null 2>&1
 	echo 3 > /proc/sys/vm/drop_caches
+	echo "@@STEP $name hash"
 	h=$(sha256sum < $md | cut -d' ' -f1)
 	echo "@@HASH $name $size $h" >> $R
 	echo "@@DETAIL $name" >> $R; mdadm --detail $md >> $R 2>&1; echo "@@END" >> $R

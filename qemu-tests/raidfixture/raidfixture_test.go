@@ -93,7 +93,7 @@ func examineOne(t *testing.T, ms []raid.Member) *raid.Array {
 
 func result(t *testing.T, c raidfixture.Case) *raidfixture.Result {
 	t.Helper()
-	if c.Metadata == "ddf" || c.Metadata == "imsm" {
+	if c.Metadata == "imsm" {
 		t.Skipf("%s: %s reassembly is not implemented yet", c.Name, c.Metadata)
 	}
 	r := fixtures(t).Results[c.Name]
@@ -215,6 +215,10 @@ func TestExamineMatchesMdadm(t *testing.T) {
 						t.Errorf("member %d %s: mdadm %q, ours %q", i, field, want, got)
 					}
 				}
+				if sb.Format == "ddf" {
+					checkDDF(t, i, r.Examine[i], sb, check)
+					continue
+				}
 				ver := ex["Version"]
 				if ver == "0.90.00" {
 					ver = "0.90"
@@ -282,5 +286,36 @@ func TestExamineMatchesMdadm(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkDDF compares a DDF member with mdadm --examine's DDF report.
+func checkDDF(t *testing.T, i int, text string, sb *raid.Superblock, check func(field, want, got string)) {
+	t.Helper()
+	ex := parseExamine(text)
+	d := sb.DDF
+	if !sb.ChecksumOK || d == nil || len(d.VDs) != 1 {
+		t.Fatalf("member %d: DDF checksum ok %v, info %+v", i, sb.ChecksumOK, d)
+	}
+	vd := d.VDs[0]
+	guid := func(s string) string {
+		return strings.ToLower(strings.ReplaceAll(strings.Fields(s + " x")[0], ":", ""))
+	}
+	check("Container GUID", guid(ex["Container GUID"]), d.ContainerGUID)
+	check("Seq", ex["Seq"], fmt.Sprintf("%08x", d.Sequence))
+	check("VD GUID", guid(ex["VD GUID[0]"]), vd.GUID)
+	if cs, ok := ex["Chunk Size[0]"]; ok {
+		check("Chunk Size", cs, fmt.Sprintf("%d sectors", vd.ChunkSectors))
+	}
+	check("Device Size (KiB)", ex["Device Size[0]"], strconv.FormatInt(vd.Blocks/2, 10))
+	check("Array Size (KiB)", ex["Array Size[0]"], strconv.FormatInt(vd.ArrayBlocks/2, 10))
+	check("Raid Devices", strconv.FormatInt(firstInt(ex["Raid Devices[0]"]), 10), strconv.Itoa(vd.PrimCount))
+	// The physical disk line naming this device carries its RefNo.
+	dev := strings.TrimSuffix(strings.SplitN(text, "\n", 2)[0], ":")
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && f[3] == dev {
+			check("RefNo", f[1], fmt.Sprintf("%08x", d.Refnum))
+		}
 	}
 }

@@ -19,7 +19,7 @@ func main() {
 	cases := raidfixture.Cases
 	if *only != "" {
 		cases = nil
-		for _, c := range cases {
+		for _, c := range raidfixture.Cases {
 			if strings.Contains(","+*only+",", ","+c.Name+",") {
 				cases = append(cases, c)
 			}
