@@ -1,0 +1,101 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+)
+
+// TestPlan builds the jobs for each format from the examiner's choices and
+// checks them with acquire.Preflight on real files.
+func TestPlan(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "evidence.img")
+	if err := os.WriteFile(src, make([]byte, 4<<20), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	info, err := disk.Inspect(src)
+	if err != nil {
+		t.Skipf("inspect: %v", err)
+	}
+	cfg := Config{Version: "1.0.0", Now: func() time.Time { return time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC) }}
+	for _, c := range []struct {
+		format, wantFormat string
+		split, wantSplit   int64
+		hashes, wantHashes []string
+	}{
+		{"raw", "raw", 0, 0, []string{"sha256", "blake3"}, []string{"sha256", "blake3"}},
+		{"split", "raw", 1 << 20, 1 << 20, []string{"sha256"}, []string{"sha256"}},
+		{"e01", "e01", 0, 0, []string{"sha256"}, []string{"md5", "sha1", "sha256"}}, // E01 stores MD5 and SHA-1
+	} {
+		t.Run(c.format, func(t *testing.T) {
+			target := t.TempDir()
+			ch := &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: target, Dir: target, Free: -1},
+				Case: imager.Case{Case: "2026/07 a", Examiner: "E"}, Hashes: c.hashes, Format: c.format, Split: c.split, Verify: true}
+			s, jobs, err := Plan(context.Background(), cfg, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := jobs[0].Req
+			if want := filepath.Join(target, "coldimage", "2026_07_a", "20261122T060000Z", "evidence.img"); r.OutDir != want || s.Dir != filepath.Dir(want) {
+				t.Errorf("outdir %s (session %s), want %s", r.OutDir, s.Dir, want)
+			}
+			if r.Format != c.wantFormat || r.Split != c.wantSplit || r.NoVerify || strings.Join(r.Hashes, ",") != strings.Join(c.wantHashes, ",") {
+				t.Errorf("request format %s split %d noverify %v hashes %v", r.Format, r.Split, r.NoVerify, r.Hashes)
+			}
+			if _, err := os.Stat(filepath.Join(target, "coldimage")); err == nil {
+				t.Error("Plan wrote to the target")
+			}
+		})
+	}
+}
+
+func TestPlanRefusals(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "evidence.img")
+	if err := os.WriteFile(src, make([]byte, 4<<20), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	info, err := disk.Inspect(src)
+	if err != nil {
+		t.Skipf("inspect: %v", err)
+	}
+	cfg := Config{Now: time.Now}
+	base := func() *Choices {
+		return &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: dir, Dir: t.TempDir()},
+			Case: imager.Case{Case: "C", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw", Verify: true}
+	}
+	for _, c := range []struct {
+		name, want string
+		edit       func(*Choices)
+	}{
+		{"no source", "no source chosen", func(c *Choices) { c.Sources = nil }},
+		{"no case", "case number is empty", func(c *Choices) { c.Case.Case = " " }},
+		{"no examiner", "examiner is empty", func(c *Choices) { c.Case.Examiner = "" }},
+		{"no hash", "no hash chosen", func(c *Choices) { c.Hashes = nil }},
+		{"same id twice", "same id", func(c *Choices) { c.Sources = append(c.Sources, c.Sources[0]) }},
+		{"a file as target", "not a directory", func(c *Choices) { c.Target.Dir = src }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ch := base()
+			c.edit(ch)
+			_, _, err := Plan(context.Background(), cfg, ch)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Plan: %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPathPart(t *testing.T) {
+	for in, want := range map[string]string{"2026-0042": "2026-0042", "a/b c": "a_b_c", "..": "case", "": "case", " ../x ": "_x"} {
+		if got := pathPart(in); got != want {
+			t.Errorf("pathPart(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
