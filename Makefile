@@ -16,13 +16,16 @@ help: ## list the targets
 build: ## build bin/coldimage (static, linux/amd64)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/coldimage
 
+appliance: ## build build/vmlinuz (Debian's kernel) and build/initramfs.cpio.zst
+	$(GO) run ./initramfs/cmd/mkappliance -out build -version $(VERSION)
+
 deps: ## install what builds and tests need (Debian packages; needs root)
 	./scripts/install-deps.sh
 
 demo: build ## host demo: make a demo disk image, acquire it, verify it, print the record
 	./scripts/demo.sh
 
-test: build ## every test (unit, root-only loop-device tests, QEMU end-to-end)
+test: build appliance ## every test (unit, root-only loop-device tests, QEMU end-to-end)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
 
