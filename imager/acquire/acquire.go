@@ -384,15 +384,26 @@ func newSink(r *Request, dir string, info disk.Info, started time.Time) (imager.
 			Examiner:    r.Case.Examiner,
 			Evidence:    r.Case.Evidence,
 			Notes:       r.Case.Notes,
-			Description: "coldimage acquisition of " + r.Source,
+			Description: r.Tool.Name + " " + r.Tool.Version + " acquisition of " + r.Source,
 			Model:       info.Model,
 			Serial:      info.Serial,
 			Acquired:    started,
 			System:      started,
-			Tool:        r.Tool.Name + " " + r.Tool.Version,
+			Tool:        ewfVersion(r.Tool.Version),
+			Logical:     info.Kind != disk.KindDisk, // partitions, files, RAID volumes
+			Removable:   info.Removable,
 		})
 	}
 	return nil, fmt.Errorf("unknown format %q", r.Format)
+}
+
+// ewfVersion fits the tool version into EnCase's header "av" field, which
+// EnCase documents as at most 11 characters; the record keeps it whole.
+func ewfVersion(v string) string {
+	if len(v) > 11 {
+		return v[:11]
+	}
+	return v
 }
 
 // fileHashes fills what the sidecars list: per image file, every hash.
