@@ -197,6 +197,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	os.RemoveAll(out)
 
+	// 7. Package benchmarks (RAID reassembly, E01 codec).
+	for _, b := range []struct{ pkg, pattern string }{
+		{"./raid/", "BenchmarkRAID5Read"},
+		{"./imager/ewf/", "BenchmarkWriteE01|BenchmarkReadE01"},
+	} {
+		outb, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", "3x", b.pkg).CombinedOutput()
+		if err != nil {
+			logf("go test -bench %s: %v\n%s", b.pkg, err, outb)
+			continue
+		}
+		for _, l := range strings.Split(string(outb), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+				continue
+			}
+			var figs []string
+			for i := 2; i+1 < len(f); i += 2 {
+				if f[i+1] != "ns/op" {
+					figs = append(figs, f[i]+" "+f[i+1])
+				}
+			}
+			rows = append(rows, row{"go test -bench " + f[0] + " " + b.pkg, strings.Join(figs, ", "), ""})
+		}
+	}
+
 	table := render(rows)
 	fmt.Fprint(stdout, table)
 	if *write != "" {
