@@ -108,6 +108,8 @@ type Superblock struct {
 	Detail string `json:"detail,omitempty"`
 	// DDF holds the container and virtual disk records of a DDF member.
 	DDF *DDFInfo `json:"ddf,omitempty"`
+	// IMSM holds the container and volumes of an Intel IMSM member.
+	IMSM *IMSMInfo `json:"imsm,omitempty"`
 
 	reshape bool
 }

@@ -23,6 +23,9 @@ type Member struct {
 	Name string      // what the user called it (path), used in reports and errors
 	R    io.ReaderAt // read-only access to the member's bytes
 	Size int64       // size in bytes
+	// Serial is the drive's serial number when known (block devices, or as
+	// recorded at acquisition). IMSM metadata identifies members only by it.
+	Serial string
 }
 
 // Prober recognises one on-disk format.
@@ -44,6 +47,7 @@ var Probers = []Prober{
 	md1Prober{minor: 1},
 	md1Prober{minor: 2},
 	ddfProber{},
+	imsmProber{},
 }
 
 // Report is the result of Examine.
@@ -188,6 +192,7 @@ func groupArrays(rep *Report) {
 		rep.Arrays = append(rep.Arrays, buildArray(g.members, g.sbs))
 	}
 	groupDDF(rep)
+	groupIMSM(rep)
 }
 
 // groupDDF builds one Array per DDF virtual disk found on the members.

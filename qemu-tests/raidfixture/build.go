@@ -38,6 +38,7 @@ type Result struct {
 	Case    Case
 	Dir     string   // directory holding the member images
 	Members []string // member image paths, in creation (role) order
+	Serials []string // the serial number each member had in the guest (SCSI VPD 0x80)
 	// Error is set when the guest could not create the array.
 	Error string
 	// Size and SHA256 of /dev/mdN as the kernel read it.
@@ -331,7 +332,7 @@ func build(ctx context.Context, opt Options, out string) (string, error) {
 	for _, d := range disks {
 		id := fmt.Sprintf("d%d", d.lun)
 		args = append(args, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=%s,cache=unsafe", d.path, id),
-			"-device", fmt.Sprintf("scsi-hd,drive=%s,bus=scsi0.0,channel=0,scsi-id=0,lun=%d,serial=CIFX%04d", id, d.lun, d.lun))
+			"-device", fmt.Sprintf("scsi-hd,drive=%s,bus=scsi0.0,channel=0,scsi-id=0,lun=%d,serial=%s", id, d.lun, diskSerial(d.lun)))
 	}
 	rctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
@@ -369,6 +370,9 @@ func build(ctx context.Context, opt Options, out string) (string, error) {
 	os.Remove(resPath)
 	return console.String(), nil
 }
+
+// diskSerial is the serial number the guest sees for the disk at lun.
+func diskSerial(lun int) string { return fmt.Sprintf("CIFX%04d", lun) }
 
 func orDash(s string) string {
 	if s == "" {
@@ -492,10 +496,13 @@ func load(dir string, cases []Case) (*Fixtures, error) {
 		return nil, err
 	}
 	fx := &Fixtures{Dir: dir, Results: map[string]*Result{}}
+	lun := 2 // as assigned by build: 0 pattern, 1 results, then members in order
 	for _, c := range cases {
 		r := &Result{Case: c, Dir: dir}
 		for i := range c.DisksMiB {
 			r.Members = append(r.Members, filepath.Join(dir, fmt.Sprintf("%s-%d.img", c.Name, i)))
+			r.Serials = append(r.Serials, diskSerial(lun))
+			lun++
 		}
 		r.Examine = make([]string, len(c.DisksMiB))
 		fx.Results[c.Name] = r

@@ -64,7 +64,7 @@ func openMembers(t *testing.T, r *raidfixture.Result, drop []int) []raid.Member 
 		if err != nil {
 			t.Fatal(err)
 		}
-		ms = append(ms, raid.Member{Name: fmt.Sprintf("%s[%d]", r.Case.Name, i), R: f, Size: st.Size()})
+		ms = append(ms, raid.Member{Name: fmt.Sprintf("%s[%d]", r.Case.Name, i), R: f, Size: st.Size(), Serial: r.Serials[i]})
 	}
 	return ms
 }
@@ -93,9 +93,6 @@ func examineOne(t *testing.T, ms []raid.Member) *raid.Array {
 
 func result(t *testing.T, c raidfixture.Case) *raidfixture.Result {
 	t.Helper()
-	if c.Metadata == "imsm" {
-		t.Skipf("%s: %s reassembly is not implemented yet", c.Name, c.Metadata)
-	}
 	r := fixtures(t).Results[c.Name]
 	if r.Error != "" || r.SHA256 == "" {
 		t.Fatalf("guest could not build %s: %s", c.Name, r.Error)
@@ -215,8 +212,12 @@ func TestExamineMatchesMdadm(t *testing.T) {
 						t.Errorf("member %d %s: mdadm %q, ours %q", i, field, want, got)
 					}
 				}
-				if sb.Format == "ddf" {
+				switch sb.Format {
+				case "ddf":
 					checkDDF(t, i, r.Examine[i], sb, check)
+					continue
+				case "imsm":
+					checkIMSM(t, i, r.Examine[i], sb, check)
 					continue
 				}
 				ver := ex["Version"]
@@ -318,4 +319,39 @@ func checkDDF(t *testing.T, i int, text string, sb *raid.Superblock, check func(
 			check("RefNo", f[1], fmt.Sprintf("%08x", d.Refnum))
 		}
 	}
+}
+
+// checkIMSM compares an IMSM member with mdadm --examine's IMSM report.
+func checkIMSM(t *testing.T, i int, text string, sb *raid.Superblock, check func(field, want, got string)) {
+	t.Helper()
+	ex := parseExamine(text)
+	d := sb.IMSM
+	if d == nil || len(d.Volumes) != 1 || !d.SerialKnown {
+		t.Fatalf("member %d: IMSM info %+v", i, d)
+	}
+	v := d.Volumes[0]
+	sum := strings.Fields(ex["Checksum"])
+	if len(sum) == 2 {
+		check("Checksum", sum[0], fmt.Sprintf("%08x", sb.Checksum))
+		check("Checksum status", sum[1], map[bool]string{true: "correct", false: "wrong"}[sb.ChecksumOK])
+	}
+	check("Family", ex["Family"], fmt.Sprintf("%08x", d.Family))
+	check("Generation", ex["Generation"], fmt.Sprintf("%08x", d.Generation))
+	check("Version", ex["Version"], d.Version)
+	check("Disks", ex["Disks"], strconv.Itoa(len(d.Disks)))
+	check("RAID Level", ex["RAID Level"], strconv.Itoa(map[int]int{0: 0, 1: 1, 5: 5, 10: 10}[v.Level]))
+	check("Members", ex["Members"], strconv.Itoa(v.Members))
+	check("Array Size", strconv.FormatInt(firstInt(ex["Array Size"]), 10), strconv.FormatInt(v.SizeSectors, 10))
+	check("Per Dev Size", strconv.FormatInt(firstInt(ex["Per Dev Size"]), 10), strconv.FormatInt(v.BlocksPerMember, 10))
+	check("Sector Offset", ex["Sector Offset"], strconv.FormatInt(v.PBA, 10))
+	if cs, ok := ex["Chunk Size"]; ok {
+		check("Chunk Size", cs, fmt.Sprintf("%d KiB", v.StripSectors/2))
+	}
+	pos := -1
+	for k, o := range v.Ord {
+		if int(o&0xffffff) == d.ThisDisk {
+			pos = k
+		}
+	}
+	check("This Slot", ex["This Slot"], strconv.Itoa(pos))
 }
