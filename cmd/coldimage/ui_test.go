@@ -4,113 +4,54 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
-	"github.com/hinshun/vt10x"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/ui/uitest"
 )
 
 // examiner drives `coldimage ui` through a pty as a person at a serial
-// console would: it reads the screen (a VT100 emulator fed by the pty)
-// and types keys. Screens are kept in the test's artifact directory
-// (go test -artifacts keeps them).
+// console would (uitest.Terminal: a VT100 emulator and a keyboard) and keeps
+// each screen it acted on in the test's artifact directory (go test
+// -artifacts keeps them).
 type examiner struct {
-	t      *testing.T
-	master *os.File
-	mu     sync.Mutex
-	vt     vt10x.Terminal
-	raw    bytes.Buffer
-	seen   map[string]string // first screen dump containing a watched text
-	watch  []string
-	step   int
-}
-
-func newExaminer(t *testing.T, master *os.File, watch ...string) *examiner {
-	e := &examiner{t: t, master: master, vt: vt10x.New(vt10x.WithSize(80, 24)), seen: map[string]string{}, watch: watch}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			if n > 0 {
-				e.mu.Lock()
-				e.raw.Write(buf[:n])
-				e.vt.Write(buf[:n])
-				d := e.vt.String()
-				for _, w := range e.watch {
-					if _, ok := e.seen[w]; !ok && strings.Contains(d, w) {
-						e.seen[w] = d
-					}
-				}
-				e.mu.Unlock()
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return e
-}
-
-func (e *examiner) screen() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.vt.String()
-}
-
-func (e *examiner) output() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.raw.String()
-}
-
-// waitFor waits until get() contains s, then saves the screen as an artifact.
-func (e *examiner) waitFor(get func() string, s, name string) string {
-	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if d := get(); strings.Contains(d, s) {
-			e.save(name, d)
-			return d
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	e.t.Fatalf("%q did not appear within 60 s; the screen:\n%s", s, get())
-	return ""
+	*uitest.Terminal
+	t    *testing.T
+	step int
 }
 
 func (e *examiner) save(name, d string) {
 	e.step++
-	p := filepath.Join(e.t.ArtifactDir(), fmtStep(e.step)+"-"+name+".txt")
+	p := filepath.Join(e.t.ArtifactDir(), fmt.Sprintf("%02d-%s.txt", e.step, name))
 	if err := os.WriteFile(p, []byte(d), 0o644); err != nil {
 		e.t.Error(err)
 	}
 }
 
-func fmtStep(n int) string { return string(rune('0'+n/10)) + string(rune('0'+n%10)) }
-
-func (e *examiner) typeKeys(ks ...string) {
+func (e *examiner) screen(text, name string) string {
 	e.t.Helper()
-	for _, k := range ks {
-		if _, err := e.master.Write([]byte(k)); err != nil {
-			e.t.Fatal(err)
-		}
-		// A lone Esc is told from an escape sequence by a pause.
-		time.Sleep(60 * time.Millisecond)
+	s, err := e.WaitScreen(text, 60*time.Second)
+	if err != nil {
+		e.t.Fatalf("%v; the screen:\n%s", err, s)
 	}
+	e.save(name, s)
+	return s
 }
 
-const (
-	keyDown  = "\x1b[B"
-	keyEnter = "\r"
-)
+func (e *examiner) keys(ks ...string) {
+	e.t.Helper()
+	if err := e.Type(ks...); err != nil {
+		e.t.Fatal(err)
+	}
+}
 
 // uiRun starts runUI on a pty of 80×24 and returns the examiner and a
 // channel with runUI's result.
@@ -124,7 +65,10 @@ func uiRun(t *testing.T, args []string, watch ...string) (*examiner, chan error)
 	if err := pty.Setsize(master, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
 		t.Fatal(err)
 	}
-	e := newExaminer(t, master, watch...)
+	e := &examiner{Terminal: uitest.New(master, master, 80, 24), t: t}
+	for _, w := range watch {
+		e.Watch(w)
+	}
 	done := make(chan error, 1)
 	var stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -141,11 +85,10 @@ func uiRun(t *testing.T, args []string, watch ...string) (*examiner, chan error)
 
 // uiSources are two deterministic source files, large enough that the
 // progress screen is seen.
-func uiSources(t *testing.T) (string, string, string) {
+func uiSources(t *testing.T, mib int) (string, string, string) {
 	dir := t.TempDir()
-	// Big enough that imaging outlasts the first one-second refresh.
-	a := quickSource(t, dir, "disk-a.img", 320<<20, 11)
-	b := quickSource(t, dir, "disk-b.img", 256<<20, 12)
+	a := quickSource(t, dir, "disk-a.img", (mib+mib/4)<<20, 11)
+	b := quickSource(t, dir, "disk-b.img", mib<<20, 12)
 	target := filepath.Join(t.TempDir(), "target")
 	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
@@ -212,42 +155,46 @@ func checkSession(t *testing.T, target, caseID string, sources ...string) {
 }
 
 func TestUIFullScreenThroughPty(t *testing.T) {
-	a, b, target := uiSources(t)
+	// Big enough that imaging outlasts the first one-second refresh.
+	a, b, target := uiSources(t, 256)
 	e, done := uiRun(t, []string{"--term", "vt220", "--source", a, "--source", b, "--target", target}, " MB/s")
-	e.waitFor(e.screen, "disk-b.img", "sources")
-	e.typeKeys(" ", keyDown, " ")
-	e.waitFor(e.screen, "selected: 2 source(s)", "sources-selected")
-	e.typeKeys(keyEnter)
-	e.waitFor(e.screen, "2/5 Target", "target")
-	e.typeKeys(keyEnter)
-	e.waitFor(e.screen, "3/5 Case details", "case")
-	e.typeKeys("CASE-7", keyEnter, "Erika Examiner", keyEnter, "EV-1", keyEnter, "two test files", keyEnter)
-	e.typeKeys(keyEnter, keyEnter) // hashes, format: defaults
-	e.waitFor(e.screen, "re-read source and image", "case-filled")
-	e.typeKeys(keyEnter) // on Verify: continue
-	e.waitFor(e.screen, "4/5 Confirm", "confirm")
+	e.screen("disk-b.img", "sources")
+	e.keys(" ", uitest.Down, " ")
+	e.screen("selected: 2 source(s)", "sources-selected")
+	e.keys(uitest.Enter)
+	e.screen("2/5 Target", "target")
+	e.keys(uitest.Enter)
+	e.screen("3/5 Case details", "case")
+	e.keys("CASE-7", uitest.Enter, "Erika Examiner", uitest.Enter, "EV-1", uitest.Enter, "two test files", uitest.Enter)
+	e.keys(uitest.Enter, uitest.Enter) // hashes, format: defaults
+	e.screen("re-read source and image", "case-filled")
+	e.keys(uitest.Enter) // on Verify: continue
+	e.screen("4/5 Confirm", "confirm")
 	if _, err := os.Stat(filepath.Join(target, "coldimage")); err == nil {
 		t.Fatal("something was written before the confirmation")
 	}
-	e.typeKeys("y")
-	sum := e.waitFor(e.screen, "2 ok, 0 failed", "summary")
+	started := time.Now()
+	e.keys("y")
+	sum := e.screen("2 ok, 0 failed", "summary")
+	took := time.Since(started)
 	for _, want := range []string{"disk-a.img  OK  verification: match", "disk-b.img  OK  verification: match", "sha256", "blake3", "record disk-a.img/acquisition.json"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
-	e.mu.Lock()
-	prog, sawProgress := e.seen[" MB/s"]
-	e.mu.Unlock()
-	if !sawProgress {
-		t.Error("the progress screen never showed a rate")
+	if prog, ok := e.Seen(" MB/s"); !ok {
+		// The screen refreshes once a second: a run shorter than that may
+		// go from the first progress screen straight to the summary.
+		if took > 1500*time.Millisecond {
+			t.Errorf("imaging took %v but the progress screen never showed a rate", took)
+		}
 	} else {
 		e.save("progress", prog)
 		if !strings.Contains(prog, "5/5 Imaging") || !strings.Contains(prog, "acquire [") {
-			t.Errorf("progress screen without an acquire line:\n%s", prog)
+			t.Errorf("progress screen without an acquire bar:\n%s", prog)
 		}
 	}
-	e.typeKeys("q")
+	e.keys("q")
 	select {
 	case err := <-done:
 		if err != nil {
@@ -260,12 +207,15 @@ func TestUIFullScreenThroughPty(t *testing.T) {
 }
 
 func TestUIPlainThroughPty(t *testing.T) {
-	a, b, target := uiSources(t)
+	a, b, target := uiSources(t, 16)
 	e, done := uiRun(t, []string{"--plain", "--source", a, "--source", b, "--target", target})
 	step := func(prompt, answer, name string) {
 		t.Helper()
-		e.waitFor(func() string { return lastPrompt(e.output()) }, prompt, name)
-		e.typeKeys(answer + "\n")
+		if _, err := e.WaitPrompt(prompt, 60*time.Second); err != nil {
+			t.Fatalf("%v; the output ends:\n%s", err, tail(e.Output()))
+		}
+		e.save(name, e.Screen())
+		e.keys(answer + "\n")
 	}
 	step("sources: numbers", "1 2", "sources")
 	step("target number", "1", "target")
@@ -288,7 +238,7 @@ func TestUIPlainThroughPty(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("coldimage ui --plain did not return")
 	}
-	out := e.output()
+	out := e.Output()
 	e.save("transcript", out)
 	for _, want := range []string{"started on", "done: result ok", "2 ok, 0 failed", "verification: match"} {
 		if !strings.Contains(out, want) {
@@ -301,14 +251,9 @@ func TestUIPlainThroughPty(t *testing.T) {
 	checkSession(t, target, "CASE-8", a, b)
 }
 
-// lastPrompt is the text after the last newline: the open question.
-func lastPrompt(s string) string {
-	s = strings.ReplaceAll(s, "\r", "")
-	if i := strings.LastIndexByte(strings.TrimRight(s, "\n"), '\n'); i >= 0 && !strings.HasSuffix(s, "\n") {
-		return s[i+1:]
-	}
-	if strings.HasSuffix(s, "\n") {
-		return ""
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
 	}
 	return s
 }
