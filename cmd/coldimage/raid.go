@@ -17,8 +17,9 @@ import (
 	"github.com/coldimage/coldimage/raid"
 )
 
-const raidUsage = `usage: coldimage raid examine [--json] MEMBER...
-       coldimage raid assemble [--volume N] [--check-parity] [--raid0-layout original|alternate] -o OUT MEMBER...
+const raidUsage = `usage: coldimage raid examine [--json] [--serial MEMBER=SERIAL]... MEMBER...
+       coldimage raid assemble [--volume N] [--check-parity] [--raid0-layout original|alternate]
+                               [--serial MEMBER=SERIAL]... -o OUT MEMBER...
 `
 
 // runRaid implements "coldimage raid examine|assemble". Members are opened
@@ -42,8 +43,22 @@ func runRaid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return usageError(fmt.Sprintf("unknown raid subcommand %q", args[0]))
 }
 
+// serialFlags collects repeated --serial MEMBER=SERIAL flags.
+type serialFlags map[string]string
+
+func (s serialFlags) String() string { return "" }
+func (s serialFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" || val == "" {
+		return fmt.Errorf("want MEMBER=SERIAL, got %q", v)
+	}
+	s[k] = val
+	return nil
+}
+
 // openMembers opens every path read-only. The returned closer closes them all.
-func openMembers(paths []string) ([]raid.Member, func(), error) {
+// Serials come from the device (sysfs/VPD) or from --serial.
+func openMembers(paths []string, serials serialFlags) ([]raid.Member, func(), error) {
 	var ms []raid.Member
 	var srcs []*disk.Source
 	closeAll := func() {
@@ -58,7 +73,11 @@ func openMembers(paths []string) ([]raid.Member, func(), error) {
 			return nil, nil, fmt.Errorf("member %s: %w", p, err)
 		}
 		srcs = append(srcs, src)
-		ms = append(ms, raid.Member{Name: p, R: src, Size: src.Info.Size})
+		serial := src.Info.Serial
+		if s, ok := serials[p]; ok {
+			serial = s
+		}
+		ms = append(ms, raid.Member{Name: p, R: src, Size: src.Info.Size, Serial: serial})
 	}
 	return ms, closeAll, nil
 }
@@ -66,6 +85,8 @@ func openMembers(paths []string) ([]raid.Member, func(), error) {
 func runRaidExamine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("raid examine", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	serials := serialFlags{}
+	fs.Var(serials, "serial", "MEMBER=SERIAL: the drive serial of an image file (IMSM places members by serial); repeatable")
 	fs.Usage = func() { fmt.Fprint(stderr, raidUsage); fs.PrintDefaults() }
 	pos, err := parseInterleaved(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -78,7 +99,7 @@ func runRaidExamine(ctx context.Context, args []string, stdout, stderr io.Writer
 		fs.Usage()
 		return usageError("raid examine needs at least one MEMBER")
 	}
-	ms, closeAll, err := openMembers(pos)
+	ms, closeAll, err := openMembers(pos, serials)
 	if err != nil {
 		return err
 	}
@@ -151,7 +172,7 @@ func printReport(w io.Writer, rep *raid.Report) {
 		}
 	}
 	for i, a := range rep.Arrays {
-		fmt.Fprintf(w, "\nvolume %d: md-%s  %s", i, a.UUID, a.Level)
+		fmt.Fprintf(w, "\nvolume %d: %s-%s  %s", i, volPrefix(a), a.UUID, a.Level)
 		if a.Layout != "" {
 			fmt.Fprintf(w, " %s", a.Layout)
 		}
@@ -189,6 +210,8 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 	volume := fs.Int("volume", -1, "which volume (as numbered by raid examine) when the members hold several")
 	check := fs.Bool("check-parity", false, "also verify parity (RAID4/5/6) or copies (RAID1/10) and report stripes that disagree")
 	r0 := fs.String("raid0-layout", "", "multi-zone RAID0 layout when the metadata does not record it: original or alternate")
+	serials := serialFlags{}
+	fs.Var(serials, "serial", "MEMBER=SERIAL: the drive serial of an image file (IMSM places members by serial); repeatable")
 	fs.Usage = func() { fmt.Fprint(stderr, raidUsage); fs.PrintDefaults() }
 	pos, err := parseInterleaved(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -216,7 +239,7 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 			return fmt.Errorf("output %s is also a member: refusing to write onto evidence", *out)
 		}
 	}
-	ms, closeAll, err := openMembers(pos)
+	ms, closeAll, err := openMembers(pos, serials)
 	if err != nil {
 		return err
 	}
@@ -226,7 +249,7 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if len(rep.Arrays) == 0 {
-		return errors.New("no md RAID metadata found on the members")
+		return errors.New("no md, DDF or IMSM RAID metadata found on the members")
 	}
 	idx := *volume
 	if idx < 0 {
@@ -277,7 +300,7 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("write %s after %d of %d bytes: %w", *out, n, v.Size(), err)
 	}
-	fmt.Fprintf(stdout, "wrote %s: md-%s %s, %d bytes, sha256 %s\n", *out, arr.UUID, arr.Level, n, hex.EncodeToString(h.Sum(nil)))
+	fmt.Fprintf(stdout, "wrote %s: %s-%s %s, %d bytes, sha256 %s\n", *out, volPrefix(arr), arr.UUID, arr.Level, n, hex.EncodeToString(h.Sum(nil)))
 	return nil
 }
 
@@ -302,4 +325,13 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// volPrefix is the source-id prefix of CONVENTIONS.md §3: md-, ddf-, imsm-.
+func volPrefix(a *raid.Array) string {
+	switch a.Metadata {
+	case "ddf", "imsm":
+		return a.Metadata
+	}
+	return "md"
 }

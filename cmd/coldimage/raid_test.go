@@ -23,13 +23,7 @@ func raidFixture(t *testing.T, name string) *raidfixture.Result {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu-system-x86_64 not installed: RAID fixtures need a QEMU guest with the md driver")
 	}
-	var c []raidfixture.Case
-	for _, k := range raidfixture.Cases {
-		if k.Metadata != "ddf" && k.Metadata != "imsm" {
-			c = append(c, k)
-		}
-	}
-	fx, err := raidfixture.Build(context.Background(), raidfixture.Options{Cases: c, Log: t.Logf})
+	fx, err := raidfixture.Build(context.Background(), raidfixture.Options{Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,5 +91,28 @@ func TestRaidCLIExamineJSONAndParity(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), " 0 mismatches") {
 		t.Fatalf("parity check of a resynced array: %s", stdout.String())
+	}
+}
+
+func TestRaidCLIIMSMSerials(t *testing.T) {
+	r := raidFixture(t, "imsm-raid5")
+	out := filepath.Join(t.TempDir(), "vol.raw")
+	var stdout, stderr bytes.Buffer
+	// Without serials an image cannot be placed in the IMSM disk table.
+	err := run(context.Background(), append([]string{"raid", "assemble", "-o", out}, r.Members...), nil, &stdout, &stderr)
+	if err == nil {
+		t.Fatalf("IMSM assembly without serials succeeded")
+	}
+	args := []string{"raid", "assemble", "-o", out}
+	for i, m := range r.Members[:2] { // one member missing: RAID5 rebuilds it
+		args = append(args, "--serial", m+"="+r.Serials[i])
+	}
+	args = append(args, r.Members[:2]...)
+	stdout.Reset()
+	if err := run(context.Background(), args, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("assemble: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "imsm-") || !strings.Contains(stdout.String(), r.SHA256) {
+		t.Fatalf("stdout %q: want imsm- id and kernel hash %s", stdout.String(), r.SHA256)
 	}
 }
