@@ -431,16 +431,20 @@ func (a *app) summaryLines() []string {
 	if a.session == nil {
 		return []string{"No imaging in this step. Choose what to do next:"}
 	}
-	return summaryLines(a.session)
+	return summaryLines(a.session, 76)
 }
 
 // summaryLines is the result of a session for people: both modes and
-// unattended runs print it.
-func summaryLines(s *Session) []string {
+// unattended runs print it. Paths longer than width (0: no limit) are
+// broken over lines.
+func summaryLines(s *Session, width int) []string {
 	var l []string
 	l = append(l, fmt.Sprintf("%d ok, %d failed.  Session folder:", s.OK, s.Failed))
 	for d := s.Dir; d != ""; {
-		n := min(len(d), 76)
+		n := len(d)
+		if width > 0 {
+			n = min(n, width)
+		}
 		l = append(l, "  "+d[:n])
 		d = d[n:]
 	}

@@ -355,7 +355,7 @@ func Unattended(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 	err = s.Execute(ctx, jobs, prog)
 	prog.Close()
 	fmt.Fprintf(cfg.Out, "\nSummary:\n")
-	for _, l := range summaryLines(s) {
+	for _, l := range summaryLines(s, 0) {
 		fmt.Fprintf(cfg.Out, "  %s\n", l)
 	}
 	if err != nil {
