@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coldimage/coldimage/qemu-tests/raidfixture"
 )
 
 // Guest command line common to every boot: serial console first for the
@@ -275,6 +277,7 @@ func TestUnattended(t *testing.T) {
 		{name: "gpt-ext4-dirty", serial: "GPTDIRTY", file: filepath.Join(dir, "gpt.img")},
 		{name: "mbr-vfat-swap", serial: "MBRVFAT", file: filepath.Join(dir, "mbr.img")},
 		{name: "blank", serial: "BLANK", file: filepath.Join(dir, "blank.img")},
+		{name: "md-1.2-member", serial: "MDMEMBER", file: filepath.Join(dir, "md.img")},
 	}
 	if err := CopyFile(dirty, srcs[0].file); err != nil {
 		t.Fatal(err)
@@ -284,6 +287,13 @@ func TestUnattended(t *testing.T) {
 	}
 	if err := Zero(srcs[2].file, 16<<20); err != nil {
 		t.Fatal(err)
+	}
+	// A member disk carrying an md 1.2 superblock, made by mdadm in the RAID
+	// fixture guest (shared cache with the raid tests).
+	// If it cannot be had, the test fails but the other sources still run.
+	if err := mdMember(t, srcs[3].file); err != nil {
+		t.Errorf("md 1.2 member fixture: %v (imaging the other sources)", err)
+		srcs = srcs[:3]
 	}
 	target := filepath.Join(dir, "target.img")
 	if err := MakeGPTExt4(target, 256, "EVIDENCE"); err != nil {
@@ -308,6 +318,11 @@ func TestUnattended(t *testing.T) {
 	}
 	if m[1] != fmt.Sprint(len(srcs)) || m[2] != "0" {
 		t.Errorf("DONE ok=%s failed=%s, want ok=%d failed=0", m[1], m[2], len(srcs))
+	}
+	for _, l := range v.Lines() {
+		if strings.Contains(l, "/dev/md") || strings.Contains(l, "md/raid") || strings.Contains(l, "md: ") {
+			t.Errorf("md activity in the appliance: %s", l)
+		}
 	}
 	var total int64
 	for _, s := range srcs {
@@ -458,4 +473,28 @@ func TestTargetTooSmall(t *testing.T) {
 	if hashOf(t, src) != h0 {
 		t.Error("source changed")
 	}
+}
+
+// mdMember copies the first member of the RAID fixtures' md 1.2 RAID-1
+// (created by Debian's mdadm in a guest) to dst and checks with the host's
+// mdadm --examine, when present, that it carries a 1.2 superblock.
+func mdMember(t *testing.T, dst string) error {
+	fx, err := raidfixture.Build(context.Background(), raidfixture.Options{Log: t.Logf})
+	if err != nil {
+		return err
+	}
+	md := fx.Results["v12-raid1"]
+	if md == nil || len(md.Members) == 0 {
+		return fmt.Errorf("fixture v12-raid1 missing")
+	}
+	if err := CopyFile(md.Members[0], dst); err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("mdadm"); err == nil {
+		out, err := Run("mdadm", "--examine", dst)
+		if err != nil || !strings.Contains(out, "Version : 1.2") {
+			return fmt.Errorf("mdadm --examine %s: %v\n%s", dst, err, out)
+		}
+	}
+	return nil
 }

@@ -42,13 +42,15 @@ type Config struct {
 	MemMB          int // default 1024
 	SMP            int // default 2
 	Log            string
-	Monitor        bool // HMP monitor on a unix socket
+	Monitor        bool      // HMP monitor on a unix socket
+	Echo           io.Writer // optional live copy of the console
 }
 
 // VM is a running guest.
 type VM struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
+	echo    io.Writer
 	mon     string
 	log     *os.File
 	mu      sync.Mutex
@@ -105,7 +107,7 @@ func Start(c Config) (*VM, error) {
 	if _, err := exec.LookPath(QEMU); err != nil {
 		return nil, err
 	}
-	v := &VM{}
+	v := &VM{echo: c.Echo}
 	v.cond = sync.NewCond(&v.mu)
 	if c.Monitor {
 		dir, err := os.MkdirTemp("", "qemu-mon-")
@@ -152,6 +154,9 @@ func (v *VM) read(r io.Reader) {
 		v.lines = append(v.lines, l)
 		if v.log != nil {
 			fmt.Fprintf(v.log, "%7.2f %s\n", time.Since(v.Started).Seconds(), l)
+		}
+		if v.echo != nil {
+			fmt.Fprintln(v.echo, l)
 		}
 		v.cond.Broadcast()
 		v.mu.Unlock()
