@@ -3,6 +3,8 @@ package ui
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -80,10 +82,28 @@ func newApp(cfg Config, scr tcell.Screen) *app {
 func lookupTerm(name string) *terminfo.Terminfo {
 	for _, n := range []string{name, "vt100"} {
 		if ti, err := terminfo.LookupTerminfo(n); err == nil {
-			return ti
+			return withoutPadding(ti)
 		}
 	}
 	return nil
+}
+
+// padding is terminfo's delay syntax, "$<5>" or "$<2*/>".
+var padding = regexp.MustCompile(`\$<[0-9.]+[*/]*>`)
+
+// withoutPadding drops the delays of the vt100 family's entries. tcell
+// honours them by sleeping while it composes a frame in memory, which only
+// slows drawing (5 ms per cursor move); the bytes leave together anyway,
+// and terminals (VT100s included) pace a serial line with XON/XOFF.
+func withoutPadding(ti *terminfo.Terminfo) *terminfo.Terminfo {
+	c := *ti
+	v := reflect.ValueOf(&c).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i); f.Kind() == reflect.String && f.CanSet() {
+			f.SetString(padding.ReplaceAllString(f.String(), ""))
+		}
+	}
+	return &c
 }
 
 func runScreen(ctx context.Context, cfg Config) (Outcome, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -507,5 +508,53 @@ func TestCtrlLRepaints(t *testing.T) {
 	keys(a, tcell.KeyCtrlL)
 	if got := v.dump(); got != want {
 		t.Errorf("after Ctrl-L:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A long device list scrolls with the cursor; the details follow it.
+func TestSourcesScroll(t *testing.T) {
+	cfg := fixtureConfig()
+	cfg.Devices = func() ([]Device, error) {
+		var devs []Device
+		for i := 0; i < 30; i++ {
+			n := fmt.Sprintf("sd%c", 'a'+i%26)
+			if i >= 26 {
+				n = "sda" + n[2:]
+			}
+			devs = append(devs, Device{Info: disk.Info{Path: "/dev/" + n, Name: n, Kind: disk.KindDisk, Size: int64(i+1) << 30, ReadOnly: true, Serial: fmt.Sprintf("SER%02d", i)}})
+		}
+		return devs, nil
+	}
+	a, v := testApp(t, "vt100", cfg)
+	for i := 0; i < 20; i++ {
+		keys(a, "j")
+	}
+	keys(a, " ")
+	golden(t, "1-sources-scrolled", v.dump())
+	if len(a.ch.Sources) != 1 || a.ch.Sources[0].Serial != "SER20" {
+		t.Fatalf("selected %+v, want the 21st device", a.ch.Sources)
+	}
+	for i := 0; i < 40; i++ {
+		keys(a, "k")
+	}
+	if a.cur != 0 || a.top != 0 {
+		t.Errorf("cursor %d top %d after going back up", a.cur, a.top)
+	}
+}
+
+func TestNoPadding(t *testing.T) {
+	for _, term := range []string{"vt100", "vt102", "vt220", "linux", "xterm"} {
+		ti := lookupTerm(term)
+		if ti == nil {
+			t.Fatalf("%s: no terminfo compiled in", term)
+		}
+		for _, s := range []string{ti.SetCursor, ti.Clear, ti.AttrOff, ti.Bold, ti.Reverse} {
+			if strings.Contains(s, "$<") {
+				t.Errorf("%s: padding left in %q", term, s)
+			}
+		}
+	}
+	if ti := lookupTerm("vt100"); ti.SetCursor != "\x1b[%i%p1%d;%p2%dH" {
+		t.Errorf("vt100 cup = %q", ti.SetCursor)
 	}
 }
