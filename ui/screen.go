@@ -226,7 +226,7 @@ func (a *app) syncSelection() {
 	}
 }
 
-// onSourceDisk tells whether t shares a disk with a chosen source.
+// refreshTargets asks for the targets again and keeps the eligible ones.
 func (a *app) refreshTargets() {
 	all, err := a.cfg.Targets()
 	a.tErr = err
@@ -478,11 +478,10 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 		switch {
 		case ev.Key() == tcell.KeyLeft:
 			i = max(0, i-1)
-		case ev.Key() == tcell.KeyRight, ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
+		case ev.Key() == tcell.KeyRight:
+			i = min(len(formats)-1, i+1)
+		case ev.Key() == tcell.KeyRune && ev.Rune() == ' ':
 			i = (i + 1) % len(formats)
-			if ev.Key() == tcell.KeyRight {
-				i = min(len(formats)-1, slices.Index(formats, a.ch.Format)+1)
-			}
 		}
 		a.ch.Format = formats[i]
 	case fVerify:

@@ -17,7 +17,7 @@ type Device struct {
 	disk.Info
 	Boot bool   // our own boot medium: listed, never selectable
 	Note string // anything else to show, e.g. "NOT READ-ONLY: …"
-	// RAID membership is Info.RAID (disks) and Info.Partitions[i].RAID; see AnnotateRAID.
+	// RAID membership is Info.RAID (disks) and Info.Partitions[i].RAID; see ui/raidinfo.
 }
 
 // Target is a place the images can go. Dir is where they are written once

@@ -13,6 +13,7 @@ import (
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/ui"
+	"github.com/coldimage/coldimage/ui/raidinfo"
 )
 
 // runUI is `coldimage ui`: the appliance's console UI on a host, for
@@ -70,7 +71,7 @@ func runUI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		Actions: []ui.Action{ui.ActionQuit},
 		Devices: func() ([]ui.Device, error) {
 			devs, err := hostDevices(sources)
-			return ui.AnnotateRAID(devs), err
+			return raidinfo.Annotate(devs), err
 		},
 		Targets: func() ([]ui.Target, error) { return hostTargets(targets) },
 	}

@@ -1,4 +1,6 @@
-package ui
+// Package raidinfo notes RAID membership on the UI's device list. It is
+// apart from package ui so the UI builds without the RAID code.
+package raidinfo
 
 import (
 	"fmt"
@@ -6,13 +8,14 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/raid"
+	"github.com/coldimage/coldimage/ui"
 )
 
-// AnnotateRAID reads the RAID metadata (md 0.90/1.x, DDF) of every disk and
+// Annotate reads the RAID metadata (md 0.90/1.x, DDF) of every disk and
 // partition, opened read-only, and notes each member's array, e.g.
 // "md-1.2 raid1 clean 2/2": the examiner sees which disks belong together
 // before choosing. Devices that cannot be opened are left as they are.
-func AnnotateRAID(devs []Device) []Device {
+func Annotate(devs []ui.Device) []ui.Device {
 	var members []raid.Member
 	var files []*os.File
 	defer func() {
@@ -48,7 +51,7 @@ func AnnotateRAID(devs []Device) []Device {
 		return devs
 	}
 	notes := raidNotes(rep)
-	out := make([]Device, len(devs))
+	out := make([]ui.Device, len(devs))
 	for i, d := range devs {
 		if n := notes[d.Path]; n != "" && d.RAID == "" {
 			d.RAID = n

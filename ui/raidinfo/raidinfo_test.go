@@ -1,4 +1,4 @@
-package ui
+package raidinfo
 
 import (
 	"os"
@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/ui"
 )
 
 // A member carrying a superblock cut from a real mdadm array (raid's
 // testdata) is noted with its array; a blank device is not.
-func TestAnnotateRAID(t *testing.T) {
-	sb, err := os.ReadFile(filepath.Join("..", "raid", "testdata", "sb", "md12-raid6-ls-member3.bin"))
+func TestAnnotate(t *testing.T) {
+	sb, err := os.ReadFile(filepath.Join("..", "..", "raid", "testdata", "sb", "md12-raid6-ls-member3.bin"))
 	if err != nil {
 		t.Skipf("raid fixtures: %v", err)
 	}
@@ -27,7 +28,7 @@ func TestAnnotateRAID(t *testing.T) {
 	if err := os.WriteFile(bp, make([]byte, 8<<20), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	devs := AnnotateRAID([]Device{
+	devs := Annotate([]ui.Device{
 		{Info: disk.Info{Path: mp, Name: "sdx", Kind: disk.KindDisk, Size: 8 << 20}},
 		{Info: disk.Info{Path: bp, Name: "sdy", Kind: disk.KindDisk, Size: 8 << 20,
 			Partitions: []disk.Info{{Path: mp, Name: "sdy1", Kind: disk.KindPart, Size: 8 << 20}}}},
