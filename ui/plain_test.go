@@ -46,3 +46,22 @@ func TestPlainTranscript(t *testing.T) {
 		t.Error("imaging started without yes")
 	}
 }
+
+// The shell is reached only through its own question; anything but SHELL
+// goes back to the choices.
+func TestPlainShellNeedsConfirmation(t *testing.T) {
+	var out bytes.Buffer
+	cfg := fixtureConfig()
+	cfg.In = strings.NewReader("q\n4\nyes\n4\nSHELL\n")
+	cfg.Out, cfg.Plain = &out, true
+	o, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if o.Action != ActionShell {
+		t.Fatalf("action %q", o.Action)
+	}
+	if n := strings.Count(out.String(), "type SHELL to open the emergency shell"); n != 2 {
+		t.Errorf("asked %d times, want 2 (a wrong answer asks again from the list)\n%s", n, out.String())
+	}
+}
