@@ -322,7 +322,7 @@ func groupIMSM(rep *Report) {
 					am.Status = StatusBadSum
 					a.Problems = append(a.Problems, fmt.Sprintf("%s: IMSM checksum stored %08x, computed %08x", e.mr.Name, e.sb.Checksum, e.sb.ChecksumCalc))
 				case !e.sb.IMSM.SerialKnown:
-					am.Status = StatusSpare
+					am.Status = StatusUnplaced
 					a.Problems = append(a.Problems, fmt.Sprintf("%s: drive serial unknown or not in the IMSM disk table (serial %q); give it to place the member", e.mr.Name, e.sb.IMSM.Serial))
 				case e.sb.IMSM.Generation < fresh.IMSM.Generation:
 					am.Status = StatusStale

@@ -53,6 +53,9 @@ type Superblock struct {
 	Checksum     uint32 `json:"checksum"`
 	ChecksumCalc uint32 `json:"checksum_calc"`
 	ChecksumOK   bool   `json:"checksum_ok"`
+	// ChecksumNote, when set, says why there is no verdict (a format
+	// without checksum, an algorithm not implemented); ChecksumOK is false.
+	ChecksumNote string `json:"checksum_note,omitempty"`
 
 	MajorVersion int       `json:"major_version,omitempty"`
 	MinorVersion int       `json:"minor_version,omitempty"`

@@ -48,6 +48,10 @@ var Probers = []Prober{
 	md1Prober{minor: 2},
 	ddfProber{},
 	imsmProber{},
+	lvm2Prober{},
+	zfsProber{},
+	btrfsProber{},
+	ldmProber{},
 }
 
 // Report is the result of Examine.
@@ -76,6 +80,7 @@ const (
 	StatusJournal    = "journal"
 	StatusBadSum     = "bad-checksum" // superblock checksum did not verify; not used
 	StatusDuplicate  = "duplicate"    // a second current member claiming the same role
+	StatusUnplaced   = "unplaced"     // IMSM: drive serial unknown, so its slot is unknown
 )
 
 // ArrayMember is one slot of an array: a member we were given, or a missing role.

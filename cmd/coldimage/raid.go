@@ -129,7 +129,30 @@ func printReport(w io.Writer, rep *raid.Report) {
 				sum = fmt.Sprintf("WRONG (computed %08x)", sb.ChecksumCalc)
 			}
 			if !sb.IsMD() {
-				fmt.Fprintf(w, "  %s at byte %d: %s (checksum %08x %s)\n", sb.Format, sb.Offset, sb.Detail, sb.Checksum, sum)
+				verdict := fmt.Sprintf("checksum %08x %s", sb.Checksum, sum)
+				if sb.ChecksumNote != "" {
+					verdict = sb.ChecksumNote
+				}
+				fmt.Fprintf(w, "  %s at byte %d: %s (%s)\n", sb.Format, sb.Offset, sb.Detail, verdict)
+				if sb.DDF != nil {
+					for _, e := range sb.DDF.SectionErrors {
+						fmt.Fprintf(w, "    DDF: %s\n", e)
+					}
+					for _, vd := range sb.DDF.VDs {
+						fmt.Fprintf(w, "    DDF VD %s %q: %s, position %d of %d, %d sectors from LBA %d%s\n", vd.GUID, vd.Name,
+							raid.LevelName(vd.Level), vd.Position, vd.PrimCount, vd.Blocks, vd.LBAOffset, map[bool]string{true: ", " + vd.Err}[vd.Err != ""])
+					}
+				}
+				if sb.IMSM != nil {
+					who := "serial unknown (use --serial)"
+					if sb.IMSM.SerialKnown {
+						who = fmt.Sprintf("disk %d (serial %s)", sb.IMSM.ThisDisk, sb.IMSM.Serial)
+					}
+					fmt.Fprintf(w, "    IMSM generation %d, this member: %s\n", sb.IMSM.Generation, who)
+					for _, v := range sb.IMSM.Volumes {
+						fmt.Fprintf(w, "    IMSM volume %d %q: %s, %d members, %d sectors\n", v.Index, v.Name, raid.LevelName(v.Level), v.Members, v.SizeSectors)
+					}
+				}
 				continue
 			}
 			swapped := ""
