@@ -163,6 +163,8 @@ func deviceRow(d Device, sel bool) string {
 	switch {
 	case d.Boot:
 		typ = "BOOT MEDIUM"
+	case d.Kind == "raid":
+		typ = "RAID volume"
 	case d.RAID != "", d.FSType == "linux_raid_member":
 		typ = "RAID member" // the details line says which array
 	case d.Kind == disk.KindFile && typ == "":
@@ -170,6 +172,8 @@ func deviceRow(d Device, sel bool) string {
 	}
 	ro := "yes"
 	switch {
+	case d.Kind == "raid":
+		ro = "yes" // members opened read-only
 	case d.Kind == disk.KindFile:
 		ro = "n/a"
 	case !d.ReadOnly:
@@ -210,6 +214,8 @@ func deviceDetails(d Device) []string {
 		notes = append(notes, "held by "+strings.Join(d.Holders, ","))
 	}
 	switch {
+	case d.Kind == "raid":
+		notes = append(notes, "assembled here from its members, read-only; nothing is activated in the kernel")
 	case d.Kind == disk.KindFile:
 		notes = append(notes, "regular file, opened read-only")
 	case d.ReadOnly:

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -259,6 +260,10 @@ func eligibleTargets(all []Target, sources []Device) []Target {
 		}
 		for _, p := range s.Partitions {
 			busy[p.Name] = true
+		}
+		for _, m := range s.Members {
+			busy[m] = true
+			busy[filepath.Base(m)] = true
 		}
 	}
 	var out []Target

@@ -116,9 +116,17 @@ type SessionEvent struct {
 
 // Job is one source of a session, ready to run.
 type Job struct {
-	Dev Device
-	ID  string
-	Req *acquire.Request
+	Dev   Device
+	ID    string
+	Req   *acquire.Request
+	close func() // releases a RAID volume's members
+}
+
+// Close releases what the job holds open (a RAID volume's members).
+func (j Job) Close() {
+	if j.close != nil {
+		j.close()
+	}
 }
 
 // Plan prepares the target, lays out the session folder
@@ -169,13 +177,29 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) 
 		case "e01":
 			r.Format = "e01"
 		}
+		j := Job{Dev: d, ID: id, Req: r}
+		if d.Volume != nil {
+			v, geo, closeFn, err := d.Volume()
+			if err != nil {
+				closeJobs(jobs)
+				return nil, nil, fmt.Errorf("RAID volume %s could not be assembled: %w; image its members instead", d.Name, err)
+			}
+			r.Volume, r.RAID, j.close = v, geo, closeFn
+		}
 		reqs = append(reqs, r)
-		jobs = append(jobs, Job{Dev: d, ID: id, Req: r})
+		jobs = append(jobs, j)
 	}
 	if err := acquire.Preflight(reqs); err != nil {
+		closeJobs(jobs)
 		return nil, nil, err
 	}
 	return s, jobs, nil
+}
+
+func closeJobs(jobs []Job) {
+	for _, j := range jobs {
+		j.Close()
+	}
 }
 
 // Execute runs the jobs concurrently, reporting through prog, then writes
@@ -191,6 +215,7 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 		go func(i int, j Job) {
 			defer wg.Done()
 			rec, err := acquire.Run(ctx, j.Req)
+			j.Close()
 			res := result(s.Dir, j, rec, err)
 			s.mu.Lock()
 			s.Sources[i], s.recs[i] = res, rec
@@ -214,7 +239,7 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 func result(sdir string, j Job, rec *imager.Record, err error) SourceResult {
 	r := SourceResult{
 		Device: j.Req.Source, ID: j.ID, Size: j.Dev.Size, Model: j.Dev.Model, Serial: j.Dev.Serial,
-		ReadOnly: j.Dev.ReadOnly || j.Dev.Kind == disk.KindFile, Outdir: j.ID, Verified: "not run",
+		ReadOnly: j.Dev.ReadOnly || j.Dev.Kind == disk.KindFile || j.Dev.Volume != nil, Outdir: j.ID, Verified: "not run",
 		Record: filepath.Join(j.Req.OutDir, "acquisition.json"), Unreadable: []imager.BadRange{},
 	}
 	if err != nil {

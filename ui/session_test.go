@@ -99,3 +99,30 @@ func TestPathPart(t *testing.T) {
 		}
 	}
 }
+
+// Targets on a chosen source, its disk, a volume's member, or our boot
+// medium are not offered.
+func TestEligibleTargets(t *testing.T) {
+	all := []Target{
+		{Name: "/dev/sda3", Disk: "sda"}, {Name: "/dev/sdb1", Disk: "sdb"}, {Name: "/dev/sdc1", Disk: "sdc"},
+		{Name: "/dev/sdd1", Disk: "sdd", Boot: true}, {Name: "/dev/sde", Disk: "sde"}, {Name: "/srv/images"},
+	}
+	for _, c := range []struct {
+		name    string
+		sources []Device
+		want    string
+	}{
+		{"none", nil, "/dev/sda3 /dev/sdb1 /dev/sdc1 /dev/sde /srv/images"},
+		{"a partition's disk", []Device{{Info: disk.Info{Path: "/dev/sda1", Name: "sda1", Parent: "sda"}}}, "/dev/sdb1 /dev/sdc1 /dev/sde /srv/images"},
+		{"a whole disk", []Device{{Info: disk.Info{Path: "/dev/sdb", Name: "sdb"}}}, "/dev/sda3 /dev/sdc1 /dev/sde /srv/images"},
+		{"a volume's members", []Device{{Info: disk.Info{Path: "md-1", Name: "md-1", Kind: "raid"}, Members: []string{"/dev/sdc1", "/dev/sde"}}}, "/dev/sda3 /dev/sdb1 /srv/images"},
+	} {
+		var got []string
+		for _, tg := range eligibleTargets(all, c.sources) {
+			got = append(got, tg.Name)
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: %v, want %s", c.name, got, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
 )
 
 // Device is a source candidate as the examiner sees it: what package disk
@@ -17,6 +19,12 @@ type Device struct {
 	disk.Info
 	Boot bool   // our own boot medium: listed, never selectable
 	Note string // anything else to show, e.g. "NOT READ-ONLY: …"
+	// Volume is set for a RAID volume assembled in user space (Kind
+	// "raid"): Plan calls it after the confirmation to open the members
+	// read-only and assemble the volume; close releases the members.
+	Volume func() (v *acquire.Volume, geometry json.RawMessage, close func(), err error)
+	// Members are a RAID volume's member paths: never offered as targets.
+	Members []string
 	// RAID membership is Info.RAID (disks) and Info.Partitions[i].RAID; see ui/raidinfo.
 }
 

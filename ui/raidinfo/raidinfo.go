@@ -1,20 +1,27 @@
-// Package raidinfo notes RAID membership on the UI's device list. It is
+// Package raidinfo notes RAID membership on the UI's device list and adds
+// the RAID volumes that can be assembled in user space as sources. It is
 // apart from package ui so the UI builds without the RAID code.
 package raidinfo
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/raid"
 	"github.com/coldimage/coldimage/ui"
 )
 
-// Annotate reads the RAID metadata (md 0.90/1.x, DDF) of every disk and
-// partition, opened read-only, and notes each member's array, e.g.
+// Annotate reads the RAID metadata (md 0.90/1.x, DDF, IMSM) of every disk
+// and partition, opened read-only, and notes each member's array, e.g.
 // "md-1.2 raid1 clean 2/2": the examiner sees which disks belong together
-// before choosing. Devices that cannot be opened are left as they are.
+// before choosing. Every array that assembles (degraded ones included) is
+// appended as a source of Kind "raid" named by its source-id (md-<uuid>,
+// ddf-…, imsm-…). Devices that cannot be opened are left as they are.
 func Annotate(devs []ui.Device) []ui.Device {
 	var members []raid.Member
 	var files []*os.File
@@ -68,7 +75,96 @@ func Annotate(devs []ui.Device) []ui.Device {
 		}
 		out[i] = d
 	}
+	for _, a := range rep.Arrays {
+		vol, err := raid.Open(a)
+		if err != nil {
+			continue // the members' notes say why (e.g. too many missing)
+		}
+		out = append(out, volumeDevice(a, vol.Size(), notes))
+	}
 	return out
+}
+
+// volumeDevice lists an array as a source. Opening it again at imaging time
+// (Volume) re-reads the members' metadata, so the image matches the members
+// as they are then.
+func volumeDevice(a *raid.Array, size int64, notes map[string]string) ui.Device {
+	id := volPrefix(a) + "-" + a.UUID
+	var paths []string
+	for _, m := range a.Members {
+		if m.Name != "" && m.Status == raid.StatusActive {
+			paths = append(paths, m.Name)
+		}
+	}
+	uuid, metadata := a.UUID, a.Metadata
+	info := disk.Info{Path: id, Name: id, Kind: "raid", Size: size, LogicalSector: 512, PhysicalSector: 512, ReadOnly: true,
+		Model: a.Level + " " + a.Name, RAID: fmt.Sprintf("%s %s %s, members %s", a.Metadata, a.Level, a.State, strings.Join(paths, " "))}
+	d := ui.Device{Info: info, Members: paths}
+	d.Volume = func() (*acquire.Volume, json.RawMessage, func(), error) {
+		var files []*os.File
+		closeAll := func() {
+			for _, f := range files {
+				f.Close()
+			}
+		}
+		var ms []raid.Member
+		for _, p := range paths {
+			f, err := os.Open(p)
+			if err != nil {
+				closeAll()
+				return nil, nil, nil, fmt.Errorf("open member %s: %w", p, err)
+			}
+			files = append(files, f)
+			st, err := f.Stat()
+			if err != nil {
+				closeAll()
+				return nil, nil, nil, err
+			}
+			size := st.Size()
+			if st.Mode()&os.ModeDevice != 0 {
+				if size, err = f.Seek(0, io.SeekEnd); err != nil {
+					closeAll()
+					return nil, nil, nil, fmt.Errorf("size of member %s: %w", p, err)
+				}
+			}
+			ms = append(ms, raid.Member{Name: p, R: f, Size: size})
+		}
+		rep, err := raid.Examine(ms)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+		for _, arr := range rep.Arrays {
+			if arr.UUID != uuid || arr.Metadata != metadata {
+				continue
+			}
+			vol, err := raid.Open(arr)
+			if err != nil {
+				closeAll()
+				return nil, nil, nil, err
+			}
+			geo, err := json.Marshal(arr)
+			if err != nil {
+				closeAll()
+				return nil, nil, nil, err
+			}
+			vi := info
+			vi.Size = vol.Size()
+			return &acquire.Volume{R: vol, Info: vi, Members: paths}, geo, closeAll, nil
+		}
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("array %s no longer found on %s", uuid, strings.Join(paths, ", "))
+	}
+	return d
+}
+
+// volPrefix is the source-id prefix of CONVENTIONS §3: md-, ddf-, imsm-.
+func volPrefix(a *raid.Array) string {
+	switch a.Metadata {
+	case "ddf", "imsm":
+		return a.Metadata
+	}
+	return "md"
 }
 
 // raidNotes maps member paths to a one-line description of their array.
