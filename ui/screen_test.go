@@ -140,7 +140,10 @@ func fixtureDevices() []Device {
 	sdc := disk.Info{Path: "/dev/sdc", Name: "sdc", Kind: disk.KindDisk, Size: 15376318464, LogicalSector: 512, PhysicalSector: 512,
 		Model: "Ultra Fit", Serial: "4C530001", Transport: "usb", Removable: true, ReadOnly: true, PartTable: "mbr"}
 	sdd := disk.Info{Path: "/dev/sdd", Name: "sdd", Kind: disk.KindDisk, Model: "SD/MMC Reader", Transport: "usb", Removable: true, ReadOnly: true}
-	return []Device{{Info: sda}, {Info: sdb}, {Info: sdc, Boot: true}, {Info: sdd}}
+	md := disk.Info{Path: "md-5f3c2a1b:90e1d2c3:44556677:8899aabb", Name: "md-5f3c2a1b:90e1d2c3:44556677:8899aabb", Kind: "raid",
+		Size: 1000069595136, LogicalSector: 512, PhysicalSector: 512, ReadOnly: true, Model: "raid1 srv:0",
+		RAID: "md-1.2 raid1 degraded, members /dev/sdb"}
+	return []Device{{Info: sda}, {Info: sdb}, {Info: sdc, Boot: true}, {Info: sdd}, {Info: md, Members: []string{"/dev/sdb"}}}
 }
 
 func fixtureTargets() []Target {
@@ -149,6 +152,7 @@ func fixtureTargets() []Target {
 		{Name: "/dev/sdf1", Disk: "sdf", FSType: "exfat", Label: "SMALL", Free: 64 << 30, Dir: "/mnt/small"},
 		{Name: "/dev/sda2", Disk: "sda", FSType: "ext4", Label: "root", Free: 1 << 30, Dir: "/mnt/sda2"},
 		{Name: "/dev/sdc1", Disk: "sdc", FSType: "vfat", Label: "COLDIMAGE", Free: 1 << 30, Boot: true},
+		{Name: "/dev/sdb", Disk: "sdb", FSType: "", Free: -1}, // the md member: offered only when neither it nor its volume is a source
 	}
 }
 
@@ -556,5 +560,27 @@ func TestNoPadding(t *testing.T) {
 	}
 	if ti := lookupTerm("vt100"); ti.SetCursor != "\x1b[%i%p1%d;%p2%dH" {
 		t.Errorf("vt100 cup = %q", ti.SetCursor)
+	}
+}
+
+func TestVolumeDetails(t *testing.T) {
+	a, v := testApp(t, "vt220", fixtureConfig())
+	keys(a, "G") // not a key: nothing happens
+	for i := 0; i < 6; i++ {
+		keys(a, tcell.KeyDown)
+	}
+	keys(a, " ")
+	golden(t, "1-sources-volume", v.dump())
+	if len(a.ch.Sources) != 1 || a.ch.Sources[0].Kind != "raid" {
+		t.Fatalf("sources %+v", a.ch.Sources)
+	}
+	keys(a, tcell.KeyEnter)
+	for _, tg := range a.targets {
+		if tg.Disk == "sdb" {
+			t.Errorf("target %s is on the volume's member sdb", tg.Name)
+		}
+	}
+	if len(a.targets) != 3 {
+		t.Errorf("targets %+v, want sde1, sdf1, sda2", a.targets)
 	}
 }
