@@ -234,6 +234,9 @@ func (a *app) refreshTargets() {
 	for i := range all {
 		if d, ok := a.prepared[all[i].Name]; ok {
 			all[i].Dir, all[i].Prepare = d, nil
+			if free, err := disk.FreeSpace(d); err == nil {
+				all[i].Free = free // mounted now: its free space is known
+			}
 		}
 	}
 	a.targets = eligibleTargets(all, a.ch.Sources)

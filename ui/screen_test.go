@@ -485,6 +485,9 @@ func TestImageTwoSessions(t *testing.T) {
 	if prepared != 1 {
 		t.Errorf("target prepared %d times, want once", prepared)
 	}
+	if tg := a.ch.Target; tg == nil || tg.Free <= 0 {
+		t.Errorf("the mounted target's free space is not shown the second time: %+v", tg)
+	}
 	if len(a.out.Sessions) != 2 {
 		t.Fatalf("%d sessions", len(a.out.Sessions))
 	}
