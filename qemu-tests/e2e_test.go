@@ -109,7 +109,7 @@ func TestBootReadyAndHotplug(t *testing.T) {
 	}
 	before := map[string]string{src: hashOf(t, src), hot: hashOf(t, hot)}
 
-	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Append: baseAppend, Monitor: true,
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Append: baseAppend + " coldimage.ui=menu", Monitor: true,
 		Drives: []Drive{{File: src, Serial: "SRC1"}}, Log: consoleLog(t, a, "")})
 	expect(t, v, `uevent add /dev/vda read-only \(BLKROGET=1\)`, 3*time.Minute)
 	m := expect(t, v, `COLDIMAGE READY version=(\S+)`, 2*time.Minute)
@@ -497,4 +497,59 @@ func mdMember(t *testing.T, dst string) error {
 		}
 	}
 	return nil
+}
+
+// TestConsoleUIPlain drives the console UI (package ui) in line mode on the
+// serial console: choose the source and the EVIDENCE target, fill in the
+// case, confirm, then power off from the summary.
+func TestConsoleUIPlain(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.img")
+	if err := WritePattern(src, 12<<20, 5); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "target.img")
+	if err := MakeGPTExt4(target, 64, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	h0 := hashOf(t, src)
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives: []Drive{{File: src, Serial: "SRCUI"}, {File: target, Serial: "TARGET"}},
+		Append: baseAppend + " coldimage.ui=plain coldimage.case=UI-1 coldimage.examiner=qemu coldimage.evidence=EV-UI"})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	expect(t, v, `plain mode`, time.Minute)
+	n := expect(t, v, `^\s*(\d+)\) .*vda`, time.Minute)[1]
+	v.Send(n)
+	m := expect(t, v, `^\s*(\d+)\) /dev/vdb1 ext4 EVIDENCE`, time.Minute)[1]
+	v.Send(m)
+	expect(t, v, `Case details`, time.Minute)
+	for i := 0; i < 7; i++ { // Enter keeps the defaults from the command line
+		v.Send("")
+	}
+	expect(t, v, `Confirm - nothing has been written yet`, time.Minute)
+	time.Sleep(2 * time.Second)
+	v.Send("yes")
+	expect(t, v, `Summary:`, 5*time.Minute)
+	p := expect(t, v, `(?i)^\s*(\d+)\) power`, time.Minute)[1]
+	v.Send(p)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if hashOf(t, src) != h0 {
+		t.Error("source changed")
+	}
+	session := readTarget(t, target)
+	imgs, _ := filepath.Glob(filepath.Join(session, "vda_SRCUI", "image.raw"))
+	if len(imgs) != 1 {
+		t.Fatalf("no vda_SRCUI/image.raw in %s", session)
+	}
+	if got := hashOf(t, imgs[0]); got != h0 {
+		t.Errorf("image sha256 %s, want %s", got, h0)
+	}
+	for _, f := range []string{"session.json", "session.txt", "console.log"} {
+		if _, err := os.Stat(filepath.Join(session, f)); err != nil {
+			t.Error(err)
+		}
+	}
 }

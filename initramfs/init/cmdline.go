@@ -17,7 +17,9 @@ type Config struct {
 	Case     string
 	Examiner string
 	Evidence string
-	UI       string // "plain" or ""
+	UI       string // "" full-screen console UI, "plain" its line mode, "menu" the numbered text menu
+	Term     string // coldimage.term=: TERM for the console UI (default vt220 on serial, linux on tty0)
+	Console  string // the tty the examiner uses: coldimage.console=, else the last console= (/dev/console)
 	Jobs     int    // concurrent acquisitions
 	Wait     int    // seconds to wait for the target to appear
 	Warnings []string
@@ -38,6 +40,12 @@ func ParseCmdline(s string) Config {
 	c := DefaultConfig()
 	for _, f := range splitCmdline(s) {
 		k, v, _ := strings.Cut(f, "=")
+		if k == "console" {
+			if dev, _, _ := strings.Cut(v, ","); dev == "tty0" || strings.HasPrefix(dev, "ttyS") {
+				c.Console = dev
+			}
+			continue
+		}
 		if !strings.HasPrefix(k, "coldimage.") {
 			continue
 		}
@@ -71,7 +79,16 @@ func ParseCmdline(s string) Config {
 		case "evidence":
 			c.Evidence = v
 		case "ui":
-			c.UI = v
+			switch v {
+			case "", "plain", "menu", "tui":
+				c.UI = strings.TrimPrefix(v, "tui")
+			default:
+				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.ui=%q is not plain|menu; using the full-screen UI", v))
+			}
+		case "term":
+			c.Term = v
+		case "console":
+			c.Console = strings.TrimPrefix(v, "/dev/")
 		case "jobs":
 			if n, err := strconv.Atoi(v); err == nil && n > 0 {
 				c.Jobs = n

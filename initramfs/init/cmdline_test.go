@@ -12,7 +12,9 @@ func TestParseCmdline(t *testing.T) {
 		in   string
 		want func(c *Config)
 	}{
-		{"empty", "console=ttyS0,115200 quiet", func(c *Config) {}},
+		{"empty", "console=ttyS0,115200 quiet", func(c *Config) { c.Console = "ttyS0" }},
+		{"last console wins", "console=ttyS0,115200 console=tty0 coldimage.term=vt100", func(c *Config) { c.Console, c.Term = "tty0", "vt100" }},
+		{"explicit console", "console=tty0 console=ttyS1 coldimage.console=/dev/tty0 coldimage.ui=menu", func(c *Config) { c.Console, c.UI = "tty0", "menu" }},
 		{"auto full", `coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.sources=sda,nvme0n1,SERIAL=X1 coldimage.hash=sha256 coldimage.case="CASE 42" coldimage.examiner=jd coldimage.evidence=E1`,
 			func(c *Config) {
 				c.Auto, c.Target, c.Sources, c.Hash = true, "LABEL=EVIDENCE", []string{"sda", "nvme0n1", "SERIAL=X1"}, "sha256"

@@ -17,16 +17,20 @@ import (
 // the VGA/framebuffer console (tty0), and reads operator lines from both.
 // It keeps a copy of everything written for the session's console.log.
 type Console struct {
-	mu    sync.Mutex
-	outs  []io.Writer
-	names []string
-	log   bytes.Buffer
-	lines chan string
+	mu      sync.Mutex
+	outs    []io.Writer
+	names   []string
+	files   map[string]*os.File
+	muted   map[io.Writer]bool
+	log     bytes.Buffer
+	lines   chan string
+	readers sync.Once
 }
 
 // NewConsole starts with the given writer (before /dev exists: stdout).
 func NewConsole(w io.Writer, in io.Reader) *Console {
-	c := &Console{outs: []io.Writer{w}, names: []string{"stdout"}, lines: make(chan string, 16)}
+	c := &Console{outs: []io.Writer{w}, names: []string{"stdout"}, lines: make(chan string, 16),
+		files: map[string]*os.File{}, muted: map[io.Writer]bool{}}
 	if in != nil {
 		go c.readFrom(in)
 	}
@@ -41,6 +45,9 @@ func (c *Console) Printf(format string, args ...any) {
 	defer c.mu.Unlock()
 	c.log.WriteString(time.Now().UTC().Format("15:04:05 ") + s)
 	for _, w := range c.outs {
+		if c.muted[w] {
+			continue
+		}
 		io.WriteString(w, s) // the tty's ONLCR turns \n into \r\n
 	}
 }
@@ -52,8 +59,34 @@ func (c *Console) Log() []byte {
 	return bytes.Clone(c.log.Bytes())
 }
 
-// Lines delivers operator input lines.
-func (c *Console) Lines() <-chan string { return c.lines }
+// Lines delivers operator input lines; the first call starts reading the
+// ttys (the console UI, which reads a tty itself, runs before that).
+func (c *Console) Lines() <-chan string {
+	c.readers.Do(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, n := range c.names {
+			if f := c.files[n]; f != nil {
+				go c.readFrom(f)
+			}
+		}
+	})
+	return c.lines
+}
+
+// File returns an opened tty by device path.
+func (c *Console) File(dev string) *os.File {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.files[dev]
+}
+
+// Mute stops (or resumes) printing to one tty while a full-screen UI owns it.
+func (c *Console) Mute(f *os.File, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.muted[f] = on
+}
 
 func (c *Console) readFrom(r io.Reader) {
 	sc := bufio.NewScanner(r)
@@ -81,7 +114,9 @@ func (c *Console) OpenTTYs(devs ...string) error {
 		}
 		outs = append(outs, f)
 		names = append(names, d)
-		go c.readFrom(f)
+		c.mu.Lock()
+		c.files[d] = f
+		c.mu.Unlock()
 	}
 	if len(outs) == 0 {
 		return fmt.Errorf("no console opened: %s", strings.Join(errs, "; "))

@@ -22,6 +22,9 @@ var menuItems = []struct {
 }
 
 func (a *App) menu(ctx context.Context) error {
+	if a.cfg.UI != "menu" && a.consoleUI(ctx) {
+		return nil
+	}
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
 	a.con.Printf("coldimage: ready %.1fs after init start", time.Since(a.booted).Seconds())
 	for {
@@ -141,6 +144,10 @@ func (a *App) menuShell(ctx context.Context) bool {
 	if a.ask(ctx, "type SHELL to open the emergency shell (logged)", "no") != "SHELL" {
 		return true
 	}
+	return a.runShell(ctx)
+}
+
+func (a *App) runShell(ctx context.Context) bool {
 	sh, err := exectuable("gosh")
 	if err != nil {
 		a.con.Printf("coldimage: %v", err)
