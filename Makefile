@@ -19,6 +19,9 @@ build: ## build bin/coldimage (static, linux/amd64)
 appliance: ## build build/vmlinuz (Debian's kernel) and build/initramfs.cpio.zst
 	$(GO) run ./initramfs/cmd/mkappliance -out build -version $(VERSION)
 
+usb: appliance ## build build/coldimage-usb.img, a raw disk image to dd onto a USB stick
+	$(GO) run ./image-build/cmd/mkusb -appliance build -out build/coldimage-usb.img
+
 deps: ## install what builds and tests need (Debian packages; needs root)
 	./scripts/install-deps.sh
 
