@@ -370,7 +370,7 @@ func (a *app) choiceLines() []string {
 		if t.Free >= 0 {
 			free = imager.HumanBytes(t.Free) + " free"
 		}
-		l = append(l, fmt.Sprintf("Target %s (%s %s), %s", t.Name, orDash(t.FSType), t.Label, free))
+		l = append(l, fmt.Sprintf("Target %s (%s), %s", t.Name, strings.Join(nonEmpty(orDash(t.FSType), t.Label), " "), free))
 		dir := strings.TrimSuffix(t.Dir, "/")
 		if dir == "" {
 			dir = "<mount point>"
@@ -554,6 +554,16 @@ func clip(s string, w int) string {
 		return string(r[:w-3]) + "..."
 	}
 	return s
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func orDash(s string) string {
