@@ -168,6 +168,15 @@ func TestUIFullScreenThroughPty(t *testing.T) {
 	e.keys("CASE-7", uitest.Enter, "Erika Examiner", uitest.Enter, "EV-1", uitest.Enter, "two test files", uitest.Enter)
 	e.keys(uitest.Enter, uitest.Enter) // hashes, format: defaults
 	e.screen("re-read source and image", "case-filled")
+	// A lone Esc (told from an escape sequence by the pause) goes back; the
+	// case details are still there on the way forward again.
+	e.keys(uitest.Esc)
+	e.screen("2/5 Target", "back-to-target")
+	e.keys(uitest.Enter)
+	if s := e.screen("3/5 Case details", "case-again"); !strings.Contains(s, "Erika Examiner") || !strings.Contains(s, "two test files") {
+		t.Fatalf("Esc lost the case details:\n%s", s)
+	}
+	e.keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
 	e.keys(uitest.Enter) // on Verify: continue
 	e.screen("4/5 Confirm", "confirm")
 	if _, err := os.Stat(filepath.Join(target, "coldimage")); err == nil {
