@@ -144,13 +144,24 @@ func (a *app) loop(ctx context.Context) (Outcome, error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	a.draw()
+	var inputErr error
 	for !a.finished {
 		select {
 		case <-ctx.Done():
+			if a.done != nil {
+				// Cancelled while imaging: the engine stops and writes its
+				// records; return only when it has.
+				a.sessionDone(<-a.done)
+			}
 			return a.out, ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
-				return a.out, fmt.Errorf("ui: terminal input closed")
+				inputErr = fmt.Errorf("ui: terminal input closed")
+				if a.done == nil {
+					return a.out, inputErr
+				}
+				events = nil // imaging goes on to the end; nobody can answer after it
+				continue
 			}
 			switch ev := ev.(type) {
 			case *tcell.EventKey:
@@ -168,6 +179,9 @@ func (a *app) loop(ctx context.Context) (Outcome, error) {
 		case err := <-a.done:
 			a.sessionDone(err)
 			a.draw()
+			if inputErr != nil {
+				return a.out, inputErr
+			}
 		}
 	}
 	return a.out, nil

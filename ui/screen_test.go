@@ -587,3 +587,41 @@ func TestVolumeDetails(t *testing.T) {
 		t.Errorf("targets %+v, want sde1, sdf1, sda2", a.targets)
 	}
 }
+
+// Cancelled while imaging, the UI returns only after the engine has stopped
+// and the session record is written.
+func TestCancelWhileImaging(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "big.img")
+	if err := os.WriteFile(p, make([]byte, 64<<20), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	info, err := disk.Inspect(p)
+	if err != nil {
+		t.Skipf("inspect: %v", err)
+	}
+	target := t.TempDir()
+	cfg := Config{
+		Devices: func() ([]Device, error) { return []Device{{Info: info}}, nil },
+		Targets: func() ([]Target, error) { return []Target{{Name: target, Dir: target, Free: -1}}, nil },
+		Case:    imager.Case{Case: "C", Examiner: "E"},
+	}
+	a, _ := testApp(t, "vt100", cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
+	a.key(ctx, tcell.NewEventKey(tcell.KeyRune, 'y', tcell.ModNone))
+	if a.page != pageProgress {
+		t.Fatalf("not imaging: %q", a.msg)
+	}
+	cancel()
+	if _, err := a.loop(ctx); err == nil {
+		t.Fatal("loop returned no error after cancel")
+	}
+	if len(a.out.Sessions) != 1 {
+		t.Fatalf("%d sessions after cancel", len(a.out.Sessions))
+	}
+	if _, err := os.Stat(filepath.Join(a.out.Sessions[0].Dir, "session.json")); err != nil {
+		t.Errorf("no session record after cancel: %v", err)
+	}
+	t.Logf("result after cancel: %s", a.out.Sessions[0].Sources[0].Result)
+}
