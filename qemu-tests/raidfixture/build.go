@@ -601,11 +601,18 @@ run_case() {
 	[ "$layout" != - ] && opts="$opts --layout=$layout"
 	[ "$chunk" != 0 ] && opts="$opts --chunk=$chunk"
 	echo "@@STEP $name create $opts"
+	if [ "$scen" = takeover0 ]; then
+		opts=$(echo "$opts" | sed "s/--raid-devices=$ndev/--raid-devices=$((ndev+1))/"); create="$create missing"
+	fi
 	if ! yes | timeout 300 mdadm --create $md --run --force $opts $create > /tmp/out 2>&1; then
 		echo "@@ERR $name create: $(tr '\n' ' ' < /tmp/out)" >> $R
 		echo "@@ERR $name create failed"; cat /tmp/out
 		[ -n "$container" ] && mdadm --stop $container
 		return
+	fi
+	if [ "$scen" = takeover0 ]; then
+		timeout 120 mdadm --grow $md --level=0 > /tmp/out 2>&1 || echo "@@ERR $name takeover: $(tr '\n' ' ' < /tmp/out)" >> $R
+		echo "@@STEP $name level $(cat /sys/block/md$idx/md/level)"
 	fi
 	[ -n "$container" ] && { cat /tmp/out; cat /proc/mdstat; ps | grep -v ' \[' ; }
 	echo "@@STEP $name wait"

@@ -25,6 +25,8 @@ type Case struct {
 	//   "stale":   stop, reassemble without the last member (so its event count lags), stop
 	//   "faulty":  fail the last member, rewrite one block, stop (the member's own superblock lags)
 	//   "spare":   the last member is created as a spare
+	//   "takeover0": create a RAID5 (parity-last) with one more, missing, parity
+	//              member, then grow it to level 0 before filling it
 	//   "reshape": add one more member and start growing raid-devices by one,
 	//              throttled, then stop mid-reshape (the extra member is the last file)
 	Scenario string `json:"scenario,omitempty"`
@@ -44,7 +46,10 @@ func eq(n, mib int) []int {
 var Cases = []Case{
 	// md 0.90
 	{Name: "v090-linear", Metadata: "0.90", Level: "linear", DisksMiB: []int{8, 12}, TooMany: [][]int{{1}}},
-	// (no 0.90 RAID0: mdadm 4.2 refuses "0.90 metadata does not support layouts for RAID0")
+	// mdadm 4.2 refuses to create 0.90 RAID0 ("0.90 metadata does not support
+	// layouts for RAID0"): make one the way old arrays were converted, a
+	// degraded parity-last RAID5 taken over to RAID0 by the kernel.
+	{Name: "v090-raid0-takeover", Metadata: "0.90", Level: "5", Layout: "parity-last", ChunkKiB: 64, DisksMiB: eq(3, 8), Scenario: "takeover0", TooMany: [][]int{{1}}},
 	{Name: "v090-raid1", Metadata: "0.90", Level: "1", DisksMiB: eq(2, 8), Degraded: [][]int{{0}, {1}}},
 	{Name: "v090-raid4", Metadata: "0.90", Level: "4", ChunkKiB: 64, DisksMiB: eq(3, 8), Degraded: [][]int{{0}, {2}}},
 	{Name: "v090-raid5-ls", Metadata: "0.90", Level: "5", Layout: "left-symmetric", ChunkKiB: 64, DisksMiB: eq(4, 8), Degraded: [][]int{{1}}, TooMany: [][]int{{0, 1}}},
