@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -26,7 +27,14 @@ type Prepared struct {
 func Prepare(ctx context.Context, cacheDir, out string, names []string, forbidden []string, log func(string, ...any)) (*Prepared, error) {
 	pkg, err := Resolve(ctx)
 	if err != nil {
-		return nil, err
+		// Fresh machines often have no package lists yet: update once.
+		log("%v; running apt-get update", err)
+		if out, uerr := exec.CommandContext(ctx, "apt-get", "update", "-qq").CombinedOutput(); uerr != nil {
+			return nil, fmt.Errorf("%w (apt-get update: %v: %s)", err, uerr, strings.TrimSpace(string(out)))
+		}
+		if pkg, err = Resolve(ctx); err != nil {
+			return nil, err
+		}
 	}
 	rel := Release(pkg)
 	log("kernel package %s (release %s)", pkg, rel)
