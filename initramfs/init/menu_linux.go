@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // menuItems is the numbered text menu (the console UI has its own issue).
@@ -176,6 +178,7 @@ func (a *App) runShell(ctx context.Context) bool {
 		if err := cmd.Run(); err != nil {
 			a.con.Printf("SHELL: %v", err)
 		}
+		reapOrphans()
 	}
 }
 
@@ -186,4 +189,20 @@ func (w consoleWriter) Write(b []byte) (int, error) {
 		w.c.Printf("%s", l)
 	}
 	return len(b), nil
+}
+
+// reapOrphans collects exited processes re-parented to PID 1 (e.g. a
+// command the operator put in the background). Called only when nothing
+// of ours runs concurrently (the shell loop), so it steals no exit status.
+func reapOrphans() {
+	if os.Getpid() != 1 {
+		return
+	}
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
 }
