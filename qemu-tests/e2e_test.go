@@ -553,3 +553,20 @@ func TestConsoleUIPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleUIFullScreen checks that the default console UI draws its
+// first screen on the serial console (vt220) with the disk listed.
+func TestConsoleUIFullScreen(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.img")
+	if err := WritePattern(src, 4<<20, 6); err != nil {
+		t.Fatal(err)
+	}
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives: []Drive{{File: src, Serial: "SRCTUI"}}, Append: baseAppend})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	expect(t, v, `console UI on /dev/ttyS0 \(vt220\)`, time.Minute)
+	expect(t, v, `Sources`, time.Minute)
+	expect(t, v, `SRCTUI`, time.Minute)
+}

@@ -6,7 +6,6 @@
 package qemutests
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -56,11 +55,14 @@ type VM struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	lines   []string
-	cursor  int
-	exited  bool
-	killed  bool
-	exitErr error
-	Started time.Time
+	partial string // console output after the last newline
+	// partialUsed: bytes of partial already consumed by a match
+	partialUsed int
+	cursor      int
+	exited      bool
+	killed      bool
+	exitErr     error
+	Started     time.Time
 }
 
 // Args is the QEMU command line for c (TCG only: /dev/kvm hangs here).
@@ -145,27 +147,47 @@ func Start(c Config) (*VM, error) {
 	return v, nil
 }
 
+// read splits the console into lines. A full-screen UI may draw for a
+// long time without a newline, so the unterminated tail (partial) is
+// searched too; escape sequences are removed before matching.
 func (v *VM) read(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		l := strings.TrimRight(sc.Text(), "\r")
-		v.mu.Lock()
-		v.lines = append(v.lines, l)
-		if v.log != nil {
-			fmt.Fprintf(v.log, "%7.2f %s\n", time.Since(v.Started).Seconds(), l)
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			v.mu.Lock()
+			if v.log != nil {
+				v.log.Write(buf[:n])
+			}
+			if v.echo != nil {
+				v.echo.Write(buf[:n])
+			}
+			v.partial += string(buf[:n])
+			for {
+				i := strings.IndexByte(v.partial, '\n')
+				if i < 0 {
+					break
+				}
+				l := strings.TrimRight(v.partial[:i], "\r")
+				if v.partialUsed > 0 {
+					l = l[min(v.partialUsed, len(l)):]
+					v.partialUsed = 0
+				}
+				v.lines = append(v.lines, l)
+				v.partial = v.partial[i+1:]
+			}
+			v.cond.Broadcast()
+			v.mu.Unlock()
 		}
-		if v.echo != nil {
-			fmt.Fprintln(v.echo, l)
+		if err != nil {
+			break
 		}
-		v.cond.Broadcast()
-		v.mu.Unlock()
 	}
 	err := v.cmd.Wait()
 	v.mu.Lock()
 	v.exited, v.exitErr = true, err
 	if v.log != nil {
-		fmt.Fprintf(v.log, "# qemu exited after %.1fs: %v\n", time.Since(v.Started).Seconds(), err)
+		fmt.Fprintf(v.log, "\n# qemu exited after %.1fs: %v\n", time.Since(v.Started).Seconds(), err)
 		v.log.Close()
 		v.log = nil
 	}
@@ -187,8 +209,14 @@ func (v *VM) Expect(re string, timeout time.Duration) ([]string, error) {
 	defer v.mu.Unlock()
 	for {
 		for ; v.cursor < len(v.lines); v.cursor++ {
-			if m := rx.FindStringSubmatch(v.lines[v.cursor]); m != nil {
+			if m := rx.FindStringSubmatch(stripANSI(v.lines[v.cursor])); m != nil {
 				v.cursor++
+				return m, nil
+			}
+		}
+		if tail := v.partial[min(v.partialUsed, len(v.partial)):]; tail != "" {
+			if m := rx.FindStringSubmatch(stripANSI(tail)); m != nil {
+				v.partialUsed = len(v.partial)
 				return m, nil
 			}
 		}
