@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -107,76 +106,12 @@ func dash(s string) string {
 	return s
 }
 
-// annotateRAID probes every disk and partition (opened O_RDONLY, without
-// touching their read-only flag: list has no side effects) for RAID
-// metadata and notes each member's array, role and status.
+// annotateRAID notes RAID membership on every disk and partition.
 func annotateRAID(infos []disk.Info) {
-	type slot struct {
-		info   *disk.Info
-		closer io.Closer
-	}
-	var members []raid.Member
-	var slots []slot
-	var add func(i *disk.Info, file *os.File)
-	add = func(i *disk.Info, file *os.File) {
-		switch {
-		case i.Kind == disk.KindFile:
-			f, err := os.Open(i.Path)
-			if err != nil {
-				return
-			}
-			members = append(members, raid.Member{Name: i.Path, R: f, Size: i.Size})
-			slots = append(slots, slot{i, f})
-			file = f
-		case i.Path != "":
-			f, err := os.Open(i.Path)
-			if err != nil {
-				return
-			}
-			members = append(members, raid.Member{Name: i.Path, R: f, Size: i.Size})
-			slots = append(slots, slot{i, f})
-		case file != nil && i.Kind == disk.KindPart:
-			// a partition inside an image file
-			members = append(members, raid.Member{Name: i.Name, R: io.NewSectionReader(file, i.Start, i.Size), Size: i.Size})
-			slots = append(slots, slot{i, nil})
-		}
-		for k := range i.Partitions {
-			add(&i.Partitions[k], file)
-		}
-	}
-	for k := range infos {
-		add(&infos[k], nil)
-	}
-	defer func() {
-		for _, s := range slots {
-			if s.closer != nil {
-				s.closer.Close()
-			}
-		}
-	}()
-	if len(members) == 0 {
-		return
-	}
-	rep, err := raid.Examine(members)
+	rep, done, err := raid.ExamineInfos(infos)
 	if err != nil {
 		return
 	}
-	where := map[string]string{}
-	for _, a := range rep.Arrays {
-		for _, m := range a.Members {
-			if m.Name != "" {
-				where[m.Name] = fmt.Sprintf("%s %s %s role %d %s", a.Metadata, a.Level, a.UUID, m.Role, m.Status)
-			}
-		}
-	}
-	for k, mr := range rep.Members {
-		if len(mr.Found) == 0 {
-			continue
-		}
-		note := where[mr.Name]
-		if note == "" {
-			note = mr.Found[0].Format + " metadata"
-		}
-		slots[k].info.RAID = note
-	}
+	defer done()
+	raid.Annotate(infos, rep)
 }
