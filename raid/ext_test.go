@@ -192,3 +192,23 @@ func FuzzIMSM(f *testing.F) {
 		openAndRead(t, ms)
 	})
 }
+
+// Some LSI/PERC controllers put the DDF anchor elsewhere in the last 32 MiB:
+// the same real metadata, with the anchor moved 1 MiB + 3 sectors up from
+// the end, must still be found (and a last sector without it is no error).
+func TestDDFAnchorNotInLastSector(t *testing.T) {
+	seed := readSeed(t, "ddf", "ddf-raid5-1.bin")
+	const size = 64 << 20
+	m := ddfMember(seed, size)
+	s := m.R.(*sparse)
+	s.parts[0].off = size - 1<<20 - 3*512
+	sb, err := ddfProber{}.Probe(m)
+	if err != nil || sb == nil || !sb.ChecksumOK || sb.Offset != size-1<<20-3*512 || len(sb.DDF.VDs) != 1 {
+		t.Fatalf("moved anchor: %v %+v", err, sb)
+	}
+	// Nothing at all: not DDF.
+	sb, err = ddfProber{}.Probe(Member{Name: "zeros", R: &sparse{size: size}, Size: size})
+	if sb != nil || err != nil {
+		t.Fatalf("zeros: %+v %v", sb, err)
+	}
+}

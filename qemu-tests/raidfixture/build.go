@@ -643,6 +643,16 @@ run_case() {
 		dd if=$md of=$md bs=4096 count=1 conv=notrunc 2>/dev/null
 		sync
 		;;
+	recovering)
+		for d in $devs; do last=$d; done
+		mdadm $md --fail $last > /tmp/out 2>&1 && mdadm $md --remove $last >> /tmp/out 2>&1 || echo "@@ERR $name fail/remove: $(tr '\n' ' ' < /tmp/out)" >> $R
+		mdadm --zero-superblock $last > /dev/null 2>&1
+		echo 100 > /sys/block/md$idx/md/sync_speed_max
+		echo 100 > /sys/block/md$idx/md/sync_speed_min
+		mdadm $md --add $last > /tmp/out 2>&1 || echo "@@ERR $name add: $(tr '\n' ' ' < /tmp/out)" >> $R
+		sleep 4
+		cat /proc/mdstat
+		;;
 	reshape)
 		mdadm $md --add $extra > /tmp/out 2>&1 || echo "@@ERR $name add: $(tr '\n' ' ' < /tmp/out)" >> $R
 		echo 10 > /sys/block/md$idx/md/sync_speed_max

@@ -25,6 +25,8 @@ type Case struct {
 	//   "stale":   stop, reassemble without the last member (so its event count lags), stop
 	//   "faulty":  fail the last member, rewrite one block, stop (the member's own superblock lags)
 	//   "spare":   the last member is created as a spare
+	//   "recovering": fail and remove the last member, add it back with recovery
+	//              throttled, stop while it is being rebuilt (recovery_offset)
 	//   "takeover0": create a RAID5 (parity-last) with one more, missing, parity
 	//              member, then grow it to level 0 before filling it
 	//   "reshape": add one more member and start growing raid-devices by one,
@@ -106,6 +108,8 @@ var Cases = []Case{
 	{Name: "v12-raid5-faulty", Metadata: "1.2", Level: "5", Layout: "left-symmetric", ChunkKiB: 64, DisksMiB: eq(4, 8), Scenario: "faulty"},
 	{Name: "v12-raid1-spare", Metadata: "1.2", Level: "1", DisksMiB: eq(3, 8), Scenario: "spare"},
 	{Name: "v090-raid5-spare", Metadata: "0.90", Level: "5", ChunkKiB: 64, DisksMiB: eq(4, 8), Scenario: "spare"},
+	{Name: "v12-raid1-recovering", Metadata: "1.2", Level: "1", DisksMiB: eq(2, 8), Scenario: "recovering"},
+	{Name: "v12-raid5-recovering", Metadata: "1.2", Level: "5", Layout: "left-symmetric", ChunkKiB: 64, DisksMiB: eq(4, 8), Scenario: "recovering"},
 	{Name: "v12-raid5-reshape", Metadata: "1.2", Level: "5", Layout: "left-symmetric", ChunkKiB: 64, DisksMiB: eq(4, 8), Scenario: "reshape"},
 
 	// External metadata (containers, mdmon). Volumes are limited to

@@ -135,7 +135,7 @@ func TestAssembleMatchesKernel(t *testing.T) {
 					t.Fatalf("drop %v: sha256 %s, kernel %s", drop, got, r.SHA256)
 				}
 				wantState := "clean"
-				if len(drop) > 0 || c.Scenario == "stale" || c.Scenario == "faulty" {
+				if len(drop) > 0 || c.Scenario == "stale" || c.Scenario == "faulty" || c.Scenario == "recovering" {
 					wantState = "degraded"
 				}
 				if arr.State != wantState {
@@ -149,7 +149,8 @@ func TestAssembleMatchesKernel(t *testing.T) {
 					t.Fatalf("drop %v: Open = %v, want ErrTooManyMissing", drop, err)
 				}
 			}
-			want := map[string]string{"stale": raid.StatusStale, "faulty": raid.StatusStale, "spare": raid.StatusSpare}[c.Scenario]
+			want := map[string]string{"stale": raid.StatusStale, "faulty": raid.StatusStale, "spare": raid.StatusSpare,
+				"recovering": raid.StatusRebuilding}[c.Scenario]
 			if want != "" {
 				arr := examineOne(t, openMembers(t, r, nil))
 				last := arr.Members[len(arr.Members)-1]
@@ -244,6 +245,9 @@ func TestExamineMatchesMdadm(t *testing.T) {
 				}
 				if so, ok := ex["Super Offset"]; ok {
 					check("Super Offset", so, fmt.Sprintf("%d sectors", sb.Offset/512))
+				}
+				if ro, ok := ex["Recovery Offset"]; ok {
+					check("Recovery Offset", ro, fmt.Sprintf("%d sectors", sb.RecoveryOffset))
 				}
 				if fm, ok := ex["Feature Map"]; ok {
 					check("Feature Map", fm, fmt.Sprintf("%#x", sb.FeatureMap))
