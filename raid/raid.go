@@ -435,3 +435,15 @@ func (a *Array) Active(r int) *ArrayMember {
 	}
 	return am
 }
+
+// SourceID names the volume for output folders (CONVENTIONS.md §3:
+// md-<set-uuid>, ddf-…, imsm-…). Colons become dashes so the name is valid
+// on exFAT, FAT and NTFS targets.
+func (a *Array) SourceID() string {
+	prefix := "md"
+	switch a.Metadata {
+	case "ddf", "imsm":
+		prefix = a.Metadata
+	}
+	return prefix + "-" + strings.NewReplacer(":", "-", "/", "-").Replace(a.UUID)
+}

@@ -195,7 +195,7 @@ func printReport(w io.Writer, rep *raid.Report) {
 		}
 	}
 	for i, a := range rep.Arrays {
-		fmt.Fprintf(w, "\nvolume %d: %s-%s  %s", i, volPrefix(a), a.UUID, a.Level)
+		fmt.Fprintf(w, "\nvolume %d: %s (uuid %s)  %s", i, a.SourceID(), a.UUID, a.Level)
 		if a.Layout != "" {
 			fmt.Fprintf(w, " %s", a.Layout)
 		}
@@ -323,7 +323,7 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("write %s after %d of %d bytes: %w", *out, n, v.Size(), err)
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s-%s %s, %d bytes, sha256 %s\n", *out, volPrefix(arr), arr.UUID, arr.Level, n, hex.EncodeToString(h.Sum(nil)))
+	fmt.Fprintf(stdout, "wrote %s: %s %s, %d bytes, sha256 %s\n", *out, arr.SourceID(), arr.Level, n, hex.EncodeToString(h.Sum(nil)))
 	return nil
 }
 
@@ -348,13 +348,4 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
 			return total, err
 		}
 	}
-}
-
-// volPrefix is the source-id prefix of CONVENTIONS.md §3: md-, ddf-, imsm-.
-func volPrefix(a *raid.Array) string {
-	switch a.Metadata {
-	case "ddf", "imsm":
-		return a.Metadata
-	}
-	return "md"
 }
