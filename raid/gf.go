@@ -8,6 +8,9 @@ import "crypto/subtle"
 var gfExp [512]byte
 var gfLog [256]int
 
+// gfTables[c][x] = c·x, built once (64 KiB).
+var gfTables [256][256]byte
+
 func init() {
 	x := 1
 	for i := 0; i < 255; i++ {
@@ -20,6 +23,11 @@ func init() {
 	}
 	for i := 255; i < 512; i++ {
 		gfExp[i] = gfExp[i-255]
+	}
+	for c := 0; c < 256; c++ {
+		for x := 0; x < 256; x++ {
+			gfTables[c][x] = gfMul(byte(c), byte(x))
+		}
 	}
 }
 
@@ -41,13 +49,7 @@ func gfInv(a byte) byte {
 func gfPow2(n int) byte { return gfExp[n%255] }
 
 // gfMulTable returns the 256-entry table of c·x.
-func gfMulTable(c byte) *[256]byte {
-	var t [256]byte
-	for x := 0; x < 256; x++ {
-		t[x] = gfMul(c, byte(x))
-	}
-	return &t
-}
+func gfMulTable(c byte) *[256]byte { return &gfTables[c] }
 
 // gfMulAdd does dst ^= c·src.
 func gfMulAdd(dst, src []byte, c byte) {

@@ -134,6 +134,14 @@ func TestAssembleMatchesKernel(t *testing.T) {
 				if got := hashVolume(t, v); got != r.SHA256 {
 					t.Fatalf("drop %v: sha256 %s, kernel %s", drop, got, r.SHA256)
 				}
+				if len(drop) == 0 && c.Scenario == "" && (arr.LevelNum == 1 || arr.LevelNum >= 4) {
+					// The kernel resynced the array: parity (P and Q, in every
+					// layout's slot order) and copies must all agree.
+					res, err := v.CheckParity(context.Background(), nil)
+					if err != nil || len(res.Mismatches) > 0 || res.Checked == 0 {
+						t.Fatalf("CheckParity on the resynced array: %v, %+v", err, res)
+					}
+				}
 				wantState := "clean"
 				if len(drop) > 0 || c.Scenario == "stale" || c.Scenario == "faulty" || c.Scenario == "recovering" {
 					wantState = "degraded"
