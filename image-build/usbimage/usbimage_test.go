@@ -94,9 +94,9 @@ func TestBuildReproducible(t *testing.T) {
 // TestImageLayout cross-checks a built image with sfdisk, blkid and mtools.
 func TestImageLayout(t *testing.T) {
 	needDebianBootLoaders(t)
-	for _, tool := range []string{"sfdisk", "blkid", "mcopy"} {
+	for _, tool := range []string{"sfdisk", "blkid", "mcopy", "fsck.fat"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s needed (util-linux, mtools): %v", tool, err)
+			t.Skipf("%s needed (util-linux, mtools, dosfstools): %v", tool, err)
 		}
 	}
 	app := fakeAppliance(t, 3)
@@ -164,6 +164,9 @@ func TestImageLayout(t *testing.T) {
 	if out, err := exec.Command("blkid", "-o", "export", esp).Output(); err != nil ||
 		!strings.Contains(string(out), "LABEL="+ESPLabel+"\n") || !strings.Contains(string(out), "UUID="+im.ESPUUID()+"\n") || !strings.Contains(string(out), "TYPE=vfat\n") {
 		t.Errorf("blkid: %s %v", out, err)
+	}
+	if out, err := exec.Command("fsck.fat", "-n", esp).CombinedOutput(); err != nil {
+		t.Errorf("fsck.fat -n: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
 	for _, f := range im.Files {

@@ -100,6 +100,10 @@ func write(im *Image, file string) error {
 			return fmt.Errorf("%s at byte %d: %w", w.what, w.off, err)
 		}
 	}
+	if err := fixDotDot(f, espOff); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
