@@ -214,7 +214,9 @@ func (v *VM) Expect(re string, timeout time.Duration) ([]string, error) {
 				return m, nil
 			}
 		}
-		if tail := v.partial[min(v.partialUsed, len(v.partial)):]; tail != "" {
+		// Only full-screen output (cursor addressing) is matched before its
+		// newline: a plain line could match while half-received.
+		if tail := v.partial[min(v.partialUsed, len(v.partial)):]; strings.Contains(tail, "\x1b[") {
 			if m := rx.FindStringSubmatch(stripANSI(tail)); m != nil {
 				v.partialUsed = len(v.partial)
 				return m, nil
