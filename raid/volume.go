@@ -263,6 +263,17 @@ func (v *Volume) setupRAID0(opt Options) error {
 		prev = s
 	}
 	v.size = pos
+	// drivers/md/raid0.c raid0_size sums each member's size masked with
+	// ~(chunk_sectors-1): for chunks that are not a power of two this cuts
+	// the volume short of its zones, and the kernel's device ends there.
+	cs := v.chunk / 512
+	var quirk int64
+	for _, sz := range sizes {
+		quirk += (sz / 512) &^ (cs - 1)
+	}
+	if quirk*512 < v.size {
+		v.size = quirk * 512
+	}
 	if len(v.zones) > 1 && len(v.zones[1].devs) > 1 {
 		layout := -1
 		if v.arr.fresh.FeatureMap&mdFeatureRAID0Layout != 0 || v.arr.fresh.Format == "md-0.90" {
