@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/raid"
 )
 
@@ -56,6 +58,19 @@ func (s serialFlags) Set(v string) error {
 	return nil
 }
 
+// recordedSerial returns the source serial that coldimage acquire recorded
+// next to an image (OUTDIR/image.raw with OUTDIR/acquisition.json), or "".
+func recordedSerial(path string) string {
+	if !strings.HasPrefix(filepath.Base(path), "image.") {
+		return ""
+	}
+	rec, err := imager.ReadRecord(filepath.Dir(path))
+	if err != nil {
+		return ""
+	}
+	return rec.Source.Serial
+}
+
 // openMembers opens every path read-only. The returned closer closes them all.
 // Serials come from the device (sysfs/VPD) or from --serial.
 func openMembers(paths []string, serials serialFlags) ([]raid.Member, func(), error) {
@@ -74,6 +89,9 @@ func openMembers(paths []string, serials serialFlags) ([]raid.Member, func(), er
 		}
 		srcs = append(srcs, src)
 		serial := src.Info.Serial
+		if serial == "" {
+			serial = recordedSerial(p)
+		}
 		if s, ok := serials[p]; ok {
 			serial = s
 		}
@@ -86,7 +104,7 @@ func runRaidExamine(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("raid examine", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	serials := serialFlags{}
-	fs.Var(serials, "serial", "MEMBER=SERIAL: the drive serial of an image file (IMSM places members by serial); repeatable")
+	fs.Var(serials, "serial", "MEMBER=SERIAL: the drive serial of an image file (IMSM places members by serial; default: the device's, or the one recorded in acquisition.json beside an image); repeatable")
 	fs.Usage = func() { fmt.Fprint(stderr, raidUsage); fs.PrintDefaults() }
 	pos, err := parseInterleaved(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {

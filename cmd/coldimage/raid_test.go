@@ -116,3 +116,37 @@ func TestRaidCLIIMSMSerials(t *testing.T) {
 		t.Fatalf("stdout %q: want imsm- id and kernel hash %s", stdout.String(), r.SHA256)
 	}
 }
+
+// Images acquired from block devices carry the drive serial in
+// acquisition.json; raid assemble uses it to place IMSM members.
+func TestRaidCLIIMSMSerialFromRecord(t *testing.T) {
+	r := raidFixture(t, "imsm-raid1")
+	var members []string
+	for i, p := range r.Members {
+		dir := filepath.Join(t.TempDir(), "src")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := filepath.Join(dir, "image.raw")
+		if err := os.WriteFile(img, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rec := `{"schema":"coldimage.acquisition/1","source":{"path":"/dev/sdz","serial":"` + r.Serials[i] + `"}}`
+		if err := os.WriteFile(filepath.Join(dir, "acquisition.json"), []byte(rec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, img)
+	}
+	out := filepath.Join(t.TempDir(), "vol.raw")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), append([]string{"raid", "assemble", "-o", out}, members...), nil, &stdout, &stderr); err != nil {
+		t.Fatalf("assemble: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), r.SHA256) {
+		t.Fatalf("stdout %q, want kernel hash %s", stdout.String(), r.SHA256)
+	}
+}
