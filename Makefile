@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.Version=$(VERSION)
 BIN := bin/coldimage
 
-.PHONY: all help build appliance usb demo test test-unit bench deps clean
+.PHONY: all help build appliance usb demo demo-host test test-unit bench deps clean
 
 all: build ## build bin/coldimage (static, linux/amd64)
 
@@ -25,12 +25,16 @@ usb: appliance ## build build/coldimage-usb.img, a raw disk image to dd onto a U
 deps: ## install what builds and tests need (Debian packages; needs root)
 	./scripts/install-deps.sh
 
-demo: build ## host demo: make a demo disk image, acquire it, verify it, print the record
+demo: build ## installs what it needs, builds the appliance, boots it in QEMU unattended on demo disks, prints the session summary
 	./scripts/demo.sh
+
+demo-host: build ## host-only demo: a demo disk image acquired, verified and recorded by bin/coldimage
+	./scripts/demo-host.sh
 
 test: build appliance ## every test (unit, root-only loop-device tests, QEMU end-to-end)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
+	COLDIMAGE_NO_DEPS=1 ./scripts/demo-host.sh >/dev/null
 
 test-unit: ## unit tests only (no QEMU, -short)
 	$(GO) test -short -count=1 ./...
