@@ -205,3 +205,33 @@ func TestGF(t *testing.T) {
 		}
 	}
 }
+
+// md (super_*_validate) and mdadm --assemble accept a member whose event
+// count is one behind the freshest; two behind is stale.
+func TestEventMargin(t *testing.T) {
+	tmpl := readSB(t, "md12-raid6-ls-member3.bin")
+	mk := func(events map[int]uint64) *Array {
+		var ms []Member
+		for i := 0; i < 4; i++ {
+			sb := setMD1(tmpl, 5, algLeftSymmetric, 128, 4, i, 2048)
+			binary.LittleEndian.PutUint64(sb[200:], events[i])
+			sb = setMD1(sb, 5, algLeftSymmetric, 128, 4, i, 2048) // checksum again
+			img := make([]byte, 2<<20)
+			copy(img[4096:], sb)
+			ms = append(ms, Member{Name: string(rune('a' + i)), R: bytes.NewReader(img), Size: int64(len(img))})
+		}
+		rep, err := Examine(ms)
+		if err != nil || len(rep.Arrays) != 1 {
+			t.Fatalf("%v %+v", err, rep)
+		}
+		return rep.Arrays[0]
+	}
+	a := mk(map[int]uint64{0: 50, 1: 50, 2: 50, 3: 49})
+	if a.State != "clean" || a.Members[3].Status != StatusActive || len(a.Problems) != 1 {
+		t.Errorf("one behind: state %s, member 3 %s, problems %v", a.State, a.Members[3].Status, a.Problems)
+	}
+	a = mk(map[int]uint64{0: 50, 1: 50, 2: 50, 3: 48})
+	if a.State != "degraded" || a.Members[3].Status != StatusMissing || a.Members[4].Status != StatusStale {
+		t.Errorf("two behind: state %s, members %+v", a.State, a.Members)
+	}
+}

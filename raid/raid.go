@@ -370,7 +370,9 @@ func buildArray(mrs []*MemberReport, sbs []*Superblock) *Array {
 			am.Role = sb.Role
 			a.Problems = append(a.Problems, fmt.Sprintf("%s: superblock checksum mismatch (stored %#08x, computed %#08x); member not used",
 				mr.Name, sb.Checksum, sb.ChecksumCalc))
-		case sb.Events < fresh.Events:
+		case sb.Events+1 < fresh.Events:
+			// The kernel (super_*_validate) and mdadm --assemble accept a
+			// member one event behind; more than that is stale.
 			am.Status = StatusStale
 			am.Role = sb.Role
 			a.Problems = append(a.Problems, fmt.Sprintf("%s: stale, events %d < %d", mr.Name, sb.Events, fresh.Events))
@@ -383,6 +385,9 @@ func buildArray(mrs []*MemberReport, sbs []*Superblock) *Array {
 		case role >= 0 && role < len(roles):
 			am.Role = role
 			am.Status = StatusActive
+			if sb.Events < fresh.Events {
+				a.Problems = append(a.Problems, fmt.Sprintf("%s: events %d, one behind %d: accepted, as md does", mr.Name, sb.Events, fresh.Events))
+			}
 			if sb.RecoveryOffset >= 0 {
 				am.Status = StatusRebuilding
 				am.RecoveryOffset = sb.RecoveryOffset * 512
