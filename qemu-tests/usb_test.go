@@ -263,6 +263,28 @@ func TestUSBOVMF(t *testing.T) { bootUSBUnattended(t, ovmf) }
 // kernel.
 func TestUSBOVMFSecureBoot(t *testing.T) { bootUSBUnattended(t, ovmfSecureBoot) }
 
+// TestUSBDefaultEntry: nobody at the keyboard, the menu times out into
+// the first entry (interactive, serial ttyS0 + screen); the stick stays
+// unchanged.
+func TestUSBDefaultEntry(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	stick := buildUSB(t, a, dir, "")
+	before := hashOf(t, stick)
+	v := startArgs(t, usbArgs(seaBIOS.args(t, dir), stick, nil), consoleLog(t, a, ""))
+	expect(t, v, `coldimage unattended`, 4*time.Minute)
+	expect(t, v, `The highlighted entry will be executed automatically`, time.Minute)
+	expect(t, v, `COLDIMAGE READY version=`, 5*time.Minute)
+	if _, err := v.Expect(`COLDIMAGE DONE`, 10*time.Second); err == nil {
+		t.Error("the default entry ran unattended")
+	}
+	v.Kill()
+	v.Wait(time.Minute)
+	if got := hashOf(t, stick); got != before {
+		t.Errorf("the USB stick image changed: sha256 %s, was %s", got, before)
+	}
+}
+
 // TestUSBSecureBootRefusesUnsignedKernel proves Secure Boot is enforced on
 // the same firmware: a stick whose kernel lost its signature does not boot.
 func TestUSBSecureBootRefusesUnsignedKernel(t *testing.T) {
