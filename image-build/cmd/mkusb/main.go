@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/coldimage/coldimage/image-build/usbimage"
 )
@@ -40,6 +41,9 @@ func run(args []string, stdout io.Writer) error {
 	}
 	im, err := usbimage.Build(in)
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
 	if err := usbimage.Write(im, *out); err != nil {
