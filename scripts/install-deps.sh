@@ -10,7 +10,7 @@ pkgs=(
 	kmod busybox-static mdadm        # appliance/RAID fixture guests
 	zstd xz-utils                    # initramfs compression checks
 	time                             # /usr/bin/time for peak RSS in benchmarks
-	shim-signed grub-efi-amd64-signed grub-pc-bin grub-common ovmf  # USB image: signed boot chain, legacy GRUB, UEFI firmware for tests
+	shim-signed grub-efi-amd64-signed grub-pc-bin grub-common ovmf mtools sbsigntool  # USB image: signed boot chain, legacy GRUB, UEFI firmware, checks
 )
 missing=()
 for p in "${pkgs[@]}"; do
