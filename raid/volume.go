@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync/atomic"
 )
 
 // Options tune Open.
@@ -33,6 +34,8 @@ type Volume struct {
 	stride                            int64 // bytes
 	// linear
 	linStart []int64
+
+	repairs atomic.Int64
 }
 
 type volDev struct {
@@ -326,6 +329,9 @@ func readRAID1(v *Volume, p []byte, off int64) error {
 		}
 		err := d.readAt(p, off)
 		if err == nil {
+			if firstErr != nil {
+				v.repairs.Add(1)
+			}
 			return nil
 		}
 		if firstErr == nil {
@@ -530,20 +536,42 @@ func readRAID56(v *Volume, p []byte, off int64) error {
 		}
 		devOff := stripe*v.chunk + inChunk
 		if v.devs[g.dd] != nil {
-			direct = append(direct, piece{dev: g.dd, off: devOff, buf: p[:n]})
-		} else if err := v.reconstruct(p[:n], devOff, g, stripe, data); err != nil {
+			direct = append(direct, piece{dev: g.dd, off: devOff, buf: p[:n], g: g, stripe: stripe})
+		} else if err := v.reconstruct(p[:n], devOff, g, stripe, data, -1); err != nil {
 			return err
 		}
 		p, off = p[n:], off+n
 	}
-	return v.readPieces(direct)
+	if err := v.readPieces(direct); err != nil {
+		// A member did not give up a piece (a bad sector, say): read piece
+		// by piece and rebuild the unreadable ones from the redundancy.
+		for _, pc := range direct {
+			rerr := v.devs[pc.dev].readAt(pc.buf, pc.off)
+			if rerr == nil {
+				continue
+			}
+			if err := v.reconstruct(pc.buf, pc.off, pc.g, pc.stripe, data, pc.dev); err != nil {
+				return fmt.Errorf("%w; rebuilding it from the other members failed too: %v", rerr, err)
+			}
+			v.repairs.Add(1)
+		}
+	}
+	return nil
 }
+
+// Repairs is how many reads a member failed that were served from the
+// redundancy instead (rebuilt from parity, or read from another copy).
+func (v *Volume) Repairs() int64 { return v.repairs.Load() }
 
 // piece is one contiguous read from one member.
 type piece struct {
 	dev int
 	off int64
 	buf []byte
+	// RAID4/5/6: where the piece sits, to rebuild it when the member fails
+	// to read it.
+	g      r56geom
+	stripe int64
 }
 
 // readPieces reads the pieces, one goroutine per member when the request
@@ -590,17 +618,19 @@ func (v *Volume) readPieces(ps []piece) error {
 	return first
 }
 
-// reconstruct computes the missing data device g.dd's bytes at devOff into out.
-func (v *Volume) reconstruct(out []byte, devOff int64, g r56geom, stripe, data int64) error {
+// reconstruct computes the data device g.dd's bytes at devOff into out from
+// the other members; bad (or -1) is a present member to treat as missing.
+func (v *Volume) reconstruct(out []byte, devOff int64, g r56geom, stripe, data int64, bad int) error {
 	tmp := make([]byte, len(out))
+	absent := func(i int) bool { return v.devs[i] == nil || i == bad }
 	var missingData []int
 	for i := 0; i < v.n; i++ {
-		if i != g.pd && i != g.qd && v.devs[i] == nil {
+		if i != g.pd && i != g.qd && absent(i) {
 			missingData = append(missingData, i)
 		}
 	}
-	pOK := v.devs[g.pd] != nil
-	qOK := g.qd >= 0 && v.devs[g.qd] != nil
+	pOK := !absent(g.pd)
+	qOK := g.qd >= 0 && !absent(g.qd)
 	if len(missingData) == 1 && pOK {
 		// XOR of P and every other data device.
 		clear(out)
@@ -632,7 +662,7 @@ func (v *Volume) reconstruct(out []byte, devOff int64, g r56geom, stripe, data i
 		}
 	}
 	for i := 0; i < v.n; i++ {
-		if i == g.pd || i == g.qd || v.devs[i] == nil {
+		if i == g.pd || i == g.qd || absent(i) {
 			continue
 		}
 		if err := v.devs[i].readAt(tmp, devOff); err != nil {
@@ -791,6 +821,9 @@ func readRAID10(v *Volume, p []byte, off int64) error {
 			}
 			err := d.readAt(p[:n], cp.addr+inChunk)
 			if err == nil {
+				if firstErr != nil {
+					v.repairs.Add(1)
+				}
 				done = true
 				break
 			}

@@ -342,6 +342,9 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 		return fmt.Errorf("write %s after %d of %d bytes: %w", *out, n, v.Size(), err)
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s %s, %d bytes, sha256 %s\n", *out, arr.SourceID(), arr.Level, n, hex.EncodeToString(h.Sum(nil)))
+	if r := v.Repairs(); r > 0 {
+		fmt.Fprintf(stderr, "warning: %d reads failed on a member and were served from the redundancy (parity or another copy)\n", r)
+	}
 	return nil
 }
 

@@ -436,3 +436,49 @@ func TestCheckParityFindsCorruption(t *testing.T) {
 		})
 	}
 }
+
+// badRange fails reads that touch [from, to) of the wrapped member, like a
+// disk with unreadable sectors.
+type badRange struct {
+	r        io.ReaderAt
+	from, to int64
+}
+
+var errBadSector = errors.New("simulated unreadable sector")
+
+func (b badRange) ReadAt(p []byte, off int64) (int, error) {
+	if off < b.to && off+int64(len(p)) > b.from {
+		return 0, errBadSector
+	}
+	return b.r.ReadAt(p, off)
+}
+
+// TestUnreadableSectorsRebuilt gives one member a run of unreadable sectors:
+// the volume must still read back as the kernel's bytes, rebuilt from parity
+// or read from the other copy.
+func TestUnreadableSectorsRebuilt(t *testing.T) {
+	for _, name := range []string{"v12-raid5-la", "v12-raid6-ls", "v12-raid1", "v12-raid10-n2", "v12-raid6-ddf-nc"} {
+		t.Run(name, func(t *testing.T) {
+			var c raidfixture.Case
+			for _, k := range raidfixture.Cases {
+				if k.Name == name {
+					c = k
+				}
+			}
+			r := result(t, c)
+			ms := openMembers(t, r, nil)
+			ms[0].R = badRange{ms[0].R, 1<<20 + 200<<10, 1<<20 + 712<<10} // spans data chunks in every layout
+			arr := examineOne(t, ms)
+			v, err := raid.Open(arr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := hashVolume(t, v); got != r.SHA256 {
+				t.Fatalf("sha256 %s, kernel %s", got, r.SHA256)
+			}
+			if v.Repairs() == 0 {
+				t.Errorf("no repairs counted")
+			}
+		})
+	}
+}
