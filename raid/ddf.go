@@ -59,7 +59,7 @@ import (
 //
 // Every section starts with magic and a CRC computed like the header's, over
 // the section's length.
-type ddfProber struct{}
+type ddfProber struct{ noSearch bool }
 
 const (
 	ddfHeaderMagic = 0xDE11DE11
@@ -149,6 +149,9 @@ func (p ddfProber) Probe(m Member) (*Superblock, error) {
 		return nil, fmt.Errorf("read %s DDF anchor at byte %d (LBA %d): %w", m.Name, anchorOff, anchorOff/512, err)
 	}
 	if binary.BigEndian.Uint32(sec) != ddfHeaderMagic {
+		if p.noSearch {
+			return nil, nil
+		}
 		// LSI/PERC: an anchor elsewhere in the last 32 MiB.
 		off, err := ddfSearchAnchor(m)
 		if err != nil || off < 0 {

@@ -206,6 +206,11 @@ func TestDDFAnchorNotInLastSector(t *testing.T) {
 	if err != nil || sb == nil || !sb.ChecksumOK || sb.Offset != size-1<<20-3*512 || len(sb.DDF.VDs) != 1 {
 		t.Fatalf("moved anchor: %v %+v", err, sb)
 	}
+	// Without the search (listings), only the last sector counts.
+	rep, _ := ExamineWith([]Member{m}, ExamineOptions{NoDDFSearch: true})
+	if len(rep.Members[0].Found) != 0 {
+		t.Fatalf("NoDDFSearch still found %+v", rep.Members[0].Found)
+	}
 	// Nothing at all: not DDF.
 	sb, err = ddfProber{}.Probe(Member{Name: "zeros", R: &sparse{size: size}, Size: size})
 	if sb != nil || err != nil {

@@ -131,12 +131,32 @@ type Reshape struct {
 	Backwards  bool  `json:"backwards,omitempty"`
 }
 
-// Examine probes every member with every prober and groups md members into arrays.
-func Examine(members []Member) (*Report, error) {
+// ExamineOptions tune ExamineWith.
+type ExamineOptions struct {
+	// NoDDFSearch skips the scan of the last 32 MiB for a DDF anchor that is
+	// not in the last sector (LSI/PERC). The scan reads up to 32 MiB from
+	// every member without a DDF anchor at the end; listings may skip it.
+	NoDDFSearch bool
+}
+
+// Examine probes every member with every prober and groups the members into
+// arrays (md by set UUID, DDF by virtual disk GUID, IMSM by family/volume).
+func Examine(members []Member) (*Report, error) { return ExamineWith(members, ExamineOptions{}) }
+
+// ExamineWith is Examine with options.
+func ExamineWith(members []Member, opt ExamineOptions) (*Report, error) {
 	rep := &Report{}
+	probers := append([]Prober(nil), Probers...)
+	if opt.NoDDFSearch {
+		for i, p := range probers {
+			if _, ok := p.(ddfProber); ok {
+				probers[i] = ddfProber{noSearch: true}
+			}
+		}
+	}
 	for _, m := range members {
 		mr := &MemberReport{Name: m.Name, Size: m.Size, member: m}
-		for _, p := range Probers {
+		for _, p := range probers {
 			sb, err := p.Probe(m)
 			if err != nil {
 				mr.Errors = append(mr.Errors, fmt.Sprintf("%s: %v", p.Name(), err))
