@@ -570,3 +570,32 @@ func TestConsoleUIFullScreen(t *testing.T) {
 	expect(t, v, `Sources`, time.Minute)
 	expect(t, v, `SRCTUI`, time.Minute)
 }
+
+// The examiner's console is the last console= (ttyS1 is where iDRAC/iLO
+// serial-over-LAN usually is): init opens it and runs the UI there.
+func TestConsoleUIOnTTYS1(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.img")
+	if err := WritePattern(src, 4<<20, 7); err != nil {
+		t.Fatal(err)
+	}
+	s1 := filepath.Join(dir, "ttyS1.log")
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives:    []Drive{{File: src, Serial: "SRCS1"}},
+		Append:    "console=tty0 console=ttyS0,115200 console=ttyS1,115200 panic=-1 quiet",
+		ExtraArgs: []string{"-serial", "file:" + s1}})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	expect(t, v, `console UI on /dev/ttyS1 \(vt220\)`, time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(s1)
+		if strings.Contains(string(b), "Sources") && strings.Contains(string(b), "SRCS1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no UI on ttyS1 after a minute; ttyS1 got:\n%q", b)
+		}
+		time.Sleep(time.Second)
+	}
+}

@@ -43,6 +43,7 @@ type Config struct {
 	Log            string
 	Monitor        bool      // HMP monitor on a unix socket
 	Echo           io.Writer // optional live copy of the console
+	ExtraArgs      []string  // further QEMU arguments (e.g. a second serial port)
 }
 
 // VM is a running guest.
@@ -100,7 +101,7 @@ func (c Config) Args(monSock string) []string {
 		}
 		a = append(a, "-device", dev)
 	}
-	return a
+	return append(a, c.ExtraArgs...)
 }
 
 // Start boots a guest. The caller must Wait or Kill it (Kill is also

@@ -84,6 +84,16 @@ func (a *App) openConsole() error {
 	return a.con.OpenTTYs("/dev/ttyS0", "/dev/tty0")
 }
 
+// openExaminerConsole also opens the tty the command line names (the last
+// console=, or coldimage.console=) when it is not ttyS0 or tty0: ttyS1 is
+// where iDRAC/iLO serial-over-LAN usually is.
+func (a *App) openExaminerConsole() error {
+	if a.cfg.Console == "" || a.cfg.Console == "console" {
+		return nil
+	}
+	return a.con.AddTTY("/dev/" + a.cfg.Console)
+}
+
 func (a *App) readCmdline() error {
 	b, err := os.ReadFile("/proc/cmdline")
 	if err != nil {

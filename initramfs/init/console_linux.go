@@ -130,6 +130,34 @@ func (c *Console) OpenTTYs(devs ...string) error {
 	return nil
 }
 
+// AddTTY opens one more console (e.g. ttyS1 named by console=) and adds it
+// to the outputs and, once input is read, the inputs. An already open tty is
+// left as it is.
+func (c *Console) AddTTY(dev string) error {
+	c.mu.Lock()
+	_, open := c.files[dev]
+	c.mu.Unlock()
+	if open {
+		return nil
+	}
+	f, err := os.OpenFile(dev, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open console %s: %w", dev, err)
+	}
+	if strings.HasPrefix(dev, "/dev/ttyS") {
+		if err := setSerial(int(f.Fd())); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", dev, err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.files[dev] = f
+	c.outs = append(c.outs, f)
+	c.names = append(c.names, dev)
+	return nil
+}
+
 func setSerial(fd int) error {
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {

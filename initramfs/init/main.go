@@ -44,6 +44,7 @@ var bootSteps = []Step{
 	{"mount proc, sysfs, devtmpfs, tmpfs", (*App).mountKernelFS, true},
 	{"console on ttyS0 and tty0", (*App).openConsole, false},
 	{"read kernel command line", (*App).readCmdline, false},
+	{"console on the tty console= names", (*App).openExaminerConsole, false},
 	{"open uevent socket", (*App).openUevent, true},
 	{"write-block devices present at boot", (*App).sweep, false},
 	{"load storage and file-system drivers", (*App).loadDrivers, false},

@@ -23,6 +23,7 @@ func TestBootOrder(t *testing.T) {
 		{"mount proc, sysfs, devtmpfs, tmpfs", "open uevent socket"},
 		{"mount proc, sysfs, devtmpfs, tmpfs", "console on ttyS0 and tty0"},
 		{"open uevent socket", "load storage and file-system drivers"},
+		{"read kernel command line", "console on the tty console= names"},
 		{"write-block devices present at boot", "load storage and file-system drivers"},
 		{"load storage and file-system drivers", "write-block every device seen"},
 	} {
