@@ -34,6 +34,11 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noVerify := fs.Bool("no-verify", false, "skip re-reading source and image after acquisition")
 	jsonProgress := fs.Bool("json-progress", false, "report progress as JSON lines on stdout")
 	var mirrors []string
+	var members []string
+	fs.Func("member", "a RAID member image to look in for a volume SOURCE (md-…, ddf-…, imsm-…); repeatable", func(v string) error {
+		members = append(members, v)
+		return nil
+	})
 	fs.Func("mirror", "also write a complete copy (image and record) to `DIR`, at the same time (repeatable)", func(v string) error {
 		mirrors = append(mirrors, v)
 		return nil
@@ -98,8 +103,16 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			Case:     imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
 			NoVerify: *noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs,
 		}
+		if isVolumeID(s) {
+			vol, geo, closeVol, err := openVolume(s, members)
+			if err != nil {
+				return fmt.Errorf("%w: %v", acquire.ErrRefused, err)
+			}
+			defer closeVol()
+			r.Volume, r.RAID = vol, geo
+		}
 		if len(sources) > 1 {
-			info, err := disk.Inspect(s)
+			info, err := sourceInfo(r)
 			if err != nil {
 				return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
 			}
@@ -141,7 +154,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for i, r := range reqs {
 		r.Emit = prog.Event
 		id := filepath.Base(r.OutDir)
-		if info, err := disk.Inspect(r.Source); err == nil {
+		if info, err := sourceInfo(r); err == nil {
 			id = disk.ID(info)
 			prog.JobStart(r.Source, id, info.Size)
 		}
@@ -172,6 +185,14 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return worst(errs)
+}
+
+// sourceInfo describes a request's source: the volume, or the device or file.
+func sourceInfo(r *acquire.Request) (disk.Info, error) {
+	if r.Volume != nil {
+		return r.Volume.Info, nil
+	}
+	return disk.Inspect(r.Source)
 }
 
 // worst keeps the error whose exit code matters most, with all messages.

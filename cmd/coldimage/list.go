@@ -44,6 +44,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	annotateRAID(infos)
+	infos = append(infos, volumeInfos(infos)...)
 	if *asJSON {
 		if infos == nil {
 			infos = []disk.Info{}
