@@ -44,6 +44,9 @@ type Result struct {
 	// Size and SHA256 of /dev/mdN as the kernel read it.
 	Size   int64
 	SHA256 string
+	// Size2 and SHA2562: the second volume of a "twovols" container.
+	Size2   int64
+	SHA2562 string
 	// Examine[i] is `mdadm --examine` of member i after the array was stopped.
 	Examine []string
 	Detail  string
@@ -536,6 +539,11 @@ func load(dir string, cases []Case) (*Fixtures, error) {
 				r.Size, _ = strconv.ParseInt(f[2], 10, 64)
 				r.SHA256 = f[3]
 			}
+		case "@@HASH2":
+			if len(f) == 4 {
+				r.Size2, _ = strconv.ParseInt(f[2], 10, 64)
+				r.SHA2562 = f[3]
+			}
 		case "@@EXAMINE":
 			if len(f) == 3 {
 				i, err := strconv.Atoi(f[2])
@@ -629,6 +637,22 @@ run_case() {
 	echo "@@HASH $name $size $h" >> $R
 	echo "@@DETAIL $name" >> $R; mdadm --detail $md >> $R 2>&1; echo "@@END" >> $R
 	case $scen in
+	twovols)
+		md2=/dev/md$((idx+100))
+		echo "@@STEP $name second volume"
+		if yes | timeout 300 mdadm --create $md2 --run --force $opts $create > /tmp/out 2>&1; then
+			timeout 600 mdadm --wait $md2 > /dev/null 2>&1
+			size2=$(blockdev --getsize64 $md2)
+			tail -c +$((size+1)) $D0 | head -c $size2 > $md2
+			sync
+			timeout 600 mdadm --wait $md2 > /dev/null 2>&1
+			echo 3 > /proc/sys/vm/drop_caches
+			echo "@@HASH2 $name $size2 $(sha256sum < $md2 | cut -d' ' -f1)" >> $R
+			timeout 300 mdadm --stop $md2 > /tmp/out 2>&1 || echo "@@ERR $name stop second: $(tr '\n' ' ' < /tmp/out)" >> $R
+		else
+			echo "@@ERR $name second volume: $(tr '\n' ' ' < /tmp/out)" >> $R
+		fi
+		;;
 	stale)
 		mdadm --stop $md > /dev/null 2>&1
 		last=""; keep=""

@@ -25,6 +25,8 @@ type Case struct {
 	//   "stale":   stop, reassemble without the last member (so its event count lags), stop
 	//   "faulty":  fail the last member, rewrite one block, stop (the member's own superblock lags)
 	//   "spare":   the last member is created as a spare
+	//   "twovols": (ddf, imsm) a second volume in the same container, filled
+	//              from the pattern after the first volume's bytes
 	//   "recovering": fail and remove the last member, add it back with recovery
 	//              throttled, stop while it is being rebuilt (recovery_offset)
 	//   "takeover0": create a RAID5 (parity-last) with one more, missing, parity
@@ -125,5 +127,7 @@ var Cases = []Case{
 	{Name: "imsm-raid5", Metadata: "imsm", Level: "5", ChunkKiB: 64, DisksMiB: eq(3, 64), VolumeMiB: 16, Degraded: [][]int{{2}}},
 	{Name: "imsm-raid1", Metadata: "imsm", Level: "1", DisksMiB: eq(2, 64), VolumeMiB: 16, Degraded: [][]int{{1}}},
 	{Name: "imsm-raid0", Metadata: "imsm", Level: "0", ChunkKiB: 64, DisksMiB: eq(2, 64), VolumeMiB: 16},
+	{Name: "ddf-two-volumes", Metadata: "ddf", Level: "5", ChunkKiB: 64, DisksMiB: eq(3, 64), VolumeMiB: 8, Scenario: "twovols"},
+	{Name: "imsm-two-volumes", Metadata: "imsm", Level: "5", ChunkKiB: 64, DisksMiB: eq(3, 64), VolumeMiB: 8, Scenario: "twovols"},
 	{Name: "imsm-raid10", Metadata: "imsm", Level: "10", ChunkKiB: 64, DisksMiB: eq(4, 64), VolumeMiB: 16, Degraded: [][]int{{0}}},
 }
