@@ -91,6 +91,9 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	sources, outdir := pos[:len(pos)-1], pos[len(pos)-1]
 
+	// A deeper buffer pool keeps hashers and writer busy; concurrent sources
+	// share the memory so that peak RSS stays bounded (verify doubles it).
+	buffers := min(max(24/len(sources), 3), 12)
 	hs, err := hashersFor(countSHA256(algs, len(sources)))
 	if err != nil {
 		return err
@@ -101,7 +104,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		r := &acquire.Request{
 			Source: s, OutDir: outdir, Format: *format, Hashes: algs, Split: splitN, SegmentSize: segN, PieceSize: pieceN,
 			Case:     imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
-			NoVerify: *noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs,
+			NoVerify: *noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs, Buffers: buffers,
 		}
 		if isVolumeID(s) {
 			vol, geo, closeVol, err := openVolume(s, members)

@@ -36,6 +36,7 @@ type Request struct {
 	RAID        json.RawMessage // geometry of a RAID volume source, stored in the record
 	Volume      *Volume         // when set, imaged instead of opening Source (which then only names it)
 	BufferSize  int
+	Buffers     int // buffers in the engine's pool (0: the engine's default)
 }
 
 // Volume is a logical volume assembled in user space (a RAID volume): read
@@ -273,6 +274,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		Sinks:       sinks,
 		Emit:        r.Emit,
 		BufferSize:  r.BufferSize,
+		Buffers:     r.Buffers,
 	}
 	if r.Split > 0 {
 		opt.PartSize = r.Split
