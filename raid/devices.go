@@ -31,7 +31,7 @@ func ExamineInfos(infos []disk.Info) (*Report, func(), error) {
 				return // unreadable devices keep their listing as it is
 			}
 			files = append(files, f)
-			members = append(members, Member{Name: i.Path, R: f, Size: i.Size})
+			members = append(members, Member{Name: i.Path, R: f, Size: i.Size, Serial: i.Serial}) // IMSM places members by serial
 			if i.Kind == disk.KindFile {
 				file = f
 			}
