@@ -104,9 +104,6 @@ func (a *App) readCmdline() error {
 	for _, w := range a.cfg.Warnings {
 		a.con.Printf("coldimage: warning: %s", w)
 	}
-	if a.cfg.Auto && a.cfg.RAID != "members" {
-		a.con.Printf("coldimage: note: coldimage.raid=%s: unattended runs image every member disk; RAID volumes are not reassembled here yet (coldimage raid assemble can do it from the member images)", a.cfg.RAID)
-	}
 	a.con.Printf("coldimage %s on kernel %s: auto=%v target=%q sources=%v hash=%s", a.version, a.release, a.cfg.Auto, a.cfg.Target, a.cfg.Sources, a.cfg.Hash)
 	return nil
 }

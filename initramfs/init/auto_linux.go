@@ -72,6 +72,11 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		return fail("target %s is on our boot medium: refused", target.Dev())
 	}
 	sources, skipped, err := SelectSources(devs, cfg, &target, boot, consent)
+	if err == nil && cfg.AllSources() {
+		var more []Skip
+		sources, more = addVolumes(sources, raidVolumes(devs), devs, cfg.RAID, target.Disk, boot)
+		skipped = append(skipped, more...)
+	}
 	s.Skipped = skipped
 	for _, k := range skipped {
 		a.con.Printf("coldimage: not imaging /dev/%s: %s", k.Device, k.Reason)
@@ -164,11 +169,17 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			// The write-blocker must have confirmed RO (or the operator consented).
-			if checked, ro, _ := a.guard.Checked(d.Name); !checked || (!ro && !consent[d.Name]) {
-				s.Sources[i].Error = "not confirmed read-only: refused"
-				s.Sources[i].Result = "error: not read-only"
-				a.con.Printf("COLDIMAGE ERROR /dev/%s is not confirmed read-only: not imaged", d.Name)
-				return
+			checkRO := []string{d.Name}
+			if len(d.Members) > 0 {
+				checkRO = d.Members // a volume: its members are what the write-blocker checked
+			}
+			for _, n := range checkRO {
+				if checked, ro, _ := a.guard.Checked(n); !checked || (!ro && !consent[n]) {
+					s.Sources[i].Error = "not confirmed read-only: refused"
+					s.Sources[i].Result = "error: not read-only"
+					a.con.Printf("COLDIMAGE ERROR /dev/%s is not confirmed read-only: %s not imaged", n, d.Dev())
+					return
+				}
 			}
 			s.Sources[i] = Acquire(ctx, o, d, dir, a.con.Printf)
 		}()

@@ -26,14 +26,26 @@ type Device struct {
 	RO        bool   // BLKROGET said 1 after our BLKROSET
 	ROErr     string // why it could not be made read-only
 	FS        *FS    // probed file system, after RO was checked
+	// Members, for a RAID volume assembled in user space: the kernel names
+	// of its member devices. Name is then the volume's source-id.
+	Members []string
 }
 
-// Dev is the device node.
-func (d Device) Dev() string { return "/dev/" + d.Name }
+// Dev is the device node, or for a RAID volume its source-id (what
+// `coldimage acquire` takes).
+func (d Device) Dev() string {
+	if len(d.Members) > 0 {
+		return d.Name
+	}
+	return "/dev/" + d.Name
+}
 
 // ID is the source-id of CONVENTIONS §3 (kernel name + serial when known),
 // as package disk computes it for `coldimage acquire`.
 func (d Device) ID() string {
+	if len(d.Members) > 0 {
+		return d.Name
+	}
 	kind := disk.KindDisk
 	if d.Partition {
 		kind = disk.KindPart

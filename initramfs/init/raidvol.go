@@ -1,0 +1,104 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/raid"
+)
+
+// raidVolumes finds the RAID volumes that assemble in user space from the
+// devices seen (md, DDF, IMSM; degraded ones too). Each comes back as a
+// Device named by its source-id (md-…, ddf-…, imsm-…) with Members set;
+// `coldimage acquire <source-id>` finds and assembles it again, read-only.
+// Nothing here writes a byte or touches the kernel's md driver.
+func raidVolumes(devs []Device) []Device {
+	var infos []disk.Info
+	byPath := map[string]Device{}
+	for _, d := range devs {
+		if d.Size == 0 || len(d.Members) > 0 {
+			continue
+		}
+		kind := disk.KindDisk
+		if d.Partition {
+			kind = disk.KindPart
+		}
+		infos = append(infos, disk.Info{Path: d.Dev(), Name: d.Name, Kind: kind, Size: d.Size, Serial: d.Serial})
+		byPath[d.Dev()] = d
+	}
+	rep, done, err := raid.ExamineInfos(infos)
+	if err != nil {
+		return nil
+	}
+	defer done()
+	var out []Device
+	for _, a := range rep.Arrays {
+		vol, err := raid.Open(a)
+		if err != nil {
+			continue // too many members missing, reshape, …: the members are still imaged
+		}
+		v := Device{Name: a.SourceID(), Size: vol.Size(), Model: strings.TrimSpace(a.Level + " " + a.Name), RO: true}
+		for _, m := range a.Members {
+			if m.Name == "" || (m.Status != raid.StatusActive && m.Status != raid.StatusRebuilding) {
+				continue
+			}
+			d, ok := byPath[m.Name]
+			if !ok {
+				continue
+			}
+			v.Members = append(v.Members, d.Name)
+			v.RO = v.RO && d.RO
+		}
+		if len(v.Members) > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// addVolumes applies coldimage.raid to an "all sources" selection: both adds
+// the volumes, volumes replaces the member disks by their volumes, members
+// leaves the selection as it is. A volume with a member on the target's disk
+// or our boot medium is skipped.
+func addVolumes(sources []Device, vols []Device, all []Device, mode, targetDisk string, boot map[string]bool) ([]Device, []Skip) {
+	if mode == "members" {
+		return sources, nil
+	}
+	diskOf := map[string]string{}
+	for _, d := range all {
+		diskOf[d.Name] = d.Disk
+	}
+	var skipped []Skip
+	memberDisk := map[string]bool{}
+	for _, v := range vols {
+		why := ""
+		for _, m := range v.Members {
+			switch {
+			case diskOf[m] == targetDisk && targetDisk != "":
+				why = "a member is on the target's disk " + targetDisk
+			case boot[diskOf[m]]:
+				why = "a member is on our boot medium"
+			}
+		}
+		if why != "" {
+			skipped = append(skipped, Skip{v.Name, why})
+			continue
+		}
+		for _, m := range v.Members {
+			memberDisk[diskOf[m]] = true
+		}
+		sources = append(sources, v)
+	}
+	if mode == "volumes" {
+		var kept []Device
+		for _, d := range sources {
+			if len(d.Members) == 0 && memberDisk[d.Disk] {
+				skipped = append(skipped, Skip{d.Name, "RAID member: its volume is imaged (coldimage.raid=volumes)"})
+				continue
+			}
+			kept = append(kept, d)
+		}
+		sources = kept
+	}
+	return sources, skipped
+}
