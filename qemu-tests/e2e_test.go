@@ -181,7 +181,7 @@ type acquisitionJSON struct {
 		Serial   string `json:"serial"`
 		ReadOnly bool   `json:"read_only"`
 	} `json:"source"`
-	RAID json.RawMessage `json:"raid"`
+	RAID  json.RawMessage `json:"raid"`
 	Image struct {
 		Files []string `json:"files"`
 		Size  int64    `json:"size"`
