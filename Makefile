@@ -5,8 +5,13 @@ export GOFLAGS ?= -mod=mod
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.Version=$(VERSION)
 BIN := bin/coldimage
+FUZZTIME ?= 4s
+# Every parser of untrusted on-disk data has a fuzz target; make test runs each briefly.
+FUZZ_TARGETS := ./raid/:FuzzParseMD090 ./raid/:FuzzParseMD1 ./raid/:FuzzExamineOpen ./raid/:FuzzDDF \
+	./raid/:FuzzIMSM ./raid/:FuzzLVM2 ./raid/:FuzzBtrfs ./raid/:FuzzZFS ./raid/:FuzzLDM \
+	./imager/ewf/:FuzzParseSegment ./imager/ewf/:FuzzHeaderText
 
-.PHONY: all help build appliance usb demo demo-host test test-unit bench deps clean
+.PHONY: all help build appliance usb demo demo-host fuzz test test-unit bench deps clean
 
 all: build ## build bin/coldimage (static, linux/amd64)
 
@@ -35,6 +40,13 @@ test: build appliance ## every test (unit, root-only loop-device tests, QEMU end
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
 	COLDIMAGE_NO_DEPS=1 ./scripts/demo-host.sh >/dev/null
+	$(MAKE) --no-print-directory fuzz
+
+fuzz: ## run every fuzz target briefly (FUZZTIME=4s each)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg >/tmp/coldimage-fuzz.log 2>&1 || { cat /tmp/coldimage-fuzz.log; exit 1; }; \
+	done
 
 test-unit: ## unit tests only (no QEMU, -short)
 	$(GO) test -short -count=1 ./...
