@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -70,47 +69,7 @@ func openVolume(id string, memberFiles []string) (*acquire.Volume, json.RawMessa
 	if len(paths) == 0 {
 		return nil, nil, nil, fmt.Errorf("RAID volume %s: no members found among this machine's disks%s", id, memberHint(memberFiles))
 	}
-	var members []raid.Member
-	var srcs []*disk.Source
-	closeAll := func() {
-		for _, s := range srcs {
-			s.Close()
-		}
-	}
-	for _, p := range paths {
-		s, err := acquire.OpenSource(p)
-		if err != nil {
-			closeAll()
-			return nil, nil, nil, fmt.Errorf("RAID volume %s: open member %s: %w", id, p, err)
-		}
-		srcs = append(srcs, s)
-		members = append(members, raid.Member{Name: p, R: s, Size: s.Info.Size})
-	}
-	rep, err = raid.Examine(members)
-	if err != nil {
-		closeAll()
-		return nil, nil, nil, err
-	}
-	for _, a := range rep.Arrays {
-		if a.SourceID() != id {
-			continue
-		}
-		vol, err := raid.Open(a)
-		if err != nil {
-			closeAll()
-			return nil, nil, nil, fmt.Errorf("RAID volume %s: %w", id, err)
-		}
-		geo, err := json.Marshal(a)
-		if err != nil {
-			closeAll()
-			return nil, nil, nil, err
-		}
-		info := disk.Info{Path: id, Name: id, Kind: "raid", Size: vol.Size(), LogicalSector: 512, PhysicalSector: 512,
-			ReadOnly: true, Model: strings.TrimSpace(a.Level + " " + a.Name), RAID: raid.Notes(rep)[paths[0]]}
-		return &acquire.Volume{R: vol, Info: info, Members: paths}, geo, closeAll, nil
-	}
-	closeAll()
-	return nil, nil, nil, errors.New("RAID volume " + id + ": its members no longer form the array")
+	return acquire.OpenVolume(id, paths)
 }
 
 func memberHint(files []string) string {

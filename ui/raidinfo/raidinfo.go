@@ -6,8 +6,6 @@ package raidinfo
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/coldimage/coldimage/disk"
@@ -59,80 +57,20 @@ func Annotate(devs []ui.Device) []ui.Device {
 // (Volume) re-reads the members' metadata, so the image matches the members
 // as they are then.
 func volumeDevice(a *raid.Array, size int64, notes map[string]string) ui.Device {
-	id := volPrefix(a) + "-" + a.UUID
+	id := a.SourceID()
 	var paths []string
 	for _, m := range a.Members {
 		if m.Name != "" && m.Status == raid.StatusActive {
 			paths = append(paths, m.Name)
 		}
 	}
-	uuid, metadata := a.UUID, a.Metadata
 	info := disk.Info{Path: id, Name: id, Kind: "raid", Size: size, LogicalSector: 512, PhysicalSector: 512, ReadOnly: true,
 		Model: a.Level + " " + a.Name, RAID: fmt.Sprintf("%s %s %s, members %s", a.Metadata, a.Level, a.State, strings.Join(paths, " "))}
 	d := ui.Device{Info: info, Members: paths}
+	// At imaging time the members are opened again as sources (write-blocked
+	// first) and the array re-read, so the image matches them as they are then.
 	d.Volume = func() (*acquire.Volume, json.RawMessage, func(), error) {
-		var files []*os.File
-		closeAll := func() {
-			for _, f := range files {
-				f.Close()
-			}
-		}
-		var ms []raid.Member
-		for _, p := range paths {
-			f, err := os.Open(p)
-			if err != nil {
-				closeAll()
-				return nil, nil, nil, fmt.Errorf("open member %s: %w", p, err)
-			}
-			files = append(files, f)
-			st, err := f.Stat()
-			if err != nil {
-				closeAll()
-				return nil, nil, nil, err
-			}
-			size := st.Size()
-			if st.Mode()&os.ModeDevice != 0 {
-				if size, err = f.Seek(0, io.SeekEnd); err != nil {
-					closeAll()
-					return nil, nil, nil, fmt.Errorf("size of member %s: %w", p, err)
-				}
-			}
-			ms = append(ms, raid.Member{Name: p, R: f, Size: size})
-		}
-		rep, err := raid.Examine(ms)
-		if err != nil {
-			closeAll()
-			return nil, nil, nil, err
-		}
-		for _, arr := range rep.Arrays {
-			if arr.UUID != uuid || arr.Metadata != metadata {
-				continue
-			}
-			vol, err := raid.Open(arr)
-			if err != nil {
-				closeAll()
-				return nil, nil, nil, err
-			}
-			geo, err := json.Marshal(arr)
-			if err != nil {
-				closeAll()
-				return nil, nil, nil, err
-			}
-			vi := info
-			vi.Size = vol.Size()
-			return &acquire.Volume{R: vol, Info: vi, Members: paths}, geo, closeAll, nil
-		}
-		closeAll()
-		return nil, nil, nil, fmt.Errorf("array %s no longer found on %s", uuid, strings.Join(paths, ", "))
+		return acquire.OpenVolume(id, paths)
 	}
 	return d
-}
-
-// volPrefix is the source-id prefix of CONVENTIONS §3: md-, ddf-, imsm-.
-func volPrefix(a *raid.Array) string {
-	switch a.Metadata {
-	case "ddf", "imsm":
-		return a.Metadata
-	}
-	return "md"
 }
