@@ -246,6 +246,12 @@ func (v *VM) Send(line string) error {
 	return err
 }
 
+// Write types raw bytes on the serial console (keys and escape sequences,
+// for the full-screen UI); it makes a VM an io.Writer for a terminal emulator.
+func (v *VM) Write(b []byte) (int, error) {
+	return v.stdin.Write(b)
+}
+
 // Monitor runs one HMP command and returns its output.
 func (v *VM) Monitor(cmd string) (string, error) {
 	if v.mon == "" {

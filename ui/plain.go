@@ -155,6 +155,8 @@ func (p *plain) sources(ctx context.Context) error {
 				bad = fmt.Sprintf("%s is our boot medium: it is never imaged", rows[n-1].Name)
 			case rows[n-1].Size == 0:
 				bad = fmt.Sprintf("%s has no medium: insert one and type r", rows[n-1].Name)
+			case rows[n-1].Error != "":
+				bad = fmt.Sprintf("%s cannot be read (%s): insert a medium or check it, then type r", rows[n-1].Name, rows[n-1].Error)
 			default:
 				sel[rows[n-1].Path] = true
 			}

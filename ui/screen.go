@@ -351,6 +351,8 @@ func (a *app) keySources(ev *tcell.EventKey) {
 			a.msg = fmt.Sprintf("%s is our boot medium: it is never imaged", d.Name)
 		case d.Size == 0:
 			a.msg = fmt.Sprintf("%s has no medium (size 0): insert one and press r to rescan", d.Name)
+		case d.Error != "":
+			a.msg = fmt.Sprintf("%s cannot be read (%s): insert a medium or check it, then press r to rescan", d.Name, d.Error)
 		default:
 			a.sel[d.Path] = !a.sel[d.Path]
 			if !a.sel[d.Path] {

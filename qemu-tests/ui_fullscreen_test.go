@@ -1,0 +1,111 @@
+package qemutests
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/ui/uitest"
+)
+
+// TestConsoleUIFullScreenDriven drives the full-screen UI on the serial
+// console as an examiner would, through a VT100 emulator reading the raw
+// console: pick two sources and the target, type the case details, confirm,
+// watch progress, read the summary, power off; then check images and records.
+func TestConsoleUIFullScreenDriven(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	var srcs []string
+	for i, n := range []string{"a.img", "b.img"} {
+		p := filepath.Join(dir, n)
+		if err := WritePattern(p, 8<<20, uint64(20+i)); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, p)
+	}
+	target := filepath.Join(dir, "target.img")
+	if err := MakeGPTExt4(target, 64, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	h := []string{hashOf(t, srcs[0]), hashOf(t, srcs[1])}
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
+		Drives: []Drive{{File: srcs[0], Serial: "FSA"}, {File: srcs[1], Serial: "FSB"}, {File: target, Serial: "TARGET"}},
+		Append: baseAppend})
+	term := uitest.New(pr, v, 80, 24)
+	term.KeyDelay = 300 * time.Millisecond // a serial line under emulation
+	screen := func(text string) string {
+		t.Helper()
+		s, err := term.WaitScreen(text, 3*time.Minute)
+		if err != nil {
+			t.Fatalf("%v; the screen shows:\n%s", err, term.Screen())
+		}
+		t.Logf("screen with %q:\n%s", text, s)
+		return s
+	}
+	keys := func(k ...string) {
+		for _, s := range k {
+			if _, err := io.WriteString(v, s); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(term.KeyDelay)
+		}
+	}
+	screen("1/5 Sources")
+	screen("FSB")
+	// QEMU's empty DVD drive (sr0) lists first: it must not be selectable.
+	keys(" ")
+	time.Sleep(2 * time.Second)
+	if strings.Contains(term.Screen(), "sr0 cannot be read") || strings.Contains(term.Screen(), "sr0 has no medium") {
+		keys(uitest.Down, " ", uitest.Down, " ")
+	} else {
+		keys(uitest.Down, " ")
+	}
+	screen("selected: 2 source(s)")
+	keys(uitest.Enter)
+	screen("2/5 Target")
+	screen("EVIDENCE")
+	keys(uitest.Enter)
+	screen("3/5 Case details")
+	keys("QEMU-FS", uitest.Enter, "Serial Examiner", uitest.Enter, "EV-FS", uitest.Enter, "full screen over ttyS0", uitest.Enter)
+	keys(uitest.Enter, uitest.Enter)
+	screen("full screen over ttyS0")
+	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Enter)
+	screen("4/5 Confirm")
+	keys("y")
+	sum := screen("2 ok, 0 failed")
+	for _, want := range []string{"vda_FSA  OK  verification: match", "vdb_FSB  OK  verification: match"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	keys("p") // power off: the records are already written and synced
+	if err := v.Wait(3 * time.Minute); err != nil {
+		t.Fatalf("power off: %v; the screen shows:\n%s", err, term.Screen())
+	}
+	for i, s := range srcs {
+		if hashOf(t, s) != h[i] {
+			t.Errorf("source %s changed", s)
+		}
+	}
+	session := readTarget(t, target)
+	for i, id := range []string{"vda_FSA", "vdb_FSB"} {
+		rec := checkImage(t, filepath.Join(session, id), h[i])
+		if rec.Result != "ok" {
+			t.Errorf("%s: result %q", id, rec.Result)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(session, "session.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sj map[string]any
+	if err := json.Unmarshal(b, &sj); err != nil || !strings.Contains(string(b), "QEMU-FS") {
+		t.Errorf("session.json: %v\n%s", err, b)
+	}
+}
