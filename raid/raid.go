@@ -472,3 +472,17 @@ func (a *Array) SourceID() string {
 	}
 	return prefix + "-" + strings.NewReplacer(":", "-", "/", "-").Replace(a.UUID)
 }
+
+// MemberNames lists the given devices that hold the array's data: active
+// members, which the assembly reads, and members still being rebuilt, which
+// it treats as missing but which are evidence all the same (never a target,
+// opened read-only like the rest).
+func (a *Array) MemberNames() []string {
+	var out []string
+	for _, m := range a.Members {
+		if m.Name != "" && (m.Status == StatusActive || m.Status == StatusRebuilding) {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}

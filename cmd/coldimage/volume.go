@@ -59,11 +59,7 @@ func openVolume(id string, memberFiles []string) (*acquire.Volume, json.RawMessa
 		if a.SourceID() != id {
 			continue
 		}
-		for _, m := range a.Members {
-			if m.Name != "" && (m.Status == raid.StatusActive || m.Status == raid.StatusRebuilding) {
-				paths = append(paths, m.Name)
-			}
-		}
+		paths = a.MemberNames()
 	}
 	done()
 	if len(paths) == 0 {
@@ -93,12 +89,7 @@ func volumeInfos(infos []disk.Info) []disk.Info {
 		if err != nil {
 			continue
 		}
-		var paths []string
-		for _, m := range a.Members {
-			if m.Name != "" && m.Status == raid.StatusActive {
-				paths = append(paths, m.Name)
-			}
-		}
+		paths := a.MemberNames()
 		id := a.SourceID()
 		note := ""
 		if len(paths) > 0 {

@@ -38,11 +38,8 @@ func raidVolumes(devs []Device) []Device {
 			continue // too many members missing, reshape, …: the members are still imaged
 		}
 		v := Device{Name: a.SourceID(), Size: vol.Size(), Model: strings.TrimSpace(a.Level + " " + a.Name), RO: true}
-		for _, m := range a.Members {
-			if m.Name == "" || (m.Status != raid.StatusActive && m.Status != raid.StatusRebuilding) {
-				continue
-			}
-			d, ok := byPath[m.Name]
+		for _, name := range a.MemberNames() {
+			d, ok := byPath[name]
 			if !ok {
 				continue
 			}

@@ -58,12 +58,7 @@ func Annotate(devs []ui.Device) []ui.Device {
 // as they are then.
 func volumeDevice(a *raid.Array, size int64, notes map[string]string) ui.Device {
 	id := a.SourceID()
-	var paths []string
-	for _, m := range a.Members {
-		if m.Name != "" && m.Status == raid.StatusActive {
-			paths = append(paths, m.Name)
-		}
-	}
+	paths := a.MemberNames() // never offered as targets, rebuilding ones included
 	info := disk.Info{Path: id, Name: id, Kind: "raid", Size: size, LogicalSector: 512, PhysicalSector: 512, ReadOnly: true,
 		Model: a.Level + " " + a.Name, RAID: fmt.Sprintf("%s %s %s, members %s", a.Metadata, a.Level, a.State, strings.Join(paths, " "))}
 	d := ui.Device{Info: info, Members: paths}
