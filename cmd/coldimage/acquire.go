@@ -99,6 +99,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	var reqs []*acquire.Request
+	var infos []disk.Info // per request, for its id and the progress line
 	ids := map[string]string{}
 	for _, s := range sources {
 		r := &acquire.Request{
@@ -114,11 +115,12 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			defer closeVol()
 			r.Volume, r.RAID = vol, geo
 		}
+		info, err := sourceInfo(r)
+		if err != nil {
+			return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
+		}
+		infos = append(infos, info)
 		if len(sources) > 1 {
-			info, err := sourceInfo(r)
-			if err != nil {
-				return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
-			}
 			id := disk.ID(info)
 			if prev, dup := ids[id]; dup {
 				return fmt.Errorf("%w: sources %s and %s have the same id %q", acquire.ErrRefused, prev, s, id)
@@ -156,11 +158,8 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var wg sync.WaitGroup
 	for i, r := range reqs {
 		r.Emit = prog.Event
-		id := filepath.Base(r.OutDir)
-		if info, err := sourceInfo(r); err == nil {
-			id = disk.ID(info)
-			prog.JobStart(r.Source, id, info.Size)
-		}
+		id := disk.ID(infos[i])
+		prog.JobStart(r.Source, id, infos[i].Size)
 		wg.Add(1)
 		go func(i int, r *acquire.Request, id string) {
 			defer wg.Done()
