@@ -72,10 +72,19 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 	screen("EVIDENCE")
 	keys(uitest.Enter)
 	screen("3/5 Case details")
-	keys("QEMU-FS", uitest.Enter, "Serial Examiner", uitest.Enter, "EV-FS", uitest.Enter, "full screen over ttyS0", uitest.Enter)
-	keys(uitest.Enter, uitest.Enter)
-	screen("full screen over ttyS0")
-	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Enter)
+	// Each typed field must show before the next: a lost or garbled key
+	// fails here, naming the field, not minutes later.
+	for _, f := range []struct{ label, text string }{
+		{"Case number", "QEMU-FS"}, {"Examiner", "Serial Examiner"}, {"Evidence number", "EV-FS"}, {"Notes", "full screen over ttyS0"},
+	} {
+		keys(f.text)
+		screen(f.label + strings.Repeat(" ", 17-len(f.label)) + f.text)
+		keys(uitest.Enter)
+	}
+	// Arrow keys past the last field stay there; Enter on it goes on.
+	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
+	screen("> Verify")
+	keys(uitest.Enter)
 	screen("4/5 Confirm")
 	keys("y")
 	sum := screen("2 ok, 0 failed")

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -24,12 +25,25 @@ type streamTty struct {
 	pumping bool
 	raw     *term.State
 	fd      int
+	pending []byte // input read but not yet handed to tcell
+	// escWait is how long a chunk ending in an unfinished escape sequence
+	// waits for the rest (see Read).
+	escWait time.Duration
 }
+
+// defaultEscWait: iDRAC and iLO serial-over-LAN send keystrokes in packets
+// (iDRAC's character accumulate interval defaults to 50 ms), and a loaded
+// emulated UART may hand the bytes of one cursor key to two reads. tcell
+// takes an ESC that is not completed within 50 ms for the Escape key, so an
+// arrow key split that way would go "back" and type "[B". Holding an
+// unfinished sequence this long before tcell sees it keeps arrows arrows;
+// a real Escape key costs this much latency.
+const defaultEscWait = 200 * time.Millisecond
 
 var errTtyStopped = errors.New("ui: terminal stopped")
 
 func newStreamTty(in io.Reader, out io.Writer, w, h int) *streamTty {
-	return &streamTty{in: in, out: out, w: w, h: h, data: make(chan []byte, 16), fd: -1}
+	return &streamTty{in: in, out: out, w: w, h: h, data: make(chan []byte, 16), fd: -1, escWait: defaultEscWait}
 }
 
 func (t *streamTty) Start() error {
@@ -88,15 +102,69 @@ func (t *streamTty) Read(b []byte) (int, error) {
 	if stop == nil {
 		return 0, errTtyStopped
 	}
-	select {
-	case d, ok := <-t.data:
-		if !ok {
-			return 0, io.EOF
+	if len(t.pending) == 0 {
+		select {
+		case d, ok := <-t.data:
+			if !ok {
+				return 0, io.EOF
+			}
+			t.pending = d
+		case <-stop:
+			return 0, errTtyStopped
 		}
-		return copy(b, d), nil
-	case <-stop:
-		return 0, errTtyStopped
+		// An unfinished escape sequence at the end waits briefly for
+		// the rest, so tcell sees the whole key at once.
+		var timer <-chan time.Time
+	join:
+		for unfinishedEscape(t.pending) {
+			if timer == nil {
+				timer = time.After(t.escWait)
+			}
+			select {
+			case d, ok := <-t.data:
+				if !ok {
+					break join
+				}
+				t.pending = append(t.pending, d...)
+			case <-timer:
+				break join
+			case <-stop:
+				break join
+			}
+		}
 	}
+	n := copy(b, t.pending)
+	t.pending = t.pending[n:]
+	return n, nil
+}
+
+// unfinishedEscape reports whether b ends inside an escape sequence: a lone
+// ESC, ESC O (SS3) without its final byte, or a CSI (ESC [) whose parameter
+// and intermediate bytes are not yet followed by a final byte (0x40–0x7E).
+func unfinishedEscape(b []byte) bool {
+	i := bytes.LastIndexByte(b, 0x1b)
+	if i < 0 {
+		return false
+	}
+	tail := b[i+1:]
+	if len(tail) == 0 {
+		return true
+	}
+	switch tail[0] {
+	case 'O':
+		return len(tail) == 1
+	case '[':
+		for _, c := range tail[1:] {
+			if c >= 0x40 && c <= 0x7e {
+				return false
+			}
+			if c < 0x20 || c > 0x3f {
+				return false // not a CSI byte: malformed, pass it on
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (t *streamTty) Write(b []byte) (int, error) { return t.out.Write(b) }
