@@ -198,19 +198,27 @@ func writeAtomic(path string, data []byte) error {
 
 // ReadRecord loads acquisition.json from dir.
 func ReadRecord(dir string) (*Record, error) {
-	path := filepath.Join(dir, "acquisition.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read record: %w", err)
-	}
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	if !strings.HasPrefix(r.Schema, "coldimage.acquisition/") {
-		return nil, fmt.Errorf("%s: schema %q is not a coldimage acquisition record", path, r.Schema)
+	if err := readSchemaJSON(filepath.Join(dir, "acquisition.json"), "record", "coldimage.acquisition/", &r, func() string { return r.Schema }); err != nil {
+		return nil, err
 	}
 	return &r, nil
+}
+
+// readSchemaJSON decodes path into v and checks that its schema (read by
+// schema once decoded) starts with prefix; what names the record in errors.
+func readSchemaJSON(path, what, prefix string, v any, schema func() string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	if s := schema(); !strings.HasPrefix(s, prefix) {
+		return fmt.Errorf("%s: schema %q is not a coldimage %s (%s…)", path, s, what, prefix)
+	}
+	return nil
 }
 
 // Text renders the record for people: acquisition.txt.

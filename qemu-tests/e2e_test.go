@@ -161,14 +161,33 @@ type source struct {
 }
 
 // session.json and acquisition.json, the parts the tests check.
+// sessionJSON is read independently of imager.Session: the unattended
+// appliance and the console UI must both write this shape.
 type sessionJSON struct {
+	Schema     string
+	Mode       string
 	OK, Failed int
+	Case       struct{ Case, Examiner, Evidence string }
 	Sources    []struct {
-		Device, ID, Serial, Outdir, Result string
-		OK, Complete                       bool
-		Hashes                             map[string]string
+		Device, ID, Serial, Outdir, Result, Verified, Record string
+		OK, Complete                                         bool
+		Hashes                                               map[string]string
 	}
 	Errors []string
+}
+
+// checkSessionShape checks what every session.json must hold, whichever
+// path (unattended or console UI) wrote it.
+func checkSessionShape(t *testing.T, sj sessionJSON, mode string) {
+	t.Helper()
+	if sj.Schema != "coldimage.session/1" || sj.Mode != mode {
+		t.Errorf("session.json schema %q mode %q, want coldimage.session/1 and %q", sj.Schema, sj.Mode, mode)
+	}
+	for _, r := range sj.Sources {
+		if r.OK && (r.Verified != "match" || r.Record != r.Outdir+"/acquisition.json") {
+			t.Errorf("session.json source %s: verified %q record %q", r.ID, r.Verified, r.Record)
+		}
+	}
 }
 
 type acquisitionJSON struct {
@@ -346,6 +365,7 @@ func TestUnattended(t *testing.T) {
 	session := readTarget(t, target)
 	var sj sessionJSON
 	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	checkSessionShape(t, sj, "unattended")
 	if sj.OK != wantOK || sj.Failed != 0 || len(sj.Sources) != wantOK {
 		t.Errorf("session.json ok=%d failed=%d sources=%d, want %d/0/%d", sj.OK, sj.Failed, len(sj.Sources), wantOK, wantOK)
 	}

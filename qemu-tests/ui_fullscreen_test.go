@@ -1,9 +1,7 @@
 package qemutests
 
 import (
-	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,12 +107,10 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 			t.Errorf("%s: result %q", id, rec.Result)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(session, "session.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sj map[string]any
-	if err := json.Unmarshal(b, &sj); err != nil || !strings.Contains(string(b), "QEMU-FS") {
-		t.Errorf("session.json: %v\n%s", err, b)
+	var sj sessionJSON
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	checkSessionShape(t, sj, "console ui")
+	if sj.OK != 2 || sj.Failed != 0 || sj.Case.Case != "QEMU-FS" || sj.Case.Examiner != "Serial Examiner" || sj.Case.Evidence != "EV-FS" {
+		t.Errorf("session.json: ok %d failed %d case %+v", sj.OK, sj.Failed, sj.Case)
 	}
 }

@@ -411,7 +411,13 @@ func (a *app) drawProgress(w, h int) [2]string {
 		a.put(y+1, 0, clip(phaseLine("acquire", r.Acq, true), w), stPlain)
 		a.put(y+2, 0, clip(phaseLine("verify", r.Ver, !a.ch.Verify), w), stPlain)
 	}
-	return [2]string{"Imaging and verifying. No key is needed; the summary follows.", "The screen refreshes at most once a second. Ctrl-L repaints it."}
+	if a.asking {
+		return [2]string{"Abort imaging? Every source stops; what was imaged stays, recorded as incomplete.", "y abort now   n or Esc keep imaging"}
+	}
+	if a.aborted {
+		return [2]string{"Aborted: every source is stopping and writing its record.", "The summary follows. Ctrl-L repaints the screen."}
+	}
+	return [2]string{"Imaging and verifying. No key is needed; the summary follows.", "a abort (asks first)   refreshes at most once a second   Ctrl-L repaint"}
 }
 
 func phaseLine(name string, p phaseState, skipped bool) string {

@@ -323,7 +323,7 @@ func (p *plain) confirm(ctx context.Context) error {
 			p.printf("! type yes (the whole word) to start, or < to change something\n")
 			continue
 		}
-		s, err := Unattended(ctx, p.cfg, &p.a.ch)
+		s, err := runSession(ctx, p.cfg, &p.a.ch, p.watchAbort)
 		p.a.notePrepared()
 		if s == nil {
 			p.printf("! refused, nothing written: %v\n", err)
@@ -342,6 +342,12 @@ func (p *plain) confirm(ctx context.Context) error {
 // progress lines and summary as plain mode to cfg.Out (coldimage.auto=1).
 // A nil session means Plan refused and nothing was written.
 func Unattended(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
+	return runSession(ctx, cfg, c, nil)
+}
+
+// runSession plans and runs a session. While it runs, watch (if set) may
+// abort it through its cancel function; it must return when stop closes.
+func runSession(ctx context.Context, cfg Config, c *Choices, watch func(s *Session, abort context.CancelCauseFunc, stop <-chan struct{})) (*Session, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -353,8 +359,19 @@ func Unattended(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Out, "imaging %d source(s) into %s\n", len(jobs), s.Dir)
+	jctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	stop, watching := make(chan struct{}), make(chan struct{})
+	if watch != nil {
+		fmt.Fprintf(cfg.Out, "type abort and Enter to stop imaging (asks first)\n")
+		go func() { defer close(watching); watch(s, abort, stop) }()
+	} else {
+		close(watching)
+	}
 	prog := NewText(cfg.Out, false, cfg.LogEvery)
-	err = s.Execute(ctx, jobs, prog)
+	err = s.Execute(jctx, jobs, prog)
+	close(stop)
+	<-watching
 	prog.Close()
 	fmt.Fprintf(cfg.Out, "\nSummary:\n")
 	for _, l := range summaryLines(s, 0) {
@@ -364,6 +381,41 @@ func Unattended(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 		return s, fmt.Errorf("session record not written: %w", err)
 	}
 	return s, nil
+}
+
+// watchAbort reads the console while a session runs: "abort", then "yes",
+// stops every source (what was imaged stays, recorded as incomplete) and
+// logs it in the session record. Other lines are answered with a hint.
+func (p *plain) watchAbort(s *Session, abort context.CancelCauseFunc, stop <-chan struct{}) {
+	asking := false
+	for {
+		select {
+		case <-stop:
+			return
+		case l := <-p.lines:
+			l = strings.ToLower(strings.TrimSpace(l))
+			switch {
+			case !asking && l == "abort":
+				asking = true
+				p.printf("! abort imaging? every source stops; what was imaged stays, recorded as incomplete. type yes to abort, anything else keeps imaging\n")
+			case asking && l == "yes":
+				if err := s.Log(p.cfg.Now(), "imaging aborted by the operator"); err != nil {
+					p.printf("! could not log the abort in %s: %v; imaging stops anyway\n", s.Dir, err)
+				}
+				p.printf("! aborted: every source is stopping and writing its record\n")
+				abort(ErrAborted)
+				asking = false
+			case asking:
+				asking = false
+				p.printf("! imaging goes on\n")
+			case l != "":
+				p.printf("! imaging is running; the summary follows (type abort to stop it)\n")
+			}
+		case err := <-p.errc:
+			p.errc <- err // for the next question
+			return
+		}
+	}
 }
 
 // next asks what to do after a session: "" means image more.

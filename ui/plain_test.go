@@ -3,9 +3,13 @@ package ui
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/ui/uitest"
 )
 
 // TestPlainTranscript answers the line-mode questions, mistakes included,
@@ -63,5 +67,72 @@ func TestPlainShellNeedsConfirmation(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "type SHELL to open the emergency shell"); n != 2 {
 		t.Errorf("asked %d times, want 2 (a wrong answer asks again from the list)\n%s", n, out.String())
+	}
+}
+
+// In plain mode, "abort" then "yes" typed while imaging stops the session;
+// the abort is logged and the records say incomplete.
+func TestPlainAbort(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	cfg := bigSourceConfig(t)
+	cfg.In, cfg.Out, cfg.Plain, cfg.Actions = inR, outW, true, []Action{ActionQuit}
+	term := uitest.New(outR, inW, 80, 24)
+	type result struct {
+		o   Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, err := Run(context.Background(), cfg)
+		outW.Close()
+		done <- result{o, err}
+	}()
+	answer := func(prompt, line string) {
+		t.Helper()
+		if _, err := term.WaitPrompt(prompt, 30*time.Second); err != nil {
+			t.Fatalf("%v\n%s", err, term.Output())
+		}
+		io.WriteString(inW, line+"\n")
+	}
+	answer("sources", "1")
+	answer("target", "1")
+	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
+		answer(q, "")
+	}
+	answer("type yes to start imaging", "yes")
+	waitOutput := func(text string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(term.Output(), text); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%q not in the output:\n%s", text, term.Output())
+			}
+		}
+	}
+	waitOutput("type abort and Enter")
+	io.WriteString(inW, "abort\n")
+	waitOutput("abort imaging?")
+	io.WriteString(inW, "yes\n")
+	answer("choice", "2") // 1) image more, 2) quit
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("Run did not end:\n%s", term.Output())
+	}
+	if r.err != nil || r.o.Action != ActionQuit || len(r.o.Sessions) != 1 {
+		t.Fatalf("Run: %v, action %q, %d sessions\n%s", r.err, r.o.Action, len(r.o.Sessions), term.Output())
+	}
+	s, err := imager.ReadSession(r.o.Sessions[0].Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src := s.Sources[0]; src.OK || src.Result != imager.ResultIncomplete || len(s.Events) != 1 || s.Events[0].What != "imaging aborted by the operator" {
+		t.Errorf("after abort: source %+v events %+v\n%s", src, s.Events, term.Output())
+	}
+	for _, want := range []string{"abort imaging?", "aborted: every source is stopping", "INCOMPLETE"} {
+		if !strings.Contains(term.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, term.Output())
+		}
 	}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -56,6 +57,9 @@ type app struct {
 	session *Session
 	board   *board
 	done    chan error
+	abort   context.CancelCauseFunc // stops the running session
+	asking  bool                    // the abort question is open
+	aborted bool                    // the operator aborted the running session
 	lastGen int
 	scroll  int // summary scroll
 
@@ -187,9 +191,45 @@ func (a *app) loop(ctx context.Context) (Outcome, error) {
 	return a.out, nil
 }
 
+// ErrAborted is why the sources of a session the operator aborted stopped.
+var ErrAborted = errors.New("aborted by the operator")
+
+// keyProgress: imaging needs no key, but the operator may stop it (a wrong
+// source, no time left) without cutting the power: a asks, y stops every
+// source. What was imaged stays on the target; records say incomplete.
+func (a *app) keyProgress(ev *tcell.EventKey) {
+	r := ev.Rune()
+	isRune := ev.Key() == tcell.KeyRune
+	switch {
+	case !a.asking && isRune && (r == 'a' || r == 'A'):
+		if a.aborted {
+			a.msg = "imaging is stopping; the summary follows"
+			return
+		}
+		a.asking = true
+	case a.asking && isRune && (r == 'y' || r == 'Y'):
+		a.asking = false
+		if err := a.session.Log(a.cfg.Now(), "imaging aborted by the operator"); err != nil {
+			a.msg = fmt.Sprintf("could not log the abort in %s: %v; imaging stops anyway", a.session.Dir, err)
+		}
+		a.aborted = true
+		if a.abort != nil {
+			a.abort(ErrAborted)
+		}
+	case a.asking && (isRune && (r == 'n' || r == 'N') || ev.Key() == tcell.KeyEscape):
+		a.asking = false
+	case !a.asking:
+		a.msg = "imaging is running; the summary follows when every source is done (a aborts)"
+	}
+}
+
 // sessionDone shows the summary once every job of the session ended.
 func (a *app) sessionDone(err error) {
-	a.done = nil
+	a.done, a.asking = nil, false
+	if a.abort != nil {
+		a.abort(nil)
+		a.abort = nil
+	}
 	a.out.Sessions = append(a.out.Sessions, a.session)
 	if err != nil {
 		a.msg = fmt.Sprintf("session record not written: %v", err)
@@ -326,7 +366,7 @@ func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
 	case pageConfirm:
 		a.keyConfirm(ctx, ev)
 	case pageProgress:
-		a.msg = "imaging is running; the summary follows when every source is done"
+		a.keyProgress(ev)
 	case pageSummary:
 		a.keySummary(ev)
 	case pageShell:
@@ -557,7 +597,9 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 		}
 		done := make(chan error, 1)
 		a.done = done
-		go func() { done <- s.Execute(ctx, jobs, a.board) }()
+		jctx, abort := context.WithCancelCause(ctx)
+		a.abort, a.asking, a.aborted = abort, false, false
+		go func() { done <- s.Execute(jctx, jobs, a.board) }()
 		a.page = pageProgress
 	}
 }

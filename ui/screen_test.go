@@ -335,15 +335,15 @@ func TestProgressRefreshRate(t *testing.T) {
 func TestSummaryAndShell(t *testing.T) {
 	a, v := testApp(t, "linux", fixtureConfig())
 	dir := t.TempDir()
-	s := &Session{Dir: dir, OK: 1, Failed: 1, Sources: []SourceResult{
+	s := &Session{Dir: dir, Session: imager.Session{OK: 1, Failed: 1, Sources: []SourceResult{
 		{ID: "sda_WD-WCC2EKH12345", OK: true, Result: "ok", Verified: "match",
 			Hashes:     map[string]string{"sha256": strings.Repeat("ab", 32), "blake3": strings.Repeat("cd", 32)},
-			Unreadable: []imager.BadRange{}, Record: dir + "/sda_WD-WCC2EKH12345/acquisition.json"},
+			Unreadable: []imager.BadRange{}, Record: "sda_WD-WCC2EKH12345/acquisition.json"},
 		{ID: "sdb_Z4Y8ABCD", Result: "incomplete", Verified: "match", Hashes: map[string]string{"sha256": strings.Repeat("01", 32), "blake3": strings.Repeat("23", 32)},
 			Unreadable: []imager.BadRange{{LBA: 123456, Count: 8, Error: "input/output error"}},
 			Error:      "incomplete: 8 unreadable sector(s) in 1 range(s) zero-filled (listed in the record)",
-			Record:     dir + "/sdb_Z4Y8ABCD/acquisition.json"},
-	}}
+			Record:     "sdb_Z4Y8ABCD/acquisition.json"},
+	}}}
 	a.session, a.page = s, pageSummary
 	a.out.Sessions = []*Session{s}
 	a.draw()
@@ -591,22 +591,7 @@ func TestVolumeDetails(t *testing.T) {
 // Cancelled while imaging, the UI returns only after the engine has stopped
 // and the session record is written.
 func TestCancelWhileImaging(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "big.img")
-	if err := os.WriteFile(p, make([]byte, 64<<20), 0o444); err != nil {
-		t.Fatal(err)
-	}
-	info, err := disk.Inspect(p)
-	if err != nil {
-		t.Skipf("inspect: %v", err)
-	}
-	target := t.TempDir()
-	cfg := Config{
-		Devices: func() ([]Device, error) { return []Device{{Info: info}}, nil },
-		Targets: func() ([]Target, error) { return []Target{{Name: target, Dir: target, Free: -1}}, nil },
-		Case:    imager.Case{Case: "C", Examiner: "E"},
-	}
-	a, _ := testApp(t, "vt100", cfg)
+	a, _ := testApp(t, "vt100", bigSourceConfig(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
 	a.key(ctx, tcell.NewEventKey(tcell.KeyRune, 'y', tcell.ModNone))
@@ -624,4 +609,87 @@ func TestCancelWhileImaging(t *testing.T) {
 		t.Errorf("no session record after cancel: %v", err)
 	}
 	t.Logf("result after cancel: %s", a.out.Sessions[0].Sources[0].Result)
+}
+
+// The operator aborts imaging from the progress screen: a asks, n keeps
+// imaging, a then y stops every source; records and the session record are
+// written, the abort is logged, and the summary follows.
+func TestAbortWhileImaging(t *testing.T) {
+	a, v := testApp(t, "vt100", bigSourceConfig(t))
+	ctx := context.Background()
+	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
+	a.key(ctx, tcell.NewEventKey(tcell.KeyRune, 'y', tcell.ModNone))
+	if a.page != pageProgress {
+		t.Fatalf("not imaging: %q", a.msg)
+	}
+	keys(a, "a")
+	a.draw()
+	if !strings.Contains(v.dump(), "Abort imaging?") {
+		t.Fatalf("a did not ask:\n%s", v.dump())
+	}
+	keys(a, "n")
+	if a.asking || a.aborted {
+		t.Fatal("n did not keep imaging")
+	}
+	keys(a, "a", "y")
+	if !a.aborted {
+		t.Fatal("a, y did not abort")
+	}
+	a.draw()
+	if !strings.Contains(v.dump(), "Aborted: every source is stopping") {
+		t.Errorf("no abort notice:\n%s", v.dump())
+	}
+	select {
+	case err := <-a.done:
+		a.sessionDone(err)
+	case <-time.After(time.Minute):
+		t.Fatal("imaging did not stop within a minute of the abort")
+	}
+	if a.page != pageSummary {
+		t.Errorf("page %d after the abort, want the summary", a.page)
+	}
+	s, err := imager.ReadSession(a.out.Sessions[0].Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Sources[0]
+	if r.OK || r.Result != imager.ResultIncomplete || !strings.Contains(r.Error, "aborted by the operator") || s.Failed != 1 {
+		t.Errorf("after abort: ok %v result %q error %q failed %d", r.OK, r.Result, r.Error, s.Failed)
+	}
+	if len(s.Events) != 1 || s.Events[0].What != "imaging aborted by the operator" {
+		t.Errorf("events %+v", s.Events)
+	}
+	rec, err := imager.ReadRecord(filepath.Join(a.out.Sessions[0].Dir, r.ID))
+	if err != nil {
+		t.Fatalf("no acquisition record after the abort: %v", err)
+	}
+	if rec.Complete || rec.Result != imager.ResultIncomplete {
+		t.Errorf("record: complete %v result %q", rec.Complete, rec.Result)
+	}
+}
+
+// bigSourceConfig offers one source, a sparse 4 GiB file that takes long
+// enough to image for a cancel or an abort to land while it runs, and a
+// target folder.
+func bigSourceConfig(t *testing.T) Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "big.img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(4 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	info, err := disk.Inspect(p)
+	if err != nil {
+		t.Skipf("inspect: %v", err)
+	}
+	target := t.TempDir()
+	return Config{
+		Devices: func() ([]Device, error) { return []Device{{Info: info}}, nil },
+		Targets: func() ([]Target, error) { return []Target{{Name: target, Dir: target, Free: -1}}, nil },
+		Case:    imager.Case{Case: "C", Examiner: "E"},
+	}
 }

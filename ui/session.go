@@ -2,10 +2,8 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,59 +58,17 @@ func (c *Choices) Missing() string {
 	return ""
 }
 
-// Session is one imaging run: session.json, beside the per-source folders.
+// Session is one imaging run: the record (imager.Session, written as
+// session.json and session.txt) and the folder it is written to.
 type Session struct {
-	Schema   int            `json:"schema"`
-	Tool     imager.Tool    `json:"tool"`
-	Mode     string         `json:"mode"`
-	Started  string         `json:"started"`
-	Finished string         `json:"finished"`
-	Case     imager.Case    `json:"case"`
-	Hash     string         `json:"hash"`
-	Format   string         `json:"format"`
-	Verify   bool           `json:"verify"`
-	Target   SessionTarget  `json:"target"`
-	Sources  []SourceResult `json:"sources"`
-	Events   []SessionEvent `json:"events,omitempty"`
-	OK       int            `json:"ok"`
-	Failed   int            `json:"failed"`
-	Dir      string         `json:"-"`
-	mu       sync.Mutex     `json:"-"`
-	recs     []*imager.Record
+	imager.Session
+	Dir  string // the session folder on the mounted target
+	mu   sync.Mutex
+	recs []*imager.Record
 }
 
-// SessionTarget describes where the images went.
-type SessionTarget struct {
-	Device string `json:"device"`
-	FSType string `json:"fstype,omitempty"`
-	Label  string `json:"label,omitempty"`
-	Folder string `json:"folder"`
-}
-
-// SourceResult is one source's outcome.
-type SourceResult struct {
-	Device     string            `json:"device"`
-	ID         string            `json:"id"`
-	Size       int64             `json:"size"`
-	Model      string            `json:"model,omitempty"`
-	Serial     string            `json:"serial,omitempty"`
-	ReadOnly   bool              `json:"read_only"`
-	Outdir     string            `json:"outdir"` // relative to the session folder
-	OK         bool              `json:"ok"`
-	Result     string            `json:"result"`
-	Complete   bool              `json:"complete"`
-	Verified   string            `json:"verified"` // "match", "MISMATCH", "skipped", "not run"
-	Hashes     map[string]string `json:"hashes,omitempty"`
-	Unreadable []imager.BadRange `json:"unreadable"`
-	Error      string            `json:"error,omitempty"`
-	Record     string            `json:"record"` // path of acquisition.json
-}
-
-// SessionEvent is something the examiner did that the record must show.
-type SessionEvent struct {
-	Time string `json:"time"`
-	What string `json:"what"`
-}
+// SourceResult is one source's outcome in the session record.
+type SourceResult = imager.SessionSource
 
 // Job is one source of a session, ready to run.
 type Job struct {
@@ -151,12 +107,13 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) 
 		return nil, nil, fmt.Errorf("target %s has no folder to write to", t.Name)
 	}
 	now := cfg.Now().UTC()
-	sdir := filepath.Join(dir, "coldimage", pathPart(c.Case.Case), now.Format("20060102T150405Z"))
-	s := &Session{
-		Schema: 1, Tool: imager.Tool{Name: "coldimage", Version: cfg.Version}, Mode: cfg.Mode,
-		Started: imager.RFC3339(now), Case: c.Case, Hash: strings.Join(c.Hashes, ","), Format: c.Format, Verify: c.Verify,
-		Target: SessionTarget{Device: t.Name, FSType: t.FSType, Label: t.Label, Folder: sdir}, Dir: sdir,
-	}
+	rel := filepath.Join("coldimage", pathPart(c.Case.Case), now.Format("20060102T150405Z"))
+	sdir := filepath.Join(dir, rel)
+	s := &Session{Session: imager.Session{
+		Tool: imager.Tool{Name: "coldimage", Version: cfg.Version}, Mode: cfg.Mode, Kernel: cfg.Kernel, Cmdline: cfg.Cmdline,
+		Started: imager.RFC3339(now), Clock: imager.NewClock(now), Case: c.Case, Hash: strings.Join(c.Hashes, ","), Format: c.Format, Verify: c.Verify,
+		Target: imager.SessionTarget{Device: t.Name, FSType: t.FSType, Label: t.Label, UUID: t.UUID, Folder: "/" + filepath.ToSlash(rel)},
+	}, Dir: sdir}
 	var jobs []Job
 	var reqs []*acquire.Request
 	seen := map[string]string{}
@@ -214,9 +171,11 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 		wg.Add(1)
 		go func(i int, j Job) {
 			defer wg.Done()
+			t0 := time.Now()
 			rec, err := acquire.Run(ctx, j.Req)
 			j.Close()
-			res := result(s.Dir, j, rec, err)
+			res := result(j, rec, err)
+			res.Started, res.Finished, res.Seconds = imager.RFC3339(t0), imager.RFC3339(time.Now()), time.Since(t0).Seconds()
 			s.mu.Lock()
 			s.Sources[i], s.recs[i] = res, rec
 			s.mu.Unlock()
@@ -224,53 +183,26 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 		}(i, j)
 	}
 	wg.Wait()
-	s.OK, s.Failed = 0, 0
-	for _, r := range s.Sources {
-		if r.OK {
-			s.OK++
-		} else {
-			s.Failed++
-		}
-	}
+	s.mu.Lock()
+	s.Tally()
 	s.Finished = imager.RFC3339(time.Now())
+	s.mu.Unlock()
 	return s.Write()
 }
 
-func result(sdir string, j Job, rec *imager.Record, err error) SourceResult {
+func result(j Job, rec *imager.Record, err error) SourceResult {
 	r := SourceResult{
 		Device: j.Req.Source, ID: j.ID, Size: j.Dev.Size, Model: j.Dev.Model, Serial: j.Dev.Serial,
-		ReadOnly: j.Dev.ReadOnly || j.Dev.Kind == disk.KindFile || j.Dev.Volume != nil, Outdir: j.ID, Verified: "not run",
-		Record: filepath.Join(j.Req.OutDir, "acquisition.json"), Unreadable: []imager.BadRange{},
+		ReadOnly: j.Dev.ReadOnly || j.Dev.Kind == disk.KindFile || j.Dev.Volume != nil, Outdir: j.ID,
 	}
-	if err != nil {
-		r.Error = err.Error()
-	}
-	if rec == nil {
-		r.Result = "error: " + r.Error
-		r.Record = ""
-		return r
-	}
-	r.Result, r.Complete, r.Hashes = rec.Result, rec.Complete, rec.Hashes
-	if rec.Unreadable != nil {
-		r.Unreadable = rec.Unreadable
-	}
-	switch v := rec.Verification; {
-	case j.Req.NoVerify:
-		r.Verified = "skipped"
-	case v == nil:
-	case v.Image.Match && (v.Source == nil || v.Source.Match):
-		r.Verified = "match"
-	default:
-		r.Verified = "MISMATCH"
-	}
-	r.OK = err == nil && rec.Result == imager.ResultOK && rec.Complete
+	r.Outcome(rec, err, j.Req.NoVerify)
 	return r
 }
 
 // Log records an examiner action in the session record and rewrites it.
 func (s *Session) Log(now time.Time, what string) error {
 	s.mu.Lock()
-	s.Events = append(s.Events, SessionEvent{Time: imager.RFC3339(now), What: what})
+	s.Events = append(s.Events, imager.SessionEvent{Time: imager.RFC3339(now), What: what})
 	s.mu.Unlock()
 	return s.Write()
 }
@@ -279,59 +211,7 @@ func (s *Session) Log(now time.Time, what string) error {
 func (s *Session) Write() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeSynced(filepath.Join(s.Dir, "session.json"), append(b, '\n')); err != nil {
-		return err
-	}
-	return writeSynced(filepath.Join(s.Dir, "session.txt"), []byte(s.text()))
-}
-
-func (s *Session) text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "coldimage %s session (%s)\n", s.Tool.Version, s.Mode)
-	fmt.Fprintf(&b, "case %s, examiner %s, evidence %s\n", s.Case.Case, s.Case.Examiner, s.Case.Evidence)
-	if s.Case.Notes != "" {
-		fmt.Fprintf(&b, "notes: %s\n", s.Case.Notes)
-	}
-	fmt.Fprintf(&b, "started %s, finished %s\n", s.Started, s.Finished)
-	fmt.Fprintf(&b, "target %s (%s) folder %s\n", s.Target.Device, s.Target.FSType, s.Target.Folder)
-	fmt.Fprintf(&b, "format %s, hashes %s, verify %v\n\n", s.Format, s.Hash, s.Verify)
-	for _, r := range s.Sources {
-		fmt.Fprintf(&b, "%s (%s, %s): %s, verification %s\n", r.ID, r.Device, imager.HumanBytes(r.Size), r.Result, r.Verified)
-		for _, alg := range imager.SortAlgs(mapKeys(r.Hashes)) {
-			fmt.Fprintf(&b, "  %-7s %s\n", alg, r.Hashes[alg])
-		}
-		for _, u := range r.Unreadable {
-			fmt.Fprintf(&b, "  unreadable LBA %d+%d: %s\n", u.LBA, u.Count, u.Error)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(&b, "  error: %s\n", r.Error)
-		}
-	}
-	for _, e := range s.Events {
-		fmt.Fprintf(&b, "%s %s\n", e.Time, e.What)
-	}
-	fmt.Fprintf(&b, "\nok %d, failed %d\n", s.OK, s.Failed)
-	return b.String()
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return imager.WriteSession(s.Dir, &s.Session)
 }
 
 // pathPart makes a case number safe as one folder name.

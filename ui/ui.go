@@ -36,8 +36,9 @@ type Target struct {
 	Disk    string // kernel name of the disk holding it ("" for a host directory)
 	FSType  string
 	Label   string
-	Free    int64 // bytes free, -1 when unknown until mounted
-	Boot    bool  // on our boot medium: never offered
+	UUID    string // file system UUID, recorded in session.json
+	Free    int64  // bytes free, -1 when unknown until mounted
+	Boot    bool   // on our boot medium: never offered
 	Dir     string
 	Prepare func(ctx context.Context) (dir string, err error)
 }
@@ -72,6 +73,8 @@ type Config struct {
 
 	Actions  []Action // offered on the summary besides "image more"; default poweroff, reboot, shell
 	Mode     string   // recorded in session.json ("ui" when empty)
+	Kernel   string   // the running kernel and its command line, recorded in session.json
+	Cmdline  string
 	Now      func() time.Time
 	LogEvery time.Duration // plain mode: progress line interval per source (default 10s)
 }

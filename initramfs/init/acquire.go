@@ -3,16 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 // AcquireOpts are the record fields and hash set for one acquisition.
@@ -32,24 +32,19 @@ func (o AcquireOpts) Args(src, outdir string) []string {
 	return append(args, src, outdir)
 }
 
-// record is the part of acquisition.json the session needs.
-type record struct {
-	Result     string            `json:"result"`
-	Complete   bool              `json:"complete"`
-	Hashes     map[string]string `json:"hashes"`
-	Unreadable []json.RawMessage `json:"unreadable"`
-}
-
 // Acquire runs `coldimage acquire` for one source, renders its progress on
 // con and returns the outcome read back from acquisition.json.
 func Acquire(ctx context.Context, o AcquireOpts, d Device, sessionDir string, print func(string, ...any)) (r SourceResult) {
-	r = SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Model: d.Model, Serial: d.Serial, ReadOnly: d.RO, Outdir: d.ID(), Exit: -1}
+	r = SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Model: d.Model, Serial: d.Serial, ReadOnly: d.RO, Outdir: d.ID(), Verified: "not run"}
 	outdir := filepath.Join(sessionDir, r.ID)
 	t0 := time.Now()
-	r.Started = rfc3339(t0)
+	r.Started = imager.RFC3339(t0)
 	defer func() {
-		r.Finished = rfc3339(time.Now())
+		r.Finished = imager.RFC3339(time.Now())
 		r.Seconds = time.Since(t0).Seconds()
+		if r.Unreadable == nil {
+			r.Unreadable = []imager.BadRange{}
+		}
 	}()
 	cmd := exec.CommandContext(ctx, o.Bin, o.Args(d.Dev(), outdir)...)
 	stdout, err := cmd.StdoutPipe()
@@ -89,40 +84,29 @@ func Acquire(ctx context.Context, o AcquireOpts, d Device, sessionDir string, pr
 	}()
 	wg.Wait()
 	werr := cmd.Wait()
-	r.Exit = cmd.ProcessState.ExitCode()
-	r.MBps = ren.LastRate / 1e6
+	exit := cmd.ProcessState.ExitCode()
+	var runErr error
 	var ee *exec.ExitError
-	if werr != nil && !errors.As(werr, &ee) {
-		r.Error = werr.Error()
+	switch {
+	case werr != nil && !errors.As(werr, &ee):
+		runErr = werr
+	case exit != 0:
+		runErr = fmt.Errorf("coldimage acquire exited %d: %s", exit, lastErr)
 	}
-	rec, rerr := readRecord(outdir)
+	rec, rerr := imager.ReadRecord(outdir)
 	if rerr != nil {
-		if r.Error == "" {
-			r.Error = rerr.Error()
+		rec = nil
+		if runErr == nil {
+			runErr = rerr
+		} else {
+			runErr = fmt.Errorf("%w (and %v)", runErr, rerr)
 		}
-	} else {
-		r.Result, r.Complete, r.Hashes, r.Unreadable = rec.Result, rec.Complete, rec.Hashes, len(rec.Unreadable)
 	}
-	if r.Result == "" {
-		r.Result = ren.Result
+	r.Outcome(rec, runErr, false)
+	if rec == nil && ren.Result != "" {
+		r.Result = ren.Result + " (" + r.Result + ")"
 	}
-	if r.Exit != 0 && r.Error == "" {
-		r.Error = fmt.Sprintf("coldimage acquire exited %d: %s", r.Exit, lastErr)
-	}
-	r.OK = r.Exit == 0 && rerr == nil && r.Complete && r.Result == "ok"
 	return r
-}
-
-func readRecord(outdir string) (*record, error) {
-	b, err := os.ReadFile(filepath.Join(outdir, "acquisition.json"))
-	if err != nil {
-		return nil, fmt.Errorf("read record: %w", err)
-	}
-	var rec record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("parse %s/acquisition.json: %w", outdir, err)
-	}
-	return &rec, nil
 }
 
 func relay(r io.Reader, f func(string)) {

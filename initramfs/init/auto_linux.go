@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coldimage/coldimage/imager"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,11 +45,10 @@ func (a *App) findTarget(spec string, wait time.Duration) (Device, []Device, err
 // imageSession is one acquisition session: target, sources, images,
 // session record. consent names unprotected devices the operator accepted.
 func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) *Session {
-	s := &Session{Schema: 1, Kernel: a.release, Cmdline: a.cmdline, Mode: mode, Clock: clockNote,
-		Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence, Hash: cfg.Hash}
-	s.Tool.Name, s.Tool.Version = "coldimage", a.version
 	started := time.Now()
-	s.Started = rfc3339(started)
+	s := &Session{Tool: imager.Tool{Name: "coldimage", Version: a.version}, Kernel: a.release, Cmdline: a.cmdline, Mode: mode,
+		Started: imager.RFC3339(started), Clock: imager.NewClock(started),
+		Case: imager.Case{Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence}, Hash: cfg.Hash, Format: "raw", Verify: true}
 	fail := func(format string, args ...any) *Session {
 		msg := fmt.Sprintf(format, args...)
 		a.con.Printf("COLDIMAGE ERROR %s", msg)
@@ -63,7 +63,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	if err != nil {
 		return fail("%v", err)
 	}
-	s.Target = TargetInfo{Device: target.Dev()}
+	s.Target = imager.SessionTarget{Device: target.Dev()}
 	if target.FS != nil {
 		s.Target.FSType, s.Target.Label, s.Target.UUID = target.FS.Type, target.FS.Label, target.FS.UUID
 	}
@@ -88,7 +88,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		return fail("no source to image")
 	}
 	for _, d := range sources {
-		s.Sources = append(s.Sources, SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Serial: d.Serial, Model: d.Model, ReadOnly: d.RO, Outdir: d.ID(), Exit: -1, Result: "not started"})
+		s.Sources = append(s.Sources, SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Serial: d.Serial, Model: d.Model, ReadOnly: d.RO, Outdir: d.ID(), Result: "not started", Verified: "not run"})
 	}
 	if target.FS == nil {
 		return fail("target %s has no ext4, exFAT or vfat file system", target.Dev())
@@ -125,8 +125,8 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		return fail("create session folder %s on target: %v", s.Target.Folder, err)
 	}
 	writeSession := func() {
-		s.Finished = rfc3339(time.Now())
-		if err := s.Write(dir); err != nil {
+		s.Finished = imager.RFC3339(time.Now())
+		if err := imager.WriteSession(dir, s); err != nil {
 			a.con.Printf("COLDIMAGE ERROR %v", err)
 		}
 		if err := writeSynced(filepath.Join(dir, "console.log"), a.con.Log()); err != nil {
@@ -144,7 +144,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		}
 		if need > free {
 			fail("target %s too small: the images need %s (%d bytes), %s (%d bytes) free — nothing imaged",
-				target.Dev(), humanSize(need), need, humanSize(free), free)
+				target.Dev(), imager.HumanBytes(need), need, imager.HumanBytes(free), free)
 			s.Failed = len(sources)
 			for i := range s.Sources {
 				s.Sources[i].Result = "error: target too small"
@@ -185,13 +185,8 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		}()
 	}
 	wg.Wait()
-	s.OK, s.Failed = 0, 0
+	s.Tally()
 	for _, r := range s.Sources {
-		if r.OK {
-			s.OK++
-		} else {
-			s.Failed++
-		}
 		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
 	}
 	writeSession()

@@ -2,9 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"github.com/coldimage/coldimage/disk"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"golang.org/x/sys/unix"
 )
 
 // Device is one block device as sysfs and our write-blocker see it.
@@ -235,17 +235,4 @@ func isVirtual(name string) bool {
 		}
 	}
 	return false
-}
-
-func humanSize(n int64) string {
-	const u = 1000
-	if n < u {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(u), 0
-	for x := n / u; x >= u; x /= u {
-		div *= u
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"github.com/coldimage/coldimage/disk"
 	"os"
+
+	"github.com/coldimage/coldimage/disk"
 
 	"golang.org/x/sys/unix"
 )

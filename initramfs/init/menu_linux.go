@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coldimage/coldimage/imager"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,7 +91,7 @@ func (a *App) menuList(ctx context.Context) bool {
 		if d.FS != nil {
 			fs = fmt.Sprintf("%s %q %s", d.FS.Type, d.FS.Label, d.FS.UUID)
 		}
-		line := fmt.Sprintf("%-10s %-4s %10s %-3s %-20s %-20s %s", d.Name, typ, humanSize(d.Size), ro, d.Model, d.Serial, fs)
+		line := fmt.Sprintf("%-10s %-4s %10s %-3s %-20s %-20s %s", d.Name, typ, imager.HumanBytes(d.Size), ro, d.Model, d.Serial, fs)
 		if d.ROErr != "" {
 			line += "  NOT READ-ONLY: " + d.ROErr
 		}

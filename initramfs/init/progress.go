@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 // ProgressEvent is one line of `coldimage acquire --json-progress`.
@@ -51,7 +53,7 @@ func (r *Renderer) Line(line string) string {
 	}
 	switch ev.Event {
 	case "start":
-		return fmt.Sprintf("[%s] start %s (%s)", r.Label, ev.Source, humanSize(ev.Size))
+		return fmt.Sprintf("[%s] start %s (%s)", r.Label, ev.Source, imager.HumanBytes(ev.Size))
 	case "progress":
 		if ev.Phase == "acquire" && ev.Rate > 0 {
 			r.LastRate = ev.Rate
@@ -66,7 +68,7 @@ func (r *Renderer) Line(line string) string {
 			pct = 100 * float64(ev.Bytes) / float64(ev.Total)
 		}
 		eta := time.Duration(ev.ETA * float64(time.Second)).Round(time.Second)
-		return fmt.Sprintf("[%s] %-7s %5.1f%%  %s / %s  %.1f MB/s  ETA %s", r.Label, ev.Phase, pct, humanSize(ev.Bytes), humanSize(ev.Total), ev.Rate/1e6, eta)
+		return fmt.Sprintf("[%s] %-7s %5.1f%%  %s / %s  %.1f MB/s  ETA %s", r.Label, ev.Phase, pct, imager.HumanBytes(ev.Bytes), imager.HumanBytes(ev.Total), ev.Rate/1e6, eta)
 	case "phase_done":
 		return fmt.Sprintf("[%s] %s finished", r.Label, ev.Phase)
 	case "unreadable":

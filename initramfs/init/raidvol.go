@@ -78,7 +78,7 @@ func addVolumes(sources []Device, vols []Device, all []Device, mode, targetDisk 
 			}
 		}
 		if why != "" {
-			skipped = append(skipped, Skip{v.Name, why})
+			skipped = append(skipped, Skip{Device: v.Name, Reason: why})
 			continue
 		}
 		for _, m := range v.Members {
@@ -90,7 +90,7 @@ func addVolumes(sources []Device, vols []Device, all []Device, mode, targetDisk 
 		var kept []Device
 		for _, d := range sources {
 			if len(d.Members) == 0 && memberDisk[d.Disk] {
-				skipped = append(skipped, Skip{d.Name, "RAID member: its volume is imaged (coldimage.raid=volumes)"})
+				skipped = append(skipped, Skip{Device: d.Name, Reason: "RAID member: its volume is imaged (coldimage.raid=volumes)"})
 				continue
 			}
 			kept = append(kept, d)

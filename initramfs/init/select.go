@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 // BootLabel is the file-system label of our own boot medium (make usb);
@@ -65,10 +67,7 @@ func BootDisks(devs []Device) map[string]bool {
 }
 
 // Skip is a device not imaged, and why.
-type Skip struct {
-	Device string `json:"device"`
-	Reason string `json:"reason"`
-}
+type Skip = imager.SessionSkip
 
 // SelectSources picks the devices to image. all: every whole disk except
 // the target's disk, our boot medium, virtual and empty devices. Named
@@ -109,7 +108,7 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 				continue
 			}
 			if why := eligible(d, false); why != "" {
-				skipped = append(skipped, Skip{d.Name, why})
+				skipped = append(skipped, Skip{Device: d.Name, Reason: why})
 				continue
 			}
 			src = append(src, d)

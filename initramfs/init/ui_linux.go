@@ -11,6 +11,7 @@ import (
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/ui"
+	"github.com/coldimage/coldimage/ui/raidinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +43,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	var mounted []string
 	cfg := ui.Config{
 		In: tty, Out: tty, Term: term, Plain: a.cfg.UI == "plain", Width: 80, Height: 24,
-		Version: a.version, Hashes: hashes, Mode: "console ui",
+		Version: a.version, Hashes: hashes, Mode: "console ui", Kernel: a.release, Cmdline: a.cmdline,
 		Case:    imager.Case{Case: a.cfg.Case, Examiner: a.cfg.Examiner, Evidence: a.cfg.Evidence},
 		Actions: []ui.Action{ui.ActionPowerOff, ui.ActionReboot, ui.ActionShell},
 		Devices: a.uiDevices,
@@ -108,9 +109,8 @@ func (a *App) uiDevices() ([]ui.Device, error) {
 			devs[i].Note = "NOT READ-ONLY: " + why
 		}
 	}
-	// RAID membership annotation (ui.AnnotateRAID / raidinfo.Annotate) is being
-	// moved by the UI owner; add it back once that lands.
-	return devs, err
+	// Each member notes its array; assemblable volumes become sources.
+	return raidinfo.Annotate(devs), err
 }
 
 // uiTargets offers every ext4, exFAT or vfat file system. Prepare clears RO
@@ -124,7 +124,7 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 			continue
 		}
 		d := d
-		ts = append(ts, ui.Target{Name: d.Dev(), Disk: d.Disk, FSType: d.FS.Type, Label: d.FS.Label, Free: -1, Boot: boot[d.Disk],
+		ts = append(ts, ui.Target{Name: d.Dev(), Disk: d.Disk, FSType: d.FS.Type, Label: d.FS.Label, UUID: d.FS.UUID, Free: -1, Boot: boot[d.Disk],
 			Prepare: func(ctx context.Context) (string, error) {
 				dir, err := a.mountTarget(d)
 				if err == nil {

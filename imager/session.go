@@ -1,0 +1,243 @@
+package imager
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// SessionSchema names the session.json format.
+const SessionSchema = "coldimage.session/1"
+
+// Session is session.json (with session.txt its text form): one imaging run
+// of the appliance, unattended or through the console UI, written beside the
+// per-source folders. Whatever path ran the session, the record has this one
+// shape, so a reader needs one parser.
+type Session struct {
+	Schema   string          `json:"schema"`
+	Tool     Tool            `json:"tool"`
+	Mode     string          `json:"mode"` // unattended | menu | ui | ui-plain | host
+	Kernel   string          `json:"kernel,omitempty"`
+	Cmdline  string          `json:"cmdline,omitempty"`
+	Started  string          `json:"started"`
+	Finished string          `json:"finished"`
+	Clock    Clock           `json:"clock"`
+	Case     Case            `json:"case"`
+	Hash     string          `json:"hash"`   // the hash set, comma-separated
+	Format   string          `json:"format"` // raw | split | e01
+	Verify   bool            `json:"verify"`
+	Target   SessionTarget   `json:"target"`
+	Sources  []SessionSource `json:"sources"`
+	Skipped  []SessionSkip   `json:"skipped"`
+	Errors   []string        `json:"errors"`
+	Events   []SessionEvent  `json:"events"`
+	OK       int             `json:"ok"`
+	Failed   int             `json:"failed"`
+}
+
+// SessionTarget is where the images went.
+type SessionTarget struct {
+	Device string `json:"device"`
+	FSType string `json:"fstype"`
+	Label  string `json:"label"`
+	UUID   string `json:"uuid"`
+	Folder string `json:"folder"` // the session folder, from the target's root
+}
+
+// SessionSource is one source's outcome.
+type SessionSource struct {
+	Device     string            `json:"device"`
+	ID         string            `json:"id"`
+	Size       int64             `json:"size"`
+	Model      string            `json:"model"`
+	Serial     string            `json:"serial"`
+	ReadOnly   bool              `json:"read_only"`
+	Outdir     string            `json:"outdir"` // relative to the session folder
+	OK         bool              `json:"ok"`
+	Result     string            `json:"result"` // the record's result, "not started" or "error: …"
+	Complete   bool              `json:"complete"`
+	Verified   string            `json:"verified"` // match | MISMATCH | skipped | not run
+	Hashes     map[string]string `json:"hashes"`
+	Unreadable []BadRange        `json:"unreadable"`
+	Error      string            `json:"error,omitempty"`
+	Record     string            `json:"record"` // acquisition.json, relative to the session folder
+	Started    string            `json:"started"`
+	Finished   string            `json:"finished"`
+	Seconds    float64           `json:"seconds"`
+}
+
+// SessionSkip is a device the session did not image, and why.
+type SessionSkip struct {
+	Device string `json:"device"`
+	Reason string `json:"reason"`
+}
+
+// SessionEvent is something the operator did that the record must show.
+type SessionEvent struct {
+	Time string `json:"time"`
+	What string `json:"what"`
+}
+
+// Outcome fills a source's result fields from its acquisition record (rec
+// may be nil when the run failed before writing one) and the run's error.
+// noVerify says verification was switched off.
+func (r *SessionSource) Outcome(rec *Record, err error, noVerify bool) {
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if r.Unreadable == nil {
+		r.Unreadable = []BadRange{}
+	}
+	if rec == nil {
+		if r.Error == "" {
+			r.Error = "no acquisition record was written"
+		}
+		r.Result, r.Record, r.Verified = "error: "+r.Error, "", "not run"
+		return
+	}
+	r.Result, r.Complete, r.Hashes, r.Record = rec.Result, rec.Complete, rec.Hashes, filepath.Join(r.Outdir, "acquisition.json")
+	if rec.Unreadable != nil {
+		r.Unreadable = rec.Unreadable
+	}
+	switch v := rec.Verification; {
+	case noVerify:
+		r.Verified = "skipped"
+	case v == nil:
+		r.Verified = "not run"
+	case v.Image.Match && (v.Source == nil || v.Source.Match):
+		r.Verified = "match"
+	default:
+		r.Verified = "MISMATCH"
+	}
+	r.OK = err == nil && rec.Result == ResultOK && rec.Complete
+}
+
+// Tally counts the sources that ended ok and those that did not.
+func (s *Session) Tally() {
+	s.OK, s.Failed = 0, 0
+	for _, r := range s.Sources {
+		if r.OK {
+			s.OK++
+		} else {
+			s.Failed++
+		}
+	}
+}
+
+// normalise gives every list a value, so readers see [] rather than null.
+func (s *Session) normalise() {
+	if s.Schema == "" {
+		s.Schema = SessionSchema
+	}
+	if s.Sources == nil {
+		s.Sources = []SessionSource{}
+	}
+	if s.Skipped == nil {
+		s.Skipped = []SessionSkip{}
+	}
+	if s.Errors == nil {
+		s.Errors = []string{}
+	}
+	if s.Events == nil {
+		s.Events = []SessionEvent{}
+	}
+	for i := range s.Sources {
+		if s.Sources[i].Unreadable == nil {
+			s.Sources[i].Unreadable = []BadRange{}
+		}
+	}
+}
+
+// WriteSession writes session.json and session.txt into dir, each synced and
+// replaced atomically: the session is rewritten as it goes (an operator's
+// action is logged at once), and a power cut leaves the old or the new one.
+func WriteSession(dir string, s *Session) error {
+	s.normalise()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("session record: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, "session.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "session.txt"), []byte(s.Text()))
+}
+
+// ReadSession loads session.json from dir.
+func ReadSession(dir string) (*Session, error) {
+	var s Session
+	if err := readSchemaJSON(filepath.Join(dir, "session.json"), "session record", "coldimage.session/", &s, func() string { return s.Schema }); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Text renders the session for people: session.txt.
+func (s *Session) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "coldimage %s session (%s)\n", s.Tool.Version, s.Mode)
+	fmt.Fprintf(&b, "case %q  examiner %q  evidence %q\n", s.Case.Case, s.Case.Examiner, s.Case.Evidence)
+	if s.Case.Notes != "" {
+		fmt.Fprintf(&b, "notes: %s\n", s.Case.Notes)
+	}
+	fmt.Fprintf(&b, "started %s  finished %s\n", s.Started, s.Finished)
+	fmt.Fprintf(&b, "host clock %s", s.Clock.Host)
+	if s.Clock.RTC != "" {
+		fmt.Fprintf(&b, ", hardware clock %s", s.Clock.RTC)
+	}
+	if s.Clock.Note != "" {
+		fmt.Fprintf(&b, " (%s)", s.Clock.Note)
+	}
+	b.WriteString("\n")
+	if s.Kernel != "" || s.Cmdline != "" {
+		fmt.Fprintf(&b, "kernel %s\ncmdline %s\n", s.Kernel, s.Cmdline)
+	}
+	fmt.Fprintf(&b, "target %s (%s", s.Target.Device, orDash(s.Target.FSType))
+	if s.Target.Label != "" {
+		fmt.Fprintf(&b, ", label %q", s.Target.Label)
+	}
+	if s.Target.UUID != "" {
+		fmt.Fprintf(&b, ", uuid %s", s.Target.UUID)
+	}
+	fmt.Fprintf(&b, ") folder %s\n", s.Target.Folder)
+	fmt.Fprintf(&b, "format %s, hashes %s, verify %v\n\n", orDash(s.Format), s.Hash, s.Verify)
+	for _, r := range s.Sources {
+		status := "OK"
+		if !r.OK {
+			status = "FAILED"
+		}
+		fmt.Fprintf(&b, "%-6s %s (%s, %s, model %q, serial %q, read-only %v) → %s: result %s, complete %v, verification %s\n",
+			status, r.ID, r.Device, HumanBytes(r.Size), r.Model, r.Serial, r.ReadOnly, r.Outdir, r.Result, r.Complete, r.Verified)
+		for _, alg := range SortAlgs(keys(r.Hashes)) {
+			fmt.Fprintf(&b, "       %-7s %s\n", alg, r.Hashes[alg])
+		}
+		for _, u := range r.Unreadable {
+			fmt.Fprintf(&b, "       unreadable LBA %d+%d (zero-filled): %s\n", u.LBA, u.Count, u.Error)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(&b, "       error: %s\n", r.Error)
+		}
+	}
+	for _, k := range s.Skipped {
+		fmt.Fprintf(&b, "SKIP   %s: %s\n", k.Device, k.Reason)
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(&b, "ERROR  %s\n", e)
+	}
+	events := append([]SessionEvent(nil), s.Events...)
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
+	for _, e := range events {
+		fmt.Fprintf(&b, "%s %s\n", e.Time, e.What)
+	}
+	fmt.Fprintf(&b, "\nok=%d failed=%d\n", s.OK, s.Failed)
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
