@@ -521,6 +521,64 @@ func TestTargetTooSmall(t *testing.T) {
 	}
 }
 
+// TestUnattendedNamedVolume names a RAID volume by its source-id in
+// coldimage.sources: only the volume is imaged (assembled in user space from
+// its member), not the member and not the other disk. The id is built from
+// the host mdadm's reading of the Array UUID, not from our own prober.
+func TestUnattendedNamedVolume(t *testing.T) {
+	a := appliance(t)
+	if _, err := exec.LookPath("mdadm"); err != nil {
+		t.Fatal("mdadm is needed to read the fixture's Array UUID independently (scripts/install-deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	member, other := filepath.Join(dir, "md.img"), filepath.Join(dir, "other.img")
+	volSHA, err := mdMember(t, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePattern(other, 8<<20, 7); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run("mdadm", "--examine", member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`Array UUID : ([0-9a-f:]+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no Array UUID in mdadm --examine:\n%s", out)
+	}
+	id := "md-" + strings.ReplaceAll(m[1], ":", "-")
+	target := filepath.Join(dir, "target.img")
+	if err := MakeGPTExt4(target, 128, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	h := []string{hashOf(t, member), hashOf(t, other)}
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives: []Drive{{File: member, Serial: "MDMEMBER"}, {File: other, Serial: "OTHER"}, {File: target, Serial: "TARGET"}},
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=VOL-1 coldimage.sources=" + id})
+	done := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 10*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	if done[1] != "1" || done[2] != "0" {
+		t.Errorf("DONE ok=%s failed=%s, want ok=1 failed=0 (the volume alone)", done[1], done[2])
+	}
+	if hashOf(t, member) != h[0] || hashOf(t, other) != h[1] {
+		t.Error("a source changed")
+	}
+	session := readTarget(t, target)
+	var sj sessionJSON
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	checkSessionShape(t, sj, "unattended")
+	if len(sj.Sources) != 1 || sj.Sources[0].ID != id || !sj.Sources[0].OK {
+		t.Fatalf("session sources %+v, want only %s, ok", sj.Sources, id)
+	}
+	rec := checkImage(t, filepath.Join(session, id), volSHA)
+	if rec.Result != "ok" || rec.Source.Kind != "raid" || len(rec.RAID) == 0 {
+		t.Errorf("volume record: result %q kind %q raid %d bytes", rec.Result, rec.Source.Kind, len(rec.RAID))
+	}
+}
+
 // mdMember copies the first member of the RAID fixtures' md 1.2 RAID-1
 // (created by Debian's mdadm in a guest) to dst and checks with the host's
 // mdadm --examine, when present, that it carries a 1.2 superblock.

@@ -71,10 +71,18 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	if boot[target.Disk] {
 		return fail("target %s is on our boot medium: refused", target.Dev())
 	}
-	sources, skipped, err := SelectSources(devs, cfg, &target, boot, consent)
+	var vols []Device
+	volsRead := false
+	volumes := func() []Device { // RAID metadata is read once, and only when needed
+		if !volsRead {
+			vols, volsRead = raidVolumes(devs), true
+		}
+		return vols
+	}
+	sources, skipped, err := SelectSources(devs, cfg, &target, boot, consent, volumes)
 	if err == nil && cfg.AllSources() {
 		var more []Skip
-		sources, more = addVolumes(sources, raidVolumes(devs), devs, cfg.RAID, target.Disk, boot)
+		sources, more = addVolumes(sources, volumes(), devs, cfg.RAID, target.Disk, boot)
 		skipped = append(skipped, more...)
 	}
 	s.Skipped = skipped

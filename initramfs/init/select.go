@@ -71,11 +71,13 @@ type Skip = imager.SessionSkip
 
 // SelectSources picks the devices to image. all: every whole disk except
 // the target's disk, our boot medium, virtual and empty devices. Named
-// sources (kernel names, partitions allowed, or SERIAL=X) are taken as
-// given but refused when they are or share a disk with the target, or are
-// the boot medium. Devices that could not be made read-only are skipped
-// unless consent names them.
-func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bool, consent map[string]bool) (src []Device, skipped []Skip, err error) {
+// sources (kernel names, partitions allowed, SERIAL=X, or a RAID volume's
+// source-id md-…/ddf-…/imsm-… found by volumes) are taken as given but
+// refused when they are or share a disk with the target, or are the boot
+// medium; a volume is refused when one of its members would be. Devices
+// that could not be made read-only are skipped unless consent names them.
+// volumes is called only when a source names a volume.
+func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bool, consent map[string]bool, volumes func() []Device) (src []Device, skipped []Skip, err error) {
 	targetDisk := ""
 	if target != nil {
 		targetDisk = target.Disk
@@ -126,6 +128,8 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 					d, ok = x, true
 				}
 			}
+		} else if IsVolumeID(want) {
+			d, ok = findVolume(want, volumes)
 		} else {
 			d, ok = byName[want]
 		}
@@ -133,7 +137,19 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 			errs = append(errs, fmt.Sprintf("source %s not found", want))
 			continue
 		}
-		if why := eligible(d, true); why != "" {
+		why := ""
+		if len(d.Members) > 0 {
+			for _, m := range d.Members {
+				if md, known := byName[m]; !known {
+					why = "member " + m + " not found"
+				} else if w := eligible(md, true); w != "" && why == "" {
+					why = "member " + m + ": " + w
+				}
+			}
+		} else {
+			why = eligible(d, true)
+		}
+		if why != "" {
 			errs = append(errs, fmt.Sprintf("source %s refused: %s", want, why))
 			continue
 		}
@@ -146,4 +162,27 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 		return src, skipped, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return src, skipped, nil
+}
+
+// IsVolumeID reports whether a source names a RAID volume by source-id.
+func IsVolumeID(s string) bool {
+	for _, p := range []string{"md-", "ddf-", "imsm-"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// findVolume looks a volume up by source-id; volumes are read once.
+func findVolume(id string, volumes func() []Device) (Device, bool) {
+	if volumes == nil {
+		return Device{}, false
+	}
+	for _, v := range volumes() {
+		if v.Name == id {
+			return v, true
+		}
+	}
+	return Device{}, false
 }

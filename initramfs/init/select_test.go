@@ -70,10 +70,22 @@ func TestSelectSources(t *testing.T) {
 		{"boot refused", "sdd", nil, "", "boot medium", 0},
 		{"unprotected refused", "sdc", nil, "", "explicit consent", 0},
 		{"missing", "nvme0n1", nil, "", "not found", 0},
+		{"volume", "md-0a1b,sda1", nil, "md-0a1b,sda1", "", 0},
+		{"volume with a member on the target disk", "md-ffff", nil, "", "member sdb1: on the target's disk", 0},
+		{"volume with an unprotected member", "md-cccc", nil, "", "member sdc: could not be made read-only", 0},
+		{"volume with consent", "md-cccc", map[string]bool{"sdc": true}, "md-cccc", "", 0},
+		{"volume missing", "md-0000", nil, "", "source md-0000 not found", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ParseCmdline("coldimage.sources=" + tc.sources)
-			src, skipped, err := SelectSources(devs, cfg, &target, boot, tc.consent)
+			volumes := func() []Device {
+				return []Device{
+					{Name: "md-0a1b", Size: 1 << 30, RO: true, Members: []string{"sda", "vda"}},
+					{Name: "md-ffff", Size: 1 << 30, RO: true, Members: []string{"sda", "sdb1"}},
+					{Name: "md-cccc", Size: 1 << 30, RO: true, Members: []string{"sdc"}},
+				}
+			}
+			src, skipped, err := SelectSources(devs, cfg, &target, boot, tc.consent, volumes)
 			if names(src) != tc.want {
 				t.Errorf("sources %s, want %s", names(src), tc.want)
 			}
