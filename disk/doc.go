@@ -9,3 +9,8 @@
 // file, and filesystem types are guessed from on-disk magic numbers by one
 // prober per format (probe_*.go).
 package disk
+
+// BootLabel marks our own boot medium (make usb): it is the FAT volume label
+// of the stick's EFI system partition and that partition's GPT name. The
+// appliance never images a disk carrying either, nor writes to it.
+const BootLabel = "COLDIMAGE"

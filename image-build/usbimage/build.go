@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/coldimage/coldimage/disk"
 )
 
 // Layout in 512-byte sectors: MBR and primary GPT, 1 MiB alignment gap,
@@ -16,11 +18,10 @@ const (
 	tailSectors     = 2048
 	minESPMiB       = 64  // FAT32 with 512-byte clusters needs > 32 MiB
 	MaxImageMiB     = 256 // issue 6: the stick image stays small
-	// ESPLabel is the FAT volume label of the EFI system partition (and
-	// its GPT partition name). The appliance's init recognises its own
-	// boot medium by it (initramfs/init BootLabel) and never images it or
-	// writes to it.
-	ESPLabel = "COLDIMAGE"
+	// ESPLabel is the FAT volume label of the EFI system partition and
+	// its GPT partition name. The appliance's init recognises its own boot
+	// medium by either (disk.BootLabel) and never images it or writes to it.
+	ESPLabel = disk.BootLabel
 	// SourceDateEpoch is the timestamp of every file and directory on the
 	// ESP (2024-01-01T00:00:00Z) unless SOURCE_DATE_EPOCH is set.
 	SourceDateEpoch = 1704067200

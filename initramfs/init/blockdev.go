@@ -23,6 +23,7 @@ type Device struct {
 	Model     string
 	Serial    string
 	Removable bool
+	PartName  string // GPT partition name (sysfs uevent PARTNAME), partitions only
 	RO        bool   // BLKROGET said 1 after our BLKROSET
 	ROErr     string // why it could not be made read-only
 	FS        *FS    // probed file system, after RO was checked
@@ -180,6 +181,7 @@ func (g *Guard) describe(name string) Device {
 	d := Device{Name: name, Disk: name}
 	if _, err := os.Stat(filepath.Join(base, "partition")); err == nil {
 		d.Partition = true
+		d.PartName = ueventValue(base, "PARTNAME")
 		if p, err := filepath.EvalSymlinks(base); err == nil {
 			d.Disk = filepath.Base(filepath.Dir(p))
 		}
@@ -211,6 +213,16 @@ func readSys(dir, f string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// ueventValue reads KEY=value from a sysfs device's uevent file.
+func ueventValue(dir, key string) string {
+	for _, l := range strings.Split(readSys(dir, "uevent"), "\n") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // diskSerial: virtio-blk and NVMe expose "serial"; SCSI/SATA disks carry

@@ -26,6 +26,7 @@ func fakeSysfs(t *testing.T, devs map[string]string) string {
 		os.WriteFile(filepath.Join(dir, "size"), []byte("2048\n"), 0o644)
 		if parent != "" {
 			os.WriteFile(filepath.Join(dir, "partition"), []byte("1\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "uevent"), []byte("MAJOR=8\nMINOR=1\nDEVNAME="+name+"\nDEVTYPE=partition\nPARTN=1\nPARTNAME=part-"+name+"\n"), 0o644)
 		} else {
 			os.WriteFile(filepath.Join(dir, "serial"), []byte("S-"+name+"\n"), 0o644)
 		}
@@ -78,7 +79,7 @@ func TestGuard(t *testing.T) {
 	for _, d := range g.ListDevices() {
 		devs[d.Name] = d
 	}
-	if d := devs["sda1"]; !d.Partition || d.Disk != "sda" || !d.RO || d.Serial != "S-sda" || d.Size != 1<<20 || d.ID() != "sda1_S-sda" {
+	if d := devs["sda1"]; !d.Partition || d.Disk != "sda" || !d.RO || d.Serial != "S-sda" || d.Size != 1<<20 || d.ID() != "sda1_S-sda" || d.PartName != "part-sda1" {
 		t.Errorf("sda1 = %+v (id %s)", d, d.ID())
 	}
 	if d := devs["sdb"]; d.RO || d.ROErr == "" {

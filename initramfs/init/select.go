@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 )
 
-// BootLabel is the file-system label of our own boot medium (make usb);
-// a disk carrying it is never a source and never a target.
-const BootLabel = "COLDIMAGE"
+// BootLabel is the file-system label and GPT partition name of our own
+// boot medium (make usb); a disk carrying either is never a source and
+// never a target.
+const BootLabel = disk.BootLabel
 
 // MatchTarget finds the device named by spec (LABEL=, UUID=, SERIAL=,
 // /dev/NAME or NAME). SERIAL= picks the single partition with a file
@@ -55,11 +57,12 @@ func MatchTarget(devs []Device, spec string) (Device, error) {
 	return Device{}, fmt.Errorf("target %s is ambiguous: %s", spec, strings.Join(names, ", "))
 }
 
-// BootDisks are the disks holding a file system labelled BootLabel.
+// BootDisks are the disks holding a file system labelled BootLabel or a
+// GPT partition named BootLabel (the name survives a relabelled FAT).
 func BootDisks(devs []Device) map[string]bool {
 	m := map[string]bool{}
 	for _, d := range devs {
-		if d.FS != nil && d.FS.Label == BootLabel {
+		if d.FS != nil && d.FS.Label == BootLabel || d.Partition && d.PartName == BootLabel {
 			m[d.Disk] = true
 		}
 	}

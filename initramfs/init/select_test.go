@@ -45,6 +45,24 @@ func TestMatchTarget(t *testing.T) {
 	}
 }
 
+func TestBootDisks(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		dev  Device
+		boot bool
+	}{
+		{"FAT label", Device{Name: "sdd1", Disk: "sdd", Partition: true, FS: &FS{Type: "vfat", Label: BootLabel}}, true},
+		{"GPT name, FAT relabelled", Device{Name: "sdd2", Disk: "sdd", Partition: true, PartName: BootLabel, FS: &FS{Type: "vfat", Label: "USB"}}, true},
+		{"GPT name, no file system", Device{Name: "sdd2", Disk: "sdd", Partition: true, PartName: BootLabel}, true},
+		{"other names", Device{Name: "sdd1", Disk: "sdd", Partition: true, PartName: "EFI system partition", FS: &FS{Type: "vfat", Label: "EFI"}}, false},
+		{"a disk's PartName is ignored", Device{Name: "sdd", Disk: "sdd", PartName: BootLabel}, false},
+	} {
+		if got := BootDisks([]Device{c.dev})["sdd"]; got != c.boot {
+			t.Errorf("%s: boot %v, want %v", c.name, got, c.boot)
+		}
+	}
+}
+
 func TestSelectSources(t *testing.T) {
 	devs := testDevs()
 	target := devs[4] // sdb1
