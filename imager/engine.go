@@ -38,7 +38,7 @@ type Options struct {
 	Hashers Hashers
 
 	SegmentSize int64  // piecewise window; DefaultSegmentSize when 0, none when < 0
-	SegmentAlg  string // algorithm of the piecewise hashes; FastestOf(Hashes) when empty
+	SegmentAlg  string // algorithm of the piecewise hashes; SegmentAlgorithm when empty
 	PartSize    int64  // > 0: also hash every PartSize window with every algorithm (split-image sidecars)
 
 	Sinks []Sink // image destinations; none for a hash-only pass
@@ -159,7 +159,7 @@ func (o *Options) defaults() error {
 		o.SegmentSize = DefaultSegmentSize
 	}
 	if o.SegmentAlg == "" {
-		o.SegmentAlg = FastestOf(o.Hashes)
+		o.SegmentAlg = SegmentAlgorithm
 	}
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize

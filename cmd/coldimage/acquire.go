@@ -26,7 +26,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "raw", "image format: raw or e01")
 	split := fs.String("split", "", "raw: split the image into pieces of SIZE (e.g. 2G, 650M)")
 	segSize := fs.String("segment-size", "", "e01: segment file size (default 2G)")
-	pieceSize := fs.String("piece-size", "1G", "window of the piecewise hashes in the record (0: none)")
+	pieceSize := fs.String("piece-size", "1G", "window of the piecewise BLAKE3 hashes in the record (0: none)")
 	caseID := fs.String("case", "", "case number/identifier")
 	examiner := fs.String("examiner", "", "examiner name")
 	evidence := fs.String("evidence", "", "evidence number")
