@@ -101,7 +101,11 @@ type Verification struct {
 	FirstDifference *int64      `json:"first_difference,omitempty"` // byte offset where image and source first differ
 	Segment         *Segment    `json:"segment,omitempty"`          // the first segment that differs from the record
 	Unreadable      []BadRange  `json:"unreadable,omitempty"`       // source sectors unreadable on re-read
-	Error           string      `json:"error,omitempty"`
+	// ImageCache: "dropped" when the image's cached pages were dropped
+	// (fdatasync + POSIX_FADV_DONTNEED) before the read-back, so it read
+	// the target medium; else "not dropped: <why>".
+	ImageCache string `json:"image_cache,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 type VerifyPart struct {
@@ -298,6 +302,9 @@ func (r *Record) Text() string {
 			}
 		}
 		line("Image read-back:", matchText(v.Image.Match))
+		if v.ImageCache != "" {
+			line("  page cache:", v.ImageCache+" before the read-back")
+		}
 		for _, alg := range SortAlgs(keys(v.Image.Hashes)) {
 			line("  "+strings.ToUpper(alg)+":", v.Image.Hashes[alg])
 		}

@@ -90,13 +90,23 @@ func Settle(rec *imager.Record, verr error) {
 }
 
 func check(ctx context.Context, dir string, rec *imager.Record, o Options) error {
+	// Read the image back from the target, not from the page cache the
+	// acquisition just filled.
+	cache := "dropped"
+	var paths []string
+	for _, f := range rec.Image.Files {
+		paths = append(paths, filepath.Join(dir, f))
+	}
+	if err := dropCache(paths); err != nil {
+		cache = "not dropped: " + err.Error()
+	}
 	img, err := OpenImage(dir, rec)
 	if err != nil {
-		rec.Verification = &imager.Verification{Time: imager.RFC3339(time.Now()), Error: err.Error()}
+		rec.Verification = &imager.Verification{Time: imager.RFC3339(time.Now()), Error: err.Error(), ImageCache: cache}
 		return err
 	}
 	defer img.Close()
-	v := &imager.Verification{Time: imager.RFC3339(time.Now())}
+	v := &imager.Verification{Time: imager.RFC3339(time.Now()), ImageCache: cache}
 	rec.Verification = v
 	if img.Size() != rec.Image.Size {
 		return fmt.Errorf("%w: image in %s holds %d bytes, the record says %d", ErrMismatch, dir, img.Size(), rec.Image.Size)

@@ -70,6 +70,9 @@ func TestRun(t *testing.T) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
 			}
 			v := rec.Verification
+			if wantCache := tc.name != "missing"; (v.ImageCache == "dropped") != wantCache {
+				t.Errorf("image_cache %q", v.ImageCache)
+			}
 			switch {
 			case tc.wantSeg >= 0 && (v.Segment == nil || v.Segment.Offset != tc.wantSeg):
 				t.Errorf("segment named %+v, want offset %d", v.Segment, tc.wantSeg)

@@ -1,0 +1,32 @@
+package verify
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropCache asks the kernel to forget the cached pages of each image file
+// (posix_fadvise POSIX_FADV_DONTNEED), so that the read-back reads the
+// target medium rather than the copy the acquisition left in memory. The
+// files are opened read-only; dirty pages are written first (fdatasync),
+// since DONTNEED leaves them in place. tmpfs keeps files only in memory and
+// ignores the advice.
+func dropCache(paths []string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("drop cached pages of %s: %w", p, err)
+		}
+		err = unix.Fdatasync(int(f.Fd()))
+		if err == nil {
+			err = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("drop cached pages of %s: %w", p, err)
+		}
+	}
+	return nil
+}
