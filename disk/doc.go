@@ -14,3 +14,9 @@ package disk
 // of the stick's EFI system partition and that partition's GPT name. The
 // appliance never images a disk carrying either, nor writes to it.
 const BootLabel = "COLDIMAGE"
+
+// BootConfigFile is the examiner's settings file in the root of the boot
+// medium's EFI system partition: lines of coldimage.KEY=VALUE as on the
+// kernel command line, which wins where both set a key. The appliance
+// reads it through a read-only file descriptor, never by mounting.
+const BootConfigFile = "COLDIMAGE.CFG"

@@ -16,11 +16,14 @@ const SessionSchema = "coldimage.session/1"
 // per-source folders. Whatever path ran the session, the record has this one
 // shape, so a reader needs one parser.
 type Session struct {
-	Schema   string          `json:"schema"`
-	Tool     Tool            `json:"tool"`
-	Mode     string          `json:"mode"` // unattended | menu | ui | ui-plain | host
-	Kernel   string          `json:"kernel,omitempty"`
-	Cmdline  string          `json:"cmdline,omitempty"`
+	Schema  string `json:"schema"`
+	Tool    Tool   `json:"tool"`
+	Mode    string `json:"mode"` // unattended | menu | ui | ui-plain | host
+	Kernel  string `json:"kernel,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
+	// Settings are the lines of the boot medium's settings file
+	// (COLDIMAGE.CFG) that applied under the kernel command line.
+	Settings []string        `json:"settings,omitempty"`
 	Started  string          `json:"started"`
 	Finished string          `json:"finished"`
 	Clock    Clock           `json:"clock"`
@@ -193,6 +196,9 @@ func (s *Session) Text() string {
 	b.WriteString("\n")
 	if s.Kernel != "" || s.Cmdline != "" {
 		fmt.Fprintf(&b, "kernel %s\ncmdline %s\n", s.Kernel, s.Cmdline)
+	}
+	for _, l := range s.Settings {
+		fmt.Fprintf(&b, "setting from the boot medium: %s\n", l)
 	}
 	fmt.Fprintf(&b, "target %s (%s", s.Target.Device, orDash(s.Target.FSType))
 	if s.Target.Label != "" {

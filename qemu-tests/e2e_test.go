@@ -168,6 +168,7 @@ type sessionJSON struct {
 	Mode       string
 	OK, Failed int
 	Case       struct{ Case, Examiner, Evidence string }
+	Settings   []string
 	Sources    []struct {
 		Device, ID, Serial, Outdir, Result, Verified, Record string
 		OK, Complete                                         bool

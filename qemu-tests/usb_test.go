@@ -207,11 +207,23 @@ type usbRun struct {
 
 // bootUSBUnattended boots the stick with fw beside a 16 MiB source disk
 // and an EVIDENCE target, chooses the unattended menu entry and waits for
-// the run to finish and the guest to power off.
-func bootUSBUnattended(t *testing.T, fw usbFirmware) {
+// the run to finish and the guest to power off. With settings, the stick's
+// COLDIMAGE.CFG is replaced first, as an examiner edits it on a workstation
+// (mtools writes the FAT, not our code).
+func bootUSBUnattended(t *testing.T, fw usbFirmware, settings string) {
 	a := appliance(t)
 	dir := t.TempDir()
 	r := usbRun{stick: buildUSB(t, a, dir, ""), source: filepath.Join(dir, "source.img"), target: filepath.Join(dir, "target.img")}
+	if settings != "" {
+		cfg := filepath.Join(dir, "COLDIMAGE.CFG")
+		if err := os.WriteFile(cfg, []byte(settings), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img := fmt.Sprintf("%s@@%d", r.stick, usbimage.ESPLBA*512)
+		if out, err := exec.Command("mcopy", "-o", "-i", img, cfg, "::/COLDIMAGE.CFG").CombinedOutput(); err != nil {
+			t.Fatalf("mcopy (Debian package mtools): %v\n%s", err, out)
+		}
+	}
 	if err := WritePattern(r.source, 16<<20, 61); err != nil {
 		t.Fatal(err)
 	}
@@ -248,20 +260,37 @@ func bootUSBUnattended(t *testing.T, fw usbFirmware) {
 	if len(sj.Sources) != 1 || sj.Sources[0].Serial != "USBSRC1" {
 		t.Fatalf("session sources %+v, want only the USBSRC1 disk", sj.Sources)
 	}
-	checkImage(t, filepath.Join(session, sj.Sources[0].Outdir), r.sourceSHA)
+	rec := checkImage(t, filepath.Join(session, sj.Sources[0].Outdir), r.sourceSHA)
+	if settings != "" {
+		// The file's values apply (spaces kept); the menu entry's
+		// coldimage.target wins over the file's.
+		if sj.Case.Case != "USB-CFG-1" || sj.Case.Examiner != "Lab Examiner" || len(sj.Settings) != 3 {
+			t.Errorf("session case %+v settings %q: the stick's settings did not apply", sj.Case, sj.Settings)
+		}
+		if rec.Hashes["md5"] == "" {
+			t.Errorf("coldimage.hash from the settings file not used: hashes %v", rec.Hashes)
+		}
+	} else if len(sj.Settings) != 0 {
+		t.Errorf("the stick's template settings file applied settings: %q", sj.Settings)
+	}
 }
+
+// usbSettings is what an examiner might put in COLDIMAGE.CFG (CRLF, as
+// Notepad saves it); its target is overridden by the menu entry's.
+const usbSettings = "# lab defaults\r\ncoldimage.case=USB-CFG-1\r\ncoldimage.examiner=Lab Examiner\r\ncoldimage.hash=sha256,blake3,md5\r\n"
 
 // TestUSBSeaBIOS: legacy BIOS boots GRUB i386-pc from the stick's MBR and
 // BIOS boot partition.
-func TestUSBSeaBIOS(t *testing.T) { bootUSBUnattended(t, seaBIOS) }
+// The stick carries an examiner's settings file.
+func TestUSBSeaBIOS(t *testing.T) { bootUSBUnattended(t, seaBIOS, usbSettings) }
 
 // TestUSBOVMF: UEFI, Secure Boot off: shim → GRUB → kernel.
-func TestUSBOVMF(t *testing.T) { bootUSBUnattended(t, ovmf) }
+func TestUSBOVMF(t *testing.T) { bootUSBUnattended(t, ovmf, "") }
 
 // TestUSBOVMFSecureBoot: UEFI with Secure Boot enforced (Microsoft's keys
 // enrolled): Microsoft-signed shim → Debian-signed GRUB → Debian-signed
 // kernel.
-func TestUSBOVMFSecureBoot(t *testing.T) { bootUSBUnattended(t, ovmfSecureBoot) }
+func TestUSBOVMFSecureBoot(t *testing.T) { bootUSBUnattended(t, ovmfSecureBoot, "") }
 
 // TestUSBDefaultEntry: nobody at the keyboard, the menu times out into
 // the first entry (interactive, serial ttyS0 + screen); the stick stays

@@ -110,7 +110,7 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) 
 	rel := filepath.Join("coldimage", pathPart(c.Case.Case), now.Format("20060102T150405Z"))
 	sdir := filepath.Join(dir, rel)
 	s := &Session{Session: imager.Session{
-		Tool: imager.Tool{Name: "coldimage", Version: cfg.Version}, Mode: cfg.Mode, Kernel: cfg.Kernel, Cmdline: cfg.Cmdline,
+		Tool: imager.Tool{Name: "coldimage", Version: cfg.Version}, Mode: cfg.Mode, Kernel: cfg.Kernel, Cmdline: cfg.Cmdline, Settings: cfg.Settings,
 		Started: imager.RFC3339(now), Clock: imager.NewClock(now), Case: c.Case, Hash: strings.Join(c.Hashes, ","), Format: c.Format, Verify: c.Verify,
 		Target: imager.SessionTarget{Device: t.Name, FSType: t.FSType, Label: t.Label, UUID: t.UUID, Folder: "/" + filepath.ToSlash(rel)},
 	}, Dir: sdir}

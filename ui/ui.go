@@ -75,6 +75,7 @@ type Config struct {
 	Mode     string   // recorded in session.json ("ui" when empty)
 	Kernel   string   // the running kernel and its command line, recorded in session.json
 	Cmdline  string
+	Settings []string // lines of the boot medium's settings file that applied
 	Now      func() time.Time
 	LogEvery time.Duration // plain mode: progress line interval per source (default 10s)
 }

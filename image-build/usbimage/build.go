@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/coldimage/coldimage/disk"
 )
@@ -73,6 +74,7 @@ func Build(in *Inputs) (*Image, error) {
 		{ESPKernel, in.Kernel},
 		{"/" + in.InitrdName, in.Initrd},
 		{ESPManifest, []byte(manifest + "fat-volume-id " + im.ESPUUID() + "\n")},
+		{ESPConfig, []byte(strings.ReplaceAll(ConfigTemplate, "\n", "\r\n"))}, // CRLF: Notepad-friendly
 	}
 
 	core, err := MkCore(in.GrubMkimage, in.GrubPCDir, BIOSEarlyConfig(im.ESPUUID()))

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/initramfs/modules"
 	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
@@ -21,6 +22,7 @@ type App struct {
 	guard     *Guard
 	cfg       Config
 	cmdline   string
+	settings  []string // lines the boot medium's settings file applied
 	version   string
 	release   string
 	booted    time.Time
@@ -105,6 +107,35 @@ func (a *App) readCmdline() error {
 		a.con.Printf("coldimage: warning: %s", w)
 	}
 	a.con.Printf("coldimage %s on kernel %s: auto=%v target=%q sources=%v hash=%s", a.version, a.release, a.cfg.Auto, a.cfg.Target, a.cfg.Sources, a.cfg.Hash)
+	return nil
+}
+
+// readSettings applies the settings file on our boot medium (if any) under
+// the kernel command line. Its partition was write-blocked by the sweeps
+// before this step; it is read through go-diskfs, never mounted.
+func (a *App) readSettings() error {
+	p, ok := bootPartition(a.guard.ListDevices())
+	if !ok {
+		return nil // booted some other way (QEMU -kernel, PXE): nothing to read
+	}
+	b, err := readBootConfig(p.Dev())
+	if errors.Is(err, errNoBootConfig) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.cfg = ParseSettings(b, a.cmdline)
+	a.settings = settingLines(b)
+	if len(a.settings) == 0 {
+		a.con.Printf("coldimage: %s on %s sets nothing (every line commented out)", disk.BootConfigFile, p.Dev())
+		return nil
+	}
+	for _, w := range a.cfg.Warnings {
+		a.con.Printf("coldimage: warning: %s", w)
+	}
+	a.con.Printf("coldimage: %d setting(s) from %s on %s (the kernel command line wins): %s", len(a.settings), disk.BootConfigFile, p.Dev(), strings.Join(a.settings, "; "))
+	a.con.Printf("coldimage %s: auto=%v target=%q sources=%v hash=%s case=%q examiner=%q", a.version, a.cfg.Auto, a.cfg.Target, a.cfg.Sources, a.cfg.Hash, a.cfg.Case, a.cfg.Examiner)
 	return nil
 }
 

@@ -46,7 +46,7 @@ func (a *App) findTarget(spec string, wait time.Duration) (Device, []Device, err
 // session record. consent names unprotected devices the operator accepted.
 func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) *Session {
 	started := time.Now()
-	s := &Session{Tool: imager.Tool{Name: "coldimage", Version: a.version}, Kernel: a.release, Cmdline: a.cmdline, Mode: mode,
+	s := &Session{Tool: imager.Tool{Name: "coldimage", Version: a.version}, Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings, Mode: mode,
 		Started: imager.RFC3339(started), Clock: imager.NewClock(started),
 		Case: imager.Case{Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence}, Hash: cfg.Hash, Format: "raw", Verify: true}
 	fail := func(format string, args ...any) *Session {

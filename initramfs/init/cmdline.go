@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/coldimage/coldimage/disk"
 )
 
 // Config is what the kernel command line asks of the appliance
@@ -36,9 +38,31 @@ func (c Config) AllSources() bool {
 }
 
 // ParseCmdline parses /proc/cmdline. Values may be double-quoted.
-func ParseCmdline(s string) Config {
+func ParseCmdline(s string) Config { return ParseSettings(nil, s) }
+
+// ParseSettings applies the examiner's settings file (lines of
+// coldimage.KEY=VALUE; # comments; values may hold spaces), then the kernel
+// command line, which wins where both set a key. The file cannot choose the
+// console: it is read after the consoles are open.
+func ParseSettings(file []byte, cmdline string) Config {
 	c := DefaultConfig()
-	for _, f := range splitCmdline(s) {
+	for n, l := range strings.Split(string(file), "\n") {
+		l = strings.TrimSpace(strings.TrimSuffix(l, "\r"))
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
+		switch {
+		case !ok || !strings.HasPrefix(k, "coldimage."):
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: %q is not coldimage.KEY=VALUE; ignored", disk.BootConfigFile, n+1, l))
+		case k == "coldimage.console":
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: coldimage.console is taken from the kernel command line only; ignored", disk.BootConfigFile, n+1))
+		default:
+			c.set(k, v)
+		}
+	}
+	for _, f := range splitCmdline(cmdline) {
 		k, v, _ := strings.Cut(f, "=")
 		if k == "console" {
 			if dev, _, _ := strings.Cut(v, ","); dev == "tty0" || strings.HasPrefix(dev, "ttyS") {
@@ -46,66 +70,70 @@ func ParseCmdline(s string) Config {
 			}
 			continue
 		}
-		if !strings.HasPrefix(k, "coldimage.") {
-			continue
-		}
-		switch strings.TrimPrefix(k, "coldimage.") {
-		case "auto":
-			c.Auto = v == "1" || v == "yes" || v == "true"
-		case "target":
-			c.Target = v
-		case "sources":
-			c.Sources = nil
-			for _, s := range strings.Split(v, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					c.Sources = append(c.Sources, strings.TrimPrefix(s, "/dev/"))
-				}
-			}
-		case "raid":
-			switch v {
-			case "members", "volumes", "both":
-				c.RAID = v
-			default:
-				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.raid=%q is not members|volumes|both; using %s", v, c.RAID))
-			}
-		case "hash":
-			if v != "" {
-				c.Hash = v
-			}
-		case "case":
-			c.Case = v
-		case "examiner":
-			c.Examiner = v
-		case "evidence":
-			c.Evidence = v
-		case "ui":
-			switch v {
-			case "", "plain", "menu", "tui":
-				c.UI = strings.TrimPrefix(v, "tui")
-			default:
-				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.ui=%q is not plain|menu; using the full-screen UI", v))
-			}
-		case "term":
-			c.Term = v
-		case "console":
-			c.Console = strings.TrimPrefix(v, "/dev/")
-		case "jobs":
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				c.Jobs = n
-			} else {
-				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.jobs=%q is not a positive number", v))
-			}
-		case "wait":
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-				c.Wait = n
-			} else {
-				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.wait=%q is not a number of seconds", v))
-			}
-		default:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("unknown kernel parameter %s", k))
+		if strings.HasPrefix(k, "coldimage.") {
+			c.set(k, v)
 		}
 	}
 	return c
+}
+
+// set applies one coldimage.KEY=VALUE.
+func (c *Config) set(k, v string) {
+	switch strings.TrimPrefix(k, "coldimage.") {
+	case "auto":
+		c.Auto = v == "1" || v == "yes" || v == "true"
+	case "target":
+		c.Target = v
+	case "sources":
+		c.Sources = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.Sources = append(c.Sources, strings.TrimPrefix(s, "/dev/"))
+			}
+		}
+	case "raid":
+		switch v {
+		case "members", "volumes", "both":
+			c.RAID = v
+		default:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.raid=%q is not members|volumes|both; using %s", v, c.RAID))
+		}
+	case "hash":
+		if v != "" {
+			c.Hash = v
+		}
+	case "case":
+		c.Case = v
+	case "examiner":
+		c.Examiner = v
+	case "evidence":
+		c.Evidence = v
+	case "ui":
+		switch v {
+		case "", "plain", "menu", "tui":
+			c.UI = strings.TrimPrefix(v, "tui")
+		default:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.ui=%q is not plain|menu; using the full-screen UI", v))
+		}
+	case "term":
+		c.Term = v
+	case "console":
+		c.Console = strings.TrimPrefix(v, "/dev/")
+	case "jobs":
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			c.Jobs = n
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.jobs=%q is not a positive number", v))
+		}
+	case "wait":
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			c.Wait = n
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.wait=%q is not a number of seconds", v))
+		}
+	default:
+		c.Warnings = append(c.Warnings, fmt.Sprintf("unknown kernel parameter %s", k))
+	}
 }
 
 // splitCmdline splits on spaces outside double quotes and drops the quotes,

@@ -50,6 +50,7 @@ var bootSteps = []Step{
 	{"load storage and file-system drivers", (*App).loadDrivers, false},
 	{"wait for devices to settle", (*App).settle, false},
 	{"write-block every device seen", (*App).sweep, false},
+	{"read the examiner's settings from the boot medium", (*App).readSettings, false},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

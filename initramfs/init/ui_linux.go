@@ -43,7 +43,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	var mounted []string
 	cfg := ui.Config{
 		In: tty, Out: tty, Term: term, Plain: a.cfg.UI == "plain", Width: 80, Height: 24,
-		Version: a.version, Hashes: hashes, Mode: "console ui", Kernel: a.release, Cmdline: a.cmdline,
+		Version: a.version, Hashes: hashes, Mode: "console ui", Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings,
 		Case:    imager.Case{Case: a.cfg.Case, Examiner: a.cfg.Examiner, Evidence: a.cfg.Evidence},
 		Actions: []ui.Action{ui.ActionPowerOff, ui.ActionReboot, ui.ActionShell},
 		Devices: a.uiDevices,

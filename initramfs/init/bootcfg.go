@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/fat32"
+)
+
+// maxBootConfig bounds the settings file: it is a few lines of text.
+const maxBootConfig = 64 << 10
+
+// errNoBootConfig: the boot medium carries no settings file.
+var errNoBootConfig = errors.New("no " + disk.BootConfigFile)
+
+// readBootConfig reads the settings file from the FAT file system at path
+// (our boot medium's EFI system partition, or an image of it) through a
+// read-only descriptor with go-diskfs: nothing is mounted, nothing written.
+func readBootConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", disk.BootConfigFile, path, err)
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: size: %w", disk.BootConfigFile, path, err)
+	}
+	fs, err := fat32.Read(file.New(f, true), size, 0, 512)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: FAT32: %w", disk.BootConfigFile, path, err)
+	}
+	entries, err := fs.ReadDir(".") // io/fs path rules: "." is the root
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: root directory: %w", disk.BootConfigFile, path, err)
+	}
+	name := ""
+	for _, e := range entries {
+		if strings.EqualFold(e.Name(), disk.BootConfigFile) && !e.IsDir() {
+			name = e.Name()
+		}
+	}
+	if name == "" {
+		return nil, errNoBootConfig
+	}
+	r, err := fs.OpenFile("/"+name, os.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", disk.BootConfigFile, path, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, maxBootConfig+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", disk.BootConfigFile, path, err)
+	}
+	if len(b) > maxBootConfig {
+		return nil, fmt.Errorf("%s on %s is larger than %d KiB: not a settings file; ignored", disk.BootConfigFile, path, maxBootConfig>>10)
+	}
+	return b, nil
+}
+
+// bootPartition is the partition of our boot medium holding the settings
+// file: the FAT labelled BootLabel (or the GPT partition so named).
+func bootPartition(devs []Device) (Device, bool) {
+	for _, d := range devs {
+		if d.Partition && (d.FS != nil && d.FS.Label == BootLabel || d.PartName == BootLabel) {
+			return d, true
+		}
+	}
+	return Device{}, false
+}
+
+// settingLines are the settings a file applied, for the session record.
+func settingLines(b []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
