@@ -349,3 +349,49 @@ func TestAcquireE01WithEwfTools(t *testing.T) {
 		t.Errorf("coldimage verify of the E01: %v\n%s", err, stdout)
 	}
 }
+
+// verify takes a folder of image folders (an acquire OUTDIR of several
+// sources, or an appliance session folder) and verifies each in turn.
+func TestVerifyFolderOfImages(t *testing.T) {
+	dir := t.TempDir()
+	a := writeSource(t, dir, "a.dd", 2<<20, 11)
+	b := writeSource(t, dir, "b.dd", 3<<20+512, 12)
+	out := filepath.Join(dir, "out")
+	if _, stderr, err := runCLI(t, "acquire", a, b, out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	os.WriteFile(filepath.Join(out, "session.json"), []byte("{}"), 0o644) // other files are ignored
+	stdout, _, err := runCLI(t, "verify", out)
+	if err != nil || strings.Count(stdout, "image match") != 2 || !strings.Contains(stdout, "2 image(s) verified") {
+		t.Fatalf("verify of a folder of two images: %v\n%s", err, stdout)
+	}
+	var flipped string
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "b.dd") {
+			flipped = filepath.Join(out, e.Name(), "image.raw")
+		}
+	}
+	if flipped == "" {
+		t.Fatalf("no image folder for b.dd in %v", entries)
+	}
+	os.Chmod(flipped, 0o644)
+	f, err := os.OpenFile(flipped, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xff}, 3<<20)
+	f.Close()
+	stdout, _, err = runCLI(t, "verify", out)
+	if exitCode(err) != exitMismatch || strings.Count(stdout, "image match") != 1 || !strings.Contains(stdout, "image MISMATCH") || !strings.Contains(stdout, "1 failed") {
+		t.Errorf("one flipped image of two: exit %d (%v)\n%s", exitCode(err), err, stdout)
+	}
+	if _, _, err := runCLI(t, "verify", out, "--source", a); exitCode(err) != exitUsage {
+		t.Errorf("--source with a folder of two images: exit %d (%v), want usage", exitCode(err), err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	if _, _, err := runCLI(t, "verify", empty); err == nil || !strings.Contains(err.Error(), "no acquisition.json there or in its subfolders") {
+		t.Errorf("verify of an empty folder: %v", err)
+	}
+}

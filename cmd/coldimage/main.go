@@ -25,7 +25,8 @@ const usage = `usage: coldimage COMMAND [flags] ...
 commands:
   list [--json]                         disks, partitions, RAID membership
   acquire [flags] SOURCE... OUTDIR      image, hash, verify, record
-  verify OUTDIR [--source SOURCE]       re-hash image (and source) against the record
+  verify OUTDIR [--source SOURCE]       re-hash image (and source) against the record;
+                                        OUTDIR may also be a folder of image folders
   raid examine [--json] MEMBER...       RAID metadata per member and array
   raid assemble [--volume N] -o OUT MEMBER...
                                         write a reassembled RAID volume
