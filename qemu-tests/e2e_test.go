@@ -618,14 +618,23 @@ func TestConsoleUIPlain(t *testing.T) {
 	if err := MakeGPTExt4(target, 64, "EVIDENCE"); err != nil {
 		t.Fatal(err)
 	}
-	h0 := hashOf(t, src)
+	// An md RAID-1 member (mdadm-made): the UI annotates it and offers its
+	// volume, assembled in user space, as a source of its own.
+	member := filepath.Join(dir, "md.img")
+	volSHA, err := mdMember(t, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h0, hm := hashOf(t, src), hashOf(t, member)
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
-		Drives: []Drive{{File: src, Serial: "SRCUI"}, {File: target, Serial: "TARGET"}},
+		Drives: []Drive{{File: src, Serial: "SRCUI"}, {File: target, Serial: "TARGET"}, {File: member, Serial: "MDMEMBER"}},
 		Append: baseAppend + " coldimage.ui=plain coldimage.case=UI-1 coldimage.examiner=qemu coldimage.evidence=EV-UI"})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	expect(t, v, `plain mode`, time.Minute)
 	n := expect(t, v, `^\s*(\d+)\) .*vda`, time.Minute)[1]
-	v.Send(n)
+	expect(t, v, `^\s*\d+\) vdc .*RAID member`, time.Minute)
+	vol := expect(t, v, `^\s*(\d+)\) (md-[0-9a-f-]+).*RAID volume`, time.Minute)
+	v.Send(n + " " + vol[1])
 	m := expect(t, v, `^\s*(\d+)\) /dev/vdb1 ext4 EVIDENCE`, time.Minute)[1]
 	v.Send(m)
 	expect(t, v, `Case details`, time.Minute)
@@ -641,10 +650,17 @@ func TestConsoleUIPlain(t *testing.T) {
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if hashOf(t, src) != h0 {
-		t.Error("source changed")
+	if hashOf(t, src) != h0 || hashOf(t, member) != hm {
+		t.Error("a source changed")
 	}
 	session := readTarget(t, target)
+	// The plain list shortens long ids: find the volume's folder by prefix.
+	vols, _ := filepath.Glob(filepath.Join(session, strings.TrimSuffix(vol[2], "-")+"*"))
+	if len(vols) != 1 {
+		t.Errorf("no RAID volume image for %s in %s", vol[2], session)
+	} else if rec := checkImage(t, vols[0], volSHA); rec.Source.Kind != "raid" || len(rec.RAID) == 0 {
+		t.Errorf("volume record: kind %q, raid %d bytes", rec.Source.Kind, len(rec.RAID))
+	}
 	imgs, _ := filepath.Glob(filepath.Join(session, "vda_SRCUI", "image.raw"))
 	if len(imgs) != 1 {
 		t.Fatalf("no vda_SRCUI/image.raw in %s", session)
