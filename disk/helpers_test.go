@@ -19,7 +19,7 @@ var debianPackage = map[string]string{
 }
 
 // needTool skips the test when a command-line tool is missing.
-func needTool(t *testing.T, name string) {
+func needTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("%s not installed (Debian package %s)", name, debianPackage[name])
@@ -27,7 +27,7 @@ func needTool(t *testing.T, name string) {
 }
 
 // run runs a command and fails the test with its output on error.
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)
@@ -39,7 +39,7 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 // runIn runs a command with stdin.
-func runIn(t *testing.T, stdin string, name string, args ...string) string {
+func runIn(t testing.TB, stdin string, name string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)
@@ -52,7 +52,7 @@ func runIn(t *testing.T, stdin string, name string, args ...string) string {
 }
 
 // sparseFile creates a sparse file of size bytes in the test's temp dir.
-func sparseFile(t *testing.T, name string, size int64) string {
+func sparseFile(t testing.TB, name string, size int64) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(p)

@@ -28,7 +28,7 @@ type sfdiskJSON struct {
 }
 
 // fsImage formats a scratch file and returns its bytes.
-func fsImage(t *testing.T, size int64, tool string, args ...string) []byte {
+func fsImage(t testing.TB, size int64, tool string, args ...string) []byte {
 	t.Helper()
 	needTool(t, tool)
 	p := sparseFile(t, "fs.img", size)
@@ -41,7 +41,7 @@ func fsImage(t *testing.T, size int64, tool string, args ...string) []byte {
 }
 
 // writeAt copies b into the file at off.
-func writeAt(t *testing.T, path string, b []byte, off int64) {
+func writeAt(t testing.TB, path string, b []byte, off int64) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -55,7 +55,7 @@ func writeAt(t *testing.T, path string, b []byte, off int64) {
 
 // partitionedImage builds a 64 MiB image with the sfdisk script and an
 // ext4 (label DATA) in partition 1 and a FAT32 (label EFI) in partition 2.
-func partitionedImage(t *testing.T, script string) string {
+func partitionedImage(t testing.TB, script string) string {
 	t.Helper()
 	needTool(t, "sfdisk")
 	img := sparseFile(t, "disk.img", 64<<20)

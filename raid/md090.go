@@ -185,9 +185,11 @@ func parseMD090(buf []byte, off int64) (*Superblock, error) {
 		switch {
 		case state&md090DiskFaulty != 0:
 			return RoleFaulty
-		case state&md090DiskActive != 0 && state&md090DiskSync != 0:
+		case state&md090DiskActive != 0 && state&md090DiskSync != 0 && raidDisk >= 0 && raidDisk < md090MaxDisks:
 			return raidDisk
 		}
+		// Not active, or a raid_disk no 0.90 array can have (it holds at
+		// most md090MaxDisks): not placed in the array.
 		return RoleSpare
 	}
 	num, rd, st := role(md090ThisDiskWord / 32)
