@@ -462,9 +462,10 @@ func TestBadSectors(t *testing.T) {
 	}
 	f.Close()
 	session := readTarget(t, target)
-	dirs, _ := filepath.Glob(filepath.Join(session, "vda_BAD"))
+	// By serial: the guest may name the virtio disks in another order.
+	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_BAD"))
 	if len(dirs) != 1 {
-		t.Fatalf("no vda_BAD folder in %s", session)
+		t.Fatalf("no vd?_BAD folder in %s", session)
 	}
 	var rec acquisitionJSON
 	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
@@ -504,7 +505,7 @@ func TestTargetTooSmall(t *testing.T) {
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
 		Drives: []Drive{{File: src, Serial: "BIG"}, {File: target, Serial: "TARGET"}},
 		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE"})
-	expect(t, v, `COLDIMAGE ERROR target /dev/vdb1 too small`, 4*time.Minute)
+	expect(t, v, `COLDIMAGE ERROR target /dev/vd[a-z]1 too small`, 4*time.Minute)
 	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 2*time.Minute)
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)
@@ -631,11 +632,24 @@ func TestConsoleUIPlain(t *testing.T) {
 		Append: baseAppend + " coldimage.ui=plain coldimage.case=UI-1 coldimage.examiner=qemu coldimage.evidence=EV-UI"})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	expect(t, v, `plain mode`, time.Minute)
-	n := expect(t, v, `^\s*(\d+)\) .*vda`, time.Minute)[1]
-	expect(t, v, `^\s*\d+\) vdc .*RAID member`, time.Minute)
+	// The volume is the list's last row; the disks are found in the list by
+	// serial, since the guest may name the virtio disks in another order.
 	vol := expect(t, v, `^\s*(\d+)\) (md-[0-9a-f-]+).*RAID volume`, time.Minute)
+	listed := func(re string) []string {
+		rx := regexp.MustCompile(re)
+		lines := v.Lines()
+		for i := len(lines) - 1; i >= 0; i-- {
+			if m := rx.FindStringSubmatch(stripANSI(lines[i])); m != nil {
+				return m
+			}
+		}
+		t.Fatalf("no line matches %s", re)
+		return nil
+	}
+	n := listed(`^\s*(\d+)\) vd[a-z] .* SRCUI `)[1]
+	listed(`^\s*\d+\) vd[a-z] .* MDMEMBER +RAID member`)
 	v.Send(n + " " + vol[1])
-	m := expect(t, v, `^\s*(\d+)\) /dev/vdb1 ext4 EVIDENCE`, time.Minute)[1]
+	m := expect(t, v, `^\s*(\d+)\) /dev/vd[a-z]1 ext4 EVIDENCE`, time.Minute)[1]
 	v.Send(m)
 	expect(t, v, `Case details`, time.Minute)
 	for i := 0; i < 7; i++ { // Enter keeps the defaults from the command line
@@ -661,9 +675,9 @@ func TestConsoleUIPlain(t *testing.T) {
 	} else if rec := checkImage(t, vols[0], volSHA); rec.Source.Kind != "raid" || len(rec.RAID) == 0 {
 		t.Errorf("volume record: kind %q, raid %d bytes", rec.Source.Kind, len(rec.RAID))
 	}
-	imgs, _ := filepath.Glob(filepath.Join(session, "vda_SRCUI", "image.raw"))
+	imgs, _ := filepath.Glob(filepath.Join(session, "vd?_SRCUI", "image.raw"))
 	if len(imgs) != 1 {
-		t.Fatalf("no vda_SRCUI/image.raw in %s", session)
+		t.Fatalf("no vd?_SRCUI/image.raw in %s", session)
 	}
 	if got := hashOf(t, imgs[0]); got != h0 {
 		t.Errorf("image sha256 %s, want %s", got, h0)

@@ -34,7 +34,7 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"-build", build, "-work", t.TempDir()}, &out, &errb); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errb.String())
 	}
-	for _, want := range []string{"evidence disks unchanged", "ok=3 failed=0", "vda_DEMO-GPT"} {
+	for _, want := range []string{"evidence disks unchanged", "ok=3 failed=0", "_DEMO-GPT"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
