@@ -42,9 +42,6 @@ func Acquire(ctx context.Context, o AcquireOpts, d Device, sessionDir string, pr
 	defer func() {
 		r.Finished = imager.RFC3339(time.Now())
 		r.Seconds = time.Since(t0).Seconds()
-		if r.Unreadable == nil {
-			r.Unreadable = []imager.BadRange{}
-		}
 	}()
 	cmd := exec.CommandContext(ctx, o.Bin, o.Args(d.Dev(), outdir)...)
 	stdout, err := cmd.StdoutPipe()

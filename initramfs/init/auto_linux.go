@@ -71,14 +71,8 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	if boot[target.Disk] {
 		return fail("target %s is on our boot medium: refused", target.Dev())
 	}
-	var vols []Device
-	volsRead := false
-	volumes := func() []Device { // RAID metadata is read once, and only when needed
-		if !volsRead {
-			vols, volsRead = raidVolumes(devs), true
-		}
-		return vols
-	}
+	// RAID metadata is read once, and only when needed.
+	volumes := sync.OnceValue(func() []Device { return raidVolumes(devs) })
 	sources, skipped, err := SelectSources(devs, cfg, &target, boot, consent, volumes)
 	if err == nil && cfg.AllSources() {
 		var more []Skip
