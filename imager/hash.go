@@ -6,6 +6,8 @@ import (
 	"encoding"
 	"fmt"
 	"hash"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,6 +57,11 @@ func known(alg string) bool {
 		}
 	}
 	return false
+}
+
+// HashAlgs are the algorithms of a set of hashes (alg → hex), in canonical order.
+func HashAlgs(m map[string]string) []string {
+	return SortAlgs(slices.Collect(maps.Keys(m)))
 }
 
 // SortAlgs orders algorithm names canonically.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -273,7 +272,7 @@ func (r *Record) Text() string {
 	}
 	w.Flush()
 	fmt.Fprintf(&b, "\nHashes (whole source, zero fill included)\n-----------------------------------------\n")
-	for _, alg := range SortAlgs(keys(r.Hashes)) {
+	for _, alg := range HashAlgs(r.Hashes) {
 		line(strings.ToUpper(alg)+":", r.Hashes[alg])
 	}
 	w.Flush()
@@ -297,7 +296,7 @@ func (r *Record) Text() string {
 		line("Time:", v.Time)
 		if v.Source != nil {
 			line("Source re-read:", matchText(v.Source.Match))
-			for _, alg := range SortAlgs(keys(v.Source.Hashes)) {
+			for _, alg := range HashAlgs(v.Source.Hashes) {
 				line("  "+strings.ToUpper(alg)+":", v.Source.Hashes[alg])
 			}
 		}
@@ -305,7 +304,7 @@ func (r *Record) Text() string {
 		if v.ImageCache != "" {
 			line("  page cache:", v.ImageCache+" before the read-back")
 		}
-		for _, alg := range SortAlgs(keys(v.Image.Hashes)) {
+		for _, alg := range HashAlgs(v.Image.Hashes) {
 			line("  "+strings.ToUpper(alg)+":", v.Image.Hashes[alg])
 		}
 		if v.FirstDifference != nil {
@@ -350,15 +349,6 @@ func matchText(ok bool) string {
 		return "MATCH"
 	}
 	return "MISMATCH"
-}
-
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // HumanBytes renders a size in binary units.

@@ -216,7 +216,7 @@ func (s *Session) Text() string {
 		}
 		fmt.Fprintf(&b, "%-6s %s (%s, %s, model %q, serial %q, read-only %v) → %s: result %s, complete %v, verification %s\n",
 			status, r.ID, r.Device, HumanBytes(r.Size), r.Model, r.Serial, r.ReadOnly, r.Outdir, r.Result, r.Complete, r.Verified)
-		for _, alg := range SortAlgs(keys(r.Hashes)) {
+		for _, alg := range HashAlgs(r.Hashes) {
 			fmt.Fprintf(&b, "       %-7s %s\n", alg, r.Hashes[alg])
 		}
 		for _, u := range r.Unreadable {

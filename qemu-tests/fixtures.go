@@ -125,7 +125,13 @@ func Splice(dst, src string, off int64) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY, 0)
+	return copyInto(dst, os.O_WRONLY, off, in)
+}
+
+// copyInto opens dst with flag, writes r to it from byte off and closes it,
+// reporting the first error.
+func copyInto(dst string, flag int, off int64, r io.Reader) error {
+	out, err := os.OpenFile(dst, flag, 0o644)
 	if err != nil {
 		return err
 	}
@@ -133,7 +139,7 @@ func Splice(dst, src string, off int64) error {
 		out.Close()
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
 		return err
 	}
@@ -181,15 +187,7 @@ func Extract(img string, p Partition, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, io.NewSectionReader(in, p.Start*512, p.Size*512)); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return copyInto(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, io.NewSectionReader(in, p.Start*512, p.Size*512))
 }
 
 // MakeGPTExt4 makes a GPT disk of sizeMiB with one ext4 partition (label)
@@ -276,15 +274,7 @@ func CopyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return copyInto(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, in)
 }
 
 // dirtyScript runs in the fixture guest: mount the ext4 partition, write,

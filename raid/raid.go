@@ -473,6 +473,17 @@ func (a *Array) SourceID() string {
 	return prefix + "-" + strings.NewReplacer(":", "-", "/", "-").Replace(a.UUID)
 }
 
+// IsSourceID reports whether s has the form SourceID gives a volume:
+// md-…, ddf-… or imsm-….
+func IsSourceID(s string) bool {
+	for _, p := range []string{"md-", "ddf-", "imsm-"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // MemberNames lists the given devices that hold the array's data: active
 // members, which the assembly reads, and members still being rebuilt, which
 // it treats as missing but which are evidence all the same (never a target,

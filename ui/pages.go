@@ -467,7 +467,7 @@ func summaryLines(s *Session, width int) []string {
 			state = "OK"
 		}
 		l = append(l, fmt.Sprintf("%s  %s  verification: %s  unreadable ranges: %d", r.ID, state, r.Verified, len(r.Unreadable)))
-		for _, alg := range imager.SortAlgs(mapKeys(r.Hashes)) {
+		for _, alg := range imager.HashAlgs(r.Hashes) {
 			l = append(l, fmt.Sprintf("  %-6s %s", alg, r.Hashes[alg]))
 		}
 		for i, u := range r.Unreadable {

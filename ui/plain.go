@@ -399,11 +399,10 @@ func (p *plain) watchAbort(s *Session, abort context.CancelCauseFunc, stop <-cha
 				asking = true
 				p.printf("! abort imaging? every source stops; what was imaged stays, recorded as incomplete. type yes to abort, anything else keeps imaging\n")
 			case asking && l == "yes":
-				if err := s.Log(p.cfg.Now(), "imaging aborted by the operator"); err != nil {
-					p.printf("! could not log the abort in %s: %v; imaging stops anyway\n", s.Dir, err)
+				if err := s.Abort(p.cfg.Now(), abort); err != nil {
+					p.printf("! %v\n", err)
 				}
 				p.printf("! aborted: every source is stopping and writing its record\n")
-				abort(ErrAborted)
 				asking = false
 			case asking:
 				asking = false

@@ -209,12 +209,9 @@ func (a *app) keyProgress(ev *tcell.EventKey) {
 		a.asking = true
 	case a.asking && isRune && (r == 'y' || r == 'Y'):
 		a.asking = false
-		if err := a.session.Log(a.cfg.Now(), "imaging aborted by the operator"); err != nil {
-			a.msg = fmt.Sprintf("could not log the abort in %s: %v; imaging stops anyway", a.session.Dir, err)
-		}
 		a.aborted = true
-		if a.abort != nil {
-			a.abort(ErrAborted)
+		if err := a.session.Abort(a.cfg.Now(), a.abort); err != nil {
+			a.msg = err.Error()
 		}
 	case a.asking && (isRune && (r == 'n' || r == 'N') || ev.Key() == tcell.KeyEscape):
 		a.asking = false

@@ -199,6 +199,20 @@ func result(j Job, rec *imager.Record, err error) SourceResult {
 	return r
 }
 
+// Abort stops the running session for the operator: the abort is logged in
+// the session record, then stop (the session's cancel, when set) ends every
+// source with ErrAborted. Imaging stops even when the log cannot be written.
+func (s *Session) Abort(now time.Time, stop context.CancelCauseFunc) error {
+	err := s.Log(now, "imaging aborted by the operator")
+	if stop != nil {
+		stop(ErrAborted)
+	}
+	if err != nil {
+		return fmt.Errorf("could not log the abort in %s: %v; imaging stops anyway", s.Dir, err)
+	}
+	return nil
+}
+
 // Log records an examiner action in the session record and rewrites it.
 func (s *Session) Log(now time.Time, what string) error {
 	s.mu.Lock()
@@ -229,12 +243,4 @@ func pathPart(s string) string {
 		return "case"
 	}
 	return out
-}
-
-func mapKeys(m map[string]string) []string {
-	var k []string
-	for a := range m {
-		k = append(k, a)
-	}
-	return k
 }

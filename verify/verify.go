@@ -37,10 +37,7 @@ func OpenImage(dir string, rec *imager.Record) (Image, error) {
 	if len(rec.Image.Files) == 0 {
 		return nil, fmt.Errorf("record in %s lists no image files", dir)
 	}
-	var paths []string
-	for _, f := range rec.Image.Files {
-		paths = append(paths, filepath.Join(dir, f))
-	}
+	paths := imagePaths(dir, rec)
 	switch rec.Image.Format {
 	case "raw":
 		return imager.OpenFiles(paths)
@@ -48,6 +45,15 @@ func OpenImage(dir string, rec *imager.Record) (Image, error) {
 		return ewf.Open(paths[0])
 	}
 	return nil, fmt.Errorf("record in %s: unknown image format %q", dir, rec.Image.Format)
+}
+
+// imagePaths are the image files the record in dir lists.
+func imagePaths(dir string, rec *imager.Record) []string {
+	var paths []string
+	for _, f := range rec.Image.Files {
+		paths = append(paths, filepath.Join(dir, f))
+	}
+	return paths
 }
 
 // Run verifies the image in dir against its record and stores the outcome in
@@ -93,11 +99,7 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 	// Read the image back from the target, not from the page cache the
 	// acquisition just filled.
 	cache := "dropped"
-	var paths []string
-	for _, f := range rec.Image.Files {
-		paths = append(paths, filepath.Join(dir, f))
-	}
-	if err := dropCache(paths); err != nil {
+	if err := dropCache(imagePaths(dir, rec)); err != nil {
 		cache = "not dropped: " + err.Error()
 	}
 	img, err := OpenImage(dir, rec)

@@ -256,7 +256,7 @@ func printSummary(w io.Writer, r *acquire.Request, rec *imager.Record, err error
 		return
 	}
 	fmt.Fprintf(w, "  result: %s\n", rec.Result)
-	for _, alg := range imager.SortAlgs(mapKeys(rec.Hashes)) {
+	for _, alg := range imager.HashAlgs(rec.Hashes) {
 		fmt.Fprintf(w, "  %-7s %s\n", alg+":", rec.Hashes[alg])
 	}
 	if len(rec.Unreadable) > 0 {
@@ -281,14 +281,6 @@ func matchWord(ok bool) string {
 		return "match"
 	}
 	return "MISMATCH"
-}
-
-func mapKeys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // newProgress renders events as JSON lines on stdout, or for people on stderr.

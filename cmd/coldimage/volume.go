@@ -17,12 +17,7 @@ func isVolumeID(s string) bool {
 	if _, err := os.Stat(s); err == nil {
 		return false
 	}
-	for _, p := range []string{"md-", "ddf-", "imsm-"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
+	return raid.IsSourceID(s)
 }
 
 // candidates lists where RAID members may be: this machine's disks and the

@@ -67,7 +67,7 @@ func readBootConfig(path string) ([]byte, error) {
 // file: the FAT labelled BootLabel (or the GPT partition so named).
 func bootPartition(devs []Device) (Device, bool) {
 	for _, d := range devs {
-		if d.Partition && (d.FS != nil && d.FS.Label == BootLabel || d.PartName == BootLabel) {
+		if d.Partition && carriesBootLabel(d) {
 			return d, true
 		}
 	}
@@ -77,10 +77,8 @@ func bootPartition(devs []Device) (Device, bool) {
 // settingLines are the settings a file applied, for the session record.
 func settingLines(b []byte) []string {
 	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
+	for _, l := range fileLines(b) {
+		out = append(out, l.text)
 	}
 	return out
 }

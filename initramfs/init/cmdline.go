@@ -46,18 +46,15 @@ func ParseCmdline(s string) Config { return ParseSettings(nil, s) }
 // console: it is read after the consoles are open.
 func ParseSettings(file []byte, cmdline string) Config {
 	c := DefaultConfig()
-	for n, l := range strings.Split(string(file), "\n") {
-		l = strings.TrimSpace(strings.TrimSuffix(l, "\r"))
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
+	for _, fl := range fileLines(file) {
+		n, l := fl.n, fl.text
 		k, v, ok := strings.Cut(l, "=")
 		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
 		switch {
 		case !ok || !strings.HasPrefix(k, "coldimage."):
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: %q is not coldimage.KEY=VALUE; ignored", disk.BootConfigFile, n+1, l))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: %q is not coldimage.KEY=VALUE; ignored", disk.BootConfigFile, n, l))
 		case k == "coldimage.console":
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: coldimage.console is taken from the kernel command line only; ignored", disk.BootConfigFile, n+1))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: coldimage.console is taken from the kernel command line only; ignored", disk.BootConfigFile, n))
 		default:
 			c.set(k, v)
 		}
@@ -75,6 +72,24 @@ func ParseSettings(file []byte, cmdline string) Config {
 		}
 	}
 	return c
+}
+
+// fileLine is one setting line of a settings file, numbered from 1.
+type fileLine struct {
+	n    int
+	text string
+}
+
+// fileLines are a settings file's lines, trimmed (CRLF files too), without
+// blank lines and # comments.
+func fileLines(b []byte) []fileLine {
+	var out []fileLine
+	for i, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, fileLine{i + 1, l})
+		}
+	}
+	return out
 }
 
 // set applies one coldimage.KEY=VALUE.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/raid"
 )
 
 // BootLabel is the file-system label and GPT partition name of our own
@@ -57,12 +58,17 @@ func MatchTarget(devs []Device, spec string) (Device, error) {
 	return Device{}, fmt.Errorf("target %s is ambiguous: %s", spec, strings.Join(names, ", "))
 }
 
+// carriesBootLabel: a file system labelled BootLabel, or a GPT partition so named.
+func carriesBootLabel(d Device) bool {
+	return d.FS != nil && d.FS.Label == BootLabel || d.Partition && d.PartName == BootLabel
+}
+
 // BootDisks are the disks holding a file system labelled BootLabel or a
 // GPT partition named BootLabel (the name survives a relabelled FAT).
 func BootDisks(devs []Device) map[string]bool {
 	m := map[string]bool{}
 	for _, d := range devs {
-		if d.FS != nil && d.FS.Label == BootLabel || d.Partition && d.PartName == BootLabel {
+		if carriesBootLabel(d) {
 			m[d.Disk] = true
 		}
 	}
@@ -131,7 +137,7 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 					d, ok = x, true
 				}
 			}
-		} else if IsVolumeID(want) {
+		} else if raid.IsSourceID(want) {
 			d, ok = findVolume(want, volumes)
 		} else {
 			d, ok = byName[want]
@@ -165,16 +171,6 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 		return src, skipped, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return src, skipped, nil
-}
-
-// IsVolumeID reports whether a source names a RAID volume by source-id.
-func IsVolumeID(s string) bool {
-	for _, p := range []string{"md-", "ddf-", "imsm-"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // findVolume looks a volume up by source-id; volumes are read once.
