@@ -59,6 +59,35 @@ func known(alg string) bool {
 	return false
 }
 
+// HashesFor returns exactly the hash set an acquisition in format computes
+// and records (acquisition.json hashes, the sidecars, session.json) when the
+// examiner asks for hashes (DefaultHashes when empty): the confirm screen
+// shows this list and acquire.Run images with it, so the two cannot differ.
+//
+// Formats are "raw", "split" (a raw image in pieces) and "e01". An E01 adds
+// MD5 and SHA-1 to the requested set: its hash section stores the MD5 of the
+// media and its digest section MD5 and SHA-1, which EnCase, FTK and libewf's
+// ewfverify check when they open the image. Without them the E01 would carry
+// no hash of its own. The result is de-duplicated, in canonical order.
+func HashesFor(format string, hashes []string) []string {
+	if len(hashes) == 0 {
+		hashes = DefaultHashes
+	}
+	set := append([]string(nil), hashes...)
+	if format == "e01" {
+		set = append(set, "md5", "sha1")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range SortAlgs(set) {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // HashAlgs are the algorithms of a set of hashes (alg → hex), in canonical order.
 func HashAlgs(m map[string]string) []string {
 	return SortAlgs(slices.Collect(maps.Keys(m)))

@@ -60,13 +60,8 @@ func (r *Request) defaults() {
 	if r.Format == "" {
 		r.Format = "raw"
 	}
-	if len(r.Hashes) == 0 {
-		r.Hashes = imager.DefaultHashes
-	}
-	if r.Format == "e01" {
-		// The E01 stores MD5 (hash section) and MD5+SHA-1 (digest section).
-		r.Hashes = imager.SortAlgs(union(r.Hashes, []string{"md5", "sha1"}))
-	}
+	// The set the confirm screen shows (imager.HashesFor) is the set imaged.
+	r.Hashes = imager.HashesFor(r.Format, r.Hashes)
 	if r.Tool.Name == "" {
 		r.Tool.Name = "coldimage"
 	}
@@ -523,18 +518,6 @@ func relNames(dir string, files []string) []string {
 			out = append(out, rel)
 		} else {
 			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func union(a, b []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range append(append([]string(nil), a...), b...) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
 		}
 	}
 	return out
