@@ -133,6 +133,37 @@ func NewClock(now time.Time) Clock {
 	return c
 }
 
+// FormatName is the one word people read for an image's format: session.json
+// and session.txt ("format") and acquisition.txt ("Format:") use it alike.
+//
+//	raw    one raw (dd) file, image.raw
+//	split  a raw image in numbered pieces, image.raw.001, .002, … (CLI --split,
+//	       the console UI's "split raw")
+//	e01    an EWF-E01 segment set, image.E01, .E02, …
+//
+// acquisition.json keeps the contract's image.format (raw | e01) and marks a
+// split image by image.split_size > 0, so FormatName(rec.Image.Format,
+// rec.Image.SplitSize) is the word for a record.
+func FormatName(format string, split int64) string {
+	if format == "raw" && split > 0 {
+		return "split"
+	}
+	return format
+}
+
+// formatText is acquisition.txt's Format line: the FormatName word, then
+// what it means for the files.
+func formatText(format string, split int64, files int) string {
+	switch name := FormatName(format, split); name {
+	case "split":
+		return fmt.Sprintf("split (raw image in %d piece(s) of up to %d bytes (%s) each)", files, split, HumanBytes(split))
+	case "e01":
+		return fmt.Sprintf("e01 (EWF-E01, %d segment file(s))", files)
+	default:
+		return name
+	}
+}
+
 // RFC3339 formats a time as the record does.
 func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
@@ -265,7 +296,7 @@ func (r *Record) Text() string {
 	line("Read-only:", ro)
 	w.Flush()
 	fmt.Fprintf(&b, "\nImage\n-----\n")
-	line("Format:", r.Image.Format)
+	line("Format:", formatText(r.Image.Format, r.Image.SplitSize, len(r.Image.Files)))
 	line("Size:", fmt.Sprintf("%d bytes", r.Image.Size))
 	for _, f := range r.Image.Files {
 		line("File:", f)

@@ -28,8 +28,9 @@ type Session struct {
 	Finished string          `json:"finished"`
 	Clock    Clock           `json:"clock"`
 	Case     Case            `json:"case"`
-	Hash     string          `json:"hash"`   // the hash set, comma-separated
-	Format   string          `json:"format"` // raw | split | e01
+	Hash     string          `json:"hash"`                 // the hash set, comma-separated
+	Format   string          `json:"format"`               // raw | split | e01: FormatName's word, as acquisition.txt says it
+	Split    int64           `json:"split_size,omitempty"` // bytes per piece of a "split" image
 	Verify   bool            `json:"verify"`
 	Target   SessionTarget   `json:"target"`
 	Sources  []SessionSource `json:"sources"`
@@ -208,7 +209,11 @@ func (s *Session) Text() string {
 		fmt.Fprintf(&b, ", uuid %s", s.Target.UUID)
 	}
 	fmt.Fprintf(&b, ") folder %s\n", s.Target.Folder)
-	fmt.Fprintf(&b, "format %s, hashes %s, verify %v\n\n", orDash(s.Format), s.Hash, s.Verify)
+	format := orDash(s.Format)
+	if s.Format == "split" && s.Split > 0 {
+		format += fmt.Sprintf(" (raw image in pieces of up to %d bytes (%s) each)", s.Split, HumanBytes(s.Split))
+	}
+	fmt.Fprintf(&b, "format %s, hashes %s, verify %v\n\n", format, s.Hash, s.Verify)
 	for _, r := range s.Sources {
 		status := "OK"
 		if !r.OK {

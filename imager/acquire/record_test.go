@@ -73,3 +73,65 @@ func TestHashesForIsWhatIsRecorded(t *testing.T) {
 		})
 	}
 }
+
+// session.json, session.txt and acquisition.txt name a format with the same
+// word (imager.FormatName); acquisition.json keeps raw|e01 + split_size.
+func TestFormatWordAgrees(t *testing.T) {
+	src, _ := sourceFile(t, 1<<20+512, 2)
+	for _, tc := range []struct {
+		format string
+		split  int64
+		word   string
+	}{
+		{"raw", 0, "raw"},
+		{"raw", 256 << 10, "split"},
+		{"e01", 0, "e01"},
+	} {
+		t.Run(tc.word, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			rec, err := Run(context.Background(), &Request{Source: src, OutDir: out, Format: tc.format, Split: tc.split, NoVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Image.Format != tc.format || rec.Image.SplitSize != tc.split {
+				t.Errorf("acquisition.json image.format %q split_size %d, want %q %d", rec.Image.Format, rec.Image.SplitSize, tc.format, tc.split)
+			}
+			word := imager.FormatName(rec.Image.Format, rec.Image.SplitSize)
+			if word != tc.word {
+				t.Errorf("FormatName = %q, want %q", word, tc.word)
+			}
+			txt, _ := os.ReadFile(filepath.Join(out, "acquisition.txt"))
+			if !hasLine(string(txt), "Format:", tc.word) {
+				t.Errorf("acquisition.txt does not say format %q:\n%s", tc.word, txt)
+			}
+			if tc.word == "split" && !strings.Contains(string(txt), "5 piece(s) of up to 262144 bytes") {
+				t.Errorf("acquisition.txt does not give the pieces:\n%s", txt)
+			}
+			sdir := t.TempDir()
+			s := &imager.Session{Format: word, Split: rec.Image.SplitSize}
+			if err := imager.WriteSession(sdir, s); err != nil {
+				t.Fatal(err)
+			}
+			back, err := imager.ReadSession(sdir)
+			if err != nil || back.Format != tc.word {
+				t.Errorf("session.json format %q (%v), want %q", back.Format, err, tc.word)
+			}
+			stxt, _ := os.ReadFile(filepath.Join(sdir, "session.txt"))
+			if !strings.Contains(string(stxt), "format "+tc.word) {
+				t.Errorf("session.txt does not say format %q:\n%s", tc.word, stxt)
+			}
+		})
+	}
+}
+
+// hasLine reports whether text has a line "<key> <word>…" (key, spaces, then word).
+func hasLine(text, key, word string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(l, key); ok && strings.HasPrefix(strings.TrimSpace(rest), word) {
+			if r := strings.TrimSpace(rest)[len(word):]; r == "" || r[0] == ' ' {
+				return true
+			}
+		}
+	}
+	return false
+}
