@@ -1,6 +1,7 @@
 package imager
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -171,11 +172,11 @@ func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // earlier versions atomically: verify updates them) and, with sidecars set,
 // the image.<alg> files in coreutils *sum format.
 func WriteRecord(dir string, r *Record, sidecars bool) error {
-	js, err := json.MarshalIndent(r, "", "  ")
+	js, err := marshalJSON(r)
 	if err != nil {
 		return fmt.Errorf("encode record: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "acquisition.json"), append(js, '\n')); err != nil {
+	if err := writeAtomic(filepath.Join(dir, "acquisition.json"), js); err != nil {
 		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, "acquisition.txt"), []byte(r.Text())); err != nil {
@@ -189,6 +190,20 @@ func WriteRecord(dir string, r *Record, sidecars bool) error {
 		}
 	}
 	return syncDir(dir)
+}
+
+// marshalJSON encodes a record indented, ending in a newline, with text as
+// written: UTF-8 stays UTF-8 ("Müller's") and &, <, > are not escaped for
+// HTML ("Müller & Söhne" reads as such in the file).
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Sidecars returns, per algorithm, the body of image.<alg>: one line per

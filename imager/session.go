@@ -1,7 +1,6 @@
 package imager
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -159,11 +158,11 @@ func (s *Session) normalise() {
 // action is logged at once), and a power cut leaves the old or the new one.
 func WriteSession(dir string, s *Session) error {
 	s.normalise()
-	b, err := json.MarshalIndent(s, "", "  ")
+	b, err := marshalJSON(s)
 	if err != nil {
 		return fmt.Errorf("session record: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "session.json"), append(b, '\n')); err != nil {
+	if err := writeAtomic(filepath.Join(dir, "session.json"), b); err != nil {
 		return err
 	}
 	return writeAtomic(filepath.Join(dir, "session.txt"), []byte(s.Text()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -131,6 +132,75 @@ func hasLine(text, key, word string) bool {
 			if r := strings.TrimSpace(rest)[len(word):]; r == "" || r[0] == ' ' {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// Case text outside ASCII reaches every record unchanged: acquisition.json
+// (as UTF-8, not escaped), acquisition.txt, session.json/.txt and the E01's
+// header2 as libewf's ewfinfo reads it. (The E01's legacy ASCII header
+// transliterates, see ewf.TestHeaderASCII.)
+func TestNonASCIICaseText(t *testing.T) {
+	c := imager.Case{Case: "Müller's case", Examiner: "Jürgen Müller", Evidence: "Bücher & Söhne <1>", Notes: "Zoë’s “café” — ß"}
+	src, _ := sourceFile(t, 1<<20, 4)
+	out := filepath.Join(t.TempDir(), "out")
+	rec, err := Run(context.Background(), &Request{Source: src, OutDir: out, Format: "e01", Case: c, Tool: imager.Tool{Version: "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := imager.ReadRecord(out)
+	if err != nil || back.Case != c {
+		t.Errorf("acquisition.json case %+v (%v), want %+v", back.Case, err, c)
+	}
+	js, _ := os.ReadFile(filepath.Join(out, "acquisition.json"))
+	txt, _ := os.ReadFile(filepath.Join(out, "acquisition.txt"))
+	for _, v := range []string{c.Case, c.Examiner, c.Evidence, c.Notes} {
+		if !strings.Contains(string(js), v) {
+			t.Errorf("acquisition.json does not hold %q as written", v)
+		}
+		if !strings.Contains(string(txt), v) {
+			t.Errorf("acquisition.txt does not hold %q", v)
+		}
+	}
+
+	sdir := t.TempDir()
+	s := &imager.Session{Case: c, Format: "e01", Sources: []imager.SessionSource{{ID: rec.Source.ID, Outdir: "x"}}}
+	s.Sources[0].Outcome(rec, nil, false)
+	if err := imager.WriteSession(sdir, s); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := imager.ReadSession(sdir)
+	if err != nil || sb.Case != c {
+		t.Errorf("session.json case %+v (%v), want %+v", sb.Case, err, c)
+	}
+	sjs, _ := os.ReadFile(filepath.Join(sdir, "session.json"))
+	stxt, _ := os.ReadFile(filepath.Join(sdir, "session.txt"))
+	for _, v := range []string{c.Case, c.Examiner, c.Evidence, c.Notes} {
+		if !strings.Contains(string(sjs), v) || !strings.Contains(string(stxt), v) {
+			t.Errorf("session.json/txt do not hold %q as written:\n%s\n%s", v, sjs, stxt)
+		}
+	}
+
+	if _, err := exec.LookPath("ewfinfo"); err != nil {
+		t.Skip("ewfinfo (ewf-tools) not installed")
+	}
+	info, err := exec.Command("ewfinfo", filepath.Join(out, "image.E01")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ewfinfo: %v\n%s", err, info)
+	}
+	for _, kv := range [][2]string{{"Case number", c.Case}, {"Examiner name", c.Examiner}, {"Evidence number", c.Evidence}, {"Notes", c.Notes}} {
+		if !hasField(string(info), kv[0]+":", kv[1]) {
+			t.Errorf("ewfinfo does not show %s %q:\n%s", kv[0], kv[1], info)
+		}
+	}
+}
+
+// hasField reports whether text has a line "<key><tabs or spaces><value>".
+func hasField(text, key, value string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(l), key); ok && strings.TrimSpace(rest) == value {
+			return true
 		}
 	}
 	return false

@@ -26,7 +26,9 @@ import (
 //
 // m and u are POSIX timestamps; p is "0" (no password).
 //
-// Header section data: zlib-compressed ASCII, lines ending in "\r\n":
+// Header section data: zlib-compressed ASCII (values transliterated by
+// ascii: "Müller's" is stored as "Mueller's"; header2 keeps the original),
+// lines ending in "\r\n":
 //
 //	"1", "main", c n a e t av ov m u p, values, ""
 //
@@ -76,13 +78,73 @@ func headerTime(t time.Time) string {
 	return fmt.Sprintf("%d %d %d %d %d %d", t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute(), t.Second())
 }
 
+// ascii makes a value fit the legacy header section, which is ASCII: EnCase
+// before version 6 and other old readers see only this section, while
+// header2 (UTF-16) keeps every value exactly as given. The transliteration
+// is fixed, rune by rune, so the same value always reads the same:
+//
+//   - German umlauts and ß are spelled out: ä→ae ö→oe ü→ue Ä→Ae Ö→Oe Ü→Ue
+//     ß→ss ("Müller's" → "Mueller's");
+//   - every other letter of Latin-1 and Latin Extended-A (U+00C0–U+017F)
+//     loses its diacritic (é→e, ñ→n, å→a, ø→o, ł→l, č→c, ő→o) or is
+//     spelled out (æ→ae, œ→oe, þ→th, ĳ→ij);
+//   - typographic punctuation becomes its ASCII form: ‘ ’ ‚ ‛ ′ ´ → ',
+//     “ ” „ ‟ ″ → ", ‐ ‑ ‒ – — ― − → -, … → ..., « » → << >>, × → x,
+//     ÷ → /, no-break space → space;
+//   - anything else that is not printable ASCII becomes '?'.
+//
+// Tabs and line breaks were already made spaces by clean.
 func ascii(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r > 0x7e || (r < 0x20 && r != '\t') {
-			return '?'
+	var b strings.Builder
+	for _, r := range clean(s) {
+		switch {
+		case r >= 0x20 && r <= 0x7e:
+			b.WriteRune(r)
+		case r >= 0xc0 && r <= 0xff:
+			b.WriteString(latin1Fold[r-0xc0])
+		case r >= 0x100 && r <= 0x17f:
+			if t, ok := latinExtAFold[r]; ok {
+				b.WriteString(t)
+			} else {
+				b.WriteByte(latinExtABase[r-0x100])
+			}
+		default:
+			if t, ok := punctFold[r]; ok {
+				b.WriteString(t)
+			} else {
+				b.WriteByte('?')
+			}
 		}
-		return r
-	}, clean(s))
+	}
+	return b.String()
+}
+
+// latin1Fold transliterates U+00C0 … U+00FF.
+var latin1Fold = [64]string{
+	"A", "A", "A", "A", "Ae", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
+	"D", "N", "O", "O", "O", "O", "Oe", "x", "O", "U", "U", "U", "Ue", "Y", "Th", "ss",
+	"a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+	"d", "n", "o", "o", "o", "o", "oe", "/", "o", "u", "u", "u", "ue", "y", "th", "y",
+}
+
+// latinExtABase is the base letter of U+0100 … U+017F; latinExtAFold
+// overrides the letters spelled out with more than one.
+const latinExtABase = "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi" + // U+0100–0131
+	"??" + // U+0132–0133: ĳ, see latinExtAFold
+	"JjKkkLlLlLlLlLlNnNnNn" + // U+0134–0148
+	"?" + // U+0149 ŉ
+	"NnOoOoOo" + // U+014A–0151
+	"??" + // U+0152–0153: œ
+	"RrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs" // U+0154–017F
+
+var latinExtAFold = map[rune]string{'Ĳ': "IJ", 'ĳ': "ij", 'ŉ': "'n", 'Œ': "OE", 'œ': "oe"}
+
+var punctFold = map[rune]string{
+	'\u00a0': " ", '\u00ab': "<<", '\u00bb': ">>", '\u00b4': "'",
+	'\u2018': "'", '\u2019': "'", '\u201a': "'", '\u201b': "'", '\u2032': "'",
+	'\u201c': "\"", '\u201d': "\"", '\u201e': "\"", '\u201f': "\"", '\u2033': "\"",
+	'\u2010': "-", '\u2011': "-", '\u2012': "-", '\u2013': "-", '\u2014': "-", '\u2015': "-", '\u2212': "-",
+	'\u2026': "...",
 }
 
 func headerText(v headerValues) string {

@@ -102,10 +102,41 @@ func TestHeaderText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"c": "C1", "n": "E1", "a": "d x", "e": "Zo?", "t": "line1 line2", "av": "coldimage 1",
+	want := map[string]string{"c": "C1", "n": "E1", "a": "d x", "e": "Zoe", "t": "line1 line2", "av": "coldimage 1",
 		"ov": "Linux", "m": "2026 1 2 3 4 5", "u": "2026 1 2 3 4 6", "p": "0"}
 	if sprint(h) != sprint(want) {
 		t.Errorf("header = %v\nwant %v", h, want)
+	}
+}
+
+// The legacy header is ASCII: values are transliterated by a fixed rule
+// (header2 keeps them exactly, see TestHeaderText).
+func TestHeaderASCII(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Müller's", "Mueller's"},
+		{"ÄÖÜ äöü ß", "AeOeUe aeoeue ss"},
+		{"Zoë’s “café” — naïve", "Zoe's \"cafe\" - naive"},
+		{"Łódź, Dvořák, Ørsted, Ærø, Œuvre, ĳs", "Lodz, Dvorak, Orsted, AEro, OEuvre, ijs"},
+		{"Ħ ĸ ŉ ſ Ÿ ÿ", "H k 'n s Y y"},
+		{"a\tb\nc", "a b c"},
+		{"日本 €5 \x01", "?? ?5 ?"},
+		{"«x» 2×3 6÷2 wait…", "<<x>> 2x3 6/2 wait..."},
+	} {
+		if got := ascii(c.in); got != c.want {
+			t.Errorf("ascii(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	// Every letter of U+00C0–U+017F becomes ASCII letters.
+	for r := rune(0xc0); r <= 0x17f; r++ {
+		if r == 0xd7 || r == 0xf7 || r == 0x149 {
+			continue // × ÷ ŉ
+		}
+		for _, c := range ascii(string(r)) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				t.Errorf("ascii(%q) = %q: not letters", r, ascii(string(r)))
+				break
+			}
+		}
 	}
 }
 
