@@ -95,7 +95,13 @@ type ImageRecord struct {
 
 // Verification is the outcome of re-reading source and image.
 type Verification struct {
-	Time            string      `json:"time"`
+	Time string `json:"time"`
+	// Status says whether the verification reached its verdict:
+	// VerifyCompleted, VerifyAborted (stopped by the operator or a signal)
+	// or VerifyFailed (stopped by an error, see Error). Only a completed
+	// verification's match fields mean anything; records written before
+	// this field existed lack it (read as completed). Additive to schema 1.
+	Status          string      `json:"status,omitempty"`
 	Source          *VerifyPart `json:"source,omitempty"`
 	Image           VerifyPart  `json:"image"`
 	FirstDifference *int64      `json:"first_difference,omitempty"` // byte offset where image and source first differ
@@ -106,6 +112,34 @@ type Verification struct {
 	// the target medium; else "not dropped: <why>".
 	ImageCache string `json:"image_cache,omitempty"`
 	Error      string `json:"error,omitempty"`
+}
+
+// Verification.Status values.
+const (
+	VerifyCompleted = "completed"
+	VerifyAborted   = "not completed (aborted)"
+	VerifyFailed    = "not completed (error)"
+)
+
+// Completed says whether the verification reached its verdict.
+func (v *Verification) Completed() bool {
+	return v != nil && (v.Status == "" || v.Status == VerifyCompleted)
+}
+
+// Verdict is the verification's outcome in a word or two, as the session
+// record, the summary screen and the CLI show it: "not run" (nil), the
+// Status of a verification that did not complete, "match" or "MISMATCH".
+// A verification that stopped is never called a mismatch.
+func (v *Verification) Verdict() string {
+	switch {
+	case v == nil:
+		return "not run"
+	case !v.Completed():
+		return v.Status
+	case v.Image.Match && (v.Source == nil || v.Source.Match):
+		return "match"
+	}
+	return "MISMATCH"
 }
 
 type VerifyPart struct {
@@ -277,7 +311,7 @@ func (r *Record) Text() string {
 	line := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
 	fmt.Fprintf(&b, "coldimage acquisition record (%s)\n", r.Schema)
 	fmt.Fprintf(&b, "================================================\n")
-	line("Result:", strings.ToUpper(r.Result)+completeNote(r))
+	line("Result:", ResultText(r.Result)+completeNote(r))
 	line("Tool:", r.Tool.Name+" "+r.Tool.Version)
 	line("Started:", r.Started)
 	line("Finished:", r.Finished)
@@ -340,18 +374,30 @@ func (r *Record) Text() string {
 		fmt.Fprintf(&b, "not performed\n")
 	} else {
 		line("Time:", v.Time)
-		if v.Source != nil {
+		if !v.Completed() {
+			line("Status:", v.Status)
+			if v.Error != "" {
+				line("Stopped by:", v.Error)
+			}
+			if v.ImageCache != "" {
+				line("Page cache:", v.ImageCache+" before the read-back")
+			}
+			line("", "no verdict: image and source were not compared to the end")
+		}
+		if v.Completed() && v.Source != nil {
 			line("Source re-read:", matchText(v.Source.Match))
 			for _, alg := range HashAlgs(v.Source.Hashes) {
 				line("  "+strings.ToUpper(alg)+":", v.Source.Hashes[alg])
 			}
 		}
-		line("Image read-back:", matchText(v.Image.Match))
-		if v.ImageCache != "" {
-			line("  page cache:", v.ImageCache+" before the read-back")
-		}
-		for _, alg := range HashAlgs(v.Image.Hashes) {
-			line("  "+strings.ToUpper(alg)+":", v.Image.Hashes[alg])
+		if v.Completed() {
+			line("Image read-back:", matchText(v.Image.Match))
+			if v.ImageCache != "" {
+				line("  page cache:", v.ImageCache+" before the read-back")
+			}
+			for _, alg := range HashAlgs(v.Image.Hashes) {
+				line("  "+strings.ToUpper(alg)+":", v.Image.Hashes[alg])
+			}
 		}
 		if v.FirstDifference != nil {
 			line("First difference:", fmt.Sprintf("byte %d", *v.FirstDifference))
@@ -359,7 +405,7 @@ func (r *Record) Text() string {
 		if v.Segment != nil {
 			line("Differing segment:", fmt.Sprintf("offset %d length %d", v.Segment.Offset, v.Segment.Length))
 		}
-		if v.Error != "" {
+		if v.Error != "" && v.Completed() {
 			line("Error:", v.Error)
 		}
 		w.Flush()
@@ -380,7 +426,21 @@ func (r *Record) Text() string {
 	return b.String()
 }
 
+// ResultText renders a result for people: the result word upper-cased
+// ("ok" → "OK", "incomplete" → "INCOMPLETE"), anything after it (an
+// "error: …" result's text: paths, messages) exactly as written.
+func ResultText(result string) string {
+	word, rest := result, ""
+	if i := strings.IndexAny(result, ": "); i >= 0 {
+		word, rest = result[:i], result[i:]
+	}
+	return strings.ToUpper(word) + rest
+}
+
 func completeNote(r *Record) string {
+	if r.Complete && r.Verification != nil && !r.Verification.Completed() {
+		return " (image complete; verification " + r.Verification.Status + ")"
+	}
 	if r.Complete {
 		return " (image complete)"
 	}

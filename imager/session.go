@@ -85,7 +85,10 @@ type SessionEvent struct {
 
 // Outcome fills a source's result fields from its acquisition record (rec
 // may be nil when the run failed before writing one) and the run's error.
-// noVerify says verification was switched off.
+// noVerify says verification was switched off. Verified is "skipped" or
+// Verification.Verdict(): "not run", "match", "MISMATCH", or, for a
+// verification that stopped, its status ("not completed (aborted)", "not
+// completed (error)") — never a mismatch.
 func (r *SessionSource) Outcome(rec *Record, err error, noVerify bool) {
 	if err != nil {
 		r.Error = err.Error()
@@ -104,15 +107,10 @@ func (r *SessionSource) Outcome(rec *Record, err error, noVerify bool) {
 	if rec.Unreadable != nil {
 		r.Unreadable = rec.Unreadable
 	}
-	switch v := rec.Verification; {
-	case noVerify:
+	if noVerify {
 		r.Verified = "skipped"
-	case v == nil:
-		r.Verified = "not run"
-	case v.Image.Match && (v.Source == nil || v.Source.Match):
-		r.Verified = "match"
-	default:
-		r.Verified = "MISMATCH"
+	} else {
+		r.Verified = rec.Verification.Verdict()
 	}
 	r.OK = err == nil && rec.Result == ResultOK && rec.Complete
 }

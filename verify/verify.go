@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
@@ -24,6 +26,12 @@ type Options struct {
 
 // ErrMismatch is wrapped by Run's error when a hash or byte differs.
 var ErrMismatch = errors.New("verification mismatch")
+
+// ErrNotCompleted is wrapped by Run's error, beside the context's cause,
+// when the context was cancelled (the operator aborted, a signal) before
+// every byte was compared: there is no verdict, and the record says
+// verification "not completed (aborted)", never mismatch.
+var ErrNotCompleted = errors.New("verification not completed")
 
 // Image is an opened image: raw (one or split) or E01.
 type Image interface {
@@ -76,8 +84,21 @@ func Run(ctx context.Context, dir string, o Options) (*imager.Record, error) {
 }
 
 // Settle sets complete/result from what acquisition and verification found.
+// A verification that did not complete (ErrNotCompleted) leaves result
+// "incomplete" with the cause in errors[] as written; complete keeps what
+// the acquisition found. A later verification that completes replaces such
+// an entry.
 func Settle(rec *imager.Record, verr error) {
+	if !errors.Is(verr, ErrNotCompleted) {
+		rec.Errors = slices.DeleteFunc(rec.Errors, func(e string) bool { return strings.HasPrefix(e, ErrNotCompleted.Error()+": ") })
+		if len(rec.Errors) == 0 {
+			rec.Errors = nil
+		}
+	}
 	switch {
+	case errors.Is(verr, ErrNotCompleted):
+		rec.Result = imager.ResultIncomplete
+		rec.Errors = append(rec.Errors, verr.Error())
 	case errors.Is(verr, ErrMismatch):
 		rec.Result = imager.ResultMismatch
 		rec.Complete = false
@@ -104,11 +125,11 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 	}
 	img, err := OpenImage(dir, rec)
 	if err != nil {
-		rec.Verification = &imager.Verification{Time: imager.RFC3339(time.Now()), Error: err.Error(), ImageCache: cache}
+		rec.Verification = &imager.Verification{Time: imager.RFC3339(time.Now()), Status: imager.VerifyFailed, Error: err.Error(), ImageCache: cache}
 		return err
 	}
 	defer img.Close()
-	v := &imager.Verification{Time: imager.RFC3339(time.Now()), ImageCache: cache}
+	v := &imager.Verification{Time: imager.RFC3339(time.Now()), Status: imager.VerifyCompleted, ImageCache: cache}
 	rec.Verification = v
 	if img.Size() != rec.Image.Size {
 		return fmt.Errorf("%w: image in %s holds %d bytes, the record says %d", ErrMismatch, dir, img.Size(), rec.Image.Size)
@@ -139,7 +160,14 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 		opt.Retries = -1
 	}
 	res, err := imager.Run(ctx, opt)
+	if err != nil && ctx.Err() != nil {
+		// Stopped, not failed: no verdict either way.
+		cause := context.Cause(ctx)
+		v.Status, v.Error = imager.VerifyAborted, cause.Error()
+		return fmt.Errorf("%w: %w", ErrNotCompleted, cause)
+	}
 	if err != nil {
+		v.Status = imager.VerifyFailed
 		return fmt.Errorf("verify %s: %w", dir, err)
 	}
 	imageHashes := res.Hashes

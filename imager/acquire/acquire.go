@@ -334,6 +334,11 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			verr = fmt.Errorf("copy in %s: %w", d, merr)
 		}
 	}
+	if errors.Is(verr, verify.ErrNotCompleted) {
+		// Stopped during verification: the image and its hashes stand,
+		// unverified; the result is incomplete, as for a stop while imaging.
+		return rec, fmt.Errorf("%w: %w", ErrIncomplete, verr)
+	}
 	if verr != nil {
 		return rec, verr
 	}

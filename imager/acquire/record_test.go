@@ -2,6 +2,9 @@ package acquire
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -11,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/verify"
 )
 
 // sourceFile writes size deterministic bytes (a quarter of them zeros, like
@@ -204,4 +208,93 @@ func hasField(text, key, value string) bool {
 		}
 	}
 	return false
+}
+
+// errAborted stands for ui.ErrAborted: the cause the console UI cancels with.
+var errAborted = errors.New("aborted by the operator")
+
+// An abort during verification is not a mismatch: the image and its hashes
+// stand, the result is incomplete, the verification "not completed
+// (aborted)", and no record shouts the error text or the path in capitals.
+func TestAbortDuringVerification(t *testing.T) {
+	src, data := sourceFile(t, 4<<20, 5)
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	out := filepath.Join(t.TempDir(), "Case-Dir", "sda_Serial")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	rec, err := Run(ctx, &Request{Source: src, OutDir: out, BufferSize: 64 << 10, Emit: func(ev imager.Event) {
+		if ev.Phase == imager.PhaseVerify && ev.Kind == imager.EventStart {
+			cancel(errAborted)
+		}
+	}})
+	if !errors.Is(err, ErrIncomplete) || errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), errAborted.Error()) {
+		t.Errorf("err %v: want incomplete with the abort's cause, not a mismatch", err)
+	}
+	if rec == nil {
+		t.Fatal("no record")
+	}
+	img, _ := os.ReadFile(filepath.Join(out, "image.raw"))
+	if s := sha256.Sum256(img); hex.EncodeToString(s[:]) != want {
+		t.Fatal("image.raw differs from the source")
+	}
+	stored, err := imager.ReadRecord(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*imager.Record{"returned": rec, "acquisition.json": stored} {
+		if r.Result != imager.ResultIncomplete || r.Hashes["sha256"] != want || !r.Complete {
+			t.Errorf("%s: result %q complete %v sha256 %s; want incomplete, image complete, the source's hash", name, r.Result, r.Complete, r.Hashes["sha256"])
+		}
+		if v := r.Verification; v == nil || v.Status != "not completed (aborted)" || v.Error != errAborted.Error() || v.Verdict() != "not completed (aborted)" {
+			t.Errorf("%s: verification %+v", name, v)
+		}
+		if !slices.ContainsFunc(r.Errors, func(e string) bool { return strings.Contains(e, errAborted.Error()) }) {
+			t.Errorf("%s: errors %q lack the abort's cause as written", name, r.Errors)
+		}
+	}
+	js, _ := os.ReadFile(filepath.Join(out, "acquisition.json"))
+	txt, _ := os.ReadFile(filepath.Join(out, "acquisition.txt"))
+	for name, b := range map[string]string{"acquisition.json": string(js), "acquisition.txt": string(txt)} {
+		if strings.Contains(strings.ToLower(b), "mismatch") {
+			t.Errorf("%s speaks of a mismatch:\n%s", name, b)
+		}
+		if strings.Contains(b, strings.ToUpper(out)) || strings.Contains(b, strings.ToUpper(errAborted.Error())) {
+			t.Errorf("%s upper-cases a path or an error text:\n%s", name, b)
+		}
+	}
+	if !strings.Contains(string(txt), "not completed (aborted)") || !hasLine(string(txt), "Result:", "INCOMPLETE") {
+		t.Errorf("acquisition.txt:\n%s", txt)
+	}
+	c := exec.Command("sha256sum", "-c", "image.sha256")
+	c.Dir = out
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c image.sha256: %v\n%s", err, b)
+	}
+
+	s := imager.SessionSource{ID: "sda_Serial", Outdir: "sda_Serial"}
+	s.Outcome(rec, err, false)
+	if s.Verified != "not completed (aborted)" || s.Result != "incomplete" || s.OK {
+		t.Errorf("session: verified %q result %q ok %v", s.Verified, s.Result, s.OK)
+	}
+
+	// A later verification that completes settles the record as ok.
+	again, verr := verify.Run(context.Background(), out, verify.Options{})
+	if verr != nil || again.Result != imager.ResultOK || again.Verification.Verdict() != "match" || len(again.Errors) != 0 {
+		t.Errorf("re-verified: %v, result %q, verdict %q, errors %q", verr, again.Result, again.Verification.Verdict(), again.Errors)
+	}
+}
+
+func TestResultText(t *testing.T) {
+	for in, want := range map[string]string{
+		"ok":         "OK",
+		"incomplete": "INCOMPLETE",
+		"mismatch":   "MISMATCH",
+		"error: verify: verify /run/coldimage/Case-1/sda: read image at byte 0: input/output error": "ERROR: verify: verify /run/coldimage/Case-1/sda: read image at byte 0: input/output error",
+		"": "",
+	} {
+		if got := imager.ResultText(in); got != want {
+			t.Errorf("ResultText(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
