@@ -198,9 +198,12 @@ func parseVPD80(b []byte) string {
 }
 
 // transportOf derives the transport from the kernel name and the resolved
-// sysfs device path (relative to SysRoot, starting with /devices/).
+// sysfs device path (relative to SysRoot, starting with /devices/). A disk
+// on a SCSI host (…/hostN/targetN:…) below a virtio device is virtio-scsi
+// (QEMU's scsi-hd): it is "scsi"; "virtio" is virtio-blk (vd*).
 func transportOf(name, resolved string) string {
 	p := resolved + "/"
+	scsiHost := strings.Contains(p, "/host") && strings.Contains(p, "/target")
 	switch {
 	case strings.HasPrefix(name, "loop"):
 		return "loop"
@@ -216,7 +219,7 @@ func transportOf(name, resolved string) string {
 		return "usb"
 	case strings.Contains(p, "/mmc_host/") || strings.HasPrefix(name, "mmcblk"):
 		return "mmc"
-	case strings.Contains(p, "/virtio"):
+	case strings.Contains(p, "/virtio") && !scsiHost:
 		return "virtio"
 	case strings.Contains(p, "/ata"):
 		return "sata"
@@ -224,7 +227,7 @@ func transportOf(name, resolved string) string {
 		return "sas"
 	case strings.Contains(p, "/firewire"):
 		return "firewire"
-	case strings.Contains(p, "/host") && strings.Contains(p, "/target"):
+	case scsiHost:
 		return "scsi"
 	case strings.Contains(p, "/devices/virtual/"):
 		return "virtual"

@@ -73,7 +73,8 @@ func TestTransportOf(t *testing.T) {
 	tests := []struct{ name, path, want string }{
 		{"sda", "/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda", "sata"},
 		{"sdc", "/devices/pci0000:00/0000:00:01.0/0000:01:00.0/host0/port-0:0/end_device-0:0/target0:0:0/0:0:0:0/block/sdc", "sas"},
-		{"sdd", "/devices/pci0000:00/0000:00:03.0/virtio2/host2/target2:0:1/2:0:1:0/block/sdd", "virtio"},
+		{"sdd", "/devices/pci0000:00/0000:00:03.0/virtio2/host2/target2:0:1/2:0:1:0/block/sdd", "scsi"}, // scsi-hd on virtio-scsi
+		{"sr1", "/devices/pci0000:00/0000:00:03.0/virtio2/host2/target2:0:2/2:0:2:0/block/sr1", "scsi"}, // scsi-cd on virtio-scsi
 		{"sde", "/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0/host6/target6:0:0/6:0:0:0/block/sde", "usb"},
 		{"sdf", "/devices/platform/host3/target3:0:0/3:0:0:0/block/sdf", "scsi"},
 		{"nvme0n1", "/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0n1", "nvme"},
