@@ -72,7 +72,10 @@ type Result struct {
 	Parts      []Segment // PartSize windows, every algorithm
 	Unreadable []BadRange
 	Started    time.Time
-	Duration   time.Duration
+	// Duration is the imaging time: from the start of the pass until every
+	// buffer was hashed and written and the sinks were finished (flushed,
+	// fsynced, closed) or aborted. Size/Duration is the pass's rate.
+	Duration time.Duration
 
 	// Compare mode only.
 	CompareHashes   map[string]string // of the Compare stream
@@ -100,6 +103,7 @@ type engine struct {
 	scratch []byte
 	bad     []BadRange
 	badMu   sync.Mutex
+	done    atomic.Int64 // bytes every consumer is through with: what progress reports
 }
 
 // Run performs one pass: read, hash, write to the sinks, and (when the pass
@@ -115,8 +119,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer e.cancel(nil)
 
 	o.Emit.emit(Event{Kind: EventStart, Phase: o.Phase, Source: o.Name, Total: o.Size})
+	prog := e.startProgress(res.Started)
 	err := e.run(res)
-	res.Duration = time.Since(res.Started)
+	prog.stop()
 	res.Unreadable = e.bad
 	if err == nil {
 		final := Final{Hashes: res.Hashes, Unreadable: e.bad, SectorSize: o.SectorSize, Size: res.Size}
@@ -129,6 +134,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		for _, s := range o.Sinks {
 			_ = s.Abort()
 		}
+	}
+	res.Duration = time.Since(res.Started)
+	if err == nil {
+		prog.emit(time.Now(), res.Size) // 100 % once the image is closed
 	}
 	o.Emit.emit(Event{Kind: EventDone, Phase: o.Phase, Source: o.Name, Bytes: res.Size, Total: o.Size, Err: err})
 	return res, err
@@ -297,15 +306,62 @@ func (e *engine) run(res *Result) error {
 
 func (e *engine) release(b *buffer) {
 	if b.refs.Add(-1) == 0 {
+		e.done.Add(int64(len(b.data)))
 		e.pool <- b
 	}
+}
+
+// progress reports, every ProgressEvery, the bytes every consumer is done
+// with (hashed and written, not merely read: the reader runs up to the
+// buffer pool ahead) with their rate and ETA over a RateWindow.
+type progress struct {
+	e      *engine
+	w      RateWindow
+	stopc  chan struct{}
+	exited chan struct{}
+}
+
+func (e *engine) startProgress(start time.Time) *progress {
+	p := &progress{e: e, stopc: make(chan struct{}), exited: make(chan struct{})}
+	p.w.Add(start, 0)
+	if e.o.Emit == nil {
+		close(p.exited)
+		return p
+	}
+	go func() {
+		defer close(p.exited)
+		t := time.NewTicker(e.o.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stopc:
+				return
+			case <-t.C:
+				p.emit(time.Now(), e.done.Load())
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends the periodic reports; emit may still be called afterwards.
+func (p *progress) stop() {
+	close(p.stopc)
+	<-p.exited
+}
+
+func (p *progress) emit(now time.Time, n int64) {
+	o := p.e.o
+	if o.Emit == nil {
+		return
+	}
+	p.w.Add(now, n)
+	o.Emit.emit(Event{Kind: EventProgress, Phase: o.Phase, Source: o.Name, Bytes: n, Total: o.Size, Rate: p.w.Rate(), ETA: p.w.ETA(o.Size), Time: now})
 }
 
 // read is the single reader: it fills buffers in order and hands each to every consumer.
 func (e *engine) read(res *Result, chans []chan *buffer) error {
 	o := e.o
-	meter := rateMeter{start: time.Now(), last: time.Now()}
-	lastEmit := time.Time{}
 	for off := int64(0); off < o.Size; {
 		var b *buffer
 		select {
@@ -343,6 +399,7 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 			}
 		}
 		if len(chans) == 0 {
+			e.done.Add(n)
 			e.pool <- b
 		} else {
 			b.refs.Store(int32(len(chans)))
@@ -352,12 +409,6 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		}
 		off += n
 		res.Size = off
-		now := time.Now()
-		if now.Sub(lastEmit) >= o.ProgressEvery || off == o.Size {
-			rate, eta := meter.update(now, off, o.Size)
-			o.Emit.emit(Event{Kind: EventProgress, Phase: o.Phase, Source: o.Name, Bytes: off, Total: o.Size, Rate: rate, ETA: eta, Time: now})
-			lastEmit = now
-		}
 	}
 	return nil
 }

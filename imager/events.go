@@ -1,13 +1,16 @@
 package imager
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // EventKind says what happened.
 type EventKind string
 
 const (
 	EventStart      EventKind = "start"      // a phase begins: Total is known
-	EventProgress   EventKind = "progress"   // periodic: Bytes, Rate, ETA
+	EventProgress   EventKind = "progress"   // periodic: Bytes (done: hashed and written), Rate, ETA
 	EventUnreadable EventKind = "unreadable" // Bad holds the range given up on
 	EventRetry      EventKind = "retry"      // a read failed; the region is re-read in smaller pieces
 	EventDone       EventKind = "done"       // the phase ended (Err set when it failed)
@@ -26,8 +29,8 @@ type Event struct {
 	Source string        `json:"source,omitempty"`
 	Bytes  int64         `json:"bytes"`
 	Total  int64         `json:"total"`
-	Rate   float64       `json:"rate"`          // bytes per second, recent
-	ETA    time.Duration `json:"-"`             // remaining time at Rate
+	Rate   float64       `json:"rate"`          // bytes per second over the last RateWindow span
+	ETA    time.Duration `json:"-"`             // remaining time at Rate, whole seconds; ETAUnknown (< 0) when no progress was seen
 	Bad    *BadRange     `json:"bad,omitempty"` // for unreadable and retry
 	Err    error         `json:"-"`             // for done
 	Time   time.Time     `json:"-"`
@@ -45,32 +48,77 @@ func (e Emitter) emit(ev Event) {
 	}
 }
 
-// rateMeter turns byte counts into a smoothed rate and an ETA.
-type rateMeter struct {
-	start, last time.Time
-	lastBytes   int64
-	rate        float64
+// DefaultRateSpan is how far back RateWindow looks.
+const DefaultRateSpan = 10 * time.Second
+
+// ETAUnknown is Event.ETA while work remains but the rate window saw no
+// progress (a stalled source, the first instant of a pass).
+const ETAUnknown time.Duration = -1
+
+// RateWindow turns a growing byte count into a rate and an ETA over a moving
+// window: the samples of the last Span (the newest sample at or before
+// now-Span is kept as the window's start). Neither the average since the
+// start (which a fast or slow first minute would bias for hours) nor one
+// instantaneous sample (which jumps with every buffer). Every progress
+// producer uses it; not safe for concurrent use.
+type RateWindow struct {
+	Span    time.Duration // DefaultRateSpan when 0
+	samples []rateSample
 }
 
-func (m *rateMeter) update(now time.Time, bytes, total int64) (float64, time.Duration) {
-	if m.start.IsZero() {
-		m.start, m.last = now, now
+type rateSample struct {
+	t time.Time
+	n int64
+}
+
+// Add records that n bytes (a running total) were done at t. Samples must
+// come in time order.
+func (w *RateWindow) Add(t time.Time, n int64) {
+	span := w.Span
+	if span <= 0 {
+		span = DefaultRateSpan
 	}
-	dt := now.Sub(m.last).Seconds()
-	if dt > 0 {
-		inst := float64(bytes-m.lastBytes) / dt
-		if m.rate == 0 {
-			m.rate = inst
-		} else {
-			// Exponential smoothing over roughly the last few seconds.
-			a := dt / (dt + 3)
-			m.rate = a*inst + (1-a)*m.rate
-		}
-		m.last, m.lastBytes = now, bytes
+	w.samples = append(w.samples, rateSample{t, n})
+	cut, i := t.Add(-span), 0
+	for i+1 < len(w.samples) && !w.samples[i+1].t.After(cut) {
+		i++
 	}
-	var eta time.Duration
-	if m.rate > 0 && total > bytes {
-		eta = time.Duration(float64(total-bytes) / m.rate * float64(time.Second))
+	if i > 0 {
+		w.samples = append(w.samples[:0], w.samples[i:]...)
 	}
-	return m.rate, eta
+}
+
+// Rate is bytes per second over the window; 0 until two samples lie apart.
+func (w *RateWindow) Rate() float64 {
+	if len(w.samples) < 2 {
+		return 0
+	}
+	first, last := w.samples[0], w.samples[len(w.samples)-1]
+	dt := last.t.Sub(first.t).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(last.n-first.n) / dt
+}
+
+// ETA is the time the rest of total takes at Rate, rounded up to a whole
+// second, so it is never 0 while work remains: 0 once the last sample
+// reached total, ETAUnknown while the window saw no progress.
+func (w *RateWindow) ETA(total int64) time.Duration {
+	if len(w.samples) == 0 {
+		return ETAUnknown
+	}
+	left := total - w.samples[len(w.samples)-1].n
+	if left <= 0 {
+		return 0
+	}
+	r := w.Rate()
+	if r <= 0 {
+		return ETAUnknown
+	}
+	secs := math.Ceil(float64(left) / r)
+	if secs > float64(math.MaxInt64/int64(time.Second)) {
+		return ETAUnknown
+	}
+	return time.Duration(secs) * time.Second
 }

@@ -40,8 +40,8 @@ type Record struct {
 	Complete     bool              `json:"complete"`
 	Result       string            `json:"result"`
 	Errors       []string          `json:"errors,omitempty"`
-	DurationSec  float64           `json:"duration_seconds"`
-	RateMBps     float64           `json:"rate_mb_per_s"`
+	DurationSec  float64           `json:"duration_seconds"` // imaging time: first read to the image closed on the target (not sidecars, not verification)
+	RateMBps     float64           `json:"rate_mb_per_s"`    // image.size / 1e6 / duration_seconds
 }
 
 type Tool struct {

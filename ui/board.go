@@ -28,7 +28,7 @@ type boardRow struct {
 type phaseState struct {
 	Bytes, Total int64
 	Rate         float64
-	ETASec       int64
+	ETASec       int64 // whole seconds, rounded up; -1 unknown
 	Started      bool
 	Done         bool
 	Err          string
@@ -69,7 +69,7 @@ func (b *board) Event(ev imager.Event) {
 	case imager.EventProgress:
 		r.Phase = ev.Phase
 		p.Started = true
-		p.Bytes, p.Total, p.Rate, p.ETASec = ev.Bytes, ev.Total, ev.Rate, int64(ev.ETA.Seconds())
+		p.Bytes, p.Total, p.Rate, p.ETASec = ev.Bytes, ev.Total, ev.Rate, etaSeconds(ev.ETA)
 	case imager.EventUnreadable:
 		if ev.Bad != nil && ev.Phase == imager.PhaseAcquire {
 			r.Bad += ev.Bad.Count

@@ -31,6 +31,10 @@ type Progress interface {
 //	{"event":"retry","phase":…,"source":P,"lba":N,"count":N,"error":T}
 //	{"event":"phase_done","phase":…,"source":P,"bytes":N,"error":T}
 //	{"event":"done","source":P,"id":ID,"result":R,"outdir":D,"error":T}
+//
+// In progress lines bytes are hashed and written so far, rate is over the
+// last ~10 s (imager.RateWindow), eta_s is whole seconds rounded up: 0 only
+// when the phase is done, -1 while unknown (no progress seen in the window).
 func NewJSON(w io.Writer) Progress { return &jsonProgress{w: w} }
 
 type jsonProgress struct {
@@ -53,7 +57,7 @@ func (j *jsonProgress) Event(ev imager.Event) {
 	switch ev.Kind {
 	case imager.EventProgress:
 		j.line(map[string]any{"event": "progress", "phase": ev.Phase, "source": ev.Source, "bytes": ev.Bytes,
-			"total": ev.Total, "rate": int64(ev.Rate), "eta_s": int64(ev.ETA.Seconds())})
+			"total": ev.Total, "rate": int64(ev.Rate), "eta_s": etaSeconds(ev.ETA)})
 	case imager.EventUnreadable, imager.EventRetry:
 		j.line(map[string]any{"event": string(ev.Kind), "phase": ev.Phase, "source": ev.Source,
 			"lba": ev.Bad.LBA, "count": ev.Bad.Count, "error": ev.Bad.Error})
@@ -219,8 +223,13 @@ func bar(a, b int64, width int) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 
-// FormatETA renders a duration as h:mm:ss.
+// FormatETA renders a duration as h:mm:ss, rounded up to the second (never
+// 0:00:00 while time remains); a negative one (imager.ETAUnknown) is
+// "unknown".
 func FormatETA(d time.Duration) string {
-	s := int64(d.Round(time.Second) / time.Second)
+	if d < 0 {
+		return "unknown"
+	}
+	s := etaSeconds(d)
 	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 }

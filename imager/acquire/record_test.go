@@ -5,14 +5,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/verify"
 )
@@ -296,5 +300,101 @@ func TestResultText(t *testing.T) {
 		if got := imager.ResultText(in); got != want {
 			t.Errorf("ResultText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// paced serves its first fast bytes at once (as from the page cache) and the
+// rest at rate bytes/s, measured from the first read.
+type paced struct {
+	data  []byte
+	fast  int64
+	rate  float64
+	mu    sync.Mutex
+	start time.Time
+}
+
+func (p *paced) ReadAt(b []byte, off int64) (int, error) {
+	p.mu.Lock()
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	start := p.start
+	p.mu.Unlock()
+	end := off + int64(len(b))
+	if end > p.fast {
+		due := start.Add(time.Duration(float64(end-p.fast) / p.rate * float64(time.Second)))
+		time.Sleep(time.Until(due))
+	}
+	return copy(b, p.data[off:]), nil
+}
+
+// Progress shows the rate of the last seconds and an ETA that is never 0
+// while work remains; the record's rate is bytes over imaging time. The
+// source bursts 4 MiB, then gives 4 MiB/s for 3 s: a rate seeded by the
+// burst (the console UI showed 509.9 MB/s and ETA 0:00:00 with 7 s to go)
+// fails.
+func TestProgressRateAndETA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 3 s")
+	}
+	const fast, slow, rate = 4 << 20, 12 << 20, 4 << 20
+	_, data := sourceFile(t, fast+slow, 6)
+	src := &paced{data: data, fast: fast, rate: rate}
+	var mu sync.Mutex
+	var evs []imager.Event
+	out := filepath.Join(t.TempDir(), "out")
+	rec, err := Run(context.Background(), &Request{Source: "paced", OutDir: out, NoVerify: true, BufferSize: 256 << 10,
+		Volume: &Volume{R: src, Info: disk.Info{Name: "paced", Size: int64(len(data))}},
+		Emit: func(ev imager.Event) {
+			if ev.Phase == imager.PhaseAcquire {
+				mu.Lock()
+				evs = append(evs, ev)
+				mu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	start, end := evs[0], evs[len(evs)-1]
+	if start.Kind != imager.EventStart || end.Kind != imager.EventDone {
+		t.Fatalf("events from %s to %s", start.Kind, end.Kind)
+	}
+	progress := 0
+	for _, ev := range evs {
+		if ev.Kind != imager.EventProgress {
+			continue
+		}
+		progress++
+		el := ev.Time.Sub(start.Time)
+		left := end.Time.Sub(ev.Time)
+		t.Logf("%5.2fs %3d%% %5.1f MB/s ETA %v (%.1fs left)", el.Seconds(), ev.Bytes*100/ev.Total, ev.Rate/1e6, ev.ETA, left.Seconds())
+		if ev.Bytes < ev.Total && ev.ETA == 0 {
+			t.Errorf("at %v: ETA 0 with %d bytes to go", el, ev.Total-ev.Bytes)
+		}
+		if ev.Bytes < ev.Total && ev.ETA > 0 && ev.ETA%time.Second != 0 {
+			t.Errorf("at %v: ETA %v is not whole seconds", el, ev.ETA)
+		}
+		// From 1.5 s on the burst is a quarter of the window or less.
+		if el >= 1500*time.Millisecond && ev.Bytes < ev.Total {
+			if ev.Rate > 2*rate || ev.Rate < rate/2 {
+				t.Errorf("at %v: rate %.1f MB/s, the source gives %.1f", el, ev.Rate/1e6, float64(rate)/1e6)
+			}
+			if ev.ETA < left/2 || ev.ETA > 2*left+time.Second {
+				t.Errorf("at %v: ETA %v with %v left", el, ev.ETA, left)
+			}
+		}
+	}
+	if progress < 4 {
+		t.Errorf("%d progress events in 3 s", progress)
+	}
+	// The record's rate: the image's bytes over the imaging time.
+	pass := end.Time.Sub(start.Time).Seconds()
+	if d := rec.DurationSec; d < pass*0.9-0.05 || d > pass*1.1+0.05 {
+		t.Errorf("duration_seconds %.2f, the pass took %.2f s", d, pass)
+	}
+	if want := float64(rec.Image.Size) / 1e6 / rec.DurationSec; math.Abs(rec.RateMBps-want) > 0.01 {
+		t.Errorf("rate_mb_per_s %.2f, bytes/duration %.2f", rec.RateMBps, want)
 	}
 }
