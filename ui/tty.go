@@ -8,18 +8,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gdamore/tcell/v2"
 	"golang.org/x/term"
 )
 
 // streamTty lets tcell drive any reader/writer pair: a serial console
 // (/dev/ttyS0 at 9600 or 115200 baud), a pty, or a test's virtual terminal.
 // When In is a terminal it is put in raw mode for the UI's lifetime.
+//
+// Its size is fixed when both w and h are given; otherwise it is asked for
+// (see termsize.go): a terminal file descriptor's own size (TIOCGWINSZ),
+// else the terminal's answer to a cursor position report at Start, else
+// 80×24 (or the one of w, h that was given).
 type streamTty struct {
 	in      io.Reader
 	out     io.Writer
 	w, h    int
 	mu      sync.Mutex
+	wmu     sync.Mutex // one Write at a time: a size query never lands inside a frame
 	data    chan []byte
 	stop    chan struct{}
 	pumping bool
@@ -28,7 +33,10 @@ type streamTty struct {
 	pending []byte // input read but not yet handed to tcell
 	// escWait is how long a chunk ending in an unfinished escape sequence
 	// waits for the rest (see Read).
-	escWait time.Duration
+	escWait  time.Duration
+	escSince time.Time // when pending began to end in an unfinished escape
+
+	size sizeQuery // the terminal's answers (termsize.go)
 }
 
 // defaultEscWait: iDRAC and iLO serial-over-LAN send keystrokes in packets
@@ -43,16 +51,18 @@ const defaultEscWait = 200 * time.Millisecond
 var errTtyStopped = errors.New("ui: terminal stopped")
 
 func newStreamTty(in io.Reader, out io.Writer, w, h int) *streamTty {
-	return &streamTty{in: in, out: out, w: w, h: h, data: make(chan []byte, 16), fd: -1, escWait: defaultEscWait}
+	return &streamTty{in: in, out: out, w: w, h: h, data: make(chan []byte, 16), fd: -1, escWait: defaultEscWait,
+		size: sizeQuery{replyWait: defaultReplyWait, lateWait: defaultLateWait}}
 }
 
 func (t *streamTty) Start() error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.stop = make(chan struct{})
+	stop := t.stop
 	if f, ok := t.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		st, err := term.MakeRaw(int(f.Fd()))
 		if err != nil {
+			t.mu.Unlock()
 			return err
 		}
 		t.raw, t.fd = st, int(f.Fd())
@@ -62,6 +72,15 @@ func (t *streamTty) Start() error {
 	if !t.pumping {
 		t.pumping = true
 		go t.read()
+	}
+	t.mu.Unlock()
+	// tcell calls Start before it draws anything, and reads (Read) only
+	// after it returns: the answer is awaited here, keys around it kept.
+	if t.asks() {
+		if _, _, ok := t.fdSize(); !ok {
+			t.query()
+			t.awaitReply(stop)
+		}
 	}
 	return nil
 }
@@ -95,6 +114,10 @@ func (t *streamTty) read() {
 	}
 }
 
+// Read hands tcell the input, less the terminal's answers to size queries
+// (termsize.go). Input that ends in an unfinished escape sequence waits up
+// to escWait for the rest, so tcell sees a whole key at once; the start of
+// an answer that is still awaited waits until the answer is due.
 func (t *streamTty) Read(b []byte) (int, error) {
 	t.mu.Lock()
 	stop := t.stop
@@ -102,40 +125,70 @@ func (t *streamTty) Read(b []byte) (int, error) {
 	if stop == nil {
 		return 0, errTtyStopped
 	}
-	if len(t.pending) == 0 {
+	for {
+		t.pending = t.takeReplies(t.pending)
+		var until time.Time
+		if len(t.pending) > 0 {
+			until = t.holdUntil(t.pending)
+			if until.IsZero() || !time.Now().Before(until) {
+				break
+			}
+		}
+		var timer *time.Timer
+		var expired <-chan time.Time
+		if !until.IsZero() {
+			timer = time.NewTimer(time.Until(until))
+			expired = timer.C
+		}
+		handOver := false
 		select {
 		case d, ok := <-t.data:
 			if !ok {
-				return 0, io.EOF
-			}
-			t.pending = d
-		case <-stop:
-			return 0, errTtyStopped
-		}
-		// An unfinished escape sequence at the end waits briefly for
-		// the rest, so tcell sees the whole key at once.
-		var timer <-chan time.Time
-	join:
-		for unfinishedEscape(t.pending) {
-			if timer == nil {
-				timer = time.After(t.escWait)
-			}
-			select {
-			case d, ok := <-t.data:
-				if !ok {
-					break join
+				if len(t.pending) == 0 {
+					return 0, io.EOF
 				}
-				t.pending = append(t.pending, d...)
-			case <-timer:
-				break join
-			case <-stop:
-				break join
+				handOver = true
 			}
+			t.pending = append(t.pending, d...)
+		case <-expired:
+		case <-stop:
+			if len(t.pending) == 0 {
+				return 0, errTtyStopped
+			}
+			handOver = true
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if handOver {
+			break
 		}
 	}
 	n := copy(b, t.pending)
 	t.pending = t.pending[n:]
+	if len(t.pending) == 0 {
+		t.escSince = time.Time{}
+	}
 	return n, nil
+}
+
+// holdUntil is when pending, which ends in an unfinished escape sequence or
+// in the start of an awaited size answer, is handed over as it is; zero
+// when it need not wait.
+func (t *streamTty) holdUntil(p []byte) time.Time {
+	var until time.Time
+	if unfinishedEscape(p) {
+		if t.escSince.IsZero() {
+			t.escSince = time.Now()
+		}
+		until = t.escSince.Add(t.escWait)
+	} else {
+		t.escSince = time.Time{}
+	}
+	if r := t.size.holdReply(p); r.After(until) {
+		until = r
+	}
+	return until
 }
 
 // unfinishedEscape reports whether b ends inside an escape sequence: a lone
@@ -167,7 +220,11 @@ func unfinishedEscape(b []byte) bool {
 	return false
 }
 
-func (t *streamTty) Write(b []byte) (int, error) { return t.out.Write(b) }
+func (t *streamTty) Write(b []byte) (int, error) {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	return t.out.Write(b)
+}
 
 func (t *streamTty) Drain() error {
 	t.mu.Lock()
@@ -195,18 +252,11 @@ func (t *streamTty) Stop() error {
 
 func (t *streamTty) Close() error { return nil }
 
-func (t *streamTty) NotifyResize(func()) {}
-
-// WindowSize: the configured size wins (serial lines cannot report one),
-// then the terminal's own, then 80×24.
-func (t *streamTty) WindowSize() (tcell.WindowSize, error) {
-	if t.w > 0 && t.h > 0 {
-		return tcell.WindowSize{Width: t.w, Height: t.h}, nil
-	}
-	if f, ok := t.out.(*os.File); ok {
-		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 0 && h > 0 {
-			return tcell.WindowSize{Width: w, Height: h}, nil
-		}
-	}
-	return tcell.WindowSize{Width: 80, Height: 24}, nil
+// NotifyResize: cb (tcell's) is called when an answer to a size query
+// arrives; tcell then asks WindowSize and posts an EventResize if the size
+// changed.
+func (t *streamTty) NotifyResize(cb func()) {
+	t.size.mu.Lock()
+	t.size.notify = cb
+	t.size.mu.Unlock()
 }

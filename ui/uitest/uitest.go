@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hinshun/vt10x"
 )
@@ -29,24 +30,85 @@ const (
 )
 
 // Terminal reads the UI's output into an emulated screen of cols×rows.
+// Like a real terminal it answers a cursor position report request
+// (ESC [ 6 n) with ESC [ row ; col R on the keyboard side, so a UI that asks
+// for the terminal size (a cursor move to 999;999 clamps to the screen, then
+// the report) learns cols×rows; SetReports(false) makes it a terminal that
+// does not answer.
 type Terminal struct {
-	w     io.Writer
-	mu    sync.Mutex
-	vt    vt10x.Terminal
-	raw   bytes.Buffer
-	watch map[string]string // text → first screen that showed it
-	done  chan struct{}
-	err   error
+	w       io.Writer
+	wmu     sync.Mutex // keys and answers, one write at a time
+	mu      sync.Mutex
+	vt      vt10x.Terminal
+	raw     bytes.Buffer
+	partial []byte            // the start of a UTF-8 character split across reads
+	watch   map[string]string // text → first screen that showed it
+	done    chan struct{}
+	err     error
+
+	noReports bool     // under mu
+	answers   [][]byte // under mu: reports not yet typed
+	answer    chan struct{}
 	// KeyDelay separates typed keys, so a lone Esc is not taken for the
 	// start of an escape sequence (default 60 ms).
 	KeyDelay time.Duration
 }
 
 // New starts reading r (until it fails) and types into w.
+// The screen is cols×rows (80×24, or 132×43 like a VT100 in 132-column
+// mode with a tall window, …).
 func New(r io.Reader, w io.Writer, cols, rows int) *Terminal {
-	t := &Terminal{w: w, vt: vt10x.New(vt10x.WithSize(cols, rows)), watch: map[string]string{}, done: make(chan struct{}), KeyDelay: 60 * time.Millisecond}
+	t := &Terminal{w: w, watch: map[string]string{}, done: make(chan struct{}), answer: make(chan struct{}, 1), KeyDelay: 60 * time.Millisecond}
+	t.vt = vt10x.New(vt10x.WithSize(cols, rows), vt10x.WithWriter(reportWriter{t}))
 	go t.read(r)
+	go t.typeAnswers()
 	return t
+}
+
+// SetReports turns answering cursor position report requests on (the
+// default) or off.
+func (t *Terminal) SetReports(on bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.noReports = !on
+}
+
+// reportWriter receives what the emulator answers (it writes while the
+// output is parsed, under t.mu); typeAnswers types it, so the output is
+// never held up by a UI that does not read its input.
+type reportWriter struct{ t *Terminal }
+
+func (r reportWriter) Write(b []byte) (int, error) {
+	if !r.t.noReports {
+		r.t.answers = append(r.t.answers, append([]byte(nil), b...))
+		select {
+		case r.t.answer <- struct{}{}:
+		default:
+		}
+	}
+	return len(b), nil
+}
+
+func (t *Terminal) typeAnswers() {
+	for {
+		select {
+		case <-t.answer:
+		case <-t.done:
+			return
+		}
+		t.mu.Lock()
+		a := t.answers
+		t.answers = nil
+		t.mu.Unlock()
+		for _, b := range a {
+			t.wmu.Lock()
+			_, err := t.w.Write(b)
+			t.wmu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}
 }
 
 func (t *Terminal) read(r io.Reader) {
@@ -57,7 +119,11 @@ func (t *Terminal) read(r io.Reader) {
 		if n > 0 {
 			t.mu.Lock()
 			t.raw.Write(buf[:n])
-			t.vt.Write(buf[:n])
+			// The emulator drops a character split across two writes.
+			b := append(t.partial, buf[:n]...)
+			k := completeUTF8(b)
+			t.vt.Write(b[:k])
+			t.partial = append([]byte(nil), b[k:]...)
 			if len(t.watch) > 0 {
 				s := t.vt.String()
 				for k, v := range t.watch {
@@ -75,6 +141,20 @@ func (t *Terminal) read(r io.Reader) {
 			return
 		}
 	}
+}
+
+// completeUTF8 is the length of b without an unfinished UTF-8 character at
+// its end.
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
 }
 
 // Watch remembers the first screen that shows text; Seen returns it. Use it
@@ -154,7 +234,10 @@ func (t *Terminal) wait(get func() string, text string, timeout time.Duration) (
 // KeyDelay after each.
 func (t *Terminal) Type(keys ...string) error {
 	for _, k := range keys {
-		if _, err := io.WriteString(t.w, k); err != nil {
+		t.wmu.Lock()
+		_, err := io.WriteString(t.w, k)
+		t.wmu.Unlock()
+		if err != nil {
 			return err
 		}
 		time.Sleep(t.KeyDelay)
