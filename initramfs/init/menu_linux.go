@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
-	"golang.org/x/sys/unix"
 )
 
 // menuItems is the numbered text menu (the console UI has its own issue).
@@ -58,12 +55,8 @@ func (a *App) menu(ctx context.Context) error {
 }
 
 func (a *App) readLine(ctx context.Context) (string, bool) {
-	select {
-	case l := <-a.con.Lines():
-		return l, true
-	case <-ctx.Done():
-		return "", false
-	}
+	l, ok := a.con.ReadLine(ctx)
+	return l.Text, ok
 }
 
 func (a *App) ask(ctx context.Context, q, def string) string {
@@ -138,72 +131,16 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// menuShell runs operator commands with the u-root shell, one console line
-// per `gosh -c` (our console readers own the ttys, so there is no
-// interactive job control; cd and variables do not carry over between
-// lines). It is reachable only from this menu, after confirmation, and
-// every command is logged.
+// menuShell opens the emergency shell (shell_linux.go) on the tty the
+// confirmation was typed on, after confirmation. The text menu's sessions
+// are already recorded when it can be chosen, so it is logged on the
+// console (and in the next session's console.log), not in a session record.
 func (a *App) menuShell(ctx context.Context) bool {
-	if a.ask(ctx, "type SHELL to open the emergency shell (logged)", "no") != "SHELL" {
+	if a.ask(ctx, "type SHELL to open the emergency shell (logged on the console)", "no") != "SHELL" {
 		return true
 	}
-	return a.runShell(ctx)
-}
-
-func (a *App) runShell(ctx context.Context) bool {
-	sh, err := exectuable("gosh")
-	if err != nil {
-		a.con.Printf("coldimage: %v", err)
-		return true
+	if err := a.emergencyShell(ctx); err != nil {
+		a.con.Printf("coldimage: emergency shell: %v", err)
 	}
-	a.con.Printf("COLDIMAGE SHELL opened by the operator at %s; sources remain read-only unless you change that; one command per line, exit to return", rfc3339(time.Now()))
-	for {
-		a.con.Printf("shell$")
-		l, ok := a.readLine(ctx)
-		if !ok {
-			return false
-		}
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		a.con.Printf("SHELL> %s", l)
-		if l == "exit" {
-			a.con.Printf("COLDIMAGE SHELL closed at %s", rfc3339(time.Now()))
-			return true
-		}
-		cmd := exec.CommandContext(ctx, sh, "-c", l)
-		w := consoleWriter{a.con}
-		cmd.Stdout, cmd.Stderr = w, w
-		cmd.Env = os.Environ()
-		if err := cmd.Run(); err != nil {
-			a.con.Printf("SHELL: %v", err)
-		}
-		reapOrphans()
-	}
-}
-
-type consoleWriter struct{ c *Console }
-
-func (w consoleWriter) Write(b []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		w.c.Printf("%s", l)
-	}
-	return len(b), nil
-}
-
-// reapOrphans collects exited processes re-parented to PID 1 (e.g. a
-// command the operator put in the background). Called only when nothing
-// of ours runs concurrently (the shell loop), so it steals no exit status.
-func reapOrphans() {
-	if os.Getpid() != 1 {
-		return
-	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
+	return ctx.Err() == nil
 }

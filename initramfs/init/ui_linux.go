@@ -15,22 +15,19 @@ import (
 // examiner uses. It returns false when the UI could not run, and the
 // numbered text menu takes over.
 func (a *App) consoleUI(ctx context.Context) bool {
-	dev := "/dev/" + a.cfg.Console
-	if a.cfg.Console == "" {
-		dev = "/dev/tty0"
-	}
+	dev := a.examinerTTY()
 	tty := a.con.File(dev)
 	if tty == nil {
 		a.con.Printf("coldimage: console UI: %s is not open; using the text menu", dev)
 		return false
 	}
-	term := a.cfg.Term
-	if term == "" {
-		term = "linux"
-		if strings.HasPrefix(a.cfg.Console, "ttyS") {
-			term = "vt220"
-		}
-	}
+	term := a.consoleTerm()
+	plain := a.cfg.UI == "plain" || ui.PlainTerm(term)
+	// The UI reads the tty through the console's input router (the tty's
+	// one reader), so the emergency shell it opens can take the input and
+	// give it back; Out stays the tty itself.
+	in := a.con.Input(dev)
+	defer in.Close()
 	hashes, err := imager.ParseHashes(a.cfg.Hash)
 	if err != nil {
 		a.con.Printf("coldimage: coldimage.hash=%s: %v; using the default hashes", a.cfg.Hash, err)
@@ -38,7 +35,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	}
 	var mounted []string
 	cfg := ui.Config{
-		In: tty, Out: tty, Term: term, Plain: a.cfg.UI == "plain", Width: 80, Height: 24,
+		In: in, Out: tty, Term: term, Plain: plain, Width: uiWidth, Height: uiHeight,
 		Version: a.version, Hashes: hashes, Mode: "console ui", Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings,
 		Case:    imager.Case{Case: a.cfg.Case, Examiner: a.cfg.Examiner, Evidence: a.cfg.Evidence},
 		Actions: []ui.Action{ui.ActionPowerOff, ui.ActionReboot, ui.ActionShell},
@@ -50,7 +47,21 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	printk, _ := os.ReadFile("/proc/sys/kernel/printk")
 	os.WriteFile("/proc/sys/kernel/printk", []byte("1"), 0o644) // kernel lines would garble the screen
 	a.con.Mute(tty, true)
+	// Full screen: raw mode for the UI's lifetime (the UI sets it only on
+	// an *os.File In). Plain mode stays in line mode: the kernel echoes.
+	restoreMode := func() error { return nil }
+	if !plain {
+		if r, err := a.con.Raw(dev); err != nil {
+			a.con.Printf("coldimage: console UI: %v", err)
+		} else {
+			restoreMode = r
+		}
+	}
 	out, err := ui.Run(ctx, cfg)
+	in.Close() // ends the UI's input reader
+	if rerr := restoreMode(); rerr != nil {
+		a.con.Printf("coldimage: console UI: restore line mode on %s: %v", dev, rerr)
+	}
 	a.con.Mute(tty, false)
 	if len(printk) > 0 {
 		os.WriteFile("/proc/sys/kernel/printk", []byte(strings.Fields(string(printk))[0]), 0o644)
@@ -82,8 +93,16 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	case ui.ActionReboot:
 		reboot(a.con)
 	case ui.ActionShell:
-		a.con.Printf("coldimage: emergency shell chosen in the console UI (recorded in session.json)")
-		a.runShell(ctx)
+		// A UI that cannot run the shell in place (Config.Shell unset)
+		// ends with this action; it recorded the shell in its sessions.
+		if len(out.Sessions) > 0 {
+			a.con.Printf("coldimage: emergency shell chosen in the console UI (recorded in the session record)")
+		} else {
+			a.con.Printf("coldimage: emergency shell chosen in the console UI (no session to record it in)")
+		}
+		if err := a.emergencyShell(ctx); err != nil {
+			a.con.Printf("coldimage: emergency shell: %v", err)
+		}
 	}
 	return false // after a shell, or if power-off failed: the text menu
 }

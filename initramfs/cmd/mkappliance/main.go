@@ -1,9 +1,11 @@
 // Command mkappliance builds the appliance: Debian's kernel (build/vmlinuz)
 // and a u-root busybox-mode initramfs (build/initramfs.cpio.zst) holding our
-// PID 1 as /init, coldimage, a few u-root commands for the emergency shell,
-// and the selected kernel modules with a generated modules.dep.
+// PID 1 as /init, coldimage, a few u-root commands, Debian's busybox-static
+// as /bin/busybox and /bin/sh for the emergency shell (u-root's gosh is
+// /bin/sh only when busybox-static cannot be had), and the selected kernel
+// modules with a generated modules.dep. build/shell records which shell.
 //
-// prepare (kernel + modules) → build (mkuimage, uncompressed cpio) →
+// prepare (kernel + modules, busybox) → build (mkuimage, uncompressed cpio) →
 // write (zstd, size check). Run from the module root:
 //
 //	go run ./initramfs/cmd/mkappliance -out build
@@ -90,19 +92,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *version == "" {
 		*version = gitVersion()
 	}
+	shellRecord := "u-root gosh (no job control)"
+	shellOpts := []uimage.Modifier{uimage.WithShell("gosh")}
+	if bb, err := fetchBusybox(ctx, *cache, logf); err != nil {
+		fmt.Fprintf(stderr, "mkappliance: WARNING: no %s (%v): the emergency shell is u-root's gosh, without job control\n", busyboxPkg, err)
+	} else {
+		shellRecord = bb.Record()
+		shellOpts = []uimage.Modifier{uimage.WithFiles(bb.Path + ":bin/busybox"), uimage.WithShell("/bin/busybox")}
+		logf("emergency shell: %s, from %s", shellRecord, bb.From)
+	}
+	if err := os.WriteFile(filepath.Join(*out, "shell"), []byte(shellRecord+"\n"), 0o644); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(*out, "version"), []byte(*version+"\n"), 0o644); err != nil {
 		return err
 	}
 
 	// build
 	cpioPath := filepath.Join(stage, "initramfs.cpio")
-	base, err := baseArchive(*version, p.Release)
+	base, err := baseArchive(*version, p.Release, shellRecord)
 	if err != nil {
 		return err
 	}
 	env := golang.Default(golang.DisableCGO(), golang.WithGOOS("linux"), golang.WithGOARCH("amd64"))
 	l := llog.New(slog.LevelWarn, func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) })
-	err = uimage.Create(l,
+	err = uimage.Create(l, append([]uimage.Modifier{
 		uimage.WithReplaceEnv(env),
 		uimage.WithBaseArchive(base),
 		uimage.WithCommands(&golang.BuildOpts{ExtraArgs: []string{
@@ -111,12 +125,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"-ldflags", "-s -w -buildid= -X " + versionVar + "=" + *version,
 		}}, &builder.GBBBuilder{}, strings.Split(*cmds, ",")...),
 		uimage.WithInit("init"),
-		uimage.WithShell("gosh"),
-		uimage.WithFiles(filepath.Join(p.ModRoot, "lib")+":lib"),
+		uimage.WithFiles(filepath.Join(p.ModRoot, "lib") + ":lib"),
 		uimage.WithSkipLDD(),
 		uimage.WithTempDir(stage),
 		uimage.WithCPIOOutput(cpioPath),
-	)
+	}, shellOpts...)...)
 	if err != nil {
 		return fmt.Errorf("mkuimage: %w", err)
 	}
@@ -139,13 +152,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // baseArchive is u-root's default skeleton (dev/console, /tmp, /etc…) plus
-// the appliance version and kernel release.
-func baseArchive(version, release string) (*cpio.Archive, error) {
+// the appliance version, kernel release and the emergency shell's origin.
+func baseArchive(version, release, shell string) (*cpio.Archive, error) {
 	a := uimage.DefaultRamfs()
 	for _, r := range []cpio.Record{
 		cpio.Directory("etc/coldimage", 0o755),
 		cpio.StaticFile("etc/coldimage/version", version+"\n", 0o444),
 		cpio.StaticFile("etc/coldimage/kernel-release", release+"\n", 0o444),
+		cpio.StaticFile("etc/coldimage/shell", shell+"\n", 0o444),
 		cpio.Directory("run", 0o755),
 		cpio.Directory("lib", 0o755),
 		cpio.Directory("lib/modules", 0o755),
