@@ -64,12 +64,15 @@ type Segment struct {
 	Hex    string `json:"hex"`
 }
 
-// Result is what a pass found.
+// Result is what a pass found. When the pass fails (cancelled, a write or
+// read error) Hashes, Segments and Parts still cover the Size bytes read
+// and handed to every sink, and Sinks says what each sink took of them.
 type Result struct {
-	Size       int64             // bytes read (and written to every sink)
+	Size       int64             // bytes read (and handed to every sink)
 	Hashes     map[string]string // of the source stream, zero fill included
 	Segments   []Segment
 	Parts      []Segment // PartSize windows, every algorithm
+	Sinks      []SinkResult
 	Unreadable []BadRange
 	Started    time.Time
 	// Duration is the imaging time: from the start of the pass until every
@@ -80,6 +83,12 @@ type Result struct {
 	// Compare mode only.
 	CompareHashes   map[string]string // of the Compare stream
 	FirstDifference int64             // byte offset of the first difference, -1 when identical
+}
+
+// SinkResult is what one sink (in Options.Sinks order) made of the stream.
+type SinkResult struct {
+	Bytes int64 // bytes its Write accepted
+	Err   error // why it stopped, or what Finish or Abort returned
 }
 
 // Identical says whether a compare pass found both streams equal.
@@ -113,7 +122,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	res := &Result{Started: time.Now(), FirstDifference: -1}
+	res := &Result{Started: time.Now(), FirstDifference: -1, Sinks: make([]SinkResult, len(o.Sinks))}
 	e := &engine{o: o}
 	e.ctx, e.cancel = context.WithCancelCause(ctx)
 	defer e.cancel(nil)
@@ -125,14 +134,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Unreadable = e.bad
 	if err == nil {
 		final := Final{Hashes: res.Hashes, Unreadable: e.bad, SectorSize: o.SectorSize, Size: res.Size}
-		for _, s := range o.Sinks {
-			if ferr := s.Finish(final); ferr != nil && err == nil {
-				err = fmt.Errorf("finish image: %w", ferr)
+		for i, s := range o.Sinks {
+			if ferr := s.Finish(final); ferr != nil {
+				res.Sinks[i].Err = ferr
+				if err == nil {
+					err = fmt.Errorf("finish image: %w", ferr)
+				}
 			}
 		}
 	} else {
-		for _, s := range o.Sinks {
-			_ = s.Abort()
+		for i, s := range o.Sinks {
+			res.Sinks[i].Err = errors.Join(res.Sinks[i].Err, s.Abort())
 		}
 	}
 	res.Duration = time.Since(res.Started)
@@ -238,8 +250,11 @@ func (e *engine) run(res *Result) error {
 		parts = &pieceConsumer{size: o.PartSize, algs: o.Hashes, hashers: Hashers{}}
 		cons = append(cons, parts)
 	}
+	var sinks []*sinkConsumer
 	for _, s := range o.Sinks {
-		cons = append(cons, &sinkConsumer{s: s, name: o.Name})
+		sc := &sinkConsumer{s: s, name: o.Name}
+		sinks = append(sinks, sc)
+		cons = append(cons, sc)
 	}
 
 	chans := make([]chan *buffer, len(cons))
@@ -272,12 +287,14 @@ func (e *engine) run(res *Result) error {
 	if cause := context.Cause(e.ctx); cause != nil && readErr == nil {
 		readErr = cause
 	}
-	if readErr != nil {
-		return readErr
+	for i, sc := range sinks {
+		res.Sinks[i] = SinkResult{Bytes: sc.n, Err: sc.err}
 	}
 	if len(cons) == 0 {
-		return nil
+		return readErr
 	}
+	// Every consumer has seen every buffer handed out: the sums cover the
+	// res.Size bytes read, whether or not the pass completed.
 	res.Hashes = map[string]string{}
 	if o.Compare != nil {
 		res.CompareHashes = map[string]string{}
@@ -285,8 +302,8 @@ func (e *engine) run(res *Result) error {
 	for alg, hc := range hashers {
 		res.Hashes[alg] = hex.EncodeToString(hc.h.Sum(nil))
 		if o.Compare != nil {
-			if hc.err != nil {
-				return hc.err
+			if hc.err != nil && readErr == nil {
+				readErr = hc.err
 			}
 			if hc.h2 == nil {
 				res.CompareHashes[alg] = res.Hashes[alg]
@@ -301,7 +318,7 @@ func (e *engine) run(res *Result) error {
 	if parts != nil {
 		res.Parts = parts.finish()
 	}
-	return nil
+	return readErr
 }
 
 func (e *engine) release(b *buffer) {
@@ -585,11 +602,16 @@ func (c *pieceConsumer) finish() []Segment {
 type sinkConsumer struct {
 	s    Sink
 	name string
+	n    int64 // bytes Write accepted
+	err  error
 }
 
 func (c *sinkConsumer) consume(b *buffer) error {
-	if _, err := c.s.Write(b.data); err != nil {
-		return fmt.Errorf("write image of %s at byte %d: %w", c.name, b.off, err)
+	k, err := c.s.Write(b.data)
+	c.n += int64(k)
+	if err != nil {
+		c.err = fmt.Errorf("write image of %s at byte %d: %w", c.name, b.off+int64(k), err)
+		return c.err
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // Schema names the acquisition.json format; changes are additive only.
@@ -32,6 +33,7 @@ type Record struct {
 	Source       SourceRecord      `json:"source"`
 	Image        ImageRecord       `json:"image"`
 	Hashes       map[string]string `json:"hashes"`
+	HashesCover  string            `json:"hashes_cover,omitempty"` // which bytes hashes, segments, parts and sidecars cover (HashesCover); additive, older records lack it
 	Segments     []Segment         `json:"segments"`
 	Parts        []Segment         `json:"parts,omitempty"` // per-file hashes of split images
 	Unreadable   []BadRange        `json:"unreadable"`
@@ -91,6 +93,10 @@ type ImageRecord struct {
 	SegmentSize int64                        `json:"segment_size,omitempty"` // piecewise hash window
 	Copies      []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
 	FileHashes  map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
+	// Partial: the acquisition stopped early and the image holds only the
+	// first Size bytes of the source, as written (the logical bytes: a
+	// split image's pieces joined, an E01's media). Additive to schema 1.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Verification is the outcome of re-reading source and image.
@@ -166,6 +172,22 @@ func NewClock(now time.Time) Clock {
 	c.OffsetSec = &off
 	c.Note = "times are the host clock's (UTC); rtc is the hardware clock read at start, assumed UTC"
 	return c
+}
+
+// HashesCover is a record's hashes_cover: which bytes its hashes (and
+// segments, parts, sidecars) cover — the whole source, or, when the
+// acquisition stopped early (image.partial), exactly the image.size logical
+// bytes the image holds from byte 0.
+func HashesCover(size, sourceSize int64, partial bool) string {
+	switch {
+	case partial && size == 0:
+		return "partial image: no bytes (the image holds no readable media)"
+	case partial:
+		return fmt.Sprintf("partial image: bytes 0–%d, the first %d of the source's %d bytes, as stored in the image (logical bytes: split pieces joined, E01 media)", size-1, size, sourceSize)
+	case size == 0:
+		return "whole source: no bytes (empty source)"
+	}
+	return fmt.Sprintf("whole source: bytes 0–%d (%d bytes, unreadable sectors zero-filled)", size-1, size)
 }
 
 // FormatName is the one word people read for an image's format: session.json
@@ -346,12 +368,21 @@ func (r *Record) Text() string {
 	w.Flush()
 	fmt.Fprintf(&b, "\nImage\n-----\n")
 	line("Format:", formatText(r.Image.Format, r.Image.SplitSize, len(r.Image.Files)))
-	line("Size:", fmt.Sprintf("%d bytes", r.Image.Size))
+	if r.Image.Partial {
+		line("Size:", fmt.Sprintf("%d bytes: PARTIAL IMAGE, the first %d of the source's %d bytes", r.Image.Size, r.Image.Size, r.Source.Size))
+	} else {
+		line("Size:", fmt.Sprintf("%d bytes", r.Image.Size))
+	}
 	for _, f := range r.Image.Files {
 		line("File:", f)
 	}
 	w.Flush()
-	fmt.Fprintf(&b, "\nHashes (whole source, zero fill included)\n-----------------------------------------\n")
+	if r.HashesCover != "" {
+		head := "Hashes (" + r.HashesCover + ")"
+		fmt.Fprintf(&b, "\n%s\n%s\n", head, strings.Repeat("-", utf8.RuneCountInString(head)))
+	} else {
+		fmt.Fprintf(&b, "\nHashes (whole source, zero fill included)\n-----------------------------------------\n")
+	}
 	for _, alg := range HashAlgs(r.Hashes) {
 		line(strings.ToUpper(alg)+":", r.Hashes[alg])
 	}
@@ -443,6 +474,9 @@ func completeNote(r *Record) string {
 	}
 	if r.Complete {
 		return " (image complete)"
+	}
+	if r.Image.Partial {
+		return fmt.Sprintf(" (image NOT complete: partial image of %d of %d bytes)", r.Image.Size, r.Source.Size)
 	}
 	if len(r.Unreadable) > 0 {
 		return " (unreadable sectors zero-filled; see below)"

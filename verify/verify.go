@@ -50,6 +50,9 @@ func OpenImage(dir string, rec *imager.Record) (Image, error) {
 	case "raw":
 		return imager.OpenFiles(paths)
 	case "e01":
+		if rec.Image.Partial {
+			return ewf.OpenPartial(paths[0])
+		}
 		return ewf.Open(paths[0])
 	}
 	return nil, fmt.Errorf("record in %s: unknown image format %q", dir, rec.Image.Format)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/coldimage/coldimage/disk"
@@ -280,7 +281,6 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		rec.Image.SegmentSize = piece
 	}
 	rec.Image.Size = res.Size
-	rec.Image.Files = relNames(r.OutDir, sinks[0].Files())
 	rec.Hashes = res.Hashes
 	rec.Segments = res.Segments
 	if rec.Segments == nil {
@@ -296,29 +296,47 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		rec.RateMBps = float64(res.Size) / 1e6 / rec.DurationSec
 	}
 	if runErr != nil {
+		// Stopped early (abort, full target, write or read error): each
+		// output directory records its partial image, hashed.
 		rec.Errors = append(rec.Errors, runErr.Error())
-		rec.Hashes = map[string]string{}
 		rec.Complete = false
 		rec.Result = imager.ResultIncomplete
-		for _, d := range r.outDirs() {
-			if werr := imager.WriteRecord(d, rec, false); werr != nil {
+		var first *imager.Record
+		for i, d := range r.outDirs() {
+			drec := cloneRecord(rec)
+			if err := partialImage(ctx, r, drec, d, sinks[i], res, i, piece); err != nil {
+				drec.Errors = append(drec.Errors, err.Error())
+			}
+			if werr := imager.WriteRecord(d, drec, true); werr != nil {
 				runErr = errors.Join(runErr, werr)
 			}
+			if first == nil {
+				first = drec
+			}
 		}
-		return rec, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
+		return first, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
 	}
-	if err := fileHashes(ctx, r, rec, res); err != nil {
-		rec.Errors = append(rec.Errors, err.Error())
-	}
-	verify.Settle(rec, nil)
-	if len(rec.Errors) > 0 {
-		rec.Result, rec.Complete = "error: "+rec.Errors[0], false
-	}
-	for _, d := range r.outDirs() {
-		if err := imager.WriteRecord(d, rec, true); err != nil {
-			return rec, err
+	rec.HashesCover = imager.HashesCover(rec.Image.Size, rec.Source.Size, false)
+	var first *imager.Record
+	for i, d := range r.outDirs() {
+		// Per directory: an E01's segment files differ between copies.
+		drec := cloneRecord(rec)
+		drec.Image.Files = relNames(d, sinks[i].Files())
+		if err := fileHashes(ctx, r, drec, d, res.Hashes, res.Parts); err != nil {
+			drec.Errors = append(drec.Errors, err.Error())
+		}
+		verify.Settle(drec, nil)
+		if len(drec.Errors) > 0 {
+			drec.Result, drec.Complete = "error: "+drec.Errors[0], false
+		}
+		if err := imager.WriteRecord(d, drec, true); err != nil {
+			return drec, err
+		}
+		if first == nil {
+			first = drec
 		}
 	}
+	rec = first
 	if r.NoVerify {
 		return rec, outcome(rec)
 	}
@@ -408,15 +426,72 @@ func ewfVersion(v string) string {
 	return v
 }
 
-// fileHashes fills what the sidecars list: per image file, every hash.
-func fileHashes(ctx context.Context, r *Request, rec *imager.Record, res *imager.Result) error {
+// cloneRecord copies a record for one output directory.
+func cloneRecord(r *imager.Record) *imager.Record {
+	c := *r
+	c.Errors = slices.Clone(r.Errors)
+	c.Image.Files = slices.Clone(r.Image.Files)
+	c.Image.FileHashes = nil
+	return &c
+}
+
+// partialImage describes the image in dir after a pass that stopped early
+// (sink i of the pass): its files, its size and the hashes of exactly the
+// bytes it holds — the logical bytes, that is a split image's pieces joined
+// and an E01's media, from byte 0 — with per-file hashes for the sidecars.
+// When the sink took every byte read and closed cleanly, the pass's own
+// hashes are the image's; else (a write error, a full target) the image is
+// read back from the target and hashed.
+//
+// An abort has cancelled ctx by now: the partial image is hashed anyway
+// (reading only what the target holds), or its record would carry no hash.
+func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir string, sink imager.Sink, res *imager.Result, i int, piece int64) error {
+	ctx = context.WithoutCancel(ctx)
+	rec.Image.Partial = true
+	rec.Image.Files = relNames(dir, sink.Files())
+	rec.Hashes, rec.Segments, rec.Parts = map[string]string{}, []imager.Segment{}, nil
+	rec.Image.Size = 0
+	defer func() { rec.HashesCover = imager.HashesCover(rec.Image.Size, rec.Source.Size, true) }()
+	if i < len(res.Sinks) && res.Sinks[i].Err == nil && res.Sinks[i].Bytes == res.Size && res.Hashes != nil {
+		rec.Image.Size, rec.Hashes, rec.Parts = res.Size, res.Hashes, res.Parts
+		if res.Segments != nil {
+			rec.Segments = res.Segments
+		}
+		return fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts)
+	}
+	if len(rec.Image.Files) == 0 {
+		return nil // nothing reached the target
+	}
+	img, err := verify.OpenImage(dir, rec)
+	if err != nil {
+		return fmt.Errorf("partial image not hashed: %w", err)
+	}
+	defer img.Close()
+	pr, err := imager.Run(ctx, imager.Options{Name: filepath.Join(dir, rec.Image.Files[0]), Source: img, Size: img.Size(),
+		Hashes: r.Hashes, Hashers: r.Hashers, SegmentSize: piece, PartSize: r.Split, Retries: -1, Phase: "partial", Emit: r.Emit})
+	if err != nil {
+		return fmt.Errorf("partial image not hashed: %w", err)
+	}
+	rec.Image.Size, rec.Hashes, rec.Parts = pr.Size, pr.Hashes, pr.Parts
+	if pr.Segments != nil {
+		rec.Segments = pr.Segments
+	}
+	return fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts)
+}
+
+// fileHashes fills what the sidecars in dir list: per image file, every
+// hash; hashes and parts are the stream's and its split windows'.
+func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string, hashes map[string]string, parts []imager.Segment) error {
 	rec.Image.FileHashes = map[string]map[string]string{}
+	if len(rec.Image.Files) == 0 {
+		return nil
+	}
 	switch {
 	case r.Format == "raw" && r.Split == 0:
-		rec.Image.FileHashes[rec.Image.Files[0]] = res.Hashes
+		rec.Image.FileHashes[rec.Image.Files[0]] = hashes
 	case r.Format == "raw":
 		byPart := map[int64]map[string]string{}
-		for _, p := range res.Parts {
+		for _, p := range parts {
 			if byPart[p.Offset] == nil {
 				byPart[p.Offset] = map[string]string{}
 			}
@@ -428,7 +503,7 @@ func fileHashes(ctx context.Context, r *Request, rec *imager.Record, res *imager
 	default:
 		// Container formats: hash the files as written.
 		for _, f := range rec.Image.Files {
-			path := filepath.Join(r.OutDir, f)
+			path := filepath.Join(dir, f)
 			h, err := hashFile(ctx, path, r.Hashes, r.Hashers)
 			if err != nil {
 				return fmt.Errorf("hash %s for the sidecars: %w", path, err)

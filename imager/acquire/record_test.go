@@ -1,10 +1,13 @@
 package acquire
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -396,5 +399,168 @@ func TestProgressRateAndETA(t *testing.T) {
 	}
 	if want := float64(rec.Image.Size) / 1e6 / rec.DurationSec; math.Abs(rec.RateMBps-want) > 0.01 {
 		t.Errorf("rate_mb_per_s %.2f, bytes/duration %.2f", rec.RateMBps, want)
+	}
+}
+
+// stopAt cancels ctx with cause the first time a read reaches byte at.
+type stopAt struct {
+	data   []byte
+	at     int64
+	cancel context.CancelCauseFunc
+	cause  error
+}
+
+func (s *stopAt) ReadAt(b []byte, off int64) (int, error) {
+	if off+int64(len(b)) > s.at {
+		s.cancel(s.cause)
+	}
+	return copy(b, s.data[off:]), nil
+}
+
+// imageBytes reads back the logical bytes of the image a record describes.
+func imageBytes(t *testing.T, dir string, rec *imager.Record) []byte {
+	t.Helper()
+	img, err := verify.OpenImage(dir, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	b, err := io.ReadAll(io.NewSectionReader(img, 0, img.Size()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// An acquisition that stops early records the hashes of exactly the bytes
+// its (partial) image holds, says so, and writes sidecars that sha256sum -c
+// accepts: raw, split (the pieces joined) and E01 (its media), mirrors each
+// for their own copy.
+func TestPartialImageHashed(t *testing.T) {
+	_, data := sourceFile(t, 6<<20, 7)
+	for _, tc := range []struct {
+		name   string
+		format string
+		split  int64
+		mirror bool
+	}{
+		{"raw", "raw", 0, true},
+		{"split", "raw", 1 << 20, false},
+		{"e01", "e01", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			src := &stopAt{data: data, at: 2<<20 + 4096, cancel: cancel, cause: errAborted}
+			base := t.TempDir()
+			req := &Request{Source: "disk", OutDir: filepath.Join(base, "out"), Format: tc.format, Split: tc.split, BufferSize: 256 << 10, PieceSize: 1 << 20,
+				Hashes: []string{"md5", "sha256"}, Volume: &Volume{R: src, Info: disk.Info{Name: "disk", Size: int64(len(data))}}}
+			if tc.mirror {
+				req.Mirrors = []string{filepath.Join(base, "mirror")}
+			}
+			rec, err := Run(ctx, req)
+			if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), errAborted.Error()) {
+				t.Fatalf("err %v, want incomplete: aborted", err)
+			}
+			for _, dir := range append([]string{req.OutDir}, req.Mirrors...) {
+				stored, err := imager.ReadRecord(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dir == req.OutDir && (rec.Image.Size != stored.Image.Size || rec.Hashes["sha256"] != stored.Hashes["sha256"]) {
+					t.Errorf("returned record differs from %s", dir)
+				}
+				n := stored.Image.Size
+				if !stored.Image.Partial || n < 2<<20 || n >= int64(len(data)) || stored.Complete || stored.Result != imager.ResultIncomplete {
+					t.Fatalf("%s: partial %v size %d complete %v result %q", dir, stored.Image.Partial, n, stored.Complete, stored.Result)
+				}
+				s := sha256.Sum256(data[:n])
+				if stored.Hashes["sha256"] != hex.EncodeToString(s[:]) || len(stored.Hashes) != len(imager.HashesFor(tc.format, req.Hashes)) {
+					t.Errorf("%s: hashes %v, want those of bytes 0–%d", dir, stored.Hashes, n-1)
+				}
+				if want := fmt.Sprintf("partial image: bytes 0–%d, the first %d of the source's %d bytes", n-1, n, len(data)); !strings.HasPrefix(stored.HashesCover, want) {
+					t.Errorf("%s: hashes_cover %q, want %q…", dir, stored.HashesCover, want)
+				}
+				if !bytes.Equal(imageBytes(t, dir, stored), data[:n]) {
+					t.Errorf("%s: the image does not hold bytes 0–%d of the source", dir, n-1)
+				}
+				if len(stored.Segments) == 0 || stored.Segments[len(stored.Segments)-1].Offset+stored.Segments[len(stored.Segments)-1].Length != n {
+					t.Errorf("%s: piecewise hashes %+v do not end at %d", dir, stored.Segments, n)
+				}
+				if tc.split > 0 && len(stored.Image.Files) != int((n+tc.split-1)/tc.split) {
+					t.Errorf("%s: files %v for %d bytes in pieces of %d", dir, stored.Image.Files, n, tc.split)
+				}
+				txt, _ := os.ReadFile(filepath.Join(dir, "acquisition.txt"))
+				if !strings.Contains(string(txt), "PARTIAL IMAGE") || !strings.Contains(string(txt), stored.HashesCover) {
+					t.Errorf("%s: acquisition.txt does not say the image and hashes are partial:\n%s", dir, txt)
+				}
+				for _, alg := range []string{"md5", "sha256"} {
+					c := exec.Command(alg+"sum", "-c", "image."+alg)
+					c.Dir = dir
+					if b, err := c.CombinedOutput(); err != nil {
+						t.Errorf("%s: %ssum -c image.%s: %v\n%s", dir, alg, alg, err, b)
+					}
+				}
+				// The partial record verifies against its image.
+				if v, err := verify.Run(context.Background(), dir, verify.Options{}); err != nil || v.Verification.Verdict() != "match" || v.Result != imager.ResultIncomplete {
+					t.Errorf("%s: verify: %v, verdict %q, result %q", dir, err, v.Verification.Verdict(), v.Result)
+				}
+			}
+		})
+	}
+}
+
+// A target that fills up: the image holds fewer bytes than were read, so
+// it is read back from the target and hashed.
+func TestPartialImageTargetFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	src, data := sourceFile(t, 6<<20, 8)
+	for _, format := range []string{"raw", "e01"} {
+		t.Run(format, func(t *testing.T) {
+			mnt := t.TempDir()
+			if b, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+				t.Skipf("mount tmpfs: %v %s", err, b)
+			}
+			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+			out := filepath.Join(mnt, "out")
+			// Incompressible data, so the E01 fills the target too.
+			rec, err := Run(context.Background(), &Request{Source: src, OutDir: out, Format: format, BufferSize: 256 << 10, Hashes: []string{"sha256"}})
+			if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "no space left") {
+				t.Fatalf("err %v, want incomplete: no space left", err)
+			}
+			// An E01 whose chunk table did not fit holds no readable media.
+			n := rec.Image.Size
+			if !rec.Image.Partial || n < 0 || n >= int64(len(data)) || (format == "raw" && n == 0) {
+				t.Fatalf("partial %v size %d", rec.Image.Partial, n)
+			}
+			t.Logf("%s: %d bytes in the image: %s", format, n, rec.HashesCover)
+			s := sha256.Sum256(data[:n])
+			if rec.Hashes["sha256"] != hex.EncodeToString(s[:]) || !bytes.Equal(imageBytes(t, out, rec), data[:n]) {
+				t.Errorf("hashes %v of %d bytes are not those of the image", rec.Hashes, n)
+			}
+			if stored, err := imager.ReadRecord(out); err != nil || stored.Hashes["sha256"] != rec.Hashes["sha256"] {
+				t.Logf("record on the full target: %v (the target is full)", err)
+			}
+		})
+	}
+}
+
+// Each copy of an E01 (--mirror) is its own segment set: each directory's
+// sidecars hash its own files.
+func TestE01MirrorSidecars(t *testing.T) {
+	src, _ := sourceFile(t, 2<<20, 9)
+	base := t.TempDir()
+	req := &Request{Source: src, OutDir: filepath.Join(base, "a"), Mirrors: []string{filepath.Join(base, "b")}, Format: "e01", Hashes: []string{"sha256"}}
+	if _, err := Run(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{req.OutDir, req.Mirrors[0]} {
+		c := exec.Command("sha256sum", "-c", "image.sha256")
+		c.Dir = dir
+		if b, err := c.CombinedOutput(); err != nil {
+			t.Errorf("%s: sha256sum -c image.sha256: %v\n%s", dir, err, b)
+		}
 	}
 }

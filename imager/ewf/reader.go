@@ -61,7 +61,17 @@ const maxOpenSegments = 16
 
 // Open opens the segment set whose first segment is firstSegment (…E01 or
 // …e01) and finds the others by name.
-func Open(firstSegment string) (*Reader, error) {
+func Open(firstSegment string) (*Reader, error) { return open(firstSegment, false) }
+
+// OpenPartial opens a segment set whose writing stopped before its done
+// section (Writer.Abort after an abort or a write error): its media are the
+// chunks its intact chunk tables list, in order, and Size is their bytes
+// (the last chunk may be short). The set ends at the first segment that is
+// missing or ends without a next section; within a segment, at the first
+// section cut short or unreadable. A complete set opens as with Open.
+func OpenPartial(firstSegment string) (*Reader, error) { return open(firstSegment, true) }
+
+func open(firstSegment string, partial bool) (*Reader, error) {
 	ext := ""
 	if i := strings.LastIndexByte(firstSegment, '.'); i >= 0 {
 		ext = firstSegment[i+1:]
@@ -78,6 +88,7 @@ func Open(firstSegment string) (*Reader, error) {
 	var hashMD5, digMD5 *[16]byte
 	var digSHA1 *[20]byte
 	var chunks int64
+	done := false
 	for n := 1; ; n++ {
 		e, err := segmentExt(n, upper)
 		if err != nil {
@@ -86,6 +97,9 @@ func Open(firstSegment string) (*Reader, error) {
 		p := prefix + e
 		f, err := os.Open(p)
 		if err != nil {
+			if partial && n > 1 && errors.Is(err, os.ErrNotExist) {
+				break
+			}
 			if n > 1 && errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("ewf: segment %s is missing: %s ends with a next section (segment set incomplete): %w", p, r.segs[n-2].path, err)
 			}
@@ -96,7 +110,7 @@ func Open(firstSegment string) (*Reader, error) {
 			f.Close()
 			return nil, fmt.Errorf("ewf: %w", err)
 		}
-		s, err := parseSegment(f, st.Size(), p)
+		s, err := parseSegmentMode(f, st.Size(), p, partial)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("ewf: %w", err)
@@ -128,6 +142,10 @@ func Open(firstSegment string) (*Reader, error) {
 			digMD5, digSHA1 = s.digMD5, s.digSHA1
 		}
 		if s.last == "done" {
+			done = true
+			break
+		}
+		if s.last != "next" { // partial: the set ends here
 			break
 		}
 	}
@@ -135,7 +153,11 @@ func Open(firstSegment string) (*Reader, error) {
 	r.sectorSize = int(vol.BytesPerSector)
 	r.size = vol.mediaSize()
 	r.chunks = chunks
-	if chunks != int64(vol.Chunks) {
+	if partial && !done {
+		if err := r.partialSize(); err != nil {
+			return nil, fmt.Errorf("ewf: %s (partial set): %w", firstSegment, err)
+		}
+	} else if chunks != int64(vol.Chunks) {
 		return nil, fmt.Errorf("ewf: %s: the chunk tables list %d chunks, the volume section says %d", firstSegment, chunks, vol.Chunks)
 	}
 	if want := (r.size + r.chunkSize - 1) / r.chunkSize; want != chunks {
@@ -186,6 +208,49 @@ func headerMap(hdr2, hdr map[string]string) map[string]string {
 		out[name] = v
 	}
 	return out
+}
+
+// partialSize sets the media size of a partial set from its chunks: whole
+// chunks but the last, whose length its stored form tells (a zlib stream's
+// output, or a stored chunk's bytes less its Adler-32), verified.
+func (r *Reader) partialSize() error {
+	r.size = r.chunks * r.chunkSize
+	if r.chunks == 0 {
+		return nil
+	}
+	l, err := r.locate(r.chunks - 1)
+	if err != nil {
+		return err
+	}
+	r.tblIdx = -1 // entries cached by locate belong to the probe
+	raw := make([]byte, l.end-l.start)
+	if _, err := l.f.ReadAt(raw, l.start); err != nil {
+		return fmt.Errorf("read last chunk: %w", err)
+	}
+	var n int64
+	if l.compressed {
+		zr, err := zlib.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return fmt.Errorf("last chunk: zlib header: %w", err)
+		}
+		out, err := io.ReadAll(io.LimitReader(zr, r.chunkSize+1))
+		if err != nil {
+			return fmt.Errorf("last chunk: %w", zlibErr(err, ""))
+		}
+		n = int64(len(out))
+	} else {
+		n = int64(len(raw)) - 4
+		if n > 0 {
+			if err := verifyAdler("stored chunk", raw[:n], binary.LittleEndian.Uint32(raw[n:])); err != nil {
+				return fmt.Errorf("last chunk: %w", err)
+			}
+		}
+	}
+	if n <= 0 || n > r.chunkSize {
+		return fmt.Errorf("last chunk holds %d bytes, not 1 to %d", n, r.chunkSize)
+	}
+	r.size = (r.chunks-1)*r.chunkSize + n
+	return nil
 }
 
 // Size is the media size in bytes.

@@ -17,7 +17,7 @@ type segment struct {
 	hashMD5 *[16]byte
 	digMD5  *[16]byte
 	digSHA1 *[20]byte
-	last    string // "next" or "done"
+	last    string // "next" or "done"; "" for a partial segment that just ends
 }
 
 // tableRef locates one table section's entries.
@@ -36,6 +36,15 @@ const maxSectionRead = 64 << 20
 // parseSegment walks the section chain of one segment file, verifying every
 // descriptor and every section's Adler-32 except the table entries'.
 func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
+	return parseSegmentMode(r, size, name, false)
+}
+
+// parseSegmentMode is parseSegment; with partial set, a chain that ends
+// without a next or done section (a set whose writing stopped: Writer.Abort,
+// a full target) is not an error: the segment ends before the first section
+// that is missing, cut short or unreadable, and keeps the chunk tables
+// found before it.
+func parseSegmentMode(r io.ReaderAt, size int64, name string, partial bool) (*segment, error) {
 	fh := make([]byte, fileHeaderSize)
 	if _, err := r.ReadAt(fh, 0); err != nil {
 		return nil, fmt.Errorf("%s: read file header: %w", name, err)
@@ -52,12 +61,18 @@ func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
 	db := make([]byte, descriptorSize)
 	for {
 		if off+descriptorSize > size {
+			if partial && header2Err == nil {
+				return s, nil
+			}
 			return nil, fmt.Errorf("%s: section at offset %d runs past the end of the file (%d bytes): segment truncated", name, off, size)
 		}
 		if _, err := r.ReadAt(db, off); err != nil {
 			return nil, fmt.Errorf("%s: read section descriptor at offset %d: %w", name, off, err)
 		}
 		d, err := parseDescriptor(db)
+		if err != nil && partial && header2Err == nil {
+			return s, nil // e.g. the placeholder of a sectors section never closed
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: offset %d: %w", name, off, err)
 		}
@@ -72,6 +87,9 @@ func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
 			return s, nil
 		}
 		if d.Size < descriptorSize || d.Size > uint64(size-off) {
+			if partial && header2Err == nil && d.Size >= descriptorSize {
+				return s, nil // cut short by the end of the file
+			}
 			return nil, fmt.Errorf("%s: offset %d: %q section size %d does not fit in the file (%d bytes)", name, off, d.Type, d.Size, size)
 		}
 		dataOff, dataLen := off+descriptorSize, int64(d.Size)-descriptorSize
@@ -203,6 +221,9 @@ func parseSegment(r io.ReaderAt, size int64, name string) (*segment, error) {
 			s.digMD5, s.digSHA1 = &m, &h
 		}
 		if d.Next <= uint64(off) || d.Next > uint64(size) {
+			if partial && d.Next > uint64(size) {
+				return s, nil
+			}
 			return nil, fmt.Errorf("%s: %q section at offset %d points to the next section at %d (file has %d bytes)", name, d.Type, off, d.Next, size)
 		}
 		off = int64(d.Next)

@@ -298,10 +298,12 @@ func (w *Writer) Finish(f imager.Final) error {
 
 // Abort stops, keeps what was written (with the open table group closed so
 // the chunks stay indexable) but writes no done section: the set stays
-// visibly incomplete.
+// visibly incomplete (OpenPartial reads it). Every byte Write accepted is
+// in the set when Abort returns nil; an error (of the output or of Abort
+// itself) says some are not.
 func (w *Writer) Abort() error {
 	w.drain()
-	return w.out.abort()
+	return errors.Join(w.firstErr(), w.out.abort())
 }
 
 // Files lists the segment files created so far.
