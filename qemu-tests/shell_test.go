@@ -76,14 +76,19 @@ func shellSession(t *testing.T, v *VM, term *uitest.Terminal, prompt func(string
 	expect(t, v, `COLDIMAGE SHELL closed at \S+ \(exit status 0`, time.Minute)
 }
 
-// readyOnce fails unless COLDIMAGE READY was printed exactly once: a
-// second one means the UI ended and the text menu took over.
+// readyOnce fails unless COLDIMAGE READY was printed exactly once (a
+// second one means the UI ended and the text menu took over), or when a
+// line claims the shell was recorded in a session (none ran).
 func readyOnce(t *testing.T, v *VM) {
 	t.Helper()
 	n := 0
 	for _, l := range v.Lines() {
 		if strings.Contains(stripANSI(l), "COLDIMAGE READY") {
 			n++
+		}
+		// No session ran: nothing may claim the shell was recorded in one.
+		if strings.Contains(l, "recorded in session") {
+			t.Errorf("console claims a record without a session: %q", l)
 		}
 	}
 	if n != 1 {
