@@ -59,6 +59,9 @@ type Clock struct {
 	RTC       string `json:"rtc,omitempty"` // /sys/class/rtc/rtc0 date+time (UTC by convention)
 	OffsetSec *int64 `json:"rtc_minus_host_seconds,omitempty"`
 	Note      string `json:"note"`
+	// Check is the console UI's clock check: the real time as the examiner
+	// read it beside the hardware clock and the appliance's clock.
+	Check string `json:"check,omitempty"`
 }
 
 type Case struct {

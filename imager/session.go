@@ -47,28 +47,49 @@ type SessionTarget struct {
 	Label  string `json:"label"`
 	UUID   string `json:"uuid"`
 	Folder string `json:"folder"` // the session folder, from the target's root
+	// The disk holding the target file system, and why it was allowed as
+	// a target (its label matched coldimage.target.labels, it was named on
+	// the command line, or the examiner confirmed its disk by serial).
+	Disk     string `json:"disk,omitempty"`
+	Model    string `json:"disk_model,omitempty"`
+	Serial   string `json:"disk_serial,omitempty"`
+	DiskSize int64  `json:"disk_size,omitempty"`
+	Policy   string `json:"policy,omitempty"`
+}
+
+// SessionPartition is one partition of a source disk as its table says.
+type SessionPartition struct {
+	Name   string `json:"name"`
+	Number int    `json:"number"`
+	Start  int64  `json:"start"` // bytes from the start of the disk
+	Size   int64  `json:"size"`
+	Type   string `json:"type"` // GPT type GUID or MBR type
+	FSType string `json:"fs_type,omitempty"`
+	Label  string `json:"label,omitempty"`
 }
 
 // SessionSource is one source's outcome.
 type SessionSource struct {
-	Device     string            `json:"device"`
-	ID         string            `json:"id"`
-	Size       int64             `json:"size"`
-	Model      string            `json:"model"`
-	Serial     string            `json:"serial"`
-	ReadOnly   bool              `json:"read_only"`
-	Outdir     string            `json:"outdir"` // relative to the session folder
-	OK         bool              `json:"ok"`
-	Result     string            `json:"result"` // the record's result, "not started" or "error: …"
-	Complete   bool              `json:"complete"`
-	Verified   string            `json:"verified"` // match | MISMATCH | skipped | not run
-	Hashes     map[string]string `json:"hashes"`
-	Unreadable []BadRange        `json:"unreadable"`
-	Error      string            `json:"error,omitempty"`
-	Record     string            `json:"record"` // acquisition.json, relative to the session folder
-	Started    string            `json:"started"`
-	Finished   string            `json:"finished"`
-	Seconds    float64           `json:"seconds"`
+	Device     string             `json:"device"`
+	ID         string             `json:"id"`
+	Size       int64              `json:"size"`
+	Model      string             `json:"model"`
+	Serial     string             `json:"serial"`
+	ReadOnly   bool               `json:"read_only"`
+	PartTable  string             `json:"part_table,omitempty"`
+	Partitions []SessionPartition `json:"partitions,omitempty"`
+	Outdir     string             `json:"outdir"` // relative to the session folder
+	OK         bool               `json:"ok"`
+	Result     string             `json:"result"` // the record's result, "not started" or "error: …"
+	Complete   bool               `json:"complete"`
+	Verified   string             `json:"verified"` // match | MISMATCH | skipped | not run
+	Hashes     map[string]string  `json:"hashes"`
+	Unreadable []BadRange         `json:"unreadable"`
+	Error      string             `json:"error,omitempty"`
+	Record     string             `json:"record"` // acquisition.json, relative to the session folder
+	Started    string             `json:"started"`
+	Finished   string             `json:"finished"`
+	Seconds    float64            `json:"seconds"`
 }
 
 // SessionSkip is a device the session did not image, and why.

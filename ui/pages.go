@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/gdamore/tcell/v2"
 
@@ -23,18 +24,29 @@ func (a *app) draw() {
 	w, h := a.scr.Size()
 	a.frame = newFrame(w, h)
 	titles := map[page]string{
-		pageSources: "1/5 Sources", pageTarget: "2/5 Target", pageCase: "3/5 Case details",
-		pageConfirm: "4/5 Confirm", pageProgress: "5/5 Imaging", pageSummary: "Summary", pageShell: "Emergency shell",
+		pageSources: "1/6 Sources", pageTarget: "2/6 Target", pageOther: "2/6 Target - other file systems", pageSerial: "2/6 Target - confirm the disk",
+		pageClock: "3/6 Clock check", pageCase: "4/6 Case details",
+		pageConfirm: "5/6 Confirm", pageProgress: "6/6 Imaging", pageSummary: "Summary", pageShell: "Emergency shell",
 	}
 	title := fmt.Sprintf(" coldimage %s - %s", a.cfg.Version, titles[a.page])
-	right := "every disk is read-only "
-	a.put(0, 0, pad(title, w-len(right))+right, stRev)
+	right, warn := a.writeState()
+	right += " "
+	a.put(0, 0, pad(title, w-len([]rune(right)))+right, stRev)
+	if warn {
+		a.put(1, 0, pad(" WARNING: "+strings.TrimSpace(right)+" - only the chosen target may be writable", w), stBold)
+	}
 	var keys [2]string
 	switch a.page {
 	case pageSources:
 		keys = a.drawSources(w, h)
 	case pageTarget:
 		keys = a.drawTarget(w, h)
+	case pageOther:
+		keys = a.drawOther(w, h)
+	case pageSerial:
+		keys = a.drawSerial(w, h)
+	case pageClock:
+		keys = a.drawClock(w, h)
 	case pageCase:
 		keys = a.drawCase(w, h)
 	case pageConfirm:
@@ -55,6 +67,14 @@ func (a *app) draw() {
 		for i, s := range l {
 			a.put(h-2-len(l)+i, 0, pad(s, w), stBold)
 		}
+	}
+	if a.q != nil {
+		keys = a.q.lines
+		for i, l := range keys {
+			a.put(h-2+i, 0, pad(clip(l, w), w), stRev)
+		}
+		a.flush()
+		return
 	}
 	a.put(h-2, 0, clip(keys[0], w), stPlain)
 	a.put(h-1, 0, clip(keys[1], w), stPlain)
@@ -82,8 +102,8 @@ func (a *app) put(y, x int, s string, st tcell.Style) {
 	f := a.frame
 	for _, r := range s {
 		if x >= 0 && x < f.w && y >= 0 && y < f.h {
-			if r < ' ' || r > '~' {
-				r = '?' // ASCII only: every serial terminal shows it
+			if !unicode.IsPrint(r) {
+				r = '?' // control characters would move the terminal's cursor
 			}
 			f.r[y*f.w+x], f.style[y*f.w+x] = r, st
 		}
@@ -121,7 +141,7 @@ func (a *app) drawSources(w, h int) [2]string {
 		if a.top+i == a.cur {
 			st = stRev
 		}
-		a.put(3+i, 0, pad(deviceRow(d, a.sel[d.Path]), w), st)
+		a.put(3+i, 0, pad(deviceRow(d, a.sel[d.Path], a.isTarget(d)), w), st)
 	}
 	if len(rows) == 0 {
 		msg := "no devices found"
@@ -140,29 +160,47 @@ func (a *app) drawSources(w, h int) [2]string {
 	}
 	return [2]string{
 		"Up/Down (j/k) move   Space select/unselect   Enter next: target   r rescan",
-		fmt.Sprintf("q power off/reboot/shell   Ctrl-L redraw   selected: %d source(s), %s", len(a.ch.Sources), imager.HumanBytes(a.ch.Need())),
+		fmt.Sprintf("q power off/reboot/shell   Ctrl-L redraw   selected: %d source(s), %s", len(a.ch.Sources), imager.HumanBytes(a.ch.Bytes())),
 	}
 }
 
-func deviceRow(d Device, sel bool) string {
-	mark := "[ ]"
+func deviceRow(d Device, sel, target bool) string {
+	mark, name := rowMark(d, sel, target)
+	return fmt.Sprintf("%s %-12s %9s  %-18s %-16s %-12s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
+		clip(d.Model, 18), clip(d.Serial, 16), clip(rowType(d, target), 12), rowRO(d))
+}
+
+// rowMark is a source row's selection mark ([ ], [x], or - where it cannot
+// be selected) and its name, partitions indented under their disk.
+func rowMark(d Device, sel, target bool) (mark, name string) {
+	mark, name = "[ ]", d.Name
 	if sel {
 		mark = "[x]"
 	}
-	if d.Boot {
+	if d.Boot || target {
 		mark = " - "
 	}
-	name := d.Name
 	if d.Kind == disk.KindPart {
 		name = " " + name
 	}
+	return mark, name
+}
+
+// rowType is a source row's TYPE column: what the row is, or why it is
+// not selectable.
+func rowType(d Device, target bool) string {
 	typ := d.PartTable
 	if d.Kind == disk.KindPart || typ == "" {
 		typ = d.FSType
 	}
+	if d.Kind == disk.KindPart && d.FSLabel != "" {
+		typ = strings.TrimSpace(typ + " " + d.FSLabel)
+	}
 	switch {
 	case d.Boot:
 		typ = "BOOT MEDIUM"
+	case target:
+		typ = "TARGET"
 	case d.Kind == "raid":
 		typ = "RAID volume"
 	case d.RAID != "", d.FSType == "linux_raid_member":
@@ -170,17 +208,20 @@ func deviceRow(d Device, sel bool) string {
 	case d.Kind == disk.KindFile && typ == "":
 		typ = "file"
 	}
-	ro := "yes"
+	return typ
+}
+
+// rowRO is a source row's RO column.
+func rowRO(d Device) string {
 	switch {
 	case d.Kind == "raid":
-		ro = "yes" // members opened read-only
+		return "yes" // members opened read-only
 	case d.Kind == disk.KindFile:
-		ro = "n/a"
+		return "n/a"
 	case !d.ReadOnly:
-		ro = "NO!"
+		return "NO!"
 	}
-	return fmt.Sprintf("%s %-12s %9s  %-18s %-16s %-12s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
-		clip(d.Model, 18), clip(d.Serial, 16), clip(typ, 12), ro)
+	return "yes"
 }
 
 func deviceDetails(d Device) []string {
@@ -200,7 +241,7 @@ func deviceDetails(d Device) []string {
 	if d.Kind == disk.KindPart {
 		pt = fmt.Sprintf("partition %d of %s, type %s", d.PartNumber, d.Parent, orDash(d.PartType))
 	} else if len(d.Partitions) > 0 {
-		pt += fmt.Sprintf(", %d partitions", len(d.Partitions))
+		pt += ", " + plural(len(d.Partitions), "partition")
 	}
 	l = append(l, fmt.Sprintf("table %s; filesystem %s", pt, fs))
 	var notes []string
@@ -230,15 +271,102 @@ func deviceDetails(d Device) []string {
 	return l
 }
 
+// plural renders "1 partition", "2 partitions".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// writeState is the header's word on write-blocking: which devices are
+// writable now, and whether anything but the chosen target is.
+func (a *app) writeState() (string, bool) {
+	if a.cfg.Writable == nil {
+		return "sources are opened read-only", false
+	}
+	var target, other []string
+	for _, n := range a.cfg.Writable() {
+		ok := false
+		for _, t := range a.prepared {
+			if n == t.Disk || "/dev/"+n == t.Name {
+				ok = true
+			}
+		}
+		if ok {
+			target = append(target, n)
+		} else {
+			other = append(other, n)
+		}
+	}
+	switch {
+	case len(other) > 0:
+		return fmt.Sprintf("%s WRITABLE!", strings.Join(other, ",")), true
+	case len(target) > 0:
+		names := []string{}
+		for _, t := range a.prepared {
+			names = append(names, strings.TrimPrefix(t.Name, "/dev/"))
+		}
+		slices.Sort(names)
+		return "sources read-only · target " + strings.Join(names, ",") + " writable", false
+	}
+	return "every disk is read-only", false
+}
+
 func (a *app) drawTarget(w, h int) [2]string {
 	need := a.ch.Need()
-	a.put(2, 0, clip(fmt.Sprintf("Images of %d source(s) need %s. Sources and the boot medium are not offered.", len(a.ch.Sources), imager.HumanBytes(need)), w), stPlain)
-	a.put(4, 0, clip("    TARGET                FS      LABEL            FREE       AFTER", w), stBold)
-	for i, t := range a.targets {
-		if 5+i >= h-4 {
+	intro := wrap(fmt.Sprintf("Images of %d source(s) (%s) need %s with their records. Offered: file systems labelled %s and disks you confirmed by serial; sources, their disks and the boot medium never.",
+		len(a.ch.Sources), imager.HumanBytes(a.ch.Bytes()), imager.HumanBytes(need), strings.Join(orDefault(a.cfg.TargetLabels), " or ")), w)
+	for i, l := range intro[:min(3, len(intro))] {
+		a.put(2+i, 0, l, stPlain)
+	}
+	a.targetRows(2+min(3, len(intro))+1, w, h, a.targets, a.tcur)
+	if len(a.targets) == 0 {
+		msg := fmt.Sprintf("no target offered: attach a disk with a file system labelled %s and press r", strings.Join(orDefault(a.cfg.TargetLabels), " or "))
+		if a.tErr != nil {
+			msg = "listing targets failed: " + a.tErr.Error()
+		}
+		a.put(6, 4, clip(msg, w-4), stBold)
+	} else if a.tcur >= 0 {
+		t := a.targets[a.tcur]
+		var l []string
+		l = append(l, wrap(fmt.Sprintf("%s on disk %s: %s, model %s, serial %s", t.Name, orDash(t.Disk), imager.HumanBytes(t.DiskSize), orDash(t.DiskModel), orDash(t.DiskSerial)), w)...)
+		l = append(l, wrap(fmt.Sprintf("file system %s %s: %s; offered: %s", orDash(t.FSType), t.Label, orDash(t.State), orDash(a.offeredWhy(t))), w)...)
+		for i, s := range l[:min(4, len(l))] {
+			a.put(h-8+i, 0, s, stPlain)
+		}
+		if t.Free >= 0 && t.Free < need {
+			a.put(h-4, 0, clip(fmt.Sprintf(" WILL NOT FIT: %s needs %s, has %s free ", t.Name, imager.HumanBytes(need), imager.HumanBytes(t.Free)), w), stRev)
+		}
+	}
+	other := ""
+	if len(a.others) > 0 {
+		other = fmt.Sprintf("  o %d other (confirm by serial)", len(a.others))
+	}
+	return [2]string{"Up/Down (j/k) move  Enter choose  r rescan" + other, "Esc or b back to sources   nothing is unlocked before you confirm"}
+}
+
+// offeredWhy says why a target is offered.
+func (a *app) offeredWhy(t Target) string {
+	if why := t.PolicyLabel(a.cfg.TargetLabels); why != "" {
+		return why
+	}
+	if a.cfg.confirmed[t.confirmKey()] {
+		return "disk confirmed by the examiner"
+	}
+	return ""
+}
+
+// targetRows draws a list of targets from row y; cur -1 highlights none.
+func (a *app) targetRows(y, w, h int, ts []Target, cur int) {
+	a.put(y, 0, clip("    TARGET           FS     LABEL            FREE       AFTER        DISK", w), stBold)
+	need := a.ch.Need()
+	for i, t := range ts {
+		if y+1+i >= h-9 {
+			a.put(y+1+i, 4, fmt.Sprintf("... %d more", len(ts)-i), stBold)
 			break
 		}
-		free, after, st := "unknown", "checked when mounted", stPlain
+		free, after, st := "unknown", "checked before unlocking", stPlain
 		if t.Free >= 0 {
 			free = imager.HumanBytes(t.Free)
 			if t.Free < need {
@@ -251,21 +379,85 @@ func (a *app) drawTarget(w, h int) [2]string {
 		if a.ch.Target != nil && a.ch.Target.Name == t.Name {
 			mark = "(*)"
 		}
-		if i == a.tcur {
+		if i == cur {
 			st = stRev
 		}
-		a.put(5+i, 0, pad(fmt.Sprintf("%s %-21s %-7s %-16s %9s  %s", mark, clip(t.Name, 21), clip(orDash(t.FSType), 7), clip(orDash(t.Label), 16), free, after), w), st)
+		dsk := strings.TrimSpace(orDash(t.DiskModel) + " " + t.DiskSerial)
+		a.put(y+1+i, 0, pad(fmt.Sprintf("%s %-16s %-6s %-16s %9s  %-12s %s", mark, clip(t.Name, 16), clip(orDash(t.FSType), 6), clip(orDash(t.Label), 16), free, clip(after, 12), dsk), w), st)
 	}
-	if len(a.targets) == 0 {
-		msg := "no target candidates: attach a disk with ext4, exFAT or vfat, then press r"
-		if a.tErr != nil {
-			msg = "listing targets failed: " + a.tErr.Error()
+}
+
+func (a *app) drawOther(w, h int) [2]string {
+	a.put(2, 0, clip("These file systems have no target label. They may belong to the seized machine:", w), stBold)
+	a.put(3, 0, clip("choosing one means confirming its disk by serial on the next screen.", w), stBold)
+	a.targetRows(5, w, h, a.others, a.ocur)
+	return [2]string{"Up/Down (j/k) move   Enter confirm this disk by its serial", "Esc or b back to the offered targets"}
+}
+
+func (a *app) drawSerial(w, h int) [2]string {
+	t := a.others[a.ocur]
+	_, what := t.ConfirmCode()
+	l := []string{
+		fmt.Sprintf("Use %s as the TARGET? It will be made writable and written to.", t.Name),
+		"",
+		fmt.Sprintf("Disk      %s", orDash(t.Disk)),
+		fmt.Sprintf("Model     %s", orDash(t.DiskModel)),
+		fmt.Sprintf("Serial    %s", orDash(t.DiskSerial)),
+		fmt.Sprintf("Size      %s (%d bytes, %s GiB)", imager.HumanBytes(t.DiskSize), t.DiskSize, SizeGiB(t.DiskSize)),
+		fmt.Sprintf("File sys  %s %s, %s free, %s", orDash(t.FSType), orDash(t.Label), freeText(t.Free), orDash(t.State)),
+		"Partitions of this disk:",
+	}
+	for _, p := range t.DiskParts {
+		l = append(l, "  "+p)
+	}
+	if len(t.DiskParts) == 0 {
+		l = append(l, "  none (the file system covers the disk)")
+	}
+	for i, s := range l {
+		if 2+i < h-6 {
+			a.put(2+i, 0, clip(s, w), stPlain)
 		}
-		a.put(5, 4, clip(msg, w-4), stBold)
-	} else if t := a.targets[a.tcur]; t.Free >= 0 && t.Free < need {
-		a.put(h-5, 0, clip(fmt.Sprintf(" WILL NOT FIT: %s needs %s, has %s free ", t.Name, imager.HumanBytes(need), imager.HumanBytes(t.Free)), w), stRev)
 	}
-	return [2]string{"Up/Down (j/k) move   Enter choose this target   r rescan", "Esc or b back to sources (selection kept)"}
+	for i, s := range wrap(fmt.Sprintf("If this is not your evidence-storage disk, press Esc. To confirm, type %s:", what), w) {
+		if i < 2 {
+			a.put(h-6+i, 0, s, stBold)
+		}
+	}
+	a.put(h-4, 2, pad(a.serial+"_", 40), stRev)
+	return [2]string{"type, then Enter to confirm   Backspace delete", "Esc back: nothing is confirmed"}
+}
+
+func freeText(n int64) string {
+	if n < 0 {
+		return "unknown"
+	}
+	return imager.HumanBytes(n)
+}
+
+func (a *app) drawClock(w, h int) [2]string {
+	l := []string{
+		"Check the clocks before imaging: the records carry the appliance's times.",
+		"",
+		a.rtcNote,
+		"",
+		"Read the real time from your watch or phone and type it, with the zone",
+		"(e.g. 2026-04-02 10:41 CEST). It is recorded as you type it. Enter alone",
+		"records that you gave no reading.",
+	}
+	for i, s := range l {
+		a.put(2+i, 0, clip(s, w), stPlain)
+	}
+	a.put(10, 0, "Real time:", stBold)
+	a.put(10, 11, pad(tail(a.clock+"_", w-12), w-12), stRev)
+	return [2]string{"type the time, Enter continue", "Esc back to the target"}
+}
+
+// tail keeps the last w runes of s: a long field scrolls while typed.
+func tail(s string, w int) string {
+	if r := []rune(s); len(r) > w && w > 1 {
+		return "<" + string(r[len(r)-w+1:])
+	}
+	return s
 }
 
 func (a *app) drawCase(w, h int) [2]string {
@@ -287,15 +479,15 @@ func (a *app) drawCase(w, h int) [2]string {
 		a.put(y, 0, cur+" "+fmt.Sprintf("%-16s", labels[f]), lst)
 		x := 19
 		if p := a.textField(f); p != nil {
-			v := *p
-			st := stPlain
+			fw := max(20, w-x-1)
+			v, st := clip(*p, fw), stPlain
 			if f == a.field {
 				st = stRev
-				v += "_"
+				v = tail(*p+"_", fw) // long text scrolls while typed
 			}
-			a.put(y, x, pad(v, 60), st)
+			a.put(y, x, pad(v, fw), st)
 			if f == fSplit && a.field != f {
-				a.put(y, x, clip(v, 60), stPlain)
+				a.put(y, x, clip(v, fw), stPlain)
 			}
 			continue
 		}
@@ -351,26 +543,38 @@ func (a *app) choiceLines() []string {
 		l = append(l, "Notes "+c.Case.Notes)
 	}
 	format := c.Format
-	if format == "split" {
-		format = "raw split in " + imager.HumanBytes(c.Split) + " pieces"
+	switch c.Format {
+	case "split":
+		format = "raw, split into files of " + imager.HumanBytes(c.Split)
+	case "e01":
+		format = "E01"
 	}
 	verify := "on (source and image re-read)"
 	if !c.Verify {
 		verify = "OFF"
 	}
-	l = append(l, fmt.Sprintf("Hashes %s   Format %s   Verify %s", strings.Join(c.Hashes, "+"), format, verify))
+	l = append(l, fmt.Sprintf("Format %s   Verify %s", format, verify))
+	hashes := imager.HashesFor(imageFormat(c.Format), c.Hashes)
+	hl := "Hashes computed and recorded: " + strings.Join(hashes, " + ")
+	if len(hashes) > len(c.Hashes) {
+		hl += " (E01 stores " + strings.Join(extra(hashes, c.Hashes), "+") + " in its own header)"
+	}
+	l = append(l, hl)
+	if c.ClockCheck != "" {
+		l = append(l, c.ClockCheck)
+	}
 	l = append(l, "")
-	l = append(l, fmt.Sprintf("Sources (%d, %s):", len(c.Sources), imager.HumanBytes(c.Need())))
+	l = append(l, fmt.Sprintf("Sources (%d, %s):", len(c.Sources), imager.HumanBytes(c.Bytes())))
 	for _, d := range c.Sources {
-		l = append(l, fmt.Sprintf("  %-14s %9s  %-18s %s", d.Name, imager.HumanBytes(d.Size), clip(d.Model, 18), clip(orDash(d.Serial), 20)))
+		l = append(l, fmt.Sprintf("  %-14s %9s  %-18s %s", d.Name, imager.HumanBytes(d.Size), clip(orDash(d.Model), 18), clip(orDash(d.Serial), 20)))
 	}
 	l = append(l, "")
 	if t := c.Target; t != nil {
-		free := "unknown until mounted"
-		if t.Free >= 0 {
-			free = imager.HumanBytes(t.Free) + " free"
+		l = append(l, fmt.Sprintf("Target %s (%s), %s free, needs %s; %s", t.Name, strings.Join(nonEmpty(orDash(t.FSType), t.Label), " "), freeText(t.Free), imager.HumanBytes(c.Need()), orDash(t.State)))
+		if t.Disk != "" {
+			l = append(l, fmt.Sprintf("  on disk %s: model %s, serial %s, %s; %s", t.Disk, orDash(t.DiskModel), orDash(t.DiskSerial), imager.HumanBytes(t.DiskSize), orDash(a.offeredWhy(*t))))
+			l = append(l, fmt.Sprintf("  y makes %s (and disk %s) writable and mounts it; every other disk stays read-only", t.Name, t.Disk))
 		}
-		l = append(l, fmt.Sprintf("Target %s (%s), %s", t.Name, strings.Join(nonEmpty(orDash(t.FSType), t.Label), " "), free))
 		dir := strings.TrimSuffix(t.Dir, "/")
 		if dir == "" {
 			dir = "<mount point>"
@@ -380,11 +584,34 @@ func (a *app) choiceLines() []string {
 	return l
 }
 
+// imageFormat is the image format a form choice writes ("split" is raw).
+func imageFormat(f string) string {
+	if f == "e01" {
+		return "e01"
+	}
+	return "raw"
+}
+
+// extra lists what all has beyond chosen.
+func extra(all, chosen []string) []string {
+	var out []string
+	for _, h := range all {
+		if !slices.Contains(chosen, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 func (a *app) drawConfirm(w, h int) [2]string {
-	a.put(2, 0, clip("Nothing has been written yet. Check everything below:", w), stBold)
-	for i, l := range a.choiceLines() {
-		if 4+i < h-4 {
-			a.put(4+i, 0, clip(l, w), stPlain)
+	a.put(2, 0, clip("Nothing has been written or unlocked yet. Check everything below:", w), stBold)
+	y := 4
+	for _, l := range a.choiceLines() {
+		for _, part := range wrap(l, w) {
+			if y < h-4 {
+				a.put(y, 0, part, stPlain)
+			}
+			y++
 		}
 	}
 	return [2]string{"y start imaging now", "Esc or b back to change anything (nothing is lost)"}
@@ -462,7 +689,7 @@ func summaryLines(s *Session, width int) []string {
 	}
 	for _, r := range s.Sources {
 		l = append(l, "")
-		state := strings.ToUpper(r.Result)
+		state := imager.ResultText(r.Result)
 		if r.OK {
 			state = "OK"
 		}
@@ -488,7 +715,10 @@ func summaryLines(s *Session, width int) []string {
 }
 
 func (a *app) drawSummary(w, h int) [2]string {
-	lines := a.summaryLines()
+	var lines []string
+	for _, l := range a.summaryLines() {
+		lines = append(lines, wrap(l, w)...) // errors and paths in full
+	}
 	body := h - 5
 	a.scroll = min(a.scroll, max(0, len(lines)-body))
 	for i := 0; i < body && a.scroll+i < len(lines); i++ {

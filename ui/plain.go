@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 )
 
@@ -43,8 +43,8 @@ func runPlain(ctx context.Context, cfg Config) (Outcome, error) {
 			}
 		}
 	}()
-	p.printf("coldimage %s - plain mode: type the number or text asked for and press Enter; < goes back.\n", cfg.Version)
-	steps := []func(context.Context) error{p.sources, p.target, p.caseDetails, p.confirm}
+	p.printf("coldimage %s - plain mode: type the names or text asked for, then Enter; < goes back.\n", cfg.Version)
+	steps := []func(context.Context) error{p.sources, p.target, p.clock, p.caseDetails, p.confirm}
 	for {
 		for i := 0; i < len(steps); {
 			err := steps[i](ctx)
@@ -99,31 +99,61 @@ func (p *plain) ask(ctx context.Context, q, def string) (string, error) {
 	}
 }
 
+// plainRow is a source row for line mode: at most 79 columns, so an
+// 80-column terminal never wraps it.
+func plainRow(d Device, sel, target bool) string {
+	mark, name := rowMark(d, sel, target)
+	return strings.TrimRight(fmt.Sprintf("%s %-13s %9s %-16s %-14s %-12s %s", mark, clip(name, 13), imager.HumanBytes(d.Size),
+		clip(orDash(d.Model), 16), clip(orDash(d.Serial), 14), clip(rowType(d, target), 12), rowRO(d)), " ")
+}
+
+const plainHeader = "SEL NAME               SIZE MODEL            SERIAL         TYPE         RO"
+
+// pick finds the row a typed word names: kernel name, /dev path, source
+// path or a disk's serial. Names are stable between screens; numbers are
+// not (a rescan or a deselection shifts them).
+func pick(rows []Device, word string) (Device, bool) {
+	word = strings.TrimSpace(word)
+	for _, d := range rows {
+		if word == d.Name || word == d.Path || word == "/dev/"+d.Name {
+			return d, true
+		}
+	}
+	var found []Device
+	for _, d := range rows {
+		if d.Kind != disk.KindPart && d.Serial != "" && (strings.EqualFold(word, d.Serial) || strings.EqualFold(word, "SERIAL="+d.Serial)) {
+			found = append(found, d)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], true
+	}
+	return Device{}, false
+}
+
 func (p *plain) sources(ctx context.Context) error {
 	a := p.a
 	for {
 		rows := a.rows()
-		p.printf("\nSources (every disk is read-only):\n")
+		state, warn := a.writeState()
+		if warn {
+			state = "WARNING: " + state
+		}
+		p.printf("\nSources (%s):\n%s\n", state, plainHeader)
 		if a.devErr != nil {
 			p.printf("  listing devices failed: %v\n", a.devErr)
 		}
-		for i, d := range rows {
-			n := fmt.Sprintf("%3d)", i+1)
-			if d.Boot {
-				n = "  -)"
-			}
-			p.printf("%s %s\n", n, strings.TrimRight(deviceRow(d, a.sel[d.Path])[4:], " "))
+		for _, d := range rows {
+			p.printf("%s\n", plainRow(d, a.sel[d.Path], a.isTarget(d)))
 		}
 		if len(rows) == 0 {
 			p.printf("  no devices found\n")
 		}
 		var cur []string
-		for i, d := range rows {
-			if a.sel[d.Path] {
-				cur = append(cur, strconv.Itoa(i+1))
-			}
+		for _, d := range a.ch.Sources {
+			cur = append(cur, d.Name)
 		}
-		ans, err := p.ask(ctx, "sources: numbers separated by spaces (r rescan, d N details, q power off/reboot/shell)", strings.Join(cur, " "))
+		ans, err := p.ask(ctx, "sources: names (e.g. sda sdb1) or serials; r rescan, d NAME details, q quit", strings.Join(cur, " "))
 		if err != nil {
 			if errors.Is(err, errBack) {
 				continue
@@ -137,28 +167,31 @@ func (p *plain) sources(ctx context.Context) error {
 		case ans == "q":
 			return errQuit
 		case strings.HasPrefix(ans, "d "):
-			if n, err := strconv.Atoi(strings.TrimSpace(ans[2:])); err == nil && n >= 1 && n <= len(rows) {
-				for _, l := range deviceDetails(rows[n-1]) {
-					p.printf("    %s\n", l)
+			if d, ok := pick(rows, ans[2:]); ok {
+				for _, l := range deviceDetails(d) {
+					for _, part := range wrap(l, 75) {
+						p.printf("    %s\n", part)
+					}
 				}
+			} else {
+				p.printf("! %q is not a name from the list\n", strings.TrimSpace(ans[2:]))
 			}
 			continue
 		}
-		sel := map[string]bool{}
-		bad := ""
+		sel, chosen, bad := map[string]bool{}, []Device{}, ""
 		for _, f := range strings.FieldsFunc(ans, func(r rune) bool { return r == ' ' || r == ',' }) {
-			n, err := strconv.Atoi(f)
-			switch {
-			case err != nil || n < 1 || n > len(rows):
-				bad = fmt.Sprintf("%q is not a number from the list", f)
-			case rows[n-1].Boot:
-				bad = fmt.Sprintf("%s is our boot medium: it is never imaged", rows[n-1].Name)
-			case rows[n-1].Size == 0:
-				bad = fmt.Sprintf("%s has no medium: insert one and type r", rows[n-1].Name)
-			case rows[n-1].Error != "":
-				bad = fmt.Sprintf("%s cannot be read (%s): insert a medium or check it, then type r", rows[n-1].Name, rows[n-1].Error)
-			default:
-				sel[rows[n-1].Path] = true
+			d, ok := pick(rows, f)
+			if !ok {
+				bad = fmt.Sprintf("%q is not a name or serial from the list", f)
+				break
+			}
+			if why := a.unselectable(d); why != "" {
+				bad = why
+				break
+			}
+			if !sel[d.Path] {
+				sel[d.Path] = true
+				chosen = append(chosen, d)
 			}
 		}
 		if bad != "" {
@@ -169,58 +202,185 @@ func (p *plain) sources(ctx context.Context) error {
 			p.printf("! choose at least one source\n")
 			continue
 		}
+		if ok, err := p.nested(ctx, chosen, sel); err != nil {
+			return err
+		} else if !ok {
+			continue
+		}
 		a.sel = sel
 		a.syncSelection()
 		return nil
 	}
 }
 
+// nested asks, for each chosen partition whose disk is chosen too, whether
+// to image it separately; "no" drops the partition from the selection.
+func (p *plain) nested(ctx context.Context, chosen []Device, sel map[string]bool) (bool, error) {
+	for _, d := range chosen {
+		if d.Kind != disk.KindPart {
+			continue
+		}
+		for _, x := range chosen {
+			if x.Name != d.Parent {
+				continue
+			}
+			ans, err := p.ask(ctx, fmt.Sprintf("%s is inside the image of %s: image it separately too? (yes/no)", d.Name, x.Name), "no")
+			if errors.Is(err, errBack) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			if strings.ToLower(ans) != "yes" && strings.ToLower(ans) != "y" {
+				delete(sel, d.Path)
+			}
+		}
+	}
+	return true, nil
+}
+
 func (p *plain) target(ctx context.Context) error {
 	a := p.a
+	a.refreshTargets()
 	for {
-		a.refreshTargets()
 		need := a.ch.Need()
-		p.printf("\nTargets (need %s; sources and the boot medium are not offered):\n", imager.HumanBytes(need))
+		p.printf("\nTargets: file systems labelled %s or confirmed by serial (need %s):\n", strings.Join(orDefault(a.cfg.TargetLabels), " or "), imager.HumanBytes(need))
 		if a.tErr != nil {
 			p.printf("  listing targets failed: %v\n", a.tErr)
 		}
-		def := ""
-		for i, t := range a.targets {
-			free := "free space unknown until mounted"
-			if t.Free >= 0 {
-				free = imager.HumanBytes(t.Free) + " free"
-				if t.Free < need {
-					free += " - WILL NOT FIT"
-				}
-			}
-			p.printf("%3d) %s %s %s, %s\n", i+1, t.Name, orDash(t.FSType), t.Label, free)
-			if a.ch.Target != nil && a.ch.Target.Name == t.Name {
-				def = strconv.Itoa(i + 1)
-			}
-		}
+		p.printTargets(a.targets, need)
 		if len(a.targets) == 0 {
-			p.printf("  no target candidates: attach a disk with ext4, exFAT or vfat, then type r\n")
+			p.printf("  none offered: attach a disk with a file system labelled %s, then type r\n", strings.Join(orDefault(a.cfg.TargetLabels), " or "))
 		}
-		ans, err := p.ask(ctx, "target number (r rescan, < back)", def)
+		if len(a.others) > 0 {
+			p.printf("  %s: type o to see them\n", plural(len(a.others), "other file system"))
+		}
+		def := ""
+		if a.ch.Target != nil {
+			def = strings.TrimPrefix(a.ch.Target.Name, "/dev/")
+		}
+		ans, err := p.ask(ctx, "target name (r rescan, o others, < back)", def)
 		if err != nil {
 			return err
 		}
-		if ans == "r" {
+		switch ans {
+		case "r":
+			a.refreshTargets()
+			continue
+		case "o":
+			if err := p.confirmOther(ctx); err != nil {
+				return err
+			}
 			continue
 		}
-		n, err := strconv.Atoi(ans)
-		if err != nil || n < 1 || n > len(a.targets) {
-			p.printf("! %q is not a number from the list\n", ans)
+		t, ok := findTarget(a.targets, ans)
+		if !ok {
+			if _, other := findTarget(a.others, ans); other {
+				p.printf("! %s has no target label: type o and confirm its disk by serial first\n", ans)
+			} else {
+				p.printf("! %q is not a target name from the list\n", ans)
+			}
 			continue
 		}
-		t := a.targets[n-1]
-		if t.Free >= 0 && t.Free < need {
-			p.printf("! %s: %s free, %s needed; choose another target, or < to choose fewer sources\n", t.Name, imager.HumanBytes(t.Free), imager.HumanBytes(need))
+		c := a.ch
+		c.Target = &t
+		err = CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed)
+		if err != nil && !errors.Is(err, errNeedSplit) {
+			p.printf("! %v (nothing was unlocked)\n", err)
 			continue
 		}
 		a.ch.Target = &t
+		if errors.Is(err, errNeedSplit) && a.ch.Format == "raw" {
+			a.ch.Format, a.ch.Split, a.split = "split", fatSafeSplit, fmt.Sprint(fatSafeSplit)
+			p.printf("! %s (%s) cannot hold files of 4 GiB: images will be split into files of %s\n", t.Name, t.FSType, imager.HumanBytes(fatSafeSplit))
+		}
 		return nil
 	}
+}
+
+func (p *plain) printTargets(ts []Target, need int64) {
+	if len(ts) == 0 {
+		return
+	}
+	p.printf("TARGET           FS     LABEL            FREE       DISK\n")
+	for _, t := range ts {
+		free := freeText(t.Free)
+		if t.Free >= 0 && t.Free < need {
+			free += " NO FIT"
+		}
+		p.printf("%s\n", strings.TrimRight(fmt.Sprintf("%-16s %-6s %-16s %-10s %s", clip(strings.TrimPrefix(t.Name, "/dev/"), 16), clip(orDash(t.FSType), 6),
+			clip(orDash(t.Label), 16), clip(free, 10), clip(strings.TrimSpace(orDash(t.DiskModel)+" "+t.DiskSerial), 26)), " "))
+	}
+}
+
+// findTarget finds a target by its name, with or without /dev/.
+func findTarget(ts []Target, word string) (Target, bool) {
+	word = strings.TrimPrefix(strings.TrimSpace(word), "/dev/")
+	for _, t := range ts {
+		if strings.TrimPrefix(t.Name, "/dev/") == word {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// confirmOther lists the file systems outside the target policy and lets
+// the examiner confirm one by its disk's serial (or size).
+func (p *plain) confirmOther(ctx context.Context) error {
+	a := p.a
+	if len(a.others) == 0 {
+		p.printf("! no other file systems\n")
+		return nil
+	}
+	p.printf("\nOther file systems - no target label; they may belong to the seized machine:\n")
+	p.printTargets(a.others, a.ch.Need())
+	ans, err := p.ask(ctx, "name of the one to confirm as target (Enter: none)", "")
+	if err != nil || ans == "" {
+		if errors.Is(err, errBack) {
+			return nil
+		}
+		return err
+	}
+	t, ok := findTarget(a.others, ans)
+	if !ok {
+		p.printf("! %q is not a name from that list\n", ans)
+		return nil
+	}
+	code, what := t.ConfirmCode()
+	p.printf("\nUse %s as the TARGET? It will be made writable and written to.\n", t.Name)
+	p.printf("  disk %s, model %s, serial %s, %s (%s GiB)\n", orDash(t.Disk), orDash(t.DiskModel), orDash(t.DiskSerial), imager.HumanBytes(t.DiskSize), SizeGiB(t.DiskSize))
+	p.printf("  file system %s %s, %s free, %s\n", orDash(t.FSType), orDash(t.Label), freeText(t.Free), orDash(t.State))
+	for _, l := range t.DiskParts {
+		p.printf("  partition %s\n", l)
+	}
+	ans, err = p.ask(ctx, "to confirm, type "+what+" (Enter: cancel)", "")
+	if err != nil && !errors.Is(err, errBack) {
+		return err
+	}
+	if !strings.EqualFold(strings.TrimSpace(ans), code) {
+		p.printf("! not confirmed: %s stays unoffered\n", t.Name)
+		return nil
+	}
+	a.cfg.confirmed[t.confirmKey()] = true
+	p.cfg.confirmed = a.cfg.confirmed
+	a.refreshTargets()
+	p.printf("! %s confirmed by the examiner; it is now offered\n", t.Name)
+	return nil
+}
+
+// clock is the clock check: both clocks shown, the examiner's reading of
+// the real time recorded as typed.
+func (p *plain) clock(ctx context.Context) error {
+	a := p.a
+	a.rtcNote = a.clockLine()
+	p.printf("\nClock check: %s\n", a.rtcNote)
+	ans, err := p.ask(ctx, "real time from your watch/phone, with zone (Enter: no reading)", a.clock)
+	if err != nil {
+		return err
+	}
+	a.clock = ans
+	a.ch.ClockCheck = clockCheck(ans, a.rtcNote)
+	return nil
 }
 
 func (p *plain) caseDetails(ctx context.Context) error {
@@ -310,9 +470,11 @@ func (p *plain) caseDetails(ctx context.Context) error {
 }
 
 func (p *plain) confirm(ctx context.Context) error {
-	p.printf("\nConfirm - nothing has been written yet:\n")
+	p.printf("\nConfirm - nothing has been written or unlocked yet:\n")
 	for _, l := range p.a.choiceLines() {
-		p.printf("  %s\n", l)
+		for _, part := range wrap(l, 77) {
+			p.printf("  %s\n", part)
+		}
 	}
 	for {
 		ans, err := p.ask(ctx, "type yes to start imaging, < to go back", "")
@@ -323,10 +485,11 @@ func (p *plain) confirm(ctx context.Context) error {
 			p.printf("! type yes (the whole word) to start, or < to change something\n")
 			continue
 		}
-		s, err := runSession(ctx, p.cfg, &p.a.ch, p.watchAbort)
+		p.a.releaseOthers()
+		s, err := runSession(ctx, p.a.cfg, &p.a.ch, p.watchAbort)
 		p.a.notePrepared()
 		if s == nil {
-			p.printf("! refused, nothing written: %v\n", err)
+			p.printf("! refused: %v\n", err)
 			return errBack
 		}
 		p.a.session = s
@@ -336,13 +499,6 @@ func (p *plain) confirm(ctx context.Context) error {
 		}
 		return nil
 	}
-}
-
-// Unattended runs the chosen jobs without questions, printing the same
-// progress lines and summary as plain mode to cfg.Out (coldimage.auto=1).
-// A nil session means Plan refused and nothing was written.
-func Unattended(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
-	return runSession(ctx, cfg, c, nil)
 }
 
 // runSession plans and runs a session. While it runs, watch (if set) may
@@ -417,44 +573,99 @@ func (p *plain) watchAbort(s *Session, abort context.CancelCauseFunc, stop <-cha
 	}
 }
 
-// next asks what to do after a session: "" means image more.
+// next asks what to do after a session: "" means image more. Choices are
+// words, not numbers; power off and reboot ask again.
 func (p *plain) next(ctx context.Context) (Action, error) {
 	for {
-		p.printf("\nNext:\n  1) image more\n")
-		for i, act := range p.cfg.Actions {
-			_, t := actionText(act)
-			p.printf("  %d) %s\n", i+2, t)
+		words := []string{"more"}
+		p.printf("\nNext: more (image more)")
+		for _, act := range p.cfg.Actions {
+			w := plainWord(act)
+			words = append(words, w)
+			p.printf(", %s", w)
 		}
-		ans, err := p.ask(ctx, "choice", "")
+		p.printf("\n")
+		ans, err := p.ask(ctx, "type one of: "+strings.Join(words, ", "), "")
 		if errors.Is(err, errBack) {
 			continue
 		}
 		if err != nil {
 			return "", err
 		}
-		n, err := strconv.Atoi(ans)
-		if err != nil || n < 1 || n > len(p.cfg.Actions)+1 {
-			p.printf("! %q is not a number from the list\n", ans)
-			continue
-		}
-		if n == 1 {
+		ans = strings.ToLower(strings.TrimSpace(ans))
+		if ans == "more" {
 			return "", nil
 		}
-		act := p.cfg.Actions[n-2]
-		if act == ActionShell {
-			ans, err := p.ask(ctx, "type SHELL to open the emergency shell (logged in the session record)", "")
-			if err != nil && !errors.Is(err, errBack) {
-				return "", err
+		var act Action
+		for _, x := range p.cfg.Actions {
+			if plainWord(x) == ans {
+				act = x
 			}
-			if ans != "SHELL" {
+		}
+		if act == "" {
+			p.printf("! %q is not one of: %s\n", ans, strings.Join(words, ", "))
+			continue
+		}
+		switch act {
+		case ActionPowerOff:
+			if !p.yes(ctx, "power off now? (yes/no)") {
 				continue
 			}
-			for _, s := range p.a.out.Sessions {
-				if err := s.Log(p.cfg.Now(), "emergency shell opened by the operator"); err != nil {
-					p.printf("! could not log the shell in %s: %v\n", s.Dir, err)
-				}
+		case ActionReboot:
+			p.printf("! WARNING: after a reboot the server may start its own operating system from its disks and change the evidence. poweroff is the safe choice.\n")
+			if !p.yes(ctx, "reboot anyway? (yes/no)") {
+				continue
 			}
+		case ActionShell:
+			if !p.yes(ctx, "open the emergency shell? (yes/no; logged when a session exists)") {
+				continue
+			}
+			if err := p.a.logSessions("emergency shell opened by the operator"); err != nil {
+				p.printf("! %v\n", err)
+			}
+			if p.cfg.Shell == nil {
+				return act, nil
+			}
+			p.shell(ctx)
+			continue
 		}
 		return act, nil
 	}
+}
+
+// shell runs the emergency shell in place: the console's input goes to the
+// shell until it exits, then plain mode asks again.
+func (p *plain) shell(ctx context.Context) {
+	p.printf("emergency shell: type exit to come back here\n")
+	if err := p.cfg.Shell(ctx); err != nil {
+		p.printf("! emergency shell: %v\n", err)
+	}
+	if err := p.a.logSessions("emergency shell closed"); err != nil {
+		p.printf("! %v\n", err)
+	}
+}
+
+// yes asks a yes/no question; only yes (or y) is yes.
+func (p *plain) yes(ctx context.Context, q string) bool {
+	ans, err := p.ask(ctx, q, "no")
+	if err != nil {
+		return false
+	}
+	ans = strings.ToLower(ans)
+	return ans == "yes" || ans == "y"
+}
+
+// plainWord is the word typed for an action.
+func plainWord(a Action) string {
+	switch a {
+	case ActionPowerOff:
+		return "poweroff"
+	case ActionReboot:
+		return "reboot"
+	case ActionShell:
+		return "shell"
+	case ActionQuit:
+		return "quit"
+	}
+	return string(a)
 }

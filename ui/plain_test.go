@@ -16,18 +16,23 @@ import (
 // and compares the whole transcript with its golden copy.
 func TestPlainTranscript(t *testing.T) {
 	in := strings.Join([]string{
-		"9",   // not in the list
-		"5",   // boot medium: refused
-		"6",   // no medium: refused
-		"1 4", // sda and sdb
-		"2",   // SMALL: will not fit
-		"1",   // EVIDENCE
-		"C-1", // case
-		"",    // examiner: default kept
-		"<",   // back from evidence to examiner
-		"",    // examiner still kept
-		"E-9", // evidence
-		"",    // notes
+		"9",                 // not in the list (numbers are not names)
+		"sdc",               // boot medium: refused
+		"sdd",               // no medium: refused
+		"sda sda1 sdb",      // sda1 is inside sda: asks
+		"no",                // ... and leaves it out
+		"sdf1",              // EVIDENCE-SMALL: will not fit
+		"sdg1",              // no target label: confirm first
+		"o", "sdg1", "WD-W", // the first characters of the serial: not confirmed
+		"o", "sdg1", "Z987", // confirmed
+		"sde1",         // EVIDENCE
+		"12:31 CET",    // clock check
+		"C-1 Müller's", // case
+		"",             // examiner: default kept
+		"<",            // back from evidence to examiner
+		"",             // examiner still kept
+		"E-9",          // evidence
+		"",             // notes
 		"sha256,md5",
 		"e01",
 		"maybe", // verify: not yes/no
@@ -51,12 +56,12 @@ func TestPlainTranscript(t *testing.T) {
 	}
 }
 
-// The shell is reached only through its own question; anything but SHELL
-// goes back to the choices.
+// The shell, power off and reboot are reached only through their own
+// question; reboot warns first. Choices are words.
 func TestPlainShellNeedsConfirmation(t *testing.T) {
 	var out bytes.Buffer
 	cfg := fixtureConfig()
-	cfg.In = strings.NewReader("q\n4\nyes\n4\nSHELL\n")
+	cfg.In = strings.NewReader("q\n4\npoweroff\nno\nreboot\nno\nshell\nno\nshell\nyes\n")
 	cfg.Out, cfg.Plain = &out, true
 	o, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -65,7 +70,12 @@ func TestPlainShellNeedsConfirmation(t *testing.T) {
 	if o.Action != ActionShell {
 		t.Fatalf("action %q", o.Action)
 	}
-	if n := strings.Count(out.String(), "type SHELL to open the emergency shell"); n != 2 {
+	for _, want := range []string{`"4" is not one of`, "power off now?", "start its own operating system", "reboot anyway?"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), "open the emergency shell?"); n != 2 {
 		t.Errorf("asked %d times, want 2 (a wrong answer asks again from the list)\n%s", n, out.String())
 	}
 }
@@ -95,8 +105,10 @@ func TestPlainAbort(t *testing.T) {
 		}
 		io.WriteString(inW, line+"\n")
 	}
-	answer("sources", "1")
-	answer("target", "1")
+	answer("sources", "big.img")
+	ts, _ := cfg.Targets()
+	answer("target name", ts[0].Name)
+	answer("real time", "")
 	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
 		answer(q, "")
 	}
@@ -113,7 +125,7 @@ func TestPlainAbort(t *testing.T) {
 	io.WriteString(inW, "abort\n")
 	waitOutput("abort imaging?")
 	io.WriteString(inW, "yes\n")
-	answer("choice", "2") // 1) image more, 2) quit
+	answer("type one of", "quit")
 	var r result
 	select {
 	case r = <-done:

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/gdamore/tcell/v2/terminfo"
@@ -23,6 +23,9 @@ type page int
 const (
 	pageSources page = iota
 	pageTarget
+	pageOther  // file systems outside the target policy
+	pageSerial // confirm one of them by typing its disk's serial
+	pageClock  // clock check
 	pageCase
 	pageConfirm
 	pageProgress
@@ -45,9 +48,16 @@ type app struct {
 	top    int // sources list scroll
 	sel    map[string]bool
 
-	targets []Target // filtered candidates
+	targets []Target // offered: eligible and passing the target policy (or confirmed)
+	others  []Target // eligible, but neither labelled nor confirmed yet
 	tErr    error
-	tcur    int
+	tcur    int // -1: no row (Enter chooses nothing)
+	ocur    int // cursor on the others page, -1: no row
+	serial  string
+	clock   string // the examiner's reading of the real time
+	rtcNote string // what the clock screen showed when the examiner answered
+
+	q *question // an open yes/no question
 
 	ch    Choices
 	field int // case form focus
@@ -66,7 +76,18 @@ type app struct {
 	out      Outcome
 	finished bool
 
-	prepared map[string]string // targets already prepared (mounted): name → dir
+	prepared map[string]*Target // targets already prepared (mounted): name → the target, with its Release
+}
+
+// question is a yes/no question shown in place of the key help; only y
+// answers yes, n or Esc answers no, every other key is refused.
+type question struct {
+	lines   [2]string
+	yes, no func()
+}
+
+func (a *app) ask(l1, l2 string, yes, no func()) {
+	a.q = &question{lines: [2]string{l1, l2}, yes: yes, no: no}
 }
 
 // hashChoices are the hashes offered, the default set first.
@@ -76,7 +97,10 @@ var hashChoices = []string{"sha256", "blake3", "md5", "sha1"}
 var formats = []string{"raw", "split", "e01"}
 
 func newApp(cfg Config, scr tcell.Screen) *app {
-	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G", prepared: map[string]string{}}
+	if cfg.confirmed == nil {
+		cfg.confirmed = map[string]bool{}
+	}
+	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G", prepared: map[string]*Target{}, tcur: -1, ocur: -1}
 	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true}
 	a.rescan()
 	return a
@@ -171,7 +195,9 @@ func (a *app) loop(ctx context.Context) (Outcome, error) {
 			case *tcell.EventKey:
 				a.key(ctx, ev)
 			case *tcell.EventResize:
-				a.scr.Sync()
+				if w, h := ev.Size(); a.frame == nil || w != a.frame.w || h != a.frame.h {
+					a.scr.Sync() // a full repaint only when the size changed
+				}
 			}
 			a.draw()
 		case <-tick.C:
@@ -278,51 +304,50 @@ func (a *app) syncSelection() {
 	}
 }
 
-// refreshTargets asks for the targets again and keeps the eligible ones.
+// refreshTargets asks for the targets again and keeps the eligible ones:
+// those passing the target policy (or confirmed by serial) are offered,
+// the others are listed apart, to be confirmed first.
 func (a *app) refreshTargets() {
 	all, err := a.cfg.Targets()
 	a.tErr = err
 	for i := range all {
-		if d, ok := a.prepared[all[i].Name]; ok {
-			all[i].Dir, all[i].Prepare = d, nil
-			if free, err := disk.FreeSpace(d); err == nil {
-				all[i].Free = free // mounted now: its free space is known
+		if p, ok := a.prepared[all[i].Name]; ok {
+			all[i].Dir, all[i].Release = p.Dir, p.Release
+			if free, err := disk.FreeSpace(p.Dir); err == nil {
+				all[i].Free = free // mounted now: statfs knows
 			}
 		}
 	}
-	a.targets = eligibleTargets(all, a.ch.Sources)
-	if a.tcur >= len(a.targets) {
-		a.tcur = max(0, len(a.targets)-1)
+	var prevName string
+	if a.tcur >= 0 && a.tcur < len(a.targets) {
+		prevName = a.targets[a.tcur].Name
 	}
-	if a.ch.Target != nil {
-		for i, t := range a.targets {
-			if t.Name == a.ch.Target.Name {
-				a.tcur = i
-			}
+	a.targets, a.others = nil, nil
+	for _, t := range eligibleTargets(all, a.ch.Sources) {
+		if t.PolicyLabel(a.cfg.TargetLabels) != "" || a.cfg.confirmed[t.confirmKey()] {
+			a.targets = append(a.targets, t)
+		} else {
+			a.others = append(a.others, t)
 		}
 	}
+	a.tcur = -1 // the cursor starts on no row: Enter chooses nothing by itself
+	for i, t := range a.targets {
+		if prevName != "" && t.Name == prevName || a.ch.Target != nil && t.Name == a.ch.Target.Name {
+			a.tcur = i
+		}
+	}
+	if a.ch.Target != nil && a.tcur < 0 {
+		a.ch.Target = nil // gone or no longer eligible: choose again
+	}
+	a.ocur = min(a.ocur, len(a.others)-1)
 }
 
 // eligibleTargets drops our boot medium and anything on a chosen source.
 func eligibleTargets(all []Target, sources []Device) []Target {
-	busy := map[string]bool{}
-	for _, s := range sources {
-		busy[s.Name] = true
-		busy[s.Path] = true
-		if s.Parent != "" {
-			busy[s.Parent] = true
-		}
-		for _, p := range s.Partitions {
-			busy[p.Name] = true
-		}
-		for _, m := range s.Members {
-			busy[m] = true
-			busy[filepath.Base(m)] = true
-		}
-	}
+	busy := busyNames(sources)
 	var out []Target
 	for _, t := range all {
-		if t.Boot || busy[t.Name] || busy[strings.TrimPrefix(t.Name, "/dev/")] || (t.Disk != "" && busy[t.Disk]) {
+		if t.Boot || t.onBusy(busy) {
 			continue
 		}
 		out = append(out, t)
@@ -348,16 +373,44 @@ func isBack(ev *tcell.EventKey) bool {
 func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
 	if ev.Key() == tcell.KeyCtrlL {
 		// Kernel or init messages on the same console garble the screen:
-		// Ctrl-L repaints every cell.
+		// Ctrl-L repaints every cell, and asks the terminal its size again.
+		if tty, ok := a.scr.Tty(); ok {
+			if st, ok := tty.(*streamTty); ok {
+				st.Resize()
+			}
+		}
 		a.scr.Sync()
 		return
 	}
 	a.msg = ""
+	if q := a.q; q != nil {
+		switch {
+		case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
+			a.q = nil
+			if q.yes != nil {
+				q.yes()
+			}
+		case ev.Key() == tcell.KeyEscape || ev.Key() == tcell.KeyRune && (ev.Rune() == 'n' || ev.Rune() == 'N'):
+			a.q = nil
+			if q.no != nil {
+				q.no()
+			}
+		default:
+			a.msg = "answer the question first: y yes, n or Esc no"
+		}
+		return
+	}
 	switch a.page {
 	case pageSources:
 		a.keySources(ev)
 	case pageTarget:
 		a.keyTarget(ev)
+	case pageOther:
+		a.keyOther(ev)
+	case pageSerial:
+		a.keySerial(ev)
+	case pageClock:
+		a.keyClock(ev)
 	case pageCase:
 		a.keyCase(ev)
 	case pageConfirm:
@@ -367,7 +420,7 @@ func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
 	case pageSummary:
 		a.keySummary(ev)
 	case pageShell:
-		a.keyShell(ev)
+		a.keyShell(ctx, ev)
 	}
 }
 
@@ -383,19 +436,23 @@ func (a *app) keySources(ev *tcell.EventKey) {
 			return
 		}
 		d := rows[a.cur]
-		switch {
-		case d.Boot:
-			a.msg = fmt.Sprintf("%s is our boot medium: it is never imaged", d.Name)
-		case d.Size == 0:
-			a.msg = fmt.Sprintf("%s has no medium (size 0): insert one and press r to rescan", d.Name)
-		case d.Error != "":
-			a.msg = fmt.Sprintf("%s cannot be read (%s): insert a medium or check it, then press r to rescan", d.Name, d.Error)
-		default:
-			a.sel[d.Path] = !a.sel[d.Path]
-			if !a.sel[d.Path] {
-				delete(a.sel, d.Path)
-			}
+		if why := a.unselectable(d); why != "" && !a.sel[d.Path] {
+			a.msg = why
+			return
 		}
+		if a.sel[d.Path] {
+			delete(a.sel, d.Path)
+			a.syncSelection()
+			return
+		}
+		if q := a.nestedQuestion(d); q != "" {
+			a.ask(q, "y image it separately too   n or Esc leave it unselected", func() {
+				a.sel[d.Path] = true
+				a.syncSelection()
+			}, nil)
+			return
+		}
+		a.sel[d.Path] = true
 		a.syncSelection()
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'r' || ev.Rune() == 'R'):
 		a.rescan()
@@ -412,29 +469,192 @@ func (a *app) keySources(ev *tcell.EventKey) {
 	}
 }
 
+// unselectable says why a row cannot be a source ("" when it can).
+func (a *app) unselectable(d Device) string {
+	switch {
+	case d.Boot:
+		return fmt.Sprintf("%s is our boot medium: it is never imaged", d.Name)
+	case a.isTarget(d):
+		return fmt.Sprintf("%s holds the mounted target (writable): it is never a source", d.Name)
+	case d.Size == 0:
+		return fmt.Sprintf("%s has no medium (size 0): insert one and press r to rescan", d.Name)
+	case d.Error != "":
+		return fmt.Sprintf("%s cannot be read (%s): insert a medium or check it, then press r to rescan", d.Name, d.Error)
+	}
+	return ""
+}
+
+// isTarget reports a device that is, or holds, a prepared (mounted) target.
+func (a *app) isTarget(d Device) bool {
+	for _, t := range a.prepared {
+		if t.Disk != "" && (d.Name == t.Disk || d.Parent == t.Disk || "/dev/"+d.Name == t.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// nestedQuestion asks before a disk and one of its own partitions are both
+// selected: the partition is inside the disk's image already.
+func (a *app) nestedQuestion(d Device) string {
+	for _, s := range a.ch.Sources {
+		switch {
+		case d.Kind == disk.KindPart && s.Name == d.Parent:
+			return fmt.Sprintf("%s is inside the image of %s (selected). Image it separately too?", d.Name, s.Name)
+		case s.Kind == disk.KindPart && s.Parent == d.Name:
+			return fmt.Sprintf("%s holds %s (selected): that partition is inside this disk's image. Image both?", d.Name, s.Name)
+		}
+	}
+	return ""
+}
+
 func (a *app) keyTarget(ev *tcell.EventKey) {
 	switch {
 	case isBack(ev):
 		a.page = pageSources
 	case isUp(ev):
 		a.tcur = max(0, a.tcur-1)
+		if len(a.targets) == 0 {
+			a.tcur = -1
+		}
 	case isDown(ev):
-		a.tcur = max(0, min(len(a.targets)-1, a.tcur+1))
+		a.tcur = min(len(a.targets)-1, a.tcur+1)
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'r' || ev.Rune() == 'R'):
 		a.refreshTargets()
-		a.msg = fmt.Sprintf("rescanned: %d target candidates", len(a.targets))
+		a.msg = fmt.Sprintf("rescanned: %d target(s) offered, %d other file system(s)", len(a.targets), len(a.others))
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'o' || ev.Rune() == 'O'):
+		if len(a.others) == 0 {
+			a.msg = "no other file systems: every candidate is offered above"
+			return
+		}
+		a.ocur, a.page = -1, pageOther
 	case ev.Key() == tcell.KeyEnter:
 		if len(a.targets) == 0 {
-			a.msg = "no target available: attach a disk with ext4, exFAT or vfat and press r"
+			a.msg = fmt.Sprintf("no target offered: attach a disk with a file system labelled %s and press r, or o to confirm another disk", strings.Join(orDefault(a.cfg.TargetLabels), " or "))
+			return
+		}
+		if a.tcur < 0 {
+			a.msg = "no target chosen: move to one with Up/Down (j/k), then Enter"
 			return
 		}
 		t := a.targets[a.tcur]
-		if need := a.ch.Need(); t.Free >= 0 && t.Free < need {
-			a.msg = fmt.Sprintf("%s: %s free, %s needed; choose another target or fewer sources (Esc)", t.Name, imager.HumanBytes(t.Free), imager.HumanBytes(need))
+		c := a.ch
+		c.Target = &t
+		if err := CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed); err != nil && !errors.Is(err, errNeedSplit) {
+			a.msg = err.Error() + " (nothing was unlocked)"
 			return
 		}
 		a.ch.Target = &t
+		if errors.Is(CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed), errNeedSplit) && a.ch.Format == "raw" {
+			a.ch.Format, a.ch.Split, a.split = "split", fatSafeSplit, fmt.Sprint(fatSafeSplit)
+			a.msg = fmt.Sprintf("%s (%s) cannot hold files of 4 GiB: the images will be split into files of %s", t.Name, t.FSType, imager.HumanBytes(fatSafeSplit))
+		}
+		a.enterClock()
+	}
+}
+
+// keyOther: the file systems outside the target policy. One can become a
+// target only through the serial confirmation.
+func (a *app) keyOther(ev *tcell.EventKey) {
+	switch {
+	case isBack(ev):
+		a.page = pageTarget
+	case isUp(ev):
+		a.ocur = max(0, a.ocur-1)
+	case isDown(ev):
+		a.ocur = min(len(a.others)-1, a.ocur+1)
+	case ev.Key() == tcell.KeyEnter:
+		if a.ocur < 0 || a.ocur >= len(a.others) {
+			a.msg = "move to a file system with Up/Down (j/k) first"
+			return
+		}
+		a.serial, a.page = "", pageSerial
+	}
+}
+
+// keySerial: typing the code confirms the disk; anything else confirms
+// nothing.
+func (a *app) keySerial(ev *tcell.EventKey) {
+	t := a.others[a.ocur]
+	switch ev.Key() {
+	case tcell.KeyEscape:
+		a.page = pageOther
+	case tcell.KeyEnter:
+		code, what := t.ConfirmCode()
+		if !strings.EqualFold(strings.TrimSpace(a.serial), code) {
+			a.msg = fmt.Sprintf("%q is not %s: %s stays unconfirmed", a.serial, what, t.Name)
+			a.serial = ""
+			return
+		}
+		a.cfg.confirmed[t.confirmKey()] = true
+		a.ch.Target = nil
+		a.refreshTargets()
+		for i, x := range a.targets {
+			if x.Name == t.Name {
+				a.tcur = i
+			}
+		}
+		a.page = pageTarget
+		a.msg = fmt.Sprintf("%s confirmed by the examiner; it is now offered as a target (Enter chooses it)", t.Name)
+	default:
+		editText(&a.serial, ev, 40)
+	}
+}
+
+// enterClock opens the clock check with the clocks read now.
+func (a *app) enterClock() {
+	a.rtcNote = a.clockLine()
+	a.page = pageClock
+}
+
+// clockLine is what the clock screen says of the two clocks.
+func (a *app) clockLine() string {
+	now := a.cfg.Now().UTC()
+	s := "appliance clock " + now.Format("2006-01-02 15:04:05") + " UTC"
+	if a.cfg.RTC == nil {
+		return s + ", no hardware clock read"
+	}
+	rtc, err := a.cfg.RTC()
+	if err != nil {
+		return s + ", hardware clock unreadable: " + err.Error()
+	}
+	return s + ", hardware clock (RTC) " + rtc.UTC().Format("2006-01-02 15:04:05") + fmt.Sprintf(" (RTC minus appliance %+.0f s)", rtc.Sub(now).Seconds())
+}
+
+func (a *app) keyClock(ev *tcell.EventKey) {
+	switch ev.Key() {
+	case tcell.KeyEscape:
+		a.page = pageTarget
+	case tcell.KeyEnter:
+		a.ch.ClockCheck = clockCheck(a.clock, a.rtcNote)
 		a.page = pageCase
+	default:
+		editText(&a.clock, ev, 60)
+	}
+}
+
+// clockCheck is the record's note of the clock screen.
+func clockCheck(examiner, clocks string) string {
+	if strings.TrimSpace(examiner) == "" {
+		return "clock check: the examiner gave no reading; " + clocks
+	}
+	return fmt.Sprintf("clock check: examiner says %s; %s", strings.TrimSpace(examiner), clocks)
+}
+
+// editText applies a typing key to a text field of at most limit runes:
+// any printable character (UTF-8 included), Backspace, Ctrl-U.
+func editText(p *string, ev *tcell.EventKey, limit int) {
+	switch ev.Key() {
+	case tcell.KeyBackspace, tcell.KeyBackspace2:
+		if r := []rune(*p); len(r) > 0 {
+			*p = string(r[:len(r)-1])
+		}
+	case tcell.KeyCtrlU:
+		*p = ""
+	case tcell.KeyRune:
+		if r := ev.Rune(); len([]rune(*p)) < limit && unicode.IsPrint(r) {
+			*p += string(r)
+		}
 	}
 }
 
@@ -483,7 +703,7 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 	}
 	switch ev.Key() {
 	case tcell.KeyEscape:
-		a.page = pageTarget
+		a.page = pageClock
 		return
 	case tcell.KeyUp, tcell.KeyBacktab, tcell.KeyCtrlP:
 		prev()
@@ -505,18 +725,11 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 		return
 	}
 	if p := a.textField(a.field); p != nil {
-		switch ev.Key() {
-		case tcell.KeyBackspace, tcell.KeyBackspace2:
-			if r := []rune(*p); len(r) > 0 {
-				*p = string(r[:len(r)-1])
-			}
-		case tcell.KeyCtrlU:
-			*p = ""
-		case tcell.KeyRune:
-			if len([]rune(*p)) < 60 && ev.Rune() >= ' ' && ev.Rune() < 0x7f {
-				*p += string(ev.Rune())
-			}
+		limit := 200
+		if a.field == fNotes {
+			limit = 2000
 		}
+		editText(p, ev, limit)
 		return
 	}
 	switch a.field {
@@ -582,10 +795,11 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 	case isBack(ev):
 		a.page = pageCase
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
+		a.releaseOthers()
 		s, jobs, err := Plan(ctx, a.cfg, &a.ch)
 		a.notePrepared()
 		if err != nil {
-			a.msg = "refused, nothing written: " + err.Error()
+			a.msg = "refused: " + err.Error()
 			return
 		}
 		a.session, a.board, a.lastGen = s, newBoard(), -1
@@ -623,44 +837,111 @@ func (a *app) keySummary(ev *tcell.EventKey) {
 		return
 	}
 	for _, act := range a.cfg.Actions {
-		if k, _ := actionText(act); string(r) == k {
-			if act == ActionShell {
-				a.page = pageShell
-				return
-			}
-			a.out.Action, a.finished = act, true
-			return
+		if k, _ := actionText(act); string(r) != k {
+			continue
 		}
+		switch act {
+		case ActionShell:
+			a.page = pageShell
+		case ActionPowerOff:
+			a.ask("Power off now? Every record is written and synced.", "y power off   n or Esc stay here", func() { a.out.Action, a.finished = act, true }, nil)
+		case ActionReboot:
+			a.ask("Reboot? WARNING: the server may then start its own operating system from its disks and change the evidence.",
+				"y reboot anyway   n or Esc stay here (p powers off: the safe choice)", func() { a.out.Action, a.finished = act, true }, nil)
+		default:
+			a.out.Action, a.finished = act, true
+		}
+		return
 	}
 }
 
-// notePrepared remembers a target Plan prepared, even when Plan then refused.
+// notePrepared keeps track of the target Plan prepared (mounted and
+// writable) and forgets one Plan released again after a refusal.
 func (a *app) notePrepared() {
-	if t := a.ch.Target; t != nil && t.Prepare == nil && t.Dir != "" {
-		a.prepared[t.Name] = t.Dir
+	t := a.ch.Target
+	if t == nil || t.Disk == "" {
+		return
 	}
+	if t.Dir != "" && t.Prepare != nil {
+		p := *t
+		a.prepared[t.Name] = &p
+	} else {
+		delete(a.prepared, t.Name)
+	}
+}
+
+// releaseOthers makes every prepared target but the chosen one read-only
+// again before another is prepared: only the chosen target is writable.
+func (a *app) releaseOthers() {
+	for name, t := range a.prepared {
+		if a.ch.Target != nil && a.ch.Target.Name == name {
+			continue
+		}
+		if t.Release == nil {
+			delete(a.prepared, name)
+			continue
+		}
+		now := a.cfg.Now()
+		if err := t.Release(); err != nil {
+			a.ch.note(now, fmt.Sprintf("target %s: re-applying write-blocking FAILED: %v", name, err))
+			a.msg = fmt.Sprintf("%s could not be made read-only again: %v", name, err)
+			continue
+		}
+		a.ch.note(now, fmt.Sprintf("target %s unmounted and write-blocked again (BLKROGET=1 on %s and disk %s): another target (%s) was chosen", name, name, orDash(t.Disk), targetName(a.ch.Target)))
+		delete(a.prepared, name)
+	}
+}
+
+func targetName(t *Target) string {
+	if t == nil {
+		return "none"
+	}
+	return t.Name
 }
 
 // imageMore starts over with the same case details; sources and the
 // target are chosen again, and the evidence number usually changes.
 func (a *app) imageMore() {
-	a.session, a.board, a.sel, a.ch.Target = nil, nil, map[string]bool{}, nil
+	a.session, a.board, a.sel, a.ch.Target, a.tcur = nil, nil, map[string]bool{}, nil, -1
 	a.rescan()
 	a.cur, a.top, a.field, a.page = 0, 0, fEvidence, pageSources
 }
 
-func (a *app) keyShell(ev *tcell.EventKey) {
+func (a *app) keyShell(ctx context.Context, ev *tcell.EventKey) {
 	switch {
 	case isBack(ev), ev.Key() == tcell.KeyRune && (ev.Rune() == 'n' || ev.Rune() == 'N'):
 		a.page = pageSummary
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
-		now := a.cfg.Now()
-		for _, s := range a.out.Sessions {
-			if err := s.Log(now, "emergency shell opened by the operator"); err != nil {
-				a.msg = fmt.Sprintf("could not log the shell in %s: %v", s.Dir, err)
-				return
-			}
+		if err := a.logSessions("emergency shell opened by the operator"); err != nil {
+			a.msg = err.Error()
+			return
 		}
-		a.out.Action, a.finished = ActionShell, true
+		if a.cfg.Shell == nil {
+			a.out.Action, a.finished = ActionShell, true
+			return
+		}
+		a.scr.Suspend()
+		err := a.cfg.Shell(ctx)
+		a.scr.Resume()
+		a.scr.Sync()
+		a.page = pageSummary
+		if lerr := a.logSessions("emergency shell closed"); lerr != nil {
+			a.msg = lerr.Error()
+		}
+		if err != nil {
+			a.msg = "emergency shell: " + err.Error()
+		}
 	}
+}
+
+// logSessions records an operator action in every session of this boot
+// (none: nothing to record it in).
+func (a *app) logSessions(what string) error {
+	now := a.cfg.Now()
+	for _, s := range a.out.Sessions {
+		if err := s.Log(now, what); err != nil {
+			return fmt.Errorf("could not log %q in %s: %v", what, s.Dir, err)
+		}
+	}
+	return nil
 }

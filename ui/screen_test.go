@@ -148,8 +148,12 @@ func fixtureDevices() []Device {
 
 func fixtureTargets() []Target {
 	return []Target{
-		{Name: "/dev/sde1", Disk: "sde", FSType: "ext4", Label: "EVIDENCE", Free: 3 << 40, Dir: "/mnt/target"},
-		{Name: "/dev/sdf1", Disk: "sdf", FSType: "exfat", Label: "SMALL", Free: 64 << 30, Dir: "/mnt/small"},
+		{Name: "/dev/sde1", Disk: "sde", FSType: "ext4", Label: "EVIDENCE", Free: 3 << 40, Dir: "/mnt/target", State: "clean",
+			DiskModel: "Expansion Desk", DiskSerial: "NAAB1234", DiskSize: 4 << 40},
+		{Name: "/dev/sdf1", Disk: "sdf", FSType: "exfat", Label: "EVIDENCE-SMALL", Free: 64 << 30, Dir: "/mnt/small", State: "clean",
+			DiskModel: "Cruzer", DiskSerial: "4C5300099", DiskSize: 64 << 30},
+		{Name: "/dev/sdg1", Disk: "sdg", FSType: "ext4", Label: "DATA", Free: 2 << 40, Dir: "/mnt/sdg1", State: "clean",
+			DiskModel: "WDC WD20EZRZ", DiskSerial: "WD-WCC4M0XYZ987", DiskSize: 2 << 40, DiskParts: []string{"sdg1        2.0 TiB ext4 DATA"}},
 		{Name: "/dev/sda2", Disk: "sda", FSType: "ext4", Label: "root", Free: 1 << 30, Dir: "/mnt/sda2"},
 		{Name: "/dev/sdc1", Disk: "sdc", FSType: "vfat", Label: "COLDIMAGE", Free: 1 << 30, Boot: true},
 		{Name: "/dev/sdb", Disk: "sdb", FSType: "", Free: -1}, // the md member: offered only when neither it nor its volume is a source
@@ -179,29 +183,61 @@ func TestScreens(t *testing.T) {
 	}
 
 	keys(a, tcell.KeyEnter)
-	keys(a, tcell.KeyDown) // SMALL: 64 GiB for 1.5 TB
+	golden(t, "2-target", v.dump())
+	keys(a, tcell.KeyEnter) // the cursor starts on no row: Enter chooses nothing
+	if a.page != pageTarget || a.ch.Target != nil {
+		t.Fatalf("Enter with the cursor on no row chose %+v", a.ch.Target)
+	}
+	for _, tg := range a.targets {
+		if tg.Name == "/dev/sdg1" || tg.Name == "/dev/sda2" {
+			t.Fatalf("%s (no target label, not confirmed) is offered", tg.Name)
+		}
+	}
+	keys(a, tcell.KeyDown, tcell.KeyDown) // EVIDENCE-SMALL: 64 GiB for 1.4 TiB
 	golden(t, "2-target-will-not-fit", v.dump())
 	keys(a, tcell.KeyEnter)
 	if a.page != pageTarget || !strings.Contains(a.msg, "needed") {
 		t.Fatalf("a target that does not fit was accepted (page %d, msg %q)", a.page, a.msg)
 	}
+	// The other file systems: sdg1 is offered only after its serial is typed.
+	keys(a, "o")
+	golden(t, "2-target-others", v.dump())
+	keys(a, tcell.KeyEnter)
+	if a.page != pageOther {
+		t.Fatalf("Enter on no row left the others page (page %d)", a.page)
+	}
+	keys(a, tcell.KeyDown, tcell.KeyEnter)
+	golden(t, "2-target-serial", v.dump())
+	keys(a, "WD-W", tcell.KeyEnter) // the first characters, not the last
+	if a.page != pageSerial || len(a.cfg.confirmed) != 0 || !strings.Contains(a.msg, "not the last 4 characters") {
+		t.Fatalf("a wrong code confirmed the disk: page %d, %v, %q", a.page, a.cfg.confirmed, a.msg)
+	}
+	keys(a, "z987", tcell.KeyEnter)
+	if a.page != pageTarget || a.tcur < 0 || a.targets[a.tcur].Name != "/dev/sdg1" || a.ch.Target != nil {
+		t.Fatalf("after the confirmation: page %d cursor %d targets %+v chosen %+v", a.page, a.tcur, a.targets, a.ch.Target)
+	}
 	keys(a, tcell.KeyEscape) // back: the selection must survive
 	if a.page != pageSources || len(a.ch.Sources) != 2 {
 		t.Fatalf("Esc lost the selection: page %d, %d sources", a.page, len(a.ch.Sources))
 	}
-	keys(a, tcell.KeyEnter, tcell.KeyUp, tcell.KeyEnter)
-	if a.ch.Target == nil || a.ch.Target.Name != "/dev/sde1" {
-		t.Fatalf("target = %+v", a.ch.Target)
+	keys(a, tcell.KeyEnter, tcell.KeyUp, tcell.KeyUp, tcell.KeyEnter)
+	if a.ch.Target == nil || a.ch.Target.Name != "/dev/sde1" || a.page != pageClock {
+		t.Fatalf("target = %+v, page %d", a.ch.Target, a.page)
+	}
+	golden(t, "3-clock", v.dump())
+	keys(a, "2026-11-22 06:31 CET Müller", tcell.KeyEnter)
+	if !strings.Contains(a.ch.ClockCheck, "examiner says 2026-11-22 06:31 CET Müller; appliance clock 2026-11-22 05:30:00 UTC") {
+		t.Fatalf("clock check %q", a.ch.ClockCheck)
 	}
 
 	keys(a, "2026-0042", tcell.KeyEnter)
 	keys(a, tcell.KeyEnter) // examiner default kept
 	keys(a, "HDD-01", tcell.KeyEnter, "seized at office 3", tcell.KeyEnter)
 	keys(a, tcell.KeyRight, tcell.KeyRight, " ") // md5 on
-	golden(t, "3-case", v.dump())
+	golden(t, "4-case", v.dump())
 	keys(a, tcell.KeyEnter, tcell.KeyEnter) // format raw, verify
 	keys(a, tcell.KeyEnter)
-	golden(t, "4-confirm", v.dump())
+	golden(t, "5-confirm", v.dump())
 
 	keys(a, tcell.KeyEscape, tcell.KeyUp, tcell.KeyUp, tcell.KeyUp, tcell.KeyUp, tcell.KeyCtrlU, "HDD-02")
 	if a.ch.Case.Case != "2026-0042" || a.ch.Case.Notes != "seized at office 3" || a.ch.Case.Evidence != "HDD-02" {
@@ -257,7 +293,7 @@ func TestProgressScreen(t *testing.T) {
 	a.board, a.page = newBoard(), pageProgress
 	progressFixture(a.board)
 	a.draw()
-	golden(t, "5-progress", v.dump())
+	golden(t, "6-progress", v.dump())
 
 	// One more second of imaging: only the changed cells go out, few
 	// enough bytes for a 9600-baud line (960 bytes/s) with room to spare.
@@ -280,7 +316,7 @@ func TestProgressScreen(t *testing.T) {
 	a.board.Event(imager.Event{Kind: imager.EventDone, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bytes: 500107862016})
 	a.board.Event(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseVerify, Source: "/dev/sda", Bytes: 50010786201, Total: 500107862016, Rate: 160e6, ETA: 2813 * time.Second})
 	a.draw()
-	golden(t, "5-progress-verify", v.dump())
+	golden(t, "6-progress-verify", v.dump())
 }
 
 // The loop draws the progress screen at most once a second however fast
@@ -347,10 +383,25 @@ func TestSummaryAndShell(t *testing.T) {
 	a.session, a.page = s, pageSummary
 	a.out.Sessions = []*Session{s}
 	a.draw()
-	golden(t, "6-summary", strings.ReplaceAll(v.dump(), dir, "/T"))
+	golden(t, "7-summary", strings.ReplaceAll(v.dump(), dir, "/T"))
 
+	// Power off and reboot ask first; reboot warns about the server's own OS.
+	keys(a, "p")
+	if a.finished || a.q == nil {
+		t.Fatal("p powered off without asking")
+	}
+	golden(t, "7-poweroff-ask", strings.ReplaceAll(v.dump(), dir, "/T"))
+	keys(a, "x", "n")
+	keys(a, "r")
+	if a.finished || a.q == nil || !strings.Contains(a.q.lines[0], "its own operating system") {
+		t.Fatalf("r did not warn: %+v", a.q)
+	}
+	keys(a, tcell.KeyEscape)
+	if a.finished || a.q != nil {
+		t.Fatal("Esc did not cancel the reboot")
+	}
 	keys(a, "s")
-	golden(t, "7-shell-confirm", v.dump())
+	golden(t, "8-shell-confirm", v.dump())
 	keys(a, tcell.KeyEscape)
 	if a.finished || a.page != pageSummary {
 		t.Fatal("Esc on the shell question did not go back")
@@ -376,11 +427,11 @@ func TestConfirmRefusalNamesDevice(t *testing.T) {
 			}}}, nil
 	}
 	a, v := testApp(t, "vt100", cfg)
-	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, "2026-0043", tcell.KeyEnter, tcell.KeyF10, "y")
+	keys(a, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter, "2026-0043", tcell.KeyEnter, tcell.KeyF10, "y")
 	if a.page != pageConfirm || a.session != nil {
 		t.Fatalf("page %d session %v after a refused start", a.page, a.session)
 	}
-	golden(t, "4-confirm-refused", v.dump())
+	golden(t, "5-confirm-refused", v.dump())
 	keys(a, tcell.KeyEscape)
 	if a.page != pageCase || a.ch.Case.Case != "2026-0043" || len(a.ch.Sources) != 1 {
 		t.Fatalf("Esc after refusal: page %d, choices %+v", a.page, a.ch)
@@ -468,19 +519,19 @@ func TestImageTwoSessions(t *testing.T) {
 			t.Fatal("imaging did not finish")
 		}
 	}
-	keys(a, " ", tcell.KeyDown, " ", tcell.KeyEnter, tcell.KeyEnter)
+	keys(a, " ", tcell.KeyDown, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter)
 	keys(a, "C-9", tcell.KeyEnter, tcell.KeyEnter, "E-1", tcell.KeyF10, "y")
 	if a.page != pageProgress {
 		t.Fatalf("not imaging: page %d, message %q", a.page, a.msg)
 	}
 	wait()
-	golden(t, "6-summary-files", strings.ReplaceAll(v.dump(), mnt, "/M"))
+	golden(t, "7-summary-files", strings.ReplaceAll(v.dump(), mnt, "/M"))
 
 	keys(a, "m")
 	if a.page != pageSources || len(a.ch.Sources) != 0 || a.ch.Case.Case != "C-9" {
 		t.Fatalf("image more: page %d, %d sources, case %+v", a.page, len(a.ch.Sources), a.ch.Case)
 	}
-	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyCtrlU, "E-2", tcell.KeyF10, "y")
+	keys(a, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter, tcell.KeyCtrlU, "E-2", tcell.KeyF10, "y")
 	wait()
 	if prepared != 1 {
 		t.Errorf("target prepared %d times, want once", prepared)
@@ -583,8 +634,8 @@ func TestVolumeDetails(t *testing.T) {
 			t.Errorf("target %s is on the volume's member sdb", tg.Name)
 		}
 	}
-	if len(a.targets) != 3 {
-		t.Errorf("targets %+v, want sde1, sdf1, sda2", a.targets)
+	if len(a.targets) != 2 || len(a.others) != 2 {
+		t.Errorf("targets %+v others %+v, want sde1, sdf1 offered and sdg1, sda2 to confirm", a.targets, a.others)
 	}
 }
 
@@ -593,7 +644,7 @@ func TestVolumeDetails(t *testing.T) {
 func TestCancelWhileImaging(t *testing.T) {
 	a, _ := testApp(t, "vt100", bigSourceConfig(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
+	keys(a, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
 	a.key(ctx, tcell.NewEventKey(tcell.KeyRune, 'y', tcell.ModNone))
 	if a.page != pageProgress {
 		t.Fatalf("not imaging: %q", a.msg)
@@ -617,7 +668,7 @@ func TestCancelWhileImaging(t *testing.T) {
 func TestAbortWhileImaging(t *testing.T) {
 	a, v := testApp(t, "vt100", bigSourceConfig(t))
 	ctx := context.Background()
-	keys(a, " ", tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
+	keys(a, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
 	a.key(ctx, tcell.NewEventKey(tcell.KeyRune, 'y', tcell.ModNone))
 	if a.page != pageProgress {
 		t.Fatalf("not imaging: %q", a.msg)
@@ -689,7 +740,7 @@ func bigSourceConfig(t *testing.T) Config {
 	target := t.TempDir()
 	return Config{
 		Devices: func() ([]Device, error) { return []Device{{Info: info}}, nil },
-		Targets: func() ([]Target, error) { return []Target{{Name: target, Dir: target, Free: -1}}, nil },
+		Targets: func() ([]Target, error) { return []Target{{Name: target, Dir: target, Free: -1, Given: true}}, nil },
 		Case:    imager.Case{Case: "C", Examiner: "E"},
 	}
 }

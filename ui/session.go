@@ -22,8 +22,24 @@ type Choices struct {
 	Case    imager.Case
 	Hashes  []string
 	Format  string // "raw", "split" or "e01"
-	Split   int64  // bytes per piece when Format is "split"
+	Split   int64  // bytes per file when Format is "split"
 	Verify  bool
+	// ClockCheck is the clock screen's note: the hardware clock, the
+	// appliance's clock and the real time as the examiner read it.
+	ClockCheck string
+	// Log holds write-block events (a target unlocked, then refused and
+	// locked again) not yet in a session record: the next session's
+	// record starts with them.
+	Log []imager.SessionEvent
+}
+
+// Bytes is the size of the chosen sources.
+func (c *Choices) Bytes() int64 {
+	var n int64
+	for _, d := range c.Sources {
+		n += d.Size
+	}
+	return n
 }
 
 // DefaultSplit is the piece size offered for split raw images.
@@ -85,41 +101,93 @@ func (j Job) Close() {
 	}
 }
 
-// Plan prepares the target, lays out the session folder
-// (<target>/coldimage/<case>/<UTC stamp>/<source-id>/) and checks every job
-// with acquire.Preflight. Nothing is written to a source; on the target only
-// the mount (Prepare) has happened when it returns an error.
+// Plan checks the choices, prepares the target, lays out the session
+// folder (<target>/coldimage/<case>/<UTC stamp>/<source-id>/) and checks
+// every job with acquire.Preflight. Nothing is written to a source. Every
+// check that can be made on the unmounted target (policy, not on a source's
+// disk, room, file size limit) runs before write-blocking is lifted on it;
+// a refusal after that releases the target again (unmount, read-only,
+// BLKROGET=1 confirmed). Each lift and re-apply is logged in c.Log, which
+// the session record takes over.
 func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) {
 	if m := c.Missing(); m != "" {
 		return nil, nil, errors.New(m)
 	}
+	if err := CheckTarget(c, cfg.TargetLabels, cfg.confirmed); err != nil {
+		return nil, nil, fmt.Errorf("%w; nothing was unlocked", err)
+	}
 	t := c.Target
-	dir := t.Dir
-	if t.Prepare != nil {
+	if t.Prepare != nil && t.Dir == "" {
 		d, err := t.Prepare(ctx)
 		if err != nil {
+			c.note(cfg.Now(), fmt.Sprintf("target %s could not be prepared: %v", t.Name, err))
 			return nil, nil, fmt.Errorf("target %s could not be prepared: %w; choose another target", t.Name, err)
 		}
-		dir = d
-		t.Dir, t.Prepare = d, nil // prepared once: a second Plan must not mount again
+		c.note(cfg.Now(), fmt.Sprintf("write-blocking lifted on target %s (disk %s) and mounted read-write on %s", t.Name, orDash(t.Disk), d))
+		t.Dir = d // prepared once: a second Plan must not mount again
 	}
+	s, jobs, err := plan(ctx, cfg, c)
+	if err != nil {
+		return nil, nil, c.release(cfg.Now(), err)
+	}
+	s.Events = append(c.Log, s.Events...)
+	c.Log = nil
+	return s, jobs, nil
+}
+
+// note adds a write-block event to the log the next session record takes.
+func (c *Choices) note(now time.Time, what string) {
+	c.Log = append(c.Log, imager.SessionEvent{Time: imager.RFC3339(now), What: what})
+}
+
+// release undoes Prepare after a refusal: the target is unmounted and
+// made read-only again. The returned error says both why and what state
+// the target is in now.
+func (c *Choices) release(now time.Time, why error) error {
+	t := c.Target
+	if t == nil || t.Release == nil {
+		return why
+	}
+	if err := t.Release(); err != nil {
+		c.note(now, fmt.Sprintf("target %s: re-applying write-blocking after the refusal FAILED: %v", t.Name, err))
+		return fmt.Errorf("%w; re-applying write-blocking on %s FAILED: %v", why, t.Name, err)
+	}
+	c.note(now, fmt.Sprintf("target %s unmounted and write-blocked again (BLKROGET=1 on %s and disk %s) after: %v", t.Name, t.Name, orDash(t.Disk), why))
+	if t.Prepare != nil {
+		t.Dir = "" // mounted no more: the next Plan prepares it again
+	}
+	return fmt.Errorf("%w; %s was unmounted and is read-only again (BLKROGET=1)", why, t.Name)
+}
+
+// plan builds the session and its jobs on a prepared target.
+func plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) {
+	t := c.Target
+	dir := t.Dir
 	if dir == "" {
 		return nil, nil, fmt.Errorf("target %s has no folder to write to", t.Name)
 	}
 	now := cfg.Now().UTC()
 	rel := filepath.Join("coldimage", pathPart(c.Case.Case), now.Format("20060102T150405Z"))
 	sdir := filepath.Join(dir, rel)
+	clock := imager.NewClock(now)
+	clock.Check = c.ClockCheck
 	s := &Session{Session: imager.Session{
 		Tool: imager.Tool{Name: "coldimage", Version: cfg.Version}, Mode: cfg.Mode, Kernel: cfg.Kernel, Cmdline: cfg.Cmdline, Settings: cfg.Settings,
-		Started: imager.RFC3339(now), Clock: imager.NewClock(now), Case: c.Case, Hash: strings.Join(c.Hashes, ","), Format: c.Format, Verify: c.Verify,
-		Target: imager.SessionTarget{Device: t.Name, FSType: t.FSType, Label: t.Label, UUID: t.UUID, Folder: "/" + filepath.ToSlash(rel)},
+		Started: imager.RFC3339(now), Clock: clock, Case: c.Case, Hash: strings.Join(c.Hashes, ","), Format: c.Format, Verify: c.Verify,
+		Split: splitSize(c),
+		Target: imager.SessionTarget{Device: t.Name, FSType: t.FSType, Label: t.Label, UUID: t.UUID, Folder: "/" + filepath.ToSlash(rel),
+			Disk: t.Disk, Model: t.DiskModel, Serial: t.DiskSerial, DiskSize: t.DiskSize, Policy: t.PolicyLabel(cfg.TargetLabels)},
 	}, Dir: sdir}
+	if s.Target.Policy == "" {
+		s.Target.Policy = "disk confirmed by the examiner (typed serial/size)"
+	}
 	var jobs []Job
 	var reqs []*acquire.Request
 	seen := map[string]string{}
 	for _, d := range c.Sources {
 		id := disk.ID(d.Info)
 		if prev, dup := seen[id]; dup {
+			closeJobs(jobs)
 			return nil, nil, fmt.Errorf("sources %s and %s have the same id %q; deselect one", prev, d.Path, id)
 		}
 		seen[id] = d.Path
@@ -194,6 +262,7 @@ func result(j Job, rec *imager.Record, err error) SourceResult {
 	r := SourceResult{
 		Device: j.Req.Source, ID: j.ID, Size: j.Dev.Size, Model: j.Dev.Model, Serial: j.Dev.Serial,
 		ReadOnly: j.Dev.ReadOnly || j.Dev.Kind == disk.KindFile || j.Dev.Volume != nil, Outdir: j.ID,
+		PartTable: j.Dev.PartTable, Partitions: partitionLayout(j.Dev.Info),
 	}
 	r.Outcome(rec, err, j.Req.NoVerify)
 	return r
@@ -243,4 +312,31 @@ func pathPart(s string) string {
 		return "case"
 	}
 	return out
+}
+
+// partitionLayout is a source disk's partitions for the session record.
+func partitionLayout(d disk.Info) []imager.SessionPartition {
+	var l []imager.SessionPartition
+	for _, p := range d.Partitions {
+		l = append(l, imager.SessionPartition{Name: p.Name, Number: p.PartNumber, Start: p.Start, Size: p.Size,
+			Type: p.PartType, FSType: p.FSType, Label: firstNonEmpty(p.FSLabel, p.PartLabel)})
+	}
+	return l
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// splitSize is the split file size a session records (0: not split).
+func splitSize(c *Choices) int64 {
+	if c.Format == "split" {
+		return c.Split
+	}
+	return 0
 }

@@ -35,7 +35,7 @@ func TestPlan(t *testing.T) {
 	} {
 		t.Run(c.format, func(t *testing.T) {
 			target := t.TempDir()
-			ch := &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: target, Dir: target, Free: -1},
+			ch := &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: target, Dir: target, Free: -1, Given: true},
 				Case: imager.Case{Case: "2026/07 a", Examiner: "E"}, Hashes: c.hashes, Format: c.format, Split: c.split, Verify: true}
 			s, jobs, err := Plan(context.Background(), cfg, ch)
 			if err != nil {
@@ -67,7 +67,7 @@ func TestPlanRefusals(t *testing.T) {
 	}
 	cfg := Config{Now: time.Now}
 	base := func() *Choices {
-		return &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: dir, Dir: t.TempDir()},
+		return &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: dir, Dir: t.TempDir(), Given: true, Free: -1},
 			Case: imager.Case{Case: "C", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw", Verify: true}
 	}
 	for _, c := range []struct {
@@ -80,6 +80,23 @@ func TestPlanRefusals(t *testing.T) {
 		{"no hash", "no hash chosen", func(c *Choices) { c.Hashes = nil }},
 		{"same id twice", "same id", func(c *Choices) { c.Sources = append(c.Sources, c.Sources[0]) }},
 		{"a file as target", "not a directory", func(c *Choices) { c.Target.Dir = src }},
+		{"no label, not confirmed", "no EVIDENCE* label", func(c *Choices) {
+			c.Target = &Target{Name: "/dev/sdg1", Disk: "sdg", Label: "DATA", Free: -1, Dir: dir}
+		}},
+		{"boot medium", "our boot medium", func(c *Choices) {
+			c.Target = &Target{Name: "/dev/sdc1", Disk: "sdc", Label: "EVIDENCE", Boot: true, Free: -1, Dir: dir}
+		}},
+		{"on a source's disk", "holds a selected source", func(c *Choices) {
+			c.Sources = []Device{{Info: disk.Info{Path: "/dev/sda1", Name: "sda1", Kind: disk.KindPart, Parent: "sda", Size: 1 << 20}}}
+			c.Target = &Target{Name: "/dev/sda2", Disk: "sda", Label: "EVIDENCE", Free: -1, Dir: dir}
+		}},
+		{"too small before unlocking", "not enough space", func(c *Choices) {
+			c.Target = &Target{Name: "/dev/sde1", Disk: "sde", Label: "EVIDENCE", Free: 1 << 20, Dir: dir}
+		}},
+		{"FAT file size", "holds files of at most", func(c *Choices) {
+			c.Sources[0].Size = 5 << 30
+			c.Target = &Target{Name: "/dev/sde1", Disk: "sde", FSType: "vfat", Label: "EVIDENCE", Free: 1 << 40, MaxFile: 1<<32 - 1, Dir: dir}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ch := base()
@@ -89,6 +106,77 @@ func TestPlanRefusals(t *testing.T) {
 				t.Errorf("Plan: %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A refusal found only after the target was unlocked (Preflight on the
+// mounted folder) releases it again, and both steps are logged for the
+// next session record; a refusal found before never calls Prepare.
+func TestPlanReleasesAfterRefusal(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "evidence.img")
+	if err := os.WriteFile(src, make([]byte, 4<<20), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	info, err := disk.Inspect(src)
+	if err != nil {
+		t.Skipf("inspect: %v", err)
+	}
+	var calls []string
+	tg := &Target{Name: "/dev/sdz1", Disk: "sdz", Label: "EVIDENCE-7", Free: -1,
+		Prepare: func(context.Context) (string, error) { calls = append(calls, "prepare"); return src, nil }, // a file: Preflight refuses
+		Release: func() error { calls = append(calls, "release"); return nil }}
+	ch := &Choices{Sources: []Device{{Info: info}}, Target: tg, Case: imager.Case{Case: "C", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw"}
+	cfg := Config{Now: time.Now}
+	_, _, err = Plan(context.Background(), cfg, ch)
+	if err == nil || !strings.Contains(err.Error(), "read-only again (BLKROGET=1)") {
+		t.Fatalf("Plan: %v", err)
+	}
+	if strings.Join(calls, ",") != "prepare,release" || tg.Dir != "" {
+		t.Fatalf("calls %v, dir %q", calls, tg.Dir)
+	}
+	if len(ch.Log) != 2 || !strings.Contains(ch.Log[0].What, "write-blocking lifted on target /dev/sdz1") || !strings.Contains(ch.Log[1].What, "write-blocked again") {
+		t.Fatalf("log %+v", ch.Log)
+	}
+	// Too small as the unmounted file system says: refused before Prepare.
+	calls = nil
+	tg.Free = 1
+	if _, _, err := Plan(context.Background(), cfg, ch); err == nil || !strings.Contains(err.Error(), "nothing was unlocked") || len(calls) != 0 {
+		t.Fatalf("Plan: %v, calls %v", err, calls)
+	}
+	// The next session record starts with the logged events.
+	tg.Free, tg.Prepare = -1, func(context.Context) (string, error) { calls = append(calls, "prepare"); return t.TempDir(), nil }
+	s, _, err := Plan(context.Background(), cfg, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Events) != 3 || len(ch.Log) != 0 || s.Target.Disk != "sdz" || !strings.Contains(s.Target.Policy, "EVIDENCE*") {
+		t.Fatalf("session events %+v, log %+v, target %+v", s.Events, ch.Log, s.Target)
+	}
+}
+
+func TestTargetPolicy(t *testing.T) {
+	for _, c := range []struct {
+		t        Target
+		patterns []string
+		offered  bool
+		code     string
+	}{
+		{Target{Label: "EVIDENCE"}, nil, true, "0.0"},
+		{Target{Label: "EVIDENCE-2", DiskSerial: "WD-WCC4M0XYZ987"}, nil, true, "Z987"},
+		{Target{Label: "evidence"}, nil, false, "0.0"},
+		{Target{Label: "", DiskSerial: "AB"}, nil, false, "AB"},
+		{Target{Label: "DATA", DiskSize: 500 << 30}, nil, false, "500"},
+		{Target{Label: "LAB-07", DiskSize: 3 << 29}, []string{"LAB-??"}, true, "1.5"},
+		{Target{Label: "EVIDENCE"}, []string{"LAB-??"}, false, "0.0"},
+		{Target{Given: true}, nil, true, "0.0"},
+	} {
+		if got := c.t.PolicyLabel(c.patterns) != ""; got != c.offered {
+			t.Errorf("%+v with %v: offered %v, want %v", c.t, c.patterns, got, c.offered)
+		}
+		if code, _ := c.t.ConfirmCode(); code != c.code {
+			t.Errorf("%+v: code %q, want %q", c.t, code, c.code)
+		}
 	}
 }
 

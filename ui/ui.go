@@ -29,18 +29,37 @@ type Device struct {
 }
 
 // Target is a place the images can go. Dir is where they are written once
-// Prepare (if any) has run; Prepare mounts a device read-write and is called
-// only after the examiner confirmed.
+// Prepare (if any) has run. Prepare lifts write-blocking on this one file
+// system (and its disk, which the kernel requires) and mounts it read-write;
+// it is called only after every check that can be made on the unmounted,
+// still read-only file system passed and the examiner confirmed. Release
+// undoes it (unmount, BLKROSET, BLKROGET=1 confirmed) when anything refuses
+// after Prepare.
 type Target struct {
 	Name    string // what the examiner sees: /dev/sdc1, or a directory
 	Disk    string // kernel name of the disk holding it ("" for a host directory)
 	FSType  string
 	Label   string
 	UUID    string // file system UUID, recorded in session.json
-	Free    int64  // bytes free, -1 when unknown until mounted
+	Free    int64  // bytes free, read from the unmounted file system (-1: unknown)
+	Total   int64  // bytes the file system holds (0: unknown)
+	MaxFile int64  // largest file the file system can hold (FAT: 4 GiB - 1); 0: no limit
+	State   string // file-system state as its metadata says ("clean", "not cleanly unmounted", …)
 	Boot    bool   // on our boot medium: never offered
+
+	// The disk holding it, shown on the confirm-by-serial screen and recorded.
+	DiskModel  string
+	DiskSerial string
+	DiskSize   int64
+	DiskParts  []string // the disk's partition layout, one line per partition
+
+	// Given: the examiner named it outside the UI (coldimage ui --target
+	// DIR), so it passes the target policy without a label.
+	Given bool
+
 	Dir     string
 	Prepare func(ctx context.Context) (dir string, err error)
+	Release func() error
 }
 
 // Action is what the examiner chose on the summary screen.
@@ -66,6 +85,19 @@ type Config struct {
 
 	Devices func() ([]Device, error)
 	Targets func() ([]Target, error)
+	// TargetLabels are the file-system label patterns (path.Match, case
+	// sensitive) offered as targets without a typed serial confirmation
+	// (coldimage.target.labels; default EVIDENCE*).
+	TargetLabels []string
+	// Writable lists the kernel names of block devices that are writable
+	// now (BLKROGET=0), for the header; nil on a host, where sources are
+	// write-blocked when a job opens them.
+	Writable func() []string
+	// Shell runs the emergency shell on the examiner's console and returns
+	// when the examiner leaves it; nil: the shell is an Action ending Run.
+	Shell func(ctx context.Context) error
+	// RTC reads the hardware clock (nil: none) for the clock check screen.
+	RTC func() (time.Time, error)
 
 	Case    imager.Case // defaults for the form (coldimage.case= …)
 	Hashes  []string    // default hash set; imager.DefaultHashes when empty
@@ -78,6 +110,10 @@ type Config struct {
 	Settings []string // lines of the boot medium's settings file that applied
 	Now      func() time.Time
 	LogEvery time.Duration // plain mode: progress line interval per source (default 10s)
+
+	// confirmed holds the targets the examiner accepted by typed serial
+	// (Target.confirmKey); Run fills it.
+	confirmed map[string]bool
 }
 
 // Outcome is what happened: every session run, and the final action.

@@ -126,7 +126,7 @@ func hostTargets(dirs []string) ([]ui.Target, error) {
 		if err != nil {
 			free = -1
 		}
-		out = append(out, ui.Target{Name: abs, FSType: "directory", Free: free, Dir: abs})
+		out = append(out, ui.Target{Name: abs, FSType: "directory", Free: free, Dir: abs, Given: true})
 	}
 	return out, errors.Join(errs...)
 }

@@ -162,23 +162,25 @@ func TestUIFullScreenThroughPty(t *testing.T) {
 	e.keys(" ", uitest.Down, " ")
 	e.screen("selected: 2 source(s)", "sources-selected")
 	e.keys(uitest.Enter)
-	e.screen("2/5 Target", "target")
-	e.keys(uitest.Enter)
-	e.screen("3/5 Case details", "case")
+	e.screen("2/6 Target", "target")
+	e.keys(uitest.Down, uitest.Enter) // the cursor starts on no row
+	e.screen("3/6 Clock check", "clock")
+	e.keys("10:41 CET", uitest.Enter)
+	e.screen("4/6 Case details", "case")
 	e.keys("CASE-7", uitest.Enter, "Erika Examiner", uitest.Enter, "EV-1", uitest.Enter, "two test files", uitest.Enter)
 	e.keys(uitest.Enter, uitest.Enter) // hashes, format: defaults
 	e.screen("re-read source and image", "case-filled")
 	// A lone Esc (told from an escape sequence by the pause) goes back; the
 	// case details are still there on the way forward again.
 	e.keys(uitest.Esc)
-	e.screen("2/5 Target", "back-to-target")
+	e.screen("3/6 Clock check", "back-to-clock")
 	e.keys(uitest.Enter)
-	if s := e.screen("3/5 Case details", "case-again"); !strings.Contains(s, "Erika Examiner") || !strings.Contains(s, "two test files") {
+	if s := e.screen("4/6 Case details", "case-again"); !strings.Contains(s, "Erika Examiner") || !strings.Contains(s, "two test files") {
 		t.Fatalf("Esc lost the case details:\n%s", s)
 	}
 	e.keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
 	e.keys(uitest.Enter) // on Verify: continue
-	e.screen("4/5 Confirm", "confirm")
+	e.screen("5/6 Confirm", "confirm")
 	if _, err := os.Stat(filepath.Join(target, "coldimage")); err == nil {
 		t.Fatal("something was written before the confirmation")
 	}
@@ -199,7 +201,7 @@ func TestUIFullScreenThroughPty(t *testing.T) {
 		}
 	} else {
 		e.save("progress", prog)
-		if !strings.Contains(prog, "5/5 Imaging") || !strings.Contains(prog, " MB/s") {
+		if !strings.Contains(prog, "6/6 Imaging") || !strings.Contains(prog, " MB/s") {
 			t.Errorf("progress screen without an acquire bar:\n%s", prog)
 		}
 	}
@@ -226,8 +228,9 @@ func TestUIPlainThroughPty(t *testing.T) {
 		e.save(name, e.Screen())
 		e.keys(answer + "\n")
 	}
-	step("sources: numbers", "1 2", "sources")
-	step("target number", "1", "target")
+	step("sources: names", "disk-a.img disk-b.img", "sources")
+	step("target name", target, "target")
+	step("real time", "10:41 CET", "clock")
 	step("case number", "CASE-8", "case")
 	step("examiner", "Erika Examiner", "examiner")
 	step("evidence number", "<", "evidence-back") // back keeps the examiner
@@ -238,7 +241,7 @@ func TestUIPlainThroughPty(t *testing.T) {
 	step("format", "", "format")
 	step("verify after imaging", "", "verify")
 	step("type yes to start", "yes", "confirm")
-	step("choice", "2", "summary")
+	step("type one of", "quit", "summary")
 	select {
 	case err := <-done:
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 
@@ -11,20 +12,24 @@ import (
 // Config is what the kernel command line asks of the appliance
 // (CONVENTIONS §3). Unknown coldimage.* parameters are reported, not fatal.
 type Config struct {
-	Auto     bool
-	Target   string   // LABEL=X, UUID=X, SERIAL=X or /dev/NAME
-	Sources  []string // nil or ["all"] → all; else names or SERIAL=X
-	RAID     string   // members | volumes | both
-	Hash     string   // e.g. sha256,blake3
-	Case     string
-	Examiner string
-	Evidence string
-	UI       string // "" full-screen console UI, "plain" its line mode, "menu" the numbered text menu
-	Term     string // coldimage.term=: TERM for the console UI (default vt220 on serial, linux on tty0)
-	Console  string // the tty the examiner uses: coldimage.console=, else the last console= (/dev/console)
-	Jobs     int    // concurrent acquisitions
-	Wait     int    // seconds to wait for the target to appear
-	Warnings []string
+	Auto   bool
+	Target string // LABEL=X, UUID=X, SERIAL=X or /dev/NAME
+	// TargetLabels: file-system label patterns the console UI offers as
+	// targets without a typed serial (coldimage.target.labels, comma
+	// separated, path.Match syntax; default EVIDENCE*).
+	TargetLabels []string
+	Sources      []string // nil or ["all"] → all; else names or SERIAL=X
+	RAID         string   // members | volumes | both
+	Hash         string   // e.g. sha256,blake3
+	Case         string
+	Examiner     string
+	Evidence     string
+	UI           string // "" full-screen console UI, "plain" its line mode, "menu" the numbered text menu
+	Term         string // coldimage.term=: TERM for the console UI (default vt220 on serial, linux on tty0)
+	Console      string // the tty the examiner uses: coldimage.console=, else the last console= (/dev/console)
+	Jobs         int    // concurrent acquisitions
+	Wait         int    // seconds to wait for the target to appear
+	Warnings     []string
 }
 
 // DefaultConfig is the configuration with nothing on the command line.
@@ -99,6 +104,16 @@ func (c *Config) set(k, v string) {
 		c.Auto = v == "1" || v == "yes" || v == "true"
 	case "target":
 		c.Target = v
+	case "target.labels":
+		c.TargetLabels = nil
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.target.labels: %q is not a label pattern; ignored", p))
+				continue
+			}
+			c.TargetLabels = append(c.TargetLabels, p)
+		}
 	case "sources":
 		c.Sources = nil
 		for _, s := range strings.Split(v, ",") {

@@ -23,6 +23,14 @@ func TestParseCmdline(t *testing.T) {
 		{"dev prefix dropped", "coldimage.sources=/dev/sdb coldimage.target=/dev/sdc1", func(c *Config) {
 			c.Sources, c.Target = []string{"sdb"}, "/dev/sdc1"
 		}},
+		{"target labels", "coldimage.target.labels=EVIDENCE*,LAB-?? coldimage.target.labels.x=1", func(c *Config) {
+			c.TargetLabels = []string{"EVIDENCE*", "LAB-??"}
+			c.Warnings = []string{"unknown kernel parameter coldimage.target.labels.x"}
+		}},
+		{"bad target label pattern", "coldimage.target.labels=[x,OK", func(c *Config) {
+			c.TargetLabels = []string{"OK"}
+			c.Warnings = []string{`coldimage.target.labels: "[x" is not a label pattern; ignored`}
+		}},
 		{"auto off", "coldimage.auto=0 coldimage.ui=plain coldimage.raid=members", func(c *Config) { c.UI, c.RAID = "plain", "members" }},
 		{"bad values warn", "coldimage.raid=all coldimage.jobs=x coldimage.bogus=1", func(c *Config) {
 			c.Warnings = []string{`coldimage.raid="all" is not members|volumes|both; using both`, `coldimage.jobs="x" is not a positive number`, "unknown kernel parameter coldimage.bogus"}

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/coldimage/coldimage/imager"
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/ui"
@@ -34,8 +40,11 @@ func (a *App) uiDevices() ([]ui.Device, error) {
 	return raidinfo.Annotate(devs), err
 }
 
-// uiTargets offers every ext4, exFAT or vfat file system. Prepare clears RO
-// on the chosen one (disk first) and mounts it under /run/coldimage.
+// uiTargets lists every ext4, exFAT or vfat file system not on our boot
+// medium, with its room and state read from the unmounted file system
+// through a read-only descriptor (the device stays write-blocked). The UI
+// applies the target policy; Prepare lifts write-blocking only on the one
+// target chosen and confirmed, Release puts it back.
 func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 	devs := a.guard.ListDevices()
 	boot := BootDisks(devs)
@@ -45,34 +54,142 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 			continue
 		}
 		d := d
-		ts = append(ts, ui.Target{Name: d.Dev(), Disk: d.Disk, FSType: d.FS.Type, Label: d.FS.Label, UUID: d.FS.UUID, Free: -1, Boot: boot[d.Disk],
-			Prepare: func(ctx context.Context) (string, error) {
-				dir, err := a.mountTarget(d)
-				if err == nil {
-					*mounted = append(*mounted, dir)
-				}
-				return dir, err
-			}})
+		t := ui.Target{Name: d.Dev(), Disk: d.Disk, FSType: d.FS.Type, Label: d.FS.Label, UUID: d.FS.UUID, Free: -1, Boot: boot[d.Disk]}
+		if sp, err := readFSSpace(d); err == nil {
+			t.Free, t.Total, t.MaxFile, t.State = sp.Free, sp.Total, sp.MaxFile, sp.State
+		} else {
+			t.State = "room unknown: " + err.Error()
+		}
+		for _, o := range devs {
+			switch {
+			case o.Name == d.Disk:
+				t.DiskModel, t.DiskSerial, t.DiskSize = o.Model, o.Serial, o.Size
+			case o.Partition && o.Disk == d.Disk:
+				t.DiskParts = append(t.DiskParts, partLine(o))
+			}
+		}
+		t.Prepare = func(ctx context.Context) (string, error) {
+			dir, err := a.mountTarget(d)
+			if err == nil {
+				*mounted = append(*mounted, dir)
+			}
+			return dir, err
+		}
+		t.Release = func() error {
+			err := a.releaseTarget(d)
+			*mounted = slices.DeleteFunc(*mounted, func(m string) bool { return m == targetDir(d) })
+			return err
+		}
+		ts = append(ts, t)
 	}
 	return ts, nil
 }
 
-// mountTarget makes the chosen target writable (its disk first: a partition
-// reads back RO while its disk is RO) and mounts it read-write.
-func (a *App) mountTarget(d Device) (string, error) {
-	for _, n := range uniq(d.Disk, d.Name) {
-		if err := clearReadOnly("/dev/" + n); err != nil {
-			return "", fmt.Errorf("make target /dev/%s writable: %w", n, err)
-		}
-		a.guard.Allow(n)
+// readFSSpace reads a file system's room and state through a read-only
+// descriptor, before anything is unlocked.
+func readFSSpace(d Device) (disk.FSSpace, error) {
+	f, err := os.OpenFile(d.Dev(), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return disk.FSSpace{}, err
 	}
-	dir := filepath.Join("/run/coldimage", "target-"+d.Name)
+	defer f.Close()
+	return disk.ReadFSSpace(f, d.Size, d.FS.Type)
+}
+
+// partLine describes one partition for the confirm-by-serial screen.
+func partLine(d Device) string {
+	s := fmt.Sprintf("%-10s %9s", d.Name, imager.HumanBytes(d.Size))
+	if d.FS != nil {
+		s += " " + d.FS.Type
+		if d.FS.Label != "" {
+			s += " " + d.FS.Label
+		}
+	}
+	if d.PartName != "" {
+		s += fmt.Sprintf(" (GPT name %q)", d.PartName)
+	}
+	return s
+}
+
+func targetDir(d Device) string { return filepath.Join("/run/coldimage", "target-"+d.Name) }
+
+// mountTarget makes the chosen target writable (its disk first: a partition
+// reads back RO while its disk is RO) and mounts it read-write. On any
+// failure it puts write-blocking back before returning.
+func (a *App) mountTarget(d Device) (string, error) {
+	if BootDisks(a.guard.ListDevices())[d.Disk] {
+		return "", fmt.Errorf("%s is on our boot medium: never made writable", d.Dev())
+	}
+	fail := func(err error) (string, error) {
+		if rerr := a.releaseTarget(d); rerr != nil {
+			return "", fmt.Errorf("%w; re-applying write-blocking FAILED: %v", err, rerr)
+		}
+		return "", fmt.Errorf("%w; %s is read-only again (BLKROGET=1)", err, d.Dev())
+	}
+	for _, n := range uniq(d.Disk, d.Name) {
+		a.guard.Allow(n)
+		if err := clearReadOnly("/dev/" + n); err != nil {
+			return fail(fmt.Errorf("make target /dev/%s writable: %w", n, err))
+		}
+		a.con.Printf("coldimage: write-blocking lifted on /dev/%s for the target %s at %s", n, d.Dev(), rfc3339(time.Now()))
+	}
+	dir := targetDir(d)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return fail(err)
 	}
 	if err := unix.Mount(d.Dev(), dir, d.FS.Type, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return "", fmt.Errorf("mount target %s (%s) on %s: %w", d.Dev(), d.FS.Type, dir, err)
+		return fail(fmt.Errorf("mount target %s (%s) on %s: %w", d.Dev(), d.FS.Type, dir, err))
 	}
-	a.con.Printf("coldimage: target %s (%s %q) read-only cleared, mounted on %s at %s", d.Dev(), d.FS.Type, d.FS.Label, dir, rfc3339(time.Now()))
+	a.con.Printf("coldimage: target %s (%s %q) mounted read-write on %s at %s", d.Dev(), d.FS.Type, d.FS.Label, dir, rfc3339(time.Now()))
 	return dir, nil
+}
+
+// releaseTarget unmounts a target (if mounted) and write-blocks it and its
+// disk again, confirming BLKROGET=1 on both.
+func (a *App) releaseTarget(d Device) error {
+	var errs []error
+	dir := targetDir(d)
+	unix.Sync()
+	if err := unix.Unmount(dir, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		errs = append(errs, fmt.Errorf("unmount %s: %w", dir, err))
+	}
+	for _, n := range uniq(d.Name, d.Disk) {
+		if err := a.guard.Protect(n, "target released", true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		a.con.Printf("COLDIMAGE WARNING target %s: %v", d.Dev(), err)
+		return err
+	}
+	a.con.Printf("coldimage: target %s unmounted; /dev/%s and /dev/%s read-only again (BLKROGET=1) at %s", d.Dev(), d.Name, d.Disk, rfc3339(time.Now()))
+	return nil
+}
+
+// writable lists the block devices that are writable now (BLKROGET=0),
+// for the console UI's header.
+func (a *App) writable() []string {
+	var out []string
+	for _, n := range sysBlockNames(a.guard.sysfs) {
+		if isVirtual(n) {
+			continue
+		}
+		if v, err := blkROGet("/dev/" + n); err == nil && v == 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// readRTC reads the hardware clock (UTC by convention).
+func readRTC() (time.Time, error) {
+	b, err := os.ReadFile("/sys/class/rtc/rtc0/since_epoch")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the hardware clock: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("hardware clock: %w", err)
+	}
+	return time.Unix(n, 0).UTC(), nil
 }

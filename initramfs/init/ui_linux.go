@@ -35,12 +35,14 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	}
 	var mounted []string
 	cfg := ui.Config{
-		In: in, Out: tty, Term: term, Plain: plain, Width: uiWidth, Height: uiHeight,
+		In: in, Out: tty, Term: term, Plain: plain, Width: 0, Height: 0, // 0: ask the terminal (cursor position report), else 80x24
 		Version: a.version, Hashes: hashes, Mode: "console ui", Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings,
-		Case:    imager.Case{Case: a.cfg.Case, Examiner: a.cfg.Examiner, Evidence: a.cfg.Evidence},
-		Actions: []ui.Action{ui.ActionPowerOff, ui.ActionReboot, ui.ActionShell},
-		Devices: a.uiDevices,
-		Targets: func() ([]ui.Target, error) { return a.uiTargets(&mounted) },
+		Case:         imager.Case{Case: a.cfg.Case, Examiner: a.cfg.Examiner, Evidence: a.cfg.Evidence},
+		Actions:      []ui.Action{ui.ActionPowerOff, ui.ActionReboot, ui.ActionShell},
+		Devices:      a.uiDevices,
+		Targets:      func() ([]ui.Target, error) { return a.uiTargets(&mounted) },
+		TargetLabels: a.cfg.TargetLabels, Writable: a.writable, RTC: readRTC,
+		Shell: a.emergencyShell,
 	}
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
 	a.con.Printf("coldimage: console UI on %s (%s); other consoles show the log", dev, term)

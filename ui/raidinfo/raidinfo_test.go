@@ -81,7 +81,7 @@ func TestVolumeSource(t *testing.T) {
 	t.Logf("volume %s: %s", v.Name, v.RAID)
 
 	target := t.TempDir()
-	ch := &ui.Choices{Sources: []ui.Device{v}, Target: &ui.Target{Name: target, Dir: target, Free: -1},
+	ch := &ui.Choices{Sources: []ui.Device{v}, Target: &ui.Target{Name: target, Dir: target, Free: -1, Given: true},
 		Case: imager.Case{Case: "R-1", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw", Verify: true}
 	cfg := ui.Config{Version: "test", Now: time.Now}
 	s, jobs, err := ui.Plan(context.Background(), cfg, ch)
