@@ -213,6 +213,9 @@ func (s *Session) Text() string {
 		fmt.Fprintf(&b, " (%s)", s.Clock.Note)
 	}
 	b.WriteString("\n")
+	if s.Clock.Check != "" {
+		fmt.Fprintf(&b, "%s\n", s.Clock.Check)
+	}
 	if s.Kernel != "" || s.Cmdline != "" {
 		fmt.Fprintf(&b, "kernel %s\ncmdline %s\n", s.Kernel, s.Cmdline)
 	}
@@ -227,6 +230,12 @@ func (s *Session) Text() string {
 		fmt.Fprintf(&b, ", uuid %s", s.Target.UUID)
 	}
 	fmt.Fprintf(&b, ") folder %s\n", s.Target.Folder)
+	if s.Target.Disk != "" {
+		fmt.Fprintf(&b, "target disk %s: model %q, serial %q, %s\n", s.Target.Disk, s.Target.Model, s.Target.Serial, HumanBytes(s.Target.DiskSize))
+	}
+	if s.Target.Policy != "" {
+		fmt.Fprintf(&b, "target allowed because: %s\n", s.Target.Policy)
+	}
 	format := orDash(s.Format)
 	if s.Format == "split" && s.Split > 0 {
 		format += fmt.Sprintf(" (raw image in pieces of up to %d bytes (%s) each)", s.Split, HumanBytes(s.Split))
@@ -239,6 +248,9 @@ func (s *Session) Text() string {
 		}
 		fmt.Fprintf(&b, "%-6s %s (%s, %s, model %q, serial %q, read-only %v) → %s: result %s, complete %v, verification %s\n",
 			status, r.ID, r.Device, HumanBytes(r.Size), r.Model, r.Serial, r.ReadOnly, r.Outdir, r.Result, r.Complete, r.Verified)
+		for _, p := range r.Partitions {
+			fmt.Fprintf(&b, "       partition %d %s: start %d, size %d (%s), type %s, %s %q\n", p.Number, p.Name, p.Start, p.Size, HumanBytes(p.Size), orDash(p.Type), orDash(p.FSType), p.Label)
+		}
 		for _, alg := range HashAlgs(r.Hashes) {
 			fmt.Fprintf(&b, "       %-7s %s\n", alg, r.Hashes[alg])
 		}

@@ -266,12 +266,17 @@ func printSummary(w io.Writer, r *acquire.Request, rec *imager.Record, err error
 		}
 		fmt.Fprintf(w, "  unreadable: %d sector(s) in %d range(s), zero-filled\n", n, len(rec.Unreadable))
 	}
-	if v := rec.Verification; v != nil {
+	if v := rec.Verification; v != nil && !v.Completed() {
+		fmt.Fprintf(w, "  verification: %s\n", v.Verdict())
+	} else if v != nil {
 		fmt.Fprintf(w, "  verified: image %s", matchWord(v.Image.Match))
 		if v.Source != nil {
 			fmt.Fprintf(w, ", source %s", matchWord(v.Source.Match))
 		}
 		fmt.Fprintln(w)
+	}
+	if rec.Image.Partial {
+		fmt.Fprintf(w, "  hashes cover the %s\n", rec.HashesCover)
 	}
 	fmt.Fprintf(w, "  %.1f MB/s, %s in %s\n", rec.RateMBps, imager.HumanBytes(rec.Image.Size), strings.Join(rec.Image.Files, ", "))
 }

@@ -96,20 +96,10 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		return fail("target %s has no ext4, exFAT or vfat file system", target.Dev())
 	}
 
-	// Make the target (and only it, with its disk) writable, then mount it.
-	// The disk first: a partition reads back RO while its disk is RO.
-	for _, n := range uniq(target.Disk, target.Name) {
-		if err := clearReadOnly("/dev/" + n); err != nil {
-			return fail("make target %s writable: %v", "/dev/"+n, err)
-		}
-		a.guard.Allow(n)
-	}
-	a.con.Printf("coldimage: target %s (%s %q) read-only cleared", target.Dev(), target.FS.Type, target.FS.Label)
-	if err := os.MkdirAll(TargetMount, 0o755); err != nil {
-		return fail("mkdir %s: %v", TargetMount, err)
-	}
-	if err := unix.Mount(target.Dev(), TargetMount, target.FS.Type, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fail("mount target %s (%s) on %s: %v", target.Dev(), target.FS.Type, TargetMount, err)
+	// Make the target (and only it, with its disk) writable, then mount it;
+	// a failure on the way puts write-blocking back.
+	if _, err := a.mountTarget(target, TargetMount); err != nil {
+		return fail("%v", err)
 	}
 	defer func() {
 		unix.Sync()

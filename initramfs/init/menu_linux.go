@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/ui"
 )
 
 // menuItems is the numbered text menu (the console UI has its own issue).
@@ -102,6 +103,9 @@ func (a *App) menuImage(ctx context.Context) bool {
 		cfg.Sources[i] = strings.TrimPrefix(strings.TrimSpace(cfg.Sources[i]), "/dev/")
 	}
 	cfg.Target = a.ask(ctx, "target (LABEL=X, UUID=X, SERIAL=X or /dev/NAME)", cfg.Target)
+	if !a.targetAllowed(ctx, cfg.Target) {
+		return true
+	}
 	cfg.Case = a.ask(ctx, "case", cfg.Case)
 	cfg.Examiner = a.ask(ctx, "examiner", cfg.Examiner)
 	cfg.Evidence = a.ask(ctx, "evidence", cfg.Evidence)
@@ -143,4 +147,46 @@ func (a *App) menuShell(ctx context.Context) bool {
 		a.con.Printf("coldimage: emergency shell: %v", err)
 	}
 	return ctx.Err() == nil
+}
+
+// targetAllowed applies the console UI's target policy to a typed target:
+// a file system whose label matches coldimage.target.labels passes; any
+// other needs the last 4 characters of its disk's serial (or its size in
+// GiB) typed after its details are shown. Nothing is unlocked here.
+func (a *App) targetAllowed(ctx context.Context, spec string) bool {
+	devs := a.guard.ListDevices()
+	d, err := MatchTarget(devs, spec)
+	if err != nil {
+		a.con.Printf("coldimage: target %s: %v", spec, err)
+		return false
+	}
+	t := ui.Target{Name: d.Dev(), Disk: d.Disk}
+	if d.FS != nil {
+		t.FSType, t.Label = d.FS.Type, d.FS.Label
+	}
+	for _, o := range devs {
+		if o.Name == d.Disk {
+			t.DiskModel, t.DiskSerial, t.DiskSize = o.Model, o.Serial, o.Size
+		}
+	}
+	if why := t.PolicyLabel(a.cfg.TargetLabels); why != "" {
+		a.con.Printf("coldimage: target %s allowed: %s", t.Name, why)
+		return true
+	}
+	code, what := t.ConfirmCode()
+	a.con.Printf("COLDIMAGE WARNING %s (%s %q) has no target label: it may belong to the seized machine.", t.Name, orDash(t.FSType), t.Label)
+	a.con.Printf("  disk %s: model %q, serial %q, %s (%s GiB)", t.Disk, t.DiskModel, t.DiskSerial, imager.HumanBytes(t.DiskSize), ui.SizeGiB(t.DiskSize))
+	if !strings.EqualFold(strings.TrimSpace(a.ask(ctx, "to use it as the target, type "+what, "")), code) {
+		a.con.Printf("coldimage: %s not confirmed: nothing imaged, nothing unlocked", t.Name)
+		return false
+	}
+	a.con.Printf("coldimage: target %s confirmed by the operator (%s)", t.Name, what)
+	return true
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -67,7 +67,10 @@ func (r *Renderer) Line(line string) string {
 		if ev.Total > 0 {
 			pct = 100 * float64(ev.Bytes) / float64(ev.Total)
 		}
-		eta := time.Duration(ev.ETA * float64(time.Second)).Round(time.Second)
+		eta := "unknown"
+		if ev.ETA >= 0 {
+			eta = time.Duration(ev.ETA * float64(time.Second)).Round(time.Second).String()
+		}
 		return fmt.Sprintf("[%s] %-7s %5.1f%%  %s / %s  %.1f MB/s  ETA %s", r.Label, ev.Phase, pct, imager.HumanBytes(ev.Bytes), imager.HumanBytes(ev.Total), ev.Rate/1e6, eta)
 	case "phase_done":
 		return fmt.Sprintf("[%s] %s finished", r.Label, ev.Phase)

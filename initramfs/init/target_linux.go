@@ -56,7 +56,7 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 		d := d
 		t := ui.Target{Name: d.Dev(), Disk: d.Disk, FSType: d.FS.Type, Label: d.FS.Label, UUID: d.FS.UUID, Free: -1, Boot: boot[d.Disk]}
 		if sp, err := readFSSpace(d); err == nil {
-			t.Free, t.Total, t.MaxFile, t.State = sp.Free, sp.Total, sp.MaxFile, sp.State
+			t.Free, t.Total, t.MaxFile, t.State = usableFree(sp), sp.Total, sp.MaxFile, sp.State
 		} else {
 			t.State = "room unknown: " + err.Error()
 		}
@@ -69,14 +69,14 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 			}
 		}
 		t.Prepare = func(ctx context.Context) (string, error) {
-			dir, err := a.mountTarget(d)
+			dir, err := a.mountTarget(d, targetDir(d))
 			if err == nil {
 				*mounted = append(*mounted, dir)
 			}
 			return dir, err
 		}
 		t.Release = func() error {
-			err := a.releaseTarget(d)
+			err := a.releaseTarget(d, targetDir(d))
 			*mounted = slices.DeleteFunc(*mounted, func(m string) bool { return m == targetDir(d) })
 			return err
 		}
@@ -94,6 +94,18 @@ func readFSSpace(d Device) (disk.FSSpace, error) {
 	}
 	defer f.Close()
 	return disk.ReadFSSpace(f, d.Size, d.FS.Type)
+}
+
+// usableFree is the room a writer gets once the file system is mounted:
+// Linux's ext4 keeps back min(2 %, 4096 clusters) beyond the reserved
+// blocks the metadata states (set at mount, stored nowhere), so the free
+// space read from the unmounted file system is cut by that much.
+func usableFree(sp disk.FSSpace) int64 {
+	free := sp.Free
+	if strings.HasPrefix(sp.Type, "ext") {
+		free -= min(sp.Total/50, 4096*sp.Unit)
+	}
+	return max(0, free)
 }
 
 // partLine describes one partition for the confirm-by-serial screen.
@@ -116,12 +128,12 @@ func targetDir(d Device) string { return filepath.Join("/run/coldimage", "target
 // mountTarget makes the chosen target writable (its disk first: a partition
 // reads back RO while its disk is RO) and mounts it read-write. On any
 // failure it puts write-blocking back before returning.
-func (a *App) mountTarget(d Device) (string, error) {
+func (a *App) mountTarget(d Device, dir string) (string, error) {
 	if BootDisks(a.guard.ListDevices())[d.Disk] {
 		return "", fmt.Errorf("%s is on our boot medium: never made writable", d.Dev())
 	}
 	fail := func(err error) (string, error) {
-		if rerr := a.releaseTarget(d); rerr != nil {
+		if rerr := a.releaseTarget(d, dir); rerr != nil {
 			return "", fmt.Errorf("%w; re-applying write-blocking FAILED: %v", err, rerr)
 		}
 		return "", fmt.Errorf("%w; %s is read-only again (BLKROGET=1)", err, d.Dev())
@@ -133,7 +145,6 @@ func (a *App) mountTarget(d Device) (string, error) {
 		}
 		a.con.Printf("coldimage: write-blocking lifted on /dev/%s for the target %s at %s", n, d.Dev(), rfc3339(time.Now()))
 	}
-	dir := targetDir(d)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
@@ -146,9 +157,8 @@ func (a *App) mountTarget(d Device) (string, error) {
 
 // releaseTarget unmounts a target (if mounted) and write-blocks it and its
 // disk again, confirming BLKROGET=1 on both.
-func (a *App) releaseTarget(d Device) error {
+func (a *App) releaseTarget(d Device, dir string) error {
 	var errs []error
-	dir := targetDir(d)
 	unix.Sync()
 	if err := unix.Unmount(dir, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		errs = append(errs, fmt.Errorf("unmount %s: %w", dir, err))
