@@ -61,6 +61,8 @@ func shellSession(t *testing.T, v *VM, term *uitest.Terminal, prompt func(string
 	prompt("coldimage-shell:/# ")
 	line(`ls /dev | head -3; echo SHELL-OK-$((6*7))`)
 	expect(t, v, `SHELL-OK-42`, time.Minute)
+	line("stty size") // full screen: the terminal's answer; plain, menu: 80×24
+	expect(t, v, `^24 80$`, time.Minute)
 	line("sleep 100 &")
 	line("jobs")
 	expect(t, v, `^\[1\]\+?\s+Running\s+sleep 100`, time.Minute)

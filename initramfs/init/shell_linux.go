@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/coldimage/coldimage/ui"
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -116,11 +118,6 @@ func (a *App) shellOn(ctx context.Context, dev, termName string) error {
 	if err := ensureDevpts(); err != nil {
 		return fmt.Errorf("emergency shell: %w", err)
 	}
-	w, h := uiWidth, uiHeight
-	if cw, ch, err := term.GetSize(int(f.Fd())); err == nil && cw > 0 && ch > 0 {
-		w, h = cw, ch
-	}
-
 	// The opening and closing lines are printed in line mode, on this tty too.
 	wasMuted := a.con.Mute(f, false)
 	defer a.con.Mute(f, wasMuted)
@@ -139,7 +136,10 @@ func (a *App) shellOn(ctx context.Context, dev, termName string) error {
 	a.con.Printf("coldimage: sources remain read-only (every disk is write-blocked, BLKROSET)")
 	a.con.Printf("coldimage: type exit to return")
 
-	status, leftovers, err := a.relayShell(ctx, dev, f, in, sh, termName, w, h)
+	// Ask the terminal its size as the full-screen UI does; not in line
+	// mode, which is for terminals that may not understand the question.
+	ask := a.cfg.UI != "plain" && a.cfg.UI != "menu" && !ui.PlainTerm(termName)
+	status, leftovers, err := a.relayShell(ctx, dev, f, in, sh, termName, ask)
 	switch {
 	case err != nil:
 		a.con.Printf("coldimage: emergency shell: %v", err)
@@ -153,8 +153,30 @@ func (a *App) shellOn(ctx context.Context, dev, termName string) error {
 // relayShell starts the shell on a new pty and relays between the pty's
 // master and the console tty (raw meanwhile) until the shell exits; then it
 // ends what the shell left running in its session. status describes how
-// the shell ended.
-func (a *App) relayShell(ctx context.Context, dev string, tty *os.File, in io.ReadCloser, sh shellCmd, termName string, w, h int) (status string, leftovers int, err error) {
+// the shell ended. The pty has the tty's size; when the tty cannot tell
+// (a serial line) and ask is set, the terminal's answer to a cursor
+// position report, else 80×24.
+func (a *App) relayShell(ctx context.Context, dev string, tty *os.File, in io.ReadCloser, sh shellCmd, termName string, ask bool) (status string, leftovers int, err error) {
+	restoreRaw, err := a.con.Raw(dev)
+	if err != nil {
+		return "not started", 0, err
+	}
+	defer restoreRaw()
+	a.con.Mute(tty, true) // only the shell writes to this tty meanwhile
+	defer a.con.Mute(tty, false)
+	keys := readChunks(in) // until in is closed
+	var typed []byte       // keys typed while the terminal was asked its size
+	w, h := uiWidth, uiHeight
+	if cw, ch, err := term.GetSize(int(tty.Fd())); err == nil && cw > 0 && ch > 0 {
+		w, h = cw, ch
+	} else if ask {
+		cw, ch, rest, ok := askSize(tty, keys, sizeReplyWait)
+		if ok {
+			w, h = cw, ch
+		}
+		typed = rest
+	}
+
 	cmd := exec.CommandContext(ctx, sh.path)
 	cmd.Args = sh.argv
 	cmd.Dir = "/"
@@ -163,22 +185,24 @@ func (a *App) relayShell(ctx context.Context, dev string, tty *os.File, in io.Re
 	// terminal (StartWithSize: Setsid and Setctty): job control works.
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(w), Rows: uint16(h)})
 	if err != nil {
+		go func() {
+			for range keys { // until in is closed
+			}
+		}()
 		return "not started", 0, fmt.Errorf("start %s on a pty: %w", sh.path, err)
 	}
 	defer ptmx.Close()
-	restoreRaw, err := a.con.Raw(dev)
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return "not started", 0, err
-	}
-	a.con.Mute(tty, true) // only the shell writes to this tty meanwhile
 	out := make(chan struct{})
 	go func() {
 		defer close(out)
 		io.Copy(tty, ptmx) // until the pty's slave is closed by all (EIO) or ptmx is
 	}()
-	go io.Copy(ptmx, in) // until in is closed (EOF) or ptmx is
+	go func() {
+		ptmx.Write(typed)
+		for b := range keys {
+			ptmx.Write(b) // fails once ptmx is closed; keys ends when in is
+		}
+	}()
 
 	werr := cmd.Wait()
 	leftovers = endSession(cmd.Process.Pid)
@@ -189,8 +213,6 @@ func (a *App) relayShell(ctx context.Context, dev string, tty *os.File, in io.Re
 	ptmx.Close()
 	<-out
 	in.Close()
-	rerr := restoreRaw()
-	a.con.Mute(tty, false)
 	status = "exit status 0"
 	var ee *exec.ExitError
 	switch {
@@ -202,7 +224,66 @@ func (a *App) relayShell(ctx context.Context, dev string, tty *os.File, in io.Re
 	if ctx.Err() != nil {
 		return status, leftovers, ctx.Err()
 	}
-	return status, leftovers, rerr
+	return status, leftovers, nil
+}
+
+// readChunks reads r into a channel until it fails (a routed console input:
+// until it is closed).
+func readChunks(r io.Reader) <-chan []byte {
+	ch := make(chan []byte, 16)
+	go func() {
+		defer close(ch)
+		for {
+			b := make([]byte, 1024)
+			n, err := r.Read(b)
+			if n > 0 {
+				ch <- b[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// sizeQuery asks where the cursor ends up after moving as far right and
+// down as it goes (as resize(1) and the console UI do, ui/termsize.go).
+const sizeQuery = "\x1b7\x1b[r\x1b[999;999H\x1b[6n\x1b8"
+
+// sizeReplyWait is how long the terminal has to answer (as the UI's).
+var sizeReplyWait = time.Second
+
+var sizeReply = regexp.MustCompile(`\x1b\[(\d+);(\d+)R`)
+
+// askSize sends the size query to tty and waits up to wait for the answer
+// on keys. rest is what else was typed meanwhile, without the answer.
+func askSize(tty io.Writer, keys <-chan []byte, wait time.Duration) (w, h int, rest []byte, ok bool) {
+	if _, err := io.WriteString(tty, sizeQuery); err != nil {
+		return 0, 0, nil, false
+	}
+	timeout := time.After(wait)
+	for {
+		if m := sizeReply.FindSubmatchIndex(rest); m != nil {
+			rows, _ := strconv.Atoi(string(rest[m[2]:m[3]]))
+			cols, _ := strconv.Atoi(string(rest[m[4]:m[5]]))
+			rest = append(rest[:m[0]:m[0]], rest[m[1]:]...)
+			// Bounds as the UI's: a terminal that ignored the move says 1;1.
+			if cols < 20 || cols > 500 || rows < 10 || rows > 300 {
+				return 0, 0, rest, false
+			}
+			return cols, rows, rest, true
+		}
+		select {
+		case b, open := <-keys:
+			if !open {
+				return 0, 0, rest, false
+			}
+			rest = append(rest, b...)
+		case <-timeout:
+			return 0, 0, rest, false
+		}
+	}
 }
 
 // shellEnv is PID 1's environment with TERM for the console and a prompt

@@ -61,7 +61,8 @@ func (x *terminal) expect(t *testing.T, re string, d time.Duration) []string {
 }
 
 // The emergency shell on a tty: a real interactive shell with job control,
-// sized 80×24 on a line that cannot tell its size, logged when it opens and
+// sized as the terminal answers on a line that cannot tell its size, keys
+// typed meanwhile kept, logged when it opens and
 // closes; what the shell leaves running is ended; the consumer underneath
 // (the console UI) gets the tty's input back, and got none meanwhile.
 func TestEmergencyShellOnTTY(t *testing.T) {
@@ -82,6 +83,20 @@ func TestEmergencyShellOnTTY(t *testing.T) {
 	a.cfg.Console = strings.TrimPrefix(s.Name(), "/dev/")
 	term := &terminal{m: m}
 	go term.read()
+	// The terminal answers the shell's size query (cursor position report)
+	// with 40;132, and "ec" and "ho" are typed around its answer: they reach
+	// the shell, the answer does not.
+	go func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			term.mu.Lock()
+			asked := strings.Contains(term.out.String(), sizeQuery)
+			term.mu.Unlock()
+			if asked {
+				io.WriteString(m, "ec\x1b[40;132Rho EARLY\r")
+				return
+			}
+		}
+	}()
 
 	ui := c.Input(s.Name()) // the console UI, waiting underneath
 	defer ui.Close()
@@ -93,8 +108,9 @@ func TestEmergencyShellOnTTY(t *testing.T) {
 	term.expect(t, `sources remain read-only`, 5*time.Second)
 	term.expect(t, `coldimage-shell:/# `, 10*time.Second)
 	send := func(l string) { io.WriteString(m, l+"\r") } // Enter on a terminal is CR
+	term.expect(t, "\r\nEARLY\r\n", 10*time.Second)
 	send(`stty size; echo TERM=$TERM; echo SHELL-OK-$((6*7))`)
-	term.expect(t, "\r\n24 80\r\nTERM=linux\r\nSHELL-OK-42\r\n", 10*time.Second)
+	term.expect(t, "\r\n40 132\r\nTERM=linux\r\nSHELL-OK-42\r\n", 10*time.Second)
 	send("sleep 100 &")
 	send("echo PID=$!; jobs")
 	pid, _ := strconv.Atoi(term.expect(t, `PID=(\d+)`, 10*time.Second)[1])
@@ -144,5 +160,36 @@ func TestEmergencyShellOnTTY(t *testing.T) {
 	// The tty is back in line mode (the kernel echoes again).
 	if lf, err := getTermios(s); err != nil || lf&icanonEcho != icanonEcho {
 		t.Errorf("tty not back in line mode: lflag %#x, %v", lf, err)
+	}
+}
+
+// askSize takes the terminal's answer out of what is typed around it, and
+// refuses answers out of bounds (a terminal that ignored the cursor move).
+func TestAskSize(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		chunks []string
+		w, h   int
+		ok     bool
+		rest   string
+	}{
+		{"split answer, keys around", []string{"ab", "\x1b[40;", "132Rcd"}, 132, 40, true, "abcd"},
+		{"ignored the move", []string{"\x1b[1;1R"}, 0, 0, false, ""},
+		{"no answer", []string{"ls"}, 0, 0, false, "ls"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			keys := make(chan []byte, len(c.chunks))
+			for _, k := range c.chunks {
+				keys <- []byte(k)
+			}
+			var out bytes.Buffer
+			w, h, rest, ok := askSize(&out, keys, 200*time.Millisecond)
+			if w != c.w || h != c.h || ok != c.ok || string(rest) != c.rest {
+				t.Errorf("askSize = %d×%d %v rest %q, want %d×%d %v rest %q", w, h, ok, rest, c.w, c.h, c.ok, c.rest)
+			}
+			if out.String() != sizeQuery {
+				t.Errorf("sent %q", out.String())
+			}
+		})
 	}
 }
