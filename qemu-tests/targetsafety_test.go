@@ -1,0 +1,366 @@
+package qemutests
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/ui/uitest"
+)
+
+// Target safety as a careless examiner meets it on the serial console: an
+// evidence disk carrying ext4 is offered as a target only after its serial
+// is typed; a target too small is refused before anything is unlocked; a
+// target whose mount fails after the unlock is made read-only again; backing
+// out of everything leaves every evidence file byte-identical and every disk
+// BLKROGET=1 (checked in the guest with coldimage list from the emergency
+// shell). The full-screen run uses a 132×43 terminal and a case text with
+// "Müller".
+func TestTargetSafety(t *testing.T) {
+	a := appliance(t)
+	t.Run("fullscreen", func(t *testing.T) { testTargetSafety(t, a, false) })
+	t.Run("plain", func(t *testing.T) { testTargetSafety(t, a, true) })
+}
+
+// safetyDisks are the guest's disks: two evidence disks (one with a GPT
+// ext4 labelled SUSPECT), an EVIDENCE target too small for them, and an
+// EVIDENCE-BAD target whose ext4 the kernel refuses to mount (an unknown
+// incompatible feature bit), so the refusal comes after the unlock.
+type safetyDisks struct {
+	suspect, random, small, bad string
+}
+
+func makeSafetyDisks(t *testing.T) safetyDisks {
+	t.Helper()
+	dir := t.TempDir()
+	d := safetyDisks{
+		suspect: filepath.Join(dir, "suspect.img"), random: filepath.Join(dir, "random.img"),
+		small: filepath.Join(dir, "small.img"), bad: filepath.Join(dir, "bad.img"),
+	}
+	if err := MakeGPTExt4(d.suspect, 48, "SUSPECT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePattern(d.random, 16<<20, 31); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeGPTExt4(d.small, 12, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeGPTExt4(d.bad, 64, "EVIDENCE-BAD"); err != nil {
+		t.Fatal(err)
+	}
+	if err := breakExt4(d.bad); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// breakExt4 sets an incompatible feature bit no kernel knows in the ext4
+// superblock of the disk's first partition (s_feature_incompat at byte 0x60
+// of the superblock, which starts 1024 bytes into the file system), and
+// fixes the superblock checksum (crc32c of bytes 0..0x3FB, at 0x3FC) when
+// metadata_csum is on: the file system probes and reads as ext4, and the
+// kernel refuses to mount it.
+func breakExt4(img string) error {
+	parts, err := Partitions(img)
+	if err != nil || len(parts) != 1 {
+		return fmt.Errorf("partitions of %s: %v %v", img, parts, err)
+	}
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	off := parts[0].Start*512 + 1024
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, off); err != nil {
+		return err
+	}
+	incompat := binary.LittleEndian.Uint32(sb[0x60:])
+	binary.LittleEndian.PutUint32(sb[0x60:], incompat|0x40000000)
+	if ro := binary.LittleEndian.Uint32(sb[0x64:]); ro&0x400 != 0 { // metadata_csum
+		binary.LittleEndian.PutUint32(sb[0x3FC:], ext4Crc32c(sb[:0x3FC]))
+	}
+	_, err = f.WriteAt(sb, off)
+	return err
+}
+
+func testTargetSafety(t *testing.T, a *Appliance, plain bool) {
+	d := makeSafetyDisks(t)
+	files := []string{d.suspect, d.random, d.small, d.bad}
+	before := map[string]string{}
+	for _, f := range files {
+		before[f] = hashOf(t, f)
+	}
+	extra := ""
+	w, h := 132, 43
+	if plain {
+		extra, w, h = " coldimage.ui=plain", 80, 24
+	}
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
+		Drives: []Drive{{File: d.suspect, Serial: "SUSPECT01"}, {File: d.random, Serial: "RAND02"}, {File: d.small, Serial: "TGTSMALL"}, {File: d.bad, Serial: "TGTBAD"}},
+		Append: baseAppend + extra})
+	term := uitest.New(pr, v, w, h)
+	term.KeyDelay = 300 * time.Millisecond
+	if plain {
+		plainSafety(t, v, term)
+	} else {
+		screenSafety(t, v, term, w, h)
+	}
+	if err := v.Wait(3 * time.Minute); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	for _, f := range files {
+		if got := hashOf(t, f); got != before[f] {
+			t.Errorf("%s changed: sha256 %s before, %s after", filepath.Base(f), before[f], got)
+		}
+	}
+	// The unlock and the re-lock happened, and were said on the console.
+	log, _ := os.ReadFile(consoleLog(t, a, ""))
+	for _, re := range []string{`write-blocking lifted on /dev/vd[a-z] for the target /dev/vd[a-z]1`, `target /dev/vd[a-z]1 unmounted; /dev/vd[a-z]1 and /dev/vd[a-z] read-only again \(BLKROGET=1\)`} {
+		if !regexp.MustCompile(re).Match(log) {
+			t.Errorf("console log lacks %q", re)
+		}
+	}
+}
+
+// roCheck runs coldimage list in the emergency shell and fails the test when
+// any disk or partition (empty optical drives aside) is not read-only.
+func roCheck(t *testing.T, v *VM, term *uitest.Terminal) {
+	t.Helper()
+	line := func(l string) {
+		t.Helper()
+		if err := term.Type(l + uitest.Enter); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect(t, v, `^COLDIMAGE SHELL opened by the operator`, time.Minute)
+	time.Sleep(2 * time.Second)
+	line(`coldimage list | busybox awk 'NR>1 && $1 !~ /^sr/ {n++; if ($5 != "yes") print "RO-CHECK WRITABLE " $1} END {print "RO-CHECK devices=" n}'`)
+	m := expect(t, v, `RO-CHECK (WRITABLE \S+|devices=(\d+))`, 2*time.Minute)
+	if m[2] == "" {
+		t.Fatalf("coldimage list in the guest: %s", m[0])
+	}
+	if m[2] != "7" { // four disks, three partitions
+		t.Errorf("coldimage list listed %s devices, want 7", m[2])
+	}
+	line("exit")
+	expect(t, v, `COLDIMAGE SHELL closed`, time.Minute)
+}
+
+func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
+	screen := func(text string) string {
+		t.Helper()
+		s, err := term.WaitScreen(text, 3*time.Minute)
+		if err != nil {
+			t.Fatalf("%v; the screen shows:\n%s", err, term.Screen())
+		}
+		return s
+	}
+	keys := func(k ...string) {
+		t.Helper()
+		if err := term.Type(k...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := screen("1/6 Sources")
+	s = screen("RAND02")
+	// The whole 132×43 terminal is used: the title bar reaches the right
+	// edge and the key help sits on the last row.
+	lines := strings.Split(s, "\n")
+	if len(lines) < h || !strings.Contains(lines[0], "every disk is read-only") || len([]rune(strings.TrimRight(lines[0], " "))) < w-2 {
+		t.Fatalf("the UI does not use the %dx%d terminal:\n%s", w, h, s)
+	}
+	if !strings.Contains(lines[h-1], "selected:") {
+		t.Errorf("the key help is not on row %d:\n%s", h, s)
+	}
+	// Select the random disk only (rows are found by what they show).
+	var rows []string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "[ ] ") || strings.HasPrefix(l, "- ") {
+			rows = append(rows, l)
+		}
+	}
+	cur := 0
+	moveTo := func(text string) {
+		t.Helper()
+		i := -1
+		for j, r := range rows {
+			if strings.Contains(r, text) {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			t.Fatalf("no row with %q:\n%s", text, strings.Join(rows, "\n"))
+		}
+		for ; cur < i; cur++ {
+			keys(uitest.Down)
+		}
+		for ; cur > i; cur-- {
+			keys(uitest.Up)
+		}
+	}
+	moveTo("RAND02")
+	keys(" ")
+	screen("selected: 1 source(s), 16.0 MiB")
+	keys(uitest.Enter)
+	s = screen("2/6 Target")
+	s = screen("TGTBAD")
+	if strings.Contains(s, "SUSPECT") {
+		t.Fatalf("the evidence disk's file system is offered as a target before its serial was typed:\n%s", s)
+	}
+	// The SUSPECT file system is among the others; a wrong code confirms nothing.
+	keys("o")
+	s = screen("other file systems")
+	screen("SUSPECT")
+	keys(uitest.Down, uitest.Enter)
+	screen("confirm the disk")
+	screen("SUSPECT01")
+	keys("SUSP", uitest.Enter)
+	screen("stays unconfirmed")
+	keys(uitest.Esc)
+	screen("other file systems")
+	keys(uitest.Esc)
+	s = screen("2/6 Target")
+	if strings.Contains(s, "SUSPECT") {
+		t.Fatalf("a wrong code made the evidence disk a target:\n%s", s)
+	}
+	// The small target: refused before anything is unlocked.
+	keys(uitest.Down)
+	for i := 0; i < 3 && !strings.Contains(term.Screen(), "WILL NOT FIT: "); i++ {
+		keys(uitest.Down)
+	}
+	screen("WILL NOT FIT: ")
+	keys(uitest.Enter)
+	screen("nothing was unlocked")
+	if !strings.Contains(term.Screen(), "every disk is read-only") {
+		t.Errorf("header after the refusal:\n%s", term.Screen())
+	}
+	// The target whose mount fails: unlocked after the confirmation, then
+	// locked again and said so.
+	for i := 0; i < 4 && !strings.Contains(term.Screen(), "TGTBAD: "); i++ {
+		keys(uitest.Up)
+	}
+	screen("TGTBAD")
+	keys(uitest.Enter)
+	screen("3/6 Clock check")
+	keys("10:41 CET", uitest.Enter)
+	screen("4/6 Case details")
+	keys("Müller's case")
+	screen("Müller's case")
+	keys(uitest.Enter, "Examiner Zoë", uitest.Enter)
+	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Enter)
+	s = screen("5/6 Confirm")
+	for _, want := range []string{"Müller's case", "Examiner Zoë", "Hashes computed and recorded: sha256 + blake3", "serial TGTBAD", "examiner says 10:41 CET"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("confirm screen lacks %q:\n%s", want, s)
+		}
+	}
+	keys("y")
+	screen("read-only again (BLKROGET=1)")
+	screen("every disk is read-only")
+	// Back out: Esc to the case, the clock, the target, the sources.
+	keys(uitest.Esc)
+	screen("4/6 Case details")
+	keys(uitest.Esc)
+	screen("3/6 Clock check")
+	keys(uitest.Esc)
+	screen("2/6 Target")
+	keys(uitest.Esc)
+	screen("1/6 Sources")
+	keys("q")
+	screen("Summary")
+	keys("s")
+	screen("Open the emergency shell?")
+	keys("y")
+	roCheck(t, v, term)
+	screen("Summary")
+	keys("r")
+	screen("its own operating system")
+	keys("n", "p")
+	screen("Power off now?")
+	keys("y")
+}
+
+func plainSafety(t *testing.T, v *VM, term *uitest.Terminal) {
+	answer := func(prompt, line string) string {
+		t.Helper()
+		s, err := term.WaitPrompt(prompt, 3*time.Minute)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, term.Output())
+		}
+		if err := term.Type(line + uitest.Enter); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	waitOut := func(text string) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(term.Output(), text); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%q not in the output:\n%s", text, term.Output())
+			}
+		}
+	}
+	answer("sources: names", "RAND02")
+	answer("target name", "o")
+	answer("name of the one to confirm", "SUSPECT") // not a name: nothing happens
+	waitOut(`"SUSPECT" is not a name from that list`)
+	// The rows of the other file systems name the SUSPECT partition.
+	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+SUSPECT`).FindStringSubmatch(term.Output())
+	if m == nil {
+		t.Fatalf("the SUSPECT file system is not among the others:\n%s", term.Output())
+	}
+	suspect := m[1]
+	answer("target name", "o")
+	answer("name of the one to confirm", suspect)
+	answer("to confirm, type the last 4 characters", "SUSP")
+	waitOut("not confirmed: /dev/" + suspect + " stays unoffered")
+	answer("target name", suspect)
+	waitOut(suspect + " has no target label")
+	// The small EVIDENCE target: refused, nothing unlocked.
+	small := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE\s+`).FindStringSubmatch(term.Output())
+	bad := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE-BAD`).FindStringSubmatch(term.Output())
+	if small == nil || bad == nil {
+		t.Fatalf("targets not listed:\n%s", term.Output())
+	}
+	answer("target name", small[1])
+	waitOut("nothing was unlocked")
+	answer("target name", bad[1])
+	answer("real time", "10:41 CET")
+	answer("case number", "Müller's case")
+	answer("examiner", "Zoë")
+	for _, q := range []string{"evidence number", "notes", "hashes", "format", "verify after imaging"} {
+		answer(q, "")
+	}
+	answer("type yes to start imaging", "yes")
+	waitOut("read-only again (BLKROGET=1)")
+	// Refused: back at the case details; back out to the sources and quit.
+	answer("case number", "<")
+	answer("real time", "<")
+	answer("target name", "<")
+	answer("sources: names", "q")
+	answer("type one of", "shell")
+	answer("open the emergency shell?", "yes")
+	roCheck(t, v, term)
+	answer("type one of", "reboot")
+	answer("reboot anyway?", "no")
+	answer("type one of", "poweroff")
+	answer("power off now?", "yes")
+}
+
+// ext4Crc32c is ext4's checksum: crc32c from ~0 without the final
+// inversion (the kernel's crc32c_le), i.e. the inverse of the standard CRC.
+func ext4Crc32c(b []byte) uint32 {
+	return ^crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+}
