@@ -108,7 +108,7 @@ func testTargetSafety(t *testing.T, a *Appliance, plain bool) {
 	t.Cleanup(func() { pw.Close() })
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
 		Drives: []Drive{{File: d.suspect, Serial: "SUSPECT01"}, {File: d.random, Serial: "RAND02"}, {File: d.small, Serial: "TGTSMALL"}, {File: d.bad, Serial: "TGTBAD"}},
-		Append: baseAppend + extra})
+		Append: baseAppend + extra, Monitor: plain})
 	term := uitest.New(pr, v, w, h)
 	term.KeyDelay = 300 * time.Millisecond
 	if plain {
@@ -231,7 +231,7 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 	keys(uitest.Esc)
 	screen("other file systems")
 	keys(uitest.Esc)
-	s = screen("2/6 Target")
+	s = screen("Enter choose") // the Target page's key help, not the others page
 	if strings.Contains(s, "SUSPECT") {
 		t.Fatalf("a wrong code made the evidence disk a target:\n%s", s)
 	}
@@ -356,7 +356,13 @@ func plainSafety(t *testing.T, v *VM, term *uitest.Terminal) {
 	answer("type one of", "reboot")
 	answer("reboot anyway?", "no")
 	answer("type one of", "poweroff")
-	answer("power off now?", "yes")
+	answer("power off now?", "no")
+	// The ACPI power button ends the appliance in order at any prompt.
+	term.WaitPrompt("type one of", time.Minute)
+	if _, err := v.Monitor("system_powerdown"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, v, `^COLDIMAGE POWER BUTTON pressed \(/dev/input/event\d+\) at \S+: syncing, unmounting the target, powering off$`, time.Minute)
 }
 
 // ext4Crc32c is ext4's checksum: crc32c from ~0 without the final

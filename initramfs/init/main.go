@@ -48,6 +48,7 @@ var bootSteps = []Step{
 	{"open uevent socket", (*App).openUevent, true},
 	{"write-block devices present at boot", (*App).sweep, false},
 	{"load storage and file-system drivers", (*App).loadDrivers, false},
+	{"watch the power button", (*App).watchPowerButton, false},
 	{"wait for devices to settle", (*App).settle, false},
 	{"write-block every device seen", (*App).sweep, false},
 	{"read the examiner's settings from the boot medium", (*App).readSettings, false},

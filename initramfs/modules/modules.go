@@ -48,6 +48,10 @@ var Boot = []Module{
 	// Keyboards on USB, for the menu.
 	{"usbhid", "USB keyboards", false},
 	{"hid_generic", "generic HID keyboards", false},
+	// The power button: an orderly power-off (button: ACPI power button,
+	// evdev: /dev/input/event* to read it).
+	{"button", "ACPI power button", true},
+	{"evdev", "input events (power button)", true},
 	// Target file systems.
 	{"crc32c_generic", "crc32c for ext4 metadata checksums", false},
 	{"crc32c_intel", "accelerated crc32c", true},
