@@ -238,6 +238,7 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 	// The small target: refused before anything is unlocked.
 	keys(uitest.Down)
 	for i := 0; i < 3 && !strings.Contains(term.Screen(), "WILL NOT FIT: "); i++ {
+		time.Sleep(time.Second)
 		keys(uitest.Down)
 	}
 	screen("WILL NOT FIT: ")
@@ -248,10 +249,11 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 	}
 	// The target whose mount fails: unlocked after the confirmation, then
 	// locked again and said so.
-	for i := 0; i < 4 && !strings.Contains(term.Screen(), "TGTBAD: "); i++ {
-		keys(uitest.Up)
+	for i := 0; i < 4 && !strings.Contains(term.Screen(), "serial TGTBAD"); i++ {
+		keys(uitest.Down)
+		time.Sleep(time.Second)
 	}
-	screen("TGTBAD")
+	screen("serial TGTBAD") // the details of the row under the cursor
 	keys(uitest.Enter)
 	screen("3/6 Clock check")
 	keys("10:41 CET", uitest.Enter)
@@ -369,4 +371,93 @@ func plainSafety(t *testing.T, v *VM, term *uitest.Terminal) {
 // inversion (the kernel's crc32c_le), i.e. the inverse of the standard CRC.
 func ext4Crc32c(b []byte) uint32 {
 	return ^crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+}
+
+// TestAbortDuringVerify aborts a plain-mode session while it verifies: the
+// image is complete (its sha256 equals the evidence's), and nothing
+// anywhere — console, session.json/.txt, acquisition.json/.txt — says
+// mismatch; the records say the verification was not completed (aborted).
+func TestAbortDuringVerify(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src.img"), filepath.Join(dir, "target.img")
+	if err := WritePattern(src, 160<<20, 77); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeGPTExt4(target, 256, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
+		Drives: []Drive{{File: src, Serial: "ABRT01"}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain"})
+	term := uitest.New(pr, v, 80, 24)
+	term.KeyDelay = 20 * time.Millisecond
+	answer := func(prompt, line string) {
+		t.Helper()
+		if _, err := term.WaitPrompt(prompt, 3*time.Minute); err != nil {
+			t.Fatalf("%v\n%s", err, term.Output())
+		}
+		if err := term.Type(line + uitest.Enter); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer("sources: names", "ABRT01")
+	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE`).FindStringSubmatch(term.Output())
+	if m == nil {
+		t.Fatalf("no EVIDENCE target listed:\n%s", term.Output())
+	}
+	answer("target name", m[1])
+	answer("real time", "")
+	answer("case number", "ABORT-V")
+	answer("examiner", "E")
+	for _, q := range []string{"evidence number", "notes", "hashes", "format", "verify after imaging"} {
+		answer(q, "")
+	}
+	answer("type yes to start imaging", "yes")
+	expect(t, v, `verify started: re-reading source and image`, 10*time.Minute)
+	term.Type("abort" + uitest.Enter)
+	expect(t, v, `abort imaging\?`, time.Minute)
+	term.Type("yes" + uitest.Enter)
+	answer("type one of", "poweroff")
+	answer("power off now?", "yes")
+	if err := v.Wait(3 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	session := readTarget(t, target)
+	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_ABRT01"))
+	if len(dirs) != 1 {
+		t.Fatalf("no image folder in %s", session)
+	}
+	if got := hashOf(t, filepath.Join(dirs[0], "image.raw")); got != want {
+		t.Errorf("image.raw sha256 %s, evidence %s: the image is not complete", got, want)
+	}
+	log, _ := os.ReadFile(consoleLog(t, a, ""))
+	texts := map[string][]byte{"console": log}
+	for _, f := range []string{filepath.Join(session, "session.json"), filepath.Join(session, "session.txt"), filepath.Join(dirs[0], "acquisition.json"), filepath.Join(dirs[0], "acquisition.txt")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[filepath.Base(f)] = b
+	}
+	for name, b := range texts {
+		if regexp.MustCompile(`(?i)mismatch`).Match(b) {
+			t.Errorf("%s says mismatch:\n%s", name, b)
+		}
+	}
+	var sj struct {
+		Sources []struct{ Result, Verified string }
+	}
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	if len(sj.Sources) != 1 || sj.Sources[0].Verified != "not completed (aborted)" || sj.Sources[0].Result != "incomplete" {
+		t.Errorf("session.json sources %+v", sj.Sources)
+	}
+	if !strings.Contains(string(texts["acquisition.txt"]), "not completed (aborted)") {
+		t.Errorf("acquisition.txt:\n%s", texts["acquisition.txt"])
+	}
 }

@@ -126,6 +126,9 @@ func (t *textProgress) Event(ev imager.Event) {
 	switch ev.Kind {
 	case imager.EventStart:
 		j.phase, j.bytes, j.total, j.rate, j.eta = ev.Phase, 0, ev.Total, 0, 0
+		if ev.Phase == imager.PhaseVerify {
+			t.printf("%s: %s verify started: re-reading source and image\n", time.Now().UTC().Format("15:04:05"), j.id)
+		}
 	case imager.EventProgress:
 		j.phase, j.bytes, j.total, j.rate, j.eta = ev.Phase, ev.Bytes, ev.Total, ev.Rate, ev.ETA
 		now := time.Now()

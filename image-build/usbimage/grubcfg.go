@@ -40,7 +40,7 @@ const MenuTimeout = 5
 // (CONVENTIONS §3). The console named last is /dev/console. The first
 // entry is the default.
 func Menu() []MenuEntry {
-	const common = "quiet"
+	const common = "quiet panic=0" // never reboot on a panic: a reboot may start the server's own OS from its disks
 	return []MenuEntry{
 		{"coldimage (serial ttyS0 115200 + screen)", "s", "console=tty0 console=ttyS0,115200n8 " + common},
 		{"coldimage (serial ttyS1 115200 + screen)", "t", "console=tty0 console=ttyS1,115200n8 " + common},

@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "demo: booting the appliance (QEMU, TCG); serial console follows")
 	v, err := qt.Start(qt.Config{Kernel: a.Kernel, Initrd: a.Initrd, Echo: stdout, Log: p("console.log"),
-		Append: "console=tty0 console=ttyS0,115200 panic=-1 quiet coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=DEMO-1 coldimage.examiner=demo coldimage.evidence=D1",
+		Append: "console=tty0 console=ttyS0,115200 panic=0 quiet coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=DEMO-1 coldimage.examiner=demo coldimage.evidence=D1",
 		Drives: []qt.Drive{{File: p("gpt-ext4.img"), Serial: "DEMO-GPT"}, {File: p("mbr-vfat-swap.img"), Serial: "DEMO-MBR"},
 			{File: p("random.img"), Serial: "DEMO-RND"}, {File: p("target.img"), Serial: "DEMO-TARGET"}}})
 	if err != nil {
