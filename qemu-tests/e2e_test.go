@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/qemu-tests/raidfixture"
+	"github.com/coldimage/coldimage/ui/uitest"
 )
 
 // Guest command line common to every boot: serial console first for the
@@ -136,9 +138,9 @@ func TestBootReadyAndHotplug(t *testing.T) {
 	v.Send("9")
 	expect(t, v, `type SHELL to open the emergency shell`, time.Minute)
 	v.Send("SHELL")
-	expect(t, v, `COLDIMAGE SHELL opened by the operator at \S+Z`, time.Minute)
+	expect(t, v, `COLDIMAGE SHELL opened by the operator on /dev/ttyS0 at \S+Z`, time.Minute)
 	v.Send("ls /dev/vda")
-	expect(t, v, `^vda$`, time.Minute) // u-root ls prints the base name
+	expect(t, v, `^(/dev/)?vda$`, time.Minute) // busybox ls prints the path as given (u-root's gosh, the base name)
 	v.Send("exit")
 	expect(t, v, `COLDIMAGE SHELL closed`, time.Minute)
 	expect(t, v, `^choice\?`, time.Minute)
@@ -167,9 +169,14 @@ type sessionJSON struct {
 	Schema     string
 	Mode       string
 	OK, Failed int
-	Case       struct{ Case, Examiner, Evidence string }
-	Settings   []string
-	Sources    []struct {
+	Case       struct{ Case, Examiner, Evidence, Notes string }
+	Clock      struct{ Check string }
+	Target     struct {
+		Device, Label, Policy string
+		Serial                string `json:"disk_serial"`
+	}
+	Settings []string
+	Sources  []struct {
 		Device, ID, Serial, Outdir, Result, Verified, Record string
 		OK, Complete                                         bool
 		Hashes                                               map[string]string
@@ -606,10 +613,15 @@ func mdMember(t *testing.T, dst string) (string, error) {
 }
 
 // TestConsoleUIPlain drives the console UI (package ui) in line mode on the
-// serial console: choose the source and the EVIDENCE target, fill in the
-// case, confirm, then power off from the summary.
+// serial console: choose the sources by serial and by name, the EVIDENCE
+// target by its device name, give the clock reading, keep the case details
+// from the command line, confirm, then power off from the summary (asks
+// first).
 func TestConsoleUIPlain(t *testing.T) {
 	a := appliance(t)
+	if _, err := exec.LookPath("mdadm"); err != nil {
+		t.Fatal("mdadm is needed to read the fixture's Array UUID independently (scripts/install-deps.sh installs it)")
+	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.img")
 	if err := WritePattern(src, 12<<20, 5); err != nil {
@@ -620,21 +632,54 @@ func TestConsoleUIPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An md RAID-1 member (mdadm-made): the UI annotates it and offers its
-	// volume, assembled in user space, as a source of its own.
+	// volume, assembled in user space, as a source of its own, named by its
+	// source-id (md-<Array UUID>, read here by the host's mdadm).
 	member := filepath.Join(dir, "md.img")
 	volSHA, err := mdMember(t, member)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out, err := Run("mdadm", "--examine", member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuid := regexp.MustCompile(`Array UUID : ([0-9a-f:]+)`).FindStringSubmatch(out)
+	if uuid == nil {
+		t.Fatalf("no Array UUID in mdadm --examine:\n%s", out)
+	}
+	volID := "md-" + strings.ReplaceAll(uuid[1], ":", "-")
 	h0, hm := hashOf(t, src), hashOf(t, member)
-	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
 		Drives: []Drive{{File: src, Serial: "SRCUI"}, {File: target, Serial: "TARGET"}, {File: member, Serial: "MDMEMBER"}},
 		Append: baseAppend + " coldimage.ui=plain coldimage.case=UI-1 coldimage.examiner=qemu coldimage.evidence=EV-UI"})
+	// The questions end without a newline: they are read from the console
+	// as a terminal shows it; whole lines from the console log.
+	term := uitest.New(pr, v, 80, 24)
+	prompt := func(text string) {
+		t.Helper()
+		if _, err := term.WaitPrompt(text, 3*time.Minute); err != nil {
+			t.Fatalf("%v; the console's last lines:\n%s", err, lastOutput(term, 2500))
+		}
+	}
+	answer := func(text, line string) {
+		t.Helper()
+		prompt(text)
+		if err := term.Type(line + uitest.Enter); err != nil {
+			t.Fatal(err)
+		}
+	}
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	expect(t, v, `plain mode`, time.Minute)
-	// The volume is the list's last row; the disks are found in the list by
-	// serial, since the guest may name the virtio disks in another order.
-	vol := expect(t, v, `^\s*(\d+)\) (md-[0-9a-f-]+).*RAID volume`, time.Minute)
+	expect(t, v, `^Sources \(every disk is read-only\):`, time.Minute)
+	// Rows show names and serials: the disks are found by serial, since the
+	// guest may name the virtio disks in another order; the volume (a long
+	// id, shortened in the list) is the last row.
+	vol := expect(t, v, `^\[ \] (md-[0-9a-f-]+)(\.\.\.)?\s.*RAID volume\s+yes$`, time.Minute)
+	if !strings.HasPrefix(volID, vol[1]) {
+		t.Errorf("the list shows the volume as %q, want (the start of) %s", vol[1], volID)
+	}
 	listed := func(re string) []string {
 		rx := regexp.MustCompile(re)
 		lines := v.Lines()
@@ -646,21 +691,27 @@ func TestConsoleUIPlain(t *testing.T) {
 		t.Fatalf("no line matches %s", re)
 		return nil
 	}
-	n := listed(`^\s*(\d+)\) vd[a-z] .* SRCUI `)[1]
-	listed(`^\s*\d+\) vd[a-z] .* MDMEMBER +RAID member`)
-	v.Send(n + " " + vol[1])
-	m := expect(t, v, `^\s*(\d+)\) /dev/vd[a-z]1 ext4 EVIDENCE`, time.Minute)[1]
-	v.Send(m)
+	listed(`^\[ \] vd[a-z] .* SRCUI .* yes$`)
+	listed(`^\[ \] vd[a-z] .* MDMEMBER +RAID member +yes$`)
+	// The volume by its full source-id: the list shows it shortened
+	// (md-291d0f0...), which the question does not take as a name.
+	answer("sources: names (e.g. sda sdb1) or serials;", "SRCUI "+volID)
+	m := expect(t, v, `^(vd[a-z]1) +ext4 +EVIDENCE `, time.Minute)[1]
+	answer("target name (r rescan, o others, < back)", "/dev/"+m)
+	const reading = "2026-11-30 20:15 CET"
+	answer("real time from your watch/phone, with zone (Enter: no reading)", reading)
 	expect(t, v, `Case details`, time.Minute)
-	for i := 0; i < 7; i++ { // Enter keeps the defaults from the command line
-		v.Send("")
+	// Enter keeps the defaults from the command line.
+	for _, q := range []string{"1) case number [UI-1]", "2) examiner [qemu]", "3) evidence number [EV-UI]", "4) notes", "5) hashes", "6) format", "8) verify after imaging"} {
+		answer(q, "")
 	}
-	expect(t, v, `Confirm - nothing has been written yet`, time.Minute)
-	time.Sleep(2 * time.Second)
-	v.Send("yes")
+	expect(t, v, `Confirm - nothing has been written or unlocked yet`, time.Minute)
+	expect(t, v, `^  Target /dev/`+m+` \(ext4 EVIDENCE\)`, time.Minute)
+	answer("type yes to start imaging", "yes")
 	expect(t, v, `Summary:`, 5*time.Minute)
-	p := expect(t, v, `(?i)^\s*(\d+)\) power`, time.Minute)[1]
-	v.Send(p)
+	expect(t, v, `^Next: more \(image more\), poweroff, reboot, shell`, time.Minute)
+	answer("type one of: more, poweroff, reboot, shell", "poweroff")
+	answer("power off now? (yes/no)", "yes")
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -668,11 +719,7 @@ func TestConsoleUIPlain(t *testing.T) {
 		t.Error("a source changed")
 	}
 	session := readTarget(t, target)
-	// The plain list shortens long ids: find the volume's folder by prefix.
-	vols, _ := filepath.Glob(filepath.Join(session, strings.TrimSuffix(vol[2], "-")+"*"))
-	if len(vols) != 1 {
-		t.Errorf("no RAID volume image for %s in %s", vol[2], session)
-	} else if rec := checkImage(t, vols[0], volSHA); rec.Source.Kind != "raid" || len(rec.RAID) == 0 {
+	if rec := checkImage(t, filepath.Join(session, volID), volSHA); rec.Source.Kind != "raid" || len(rec.RAID) == 0 {
 		t.Errorf("volume record: kind %q, raid %d bytes", rec.Source.Kind, len(rec.RAID))
 	}
 	imgs, _ := filepath.Glob(filepath.Join(session, "vd?_SRCUI", "image.raw"))
@@ -687,10 +734,32 @@ func TestConsoleUIPlain(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	var sj sessionJSON
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	checkSessionShape(t, sj, "console ui")
+	if sj.OK != 2 || sj.Failed != 0 || sj.Case.Case != "UI-1" || sj.Case.Examiner != "qemu" || sj.Case.Evidence != "EV-UI" {
+		t.Errorf("session.json: ok %d failed %d case %+v", sj.OK, sj.Failed, sj.Case)
+	}
+	if !strings.Contains(sj.Clock.Check, "examiner says "+reading) {
+		t.Errorf("session.json clock.check %q, want the typed reading %q", sj.Clock.Check, reading)
+	}
+	if sj.Target.Device != "/dev/"+m || sj.Target.Label != "EVIDENCE" || sj.Target.Serial != "TARGET" {
+		t.Errorf("session.json target %+v, want /dev/%s (EVIDENCE) on the TARGET disk", sj.Target, m)
+	}
+}
+
+// lastOutput is the end of what the terminal received, for failure messages.
+func lastOutput(term *uitest.Terminal, n int) string {
+	s := term.Output()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
 }
 
 // TestConsoleUIFullScreen checks that the default console UI draws its
-// first screen on the serial console (vt220) with the disk listed.
+// first screen on the serial console (vt220) with the disk listed and the
+// header saying every disk is read-only.
 func TestConsoleUIFullScreen(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
@@ -702,8 +771,9 @@ func TestConsoleUIFullScreen(t *testing.T) {
 		Drives: []Drive{{File: src, Serial: "SRCTUI"}}, Append: baseAppend})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	expect(t, v, `console UI on /dev/ttyS0 \(vt220\)`, time.Minute)
-	expect(t, v, `Sources`, time.Minute)
-	expect(t, v, `SRCTUI`, time.Minute)
+	// One screen, drawn top to bottom without a newline: one match (a
+	// match inside an unfinished line consumes the rest of it).
+	expect(t, v, `1/6 Sources +every disk is read-only .*SRCTUI`, time.Minute)
 }
 
 // The examiner's console is the last console= (ttyS1 is where iDRAC/iLO
@@ -725,7 +795,7 @@ func TestConsoleUIOnTTYS1(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		b, _ := os.ReadFile(s1)
-		if strings.Contains(string(b), "Sources") && strings.Contains(string(b), "SRCS1") {
+		if strings.Contains(string(b), "1/6 Sources") && strings.Contains(string(b), "SRCS1") {
 			break
 		}
 		if time.Now().After(deadline) {

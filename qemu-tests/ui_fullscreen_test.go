@@ -1,6 +1,8 @@
 package qemutests
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +17,11 @@ import (
 
 // TestConsoleUIFullScreenDriven drives the full-screen UI on the serial
 // console as an examiner would, through a VT100 emulator reading the raw
-// console: pick two sources and the target, type the case details, confirm,
-// watch progress, read the summary, power off; then check images and records.
+// console: pick two sources and the target, give the clock reading, type the
+// case details (non-ASCII text included), confirm, watch progress, read the
+// summary, power off (asks first); then check images and records. The
+// header's write-blocking word is checked before (every disk read-only) and
+// after imaging (the target alone writable).
 func TestConsoleUIFullScreenDriven(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
@@ -67,7 +72,12 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 			time.Sleep(term.KeyDelay)
 		}
 	}
-	screen("1/5 Sources")
+	// header is the title row: its right side says what is writable.
+	header := func() string { return strings.SplitN(term.Screen(), "\n", 2)[0] }
+	screen("1/6 Sources")
+	if h := header(); !strings.Contains(h, "every disk is read-only") {
+		t.Errorf("Sources page header %q, want it to say every disk is read-only", h)
+	}
 	// Rows are chosen by what they show, not by position: the guest may
 	// name the virtio disks in another order than QEMU's command line.
 	var rows []string
@@ -107,14 +117,24 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 	}
 	screen("selected: 2 source(s)")
 	keys(uitest.Enter)
-	screen("2/5 Target")
+	screen("2/6 Target")
 	screen("EVIDENCE")
+	// The cursor starts on no row: Enter alone chooses nothing.
 	keys(uitest.Enter)
-	screen("3/5 Case details")
+	screen("no target chosen")
+	keys("j", uitest.Enter)
+	screen("3/6 Clock check")
+	const reading = "2026-11-30 20:15 CET (watch)"
+	keys(reading)
+	screen("Real time: " + reading + "_")
+	keys(uitest.Enter)
+	screen("4/6 Case details")
+	// Notes with non-ASCII text: the records must keep it byte for byte.
+	const notes = "full screen over ttyS0, Müller"
 	// Each typed field must show before the next: a lost or garbled key
 	// fails here, naming the field, not minutes later.
 	for _, f := range []struct{ label, text string }{
-		{"Case number", "QEMU-FS"}, {"Examiner", "Serial Examiner"}, {"Evidence number", "EV-FS"}, {"Notes", "full screen over ttyS0"},
+		{"Case number", "QEMU-FS"}, {"Examiner", "Serial Examiner"}, {"Evidence number", "EV-FS"}, {"Notes", notes},
 	} {
 		keys(f.text)
 		screen(f.label + strings.Repeat(" ", 17-len(f.label)) + f.text)
@@ -124,15 +144,22 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
 	screen("> Verify")
 	keys(uitest.Enter)
-	screen("4/5 Confirm")
+	screen("5/6 Confirm")
 	keys("y")
 	sum := screen("2 ok, 0 failed")
+	screen("Summary")
 	for _, want := range []string{`vd[a-z]_FSA  OK  verification: match`, `vd[a-z]_FSB  OK  verification: match`} {
 		if !regexp.MustCompile(want).MatchString(sum) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
-	keys("p") // power off: the records are already written and synced
+	// After imaging the header names the target, and it alone, as writable.
+	if h := header(); !regexp.MustCompile(`target vd[a-z]1 writable`).MatchString(h) || !strings.Contains(h, "sources read-only") || strings.Contains(h, "WRITABLE!") {
+		t.Errorf("Summary header %q, want \"sources read-only · target vdX1 writable\"", h)
+	}
+	keys("p") // power off (asks first): the records are already written and synced
+	screen("Power off now?")
+	keys("y")
 	if err := v.Wait(3 * time.Minute); err != nil {
 		t.Fatalf("power off: %v; the screen shows:\n%s", err, term.Screen())
 	}
@@ -150,11 +177,43 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 		if rec := checkImage(t, dirs[0], h[i]); rec.Result != "ok" {
 			t.Errorf("%s: result %q", dirs[0], rec.Result)
 		}
+		checkNotes(t, filepath.Join(dirs[0], "acquisition.json"), notes)
 	}
+	checkNotes(t, filepath.Join(session, "session.json"), notes)
 	var sj sessionJSON
 	readJSON(t, filepath.Join(session, "session.json"), &sj)
 	checkSessionShape(t, sj, "console ui")
 	if sj.OK != 2 || sj.Failed != 0 || sj.Case.Case != "QEMU-FS" || sj.Case.Examiner != "Serial Examiner" || sj.Case.Evidence != "EV-FS" {
 		t.Errorf("session.json: ok %d failed %d case %+v", sj.OK, sj.Failed, sj.Case)
+	}
+	if !strings.Contains(sj.Clock.Check, "examiner says "+reading) {
+		t.Errorf("session.json clock.check %q, want the typed reading %q", sj.Clock.Check, reading)
+	}
+	if !regexp.MustCompile(`^/dev/vd[a-z]1$`).MatchString(sj.Target.Device) || sj.Target.Label != "EVIDENCE" || sj.Target.Serial != "TARGET" || !strings.Contains(sj.Target.Policy, "EVIDENCE") {
+		t.Errorf("session.json target %+v, want the EVIDENCE file system on the TARGET disk, offered by its label", sj.Target)
+	}
+}
+
+// checkNotes checks that a record keeps the typed notes exactly: the
+// decoded value, and the same UTF-8 bytes in the file (not re-encoded).
+func checkNotes(t *testing.T, path, notes string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Case struct {
+			Notes string `json:"notes"`
+		} `json:"case"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if r.Case.Notes != notes {
+		t.Errorf("%s: case.notes %q (% x), want %q (% x)", path, r.Case.Notes, r.Case.Notes, notes, notes)
+	}
+	if !bytes.Contains(b, []byte(`"notes": "`+notes+`"`)) && !bytes.Contains(b, []byte(`"notes":"`+notes+`"`)) {
+		t.Errorf("%s does not hold the notes as typed, UTF-8 byte for byte (%q)", path, notes)
 	}
 }
