@@ -126,7 +126,7 @@ func (a *app) flush() {
 }
 
 func (a *app) drawSources(w, h int) [2]string {
-	a.put(2, 0, clip("    DEVICE            SIZE  MODEL              SERIAL           TYPE         RO", w), stBold)
+	a.put(2, 0, clip("    DEVICE             SIZE  MODEL             SERIAL           TYPE         RO", w), stBold)
 	rows := a.rows()
 	listH := h - 12
 	if a.cur < a.top {
@@ -166,8 +166,8 @@ func (a *app) drawSources(w, h int) [2]string {
 
 func deviceRow(d Device, sel, target bool) string {
 	mark, name := rowMark(d, sel, target)
-	return fmt.Sprintf("%s %-12s %9s  %-18s %-16s %-12s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
-		clip(d.Model, 18), clip(d.Serial, 16), clip(rowType(d, target), 12), rowRO(d))
+	return fmt.Sprintf("%s %-12s %10s  %-17s %-16s %-12s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
+		clip(d.Model, 17), clip(d.Serial, 16), clip(rowType(d, target), 12), rowRO(d))
 }
 
 // rowMark is a source row's selection mark ([ ], [x], or - where it cannot
@@ -177,8 +177,8 @@ func rowMark(d Device, sel, target bool) (mark, name string) {
 	if sel {
 		mark = "[x]"
 	}
-	if d.Boot || target {
-		mark = " - "
+	if d.Boot || target || d.Error != "" {
+		mark = " - " // not selectable: the details line says why
 	}
 	if d.Kind == disk.KindPart {
 		name = " " + name
@@ -605,16 +605,21 @@ func extra(all, chosen []string) []string {
 
 func (a *app) drawConfirm(w, h int) [2]string {
 	a.put(2, 0, clip("Nothing has been written or unlocked yet. Check everything below:", w), stBold)
-	y := 4
+	var lines []string
 	for _, l := range a.choiceLines() {
-		for _, part := range wrap(l, w) {
-			if y < h-4 {
-				a.put(y, 0, part, stPlain)
-			}
-			y++
-		}
+		lines = append(lines, wrap(l, w)...)
 	}
-	return [2]string{"y start imaging now", "Esc or b back to change anything (nothing is lost)"}
+	body := h - 8 // rows 4 .. h-5; the message and keys below
+	a.scroll = max(0, min(a.scroll, len(lines)-body))
+	for i := 0; i < body && a.scroll+i < len(lines); i++ {
+		a.put(4+i, 0, lines[a.scroll+i], stPlain)
+	}
+	second := "Esc or b back to change anything (nothing is lost)"
+	if len(lines) > body {
+		a.put(3, 0, clip(fmt.Sprintf("(lines %d-%d of %d: Up/Down scroll)", a.scroll+1, min(len(lines), a.scroll+body), len(lines)), w), stBold)
+		second = "Up/Down (j/k) scroll   " + second
+	}
+	return [2]string{"y start imaging now", second}
 }
 
 func (a *app) drawProgress(w, h int) [2]string {

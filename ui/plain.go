@@ -103,11 +103,11 @@ func (p *plain) ask(ctx context.Context, q, def string) (string, error) {
 // 80-column terminal never wraps it.
 func plainRow(d Device, sel, target bool) string {
 	mark, name := rowMark(d, sel, target)
-	return strings.TrimRight(fmt.Sprintf("%s %-13s %9s %-16s %-14s %-12s %s", mark, clip(name, 13), imager.HumanBytes(d.Size),
-		clip(orDash(d.Model), 16), clip(orDash(d.Serial), 14), clip(rowType(d, target), 12), rowRO(d)), " ")
+	return strings.TrimRight(fmt.Sprintf("%s %-13s %10s %-15s %-14s %-12s %s", mark, clip(name, 13), imager.HumanBytes(d.Size),
+		clip(orDash(d.Model), 15), clip(orDash(d.Serial), 14), clip(rowType(d, target), 12), rowRO(d)), " ")
 }
 
-const plainHeader = "SEL NAME               SIZE MODEL            SERIAL         TYPE         RO"
+const plainHeader = "SEL NAME                SIZE MODEL           SERIAL         TYPE         RO"
 
 // pick finds the row a typed word names: kernel name, /dev path, source
 // path or a disk's serial. Names are stable between screens; numbers are
@@ -128,6 +128,20 @@ func pick(rows []Device, word string) (Device, bool) {
 	if len(found) == 1 {
 		return found[0], true
 	}
+	// A long name (a RAID volume's md-<uuid>) is shortened in the list:
+	// its beginning as shown, "..." or not, names it when no other row
+	// starts the same way.
+	if prefix := strings.TrimSuffix(word, "..."); len(prefix) >= 6 {
+		found = nil
+		for _, d := range rows {
+			if strings.HasPrefix(d.Name, prefix) {
+				found = append(found, d)
+			}
+		}
+		if len(found) == 1 {
+			return found[0], true
+		}
+	}
 	return Device{}, false
 }
 
@@ -145,6 +159,11 @@ func (p *plain) sources(ctx context.Context) error {
 		}
 		for _, d := range rows {
 			p.printf("%s\n", plainRow(d, a.sel[d.Path], a.isTarget(d)))
+		}
+		for _, d := range rows {
+			if len([]rune(d.Name)) > 13 {
+				p.printf("  %s is %s\n", clip(d.Name, 13), d.Name) // shortened above
+			}
 		}
 		if len(rows) == 0 {
 			p.printf("  no devices found\n")

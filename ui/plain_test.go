@@ -148,3 +148,19 @@ func TestPlainAbort(t *testing.T) {
 		}
 	}
 }
+
+// Names are what line mode takes: kernel names, paths, disk serials, and
+// the beginning of a long name as the list shows it when it is unique.
+func TestPick(t *testing.T) {
+	rows := fixtureDevices()
+	for _, c := range []struct{ word, want string }{
+		{"sda", "sda"}, {"/dev/sdb", "sdb"}, {"Z4Y8ABCD", "sdb"}, {"serial=z4y8abcd", "sdb"},
+		{"md-5f3c2a...", "md-5f3c2a1b:90e1d2c3:44556677:8899aabb"}, {"md-5f3c2a1b", "md-5f3c2a1b:90e1d2c3:44556677:8899aabb"},
+		{"sd", ""}, {"1", ""}, {"WD-WCC2EKH12345", "sda"}, {"nope", ""},
+	} {
+		d, ok := pick(rows, c.word)
+		if got := map[bool]string{true: d.Name}[ok]; got != c.want {
+			t.Errorf("pick(%q) = %q, want %q", c.word, got, c.want)
+		}
+	}
+}

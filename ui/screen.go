@@ -787,11 +787,15 @@ func (a *app) caseDone() {
 		}
 		return
 	}
-	a.page = pageConfirm
+	a.page, a.scroll = pageConfirm, 0
 }
 
 func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 	switch {
+	case isUp(ev):
+		a.scroll = max(0, a.scroll-1)
+	case isDown(ev):
+		a.scroll++ // drawConfirm keeps it within the lines
 	case isBack(ev):
 		a.page = pageCase
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
