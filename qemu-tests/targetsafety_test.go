@@ -124,11 +124,14 @@ func testTargetSafety(t *testing.T, a *Appliance, plain bool) {
 			t.Errorf("%s changed: sha256 %s before, %s after", filepath.Base(f), before[f], got)
 		}
 	}
-	// The unlock and the re-lock happened, and were said on the console.
-	log, _ := os.ReadFile(consoleLog(t, a, ""))
-	for _, re := range []string{`write-blocking lifted on /dev/vd[a-z] for the target /dev/vd[a-z]1`, `target /dev/vd[a-z]1 unmounted; /dev/vd[a-z]1 and /dev/vd[a-z] read-only again \(BLKROGET=1\)`} {
-		if !regexp.MustCompile(re).Match(log) {
-			t.Errorf("console log lacks %q", re)
+	// The unlock and the re-lock happened, and were said on the console
+	// (in line mode; the full-screen UI owns the serial console and shows
+	// the re-lock on its screen).
+	if plain {
+		for _, re := range []string{`write-blocking lifted on target /dev/vd[a-z]1 \(disk vd[a-z]\)`, `target /dev/vd[a-z]1 unmounted and write-blocked again \(BLKROGET=1 on /dev/vd[a-z]1 and disk vd[a-z]\)`} {
+			if !regexp.MustCompile(re).MatchString(term.Output()) {
+				t.Errorf("the console does not say %q", re)
+			}
 		}
 	}
 }
@@ -145,7 +148,10 @@ func roCheck(t *testing.T, v *VM, term *uitest.Terminal) {
 	}
 	expect(t, v, `^COLDIMAGE SHELL opened by the operator`, time.Minute)
 	time.Sleep(2 * time.Second)
-	line(`coldimage list | busybox awk 'NR>1 && $1 !~ /^sr/ {n++; if ($5 != "yes") print "RO-CHECK WRITABLE " $1} END {print "RO-CHECK devices=" n}'`)
+	// The markers are split in the command so its echo cannot match them.
+	// coldimage list's columns are 2+ spaces apart (a size holds one);
+	// partitions are indented.
+	line(`coldimage list | busybox awk 'NR>1 {sub(/^ +/, ""); split($0, f, /  +/); if (f[1] ~ /^sr/) next; n++; if (f[5] != "yes") print "RO" "-CHECK WRITABLE " f[1]} END {print "RO" "-CHECK devices=" n}'`)
 	m := expect(t, v, `RO-CHECK (WRITABLE \S+|devices=(\d+))`, 2*time.Minute)
 	if m[2] == "" {
 		t.Fatalf("coldimage list in the guest: %s", m[0])
@@ -172,8 +178,8 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 			t.Fatal(err)
 		}
 	}
-	s := screen("1/6 Sources")
-	s = screen("RAND02")
+	screen("1/6 Sources")
+	s := screen("selected: 0 source(s)") // the last row: the whole screen is drawn
 	// The whole 132×43 terminal is used: the title bar reaches the right
 	// edge and the key help sits on the last row.
 	lines := strings.Split(s, "\n")
@@ -404,6 +410,9 @@ func TestAbortDuringVerify(t *testing.T) {
 		}
 	}
 	answer("sources: names", "ABRT01")
+	if _, err := term.WaitPrompt("target name", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE`).FindStringSubmatch(term.Output())
 	if m == nil {
 		t.Fatalf("no EVIDENCE target listed:\n%s", term.Output())
@@ -459,5 +468,91 @@ func TestAbortDuringVerify(t *testing.T) {
 	}
 	if !strings.Contains(string(texts["acquisition.txt"]), "not completed (aborted)") {
 		t.Errorf("acquisition.txt:\n%s", texts["acquisition.txt"])
+	}
+}
+
+// TestUTF8CaseE01 types case details outside ASCII in plain mode and
+// images to E01: session.json and acquisition.json keep them byte for
+// byte, and libewf's ewfinfo reads them back from the E01's header2.
+func TestUTF8CaseE01(t *testing.T) {
+	a := appliance(t)
+	if _, err := Run("ewfinfo", "-h"); err != nil && strings.Contains(err.Error(), "executable file not found") {
+		t.Fatalf("ewfinfo (ewf-tools) is not installed: %v", err)
+	}
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src.img"), filepath.Join(dir, "target.img")
+	if err := WritePattern(src, 8<<20, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeGPTExt4(target, 64, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
+		Drives: []Drive{{File: src, Serial: "UTF01"}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain"})
+	term := uitest.New(pr, v, 80, 24)
+	term.KeyDelay = 20 * time.Millisecond
+	answer := func(prompt, line string) {
+		t.Helper()
+		if _, err := term.WaitPrompt(prompt, 3*time.Minute); err != nil {
+			t.Fatalf("%v\n%s", err, term.Output())
+		}
+		if err := term.Type(line + uitest.Enter); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const caseText, examiner, notes = "Müller's Fall 7/ß", "Zoë Ñúñez", "Gerät „Büro“ — 東京"
+	answer("sources: names", "UTF01")
+	if _, err := term.WaitPrompt("target name", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE`).FindStringSubmatch(term.Output())
+	if m == nil {
+		t.Fatalf("no EVIDENCE target listed:\n%s", term.Output())
+	}
+	answer("target name", m[1])
+	answer("real time", "")
+	answer("case number", caseText)
+	answer("examiner", examiner)
+	answer("evidence number", "")
+	answer("notes", notes)
+	answer("hashes", "")
+	answer("format", "e01")
+	answer("verify after imaging", "")
+	answer("type yes to start imaging", "yes")
+	answer("type one of", "poweroff")
+	answer("power off now?", "yes")
+	if err := v.Wait(3 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	session := readTarget(t, target)
+	var sj struct {
+		Case struct{ Case, Examiner, Notes string }
+	}
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	if sj.Case.Case != caseText || sj.Case.Examiner != examiner || sj.Case.Notes != notes {
+		t.Errorf("session.json case %+v", sj.Case)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_UTF01"))
+	if len(dirs) != 1 {
+		t.Fatalf("no image folder in %s", session)
+	}
+	var aj struct {
+		Result string
+		Case   struct{ Case, Examiner, Notes string }
+	}
+	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &aj)
+	if aj.Result != "ok" || aj.Case.Case != caseText || aj.Case.Examiner != examiner || aj.Case.Notes != notes {
+		t.Errorf("acquisition.json result %q case %+v", aj.Result, aj.Case)
+	}
+	out, err := Run("ewfinfo", filepath.Join(dirs[0], "image.E01"))
+	if err != nil {
+		t.Fatalf("ewfinfo: %v\n%s", err, out)
+	}
+	for _, want := range []string{caseText, examiner} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ewfinfo does not show %q:\n%s", want, out)
+		}
 	}
 }

@@ -505,9 +505,13 @@ func (p *plain) confirm(ctx context.Context) error {
 			continue
 		}
 		p.a.releaseOthers()
+		logged := len(p.a.ch.Log)
 		s, err := runSession(ctx, p.a.cfg, &p.a.ch, p.watchAbort)
 		p.a.notePrepared()
 		if s == nil {
+			for _, e := range p.a.ch.Log[min(logged, len(p.a.ch.Log)):] {
+				p.printf("  %s %s\n", e.Time, e.What) // recorded in the next session's record
+			}
 			p.printf("! refused: %v\n", err)
 			return errBack
 		}
