@@ -220,8 +220,9 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 	keys(" ")
 	screen("selected: 1 source(s), 16.0 MiB")
 	keys(uitest.Enter)
-	s = screen("2/6 Target")
-	s = screen("TGTBAD")
+	screen("2/6 Target")
+	screen("TGTBAD")
+	s = screen("nothing is unlocked before you confirm") // the last row: drawn in full
 	if strings.Contains(s, "SUSPECT") {
 		t.Fatalf("the evidence disk's file system is offered as a target before its serial was typed:\n%s", s)
 	}
@@ -370,7 +371,7 @@ func plainSafety(t *testing.T, v *VM, term *uitest.Terminal) {
 	if _, err := v.Monitor("system_powerdown"); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, v, `^COLDIMAGE POWER BUTTON pressed \(/dev/input/event\d+\) at \S+: syncing, unmounting the target, powering off$`, time.Minute)
+	expect(t, v, `COLDIMAGE POWER BUTTON pressed \(/dev/input/event\d+\) at \S+: syncing, unmounting the target, powering off$`, time.Minute)
 }
 
 // ext4Crc32c is ext4's checksum: crc32c from ~0 without the final

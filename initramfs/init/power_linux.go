@@ -78,6 +78,7 @@ func (a *App) readPowerKey(dev string, r io.Reader) {
 // powerButton syncs, unmounts every target and powers off.
 func (a *App) powerButton(dev string) {
 	a.con.UnmuteAll() // the console UI or the shell may own the examiner's tty
+	a.con.Printf("")  // on a line of its own, after a prompt
 	a.con.Printf("COLDIMAGE POWER BUTTON pressed (%s) at %s: syncing, unmounting the target, powering off", dev, rfc3339(time.Now()))
 	unix.Sync()
 	for _, m := range targetMounts("/proc/self/mounts") {
