@@ -142,6 +142,7 @@ func (c *Console) File(dev string) *os.File {
 	defer c.mu.Unlock()
 	return c.files[dev]
 }
+
 // UnmuteAll prints on every console again, whatever owns it: for the last
 // words before a power-off.
 func (c *Console) UnmuteAll() {
@@ -149,7 +150,6 @@ func (c *Console) UnmuteAll() {
 	defer c.mu.Unlock()
 	clear(c.muted)
 }
-
 
 // Mute stops (or resumes) printing to one tty while a full-screen UI or the
 // emergency shell owns it, and returns whether it was muted before.
