@@ -120,7 +120,7 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) 
 	if t.Prepare != nil && t.Dir == "" {
 		d, err := t.Prepare(ctx)
 		if err != nil {
-			c.note(cfg.Now(), fmt.Sprintf("target %s could not be prepared: %v", t.Name, err))
+			c.note(cfg.Now(), fmt.Sprintf("preparing target %s (lifting write-blocking on it and disk %s, mounting it) failed: %v", t.Name, orDash(t.Disk), err))
 			return nil, nil, fmt.Errorf("target %s could not be prepared: %w; choose another target", t.Name, err)
 		}
 		c.note(cfg.Now(), fmt.Sprintf("write-blocking lifted on target %s (disk %s) and mounted read-write on %s", t.Name, orDash(t.Disk), d))
@@ -240,14 +240,29 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 		go func(i int, j Job) {
 			defer wg.Done()
 			t0 := time.Now()
-			rec, err := acquire.Run(ctx, j.Req)
-			j.Close()
+			// The engine turns a panic while reading, hashing or writing
+			// into the job's error; Safely catches one anywhere else in the
+			// job (opening, records, verification), so a crash ends this
+			// job with result "error" and the others go on.
+			var rec *imager.Record
+			err := imager.Safely("imaging of "+j.Req.Source, func() (err error) {
+				rec, err = acquire.Run(ctx, j.Req)
+				return err
+			})
+			if cerr := imager.Safely("releasing "+j.Req.Source, func() error { j.Close(); return nil }); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
 			res := result(j, rec, err)
 			res.Started, res.Finished, res.Seconds = imager.RFC3339(t0), imager.RFC3339(time.Now()), time.Since(t0).Seconds()
 			s.mu.Lock()
 			s.Sources[i], s.recs[i] = res, rec
 			s.mu.Unlock()
-			prog.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
+			// The result is recorded; a display that crashes on it must not
+			// take the process (PID 1) down with it.
+			imager.Safely("progress display", func() error {
+				prog.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
+				return nil
+			})
 		}(i, j)
 	}
 	wg.Wait()
