@@ -128,7 +128,7 @@ func testTargetSafety(t *testing.T, a *Appliance, plain bool) {
 	// (in line mode; the full-screen UI owns the serial console and shows
 	// the re-lock on its screen).
 	if plain {
-		for _, re := range []string{`preparing target /dev/vd[a-z]1 \(lifting write-blocking on it and disk vd[a-z], mounting it\) failed: mount target /dev/vd[a-z]1 \(ext4\) on \S+: invalid argument; /dev/vd[a-z]1 is read-only again \(BLKROGET=1\)`} {
+		for _, re := range []string{`preparing target /dev/vd[a-z]1 \(lifting write-blocking on it and disk vd[a-z], mounting it\) failed: mount target /dev/vd[a-z]1 \(ext4\) on \S+: invalid argument; /dev/vd[a-z]1 and /dev/vd[a-z] are read-only again \(BLKROGET=1\)`} {
 			if !regexp.MustCompile(re).MatchString(term.Output()) {
 				t.Errorf("the console does not say %q", re)
 			}

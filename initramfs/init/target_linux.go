@@ -138,7 +138,7 @@ func (a *App) mountTarget(d Device, dir string) (string, error) {
 		if rerr := a.releaseTarget(d, dir); rerr != nil {
 			return "", fmt.Errorf("%w; re-applying write-blocking FAILED: %v", err, rerr)
 		}
-		return "", fmt.Errorf("%w; %s is read-only again (BLKROGET=1)", err, d.Dev())
+		return "", fmt.Errorf("%w; %s and /dev/%s are read-only again (BLKROGET=1)", err, d.Dev(), d.Disk)
 	}
 	for _, n := range uniq(d.Disk, d.Name) {
 		a.guard.Allow(n)
