@@ -579,7 +579,7 @@ func (a *app) choiceLines() []string {
 		if dir == "" {
 			dir = "<mount point>"
 		}
-		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", dir, pathPart(c.Case.Case)))
+		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", dir, imager.CaseFolder(c.Case.Case)))
 	}
 	return l
 }

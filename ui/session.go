@@ -167,7 +167,7 @@ func plan(ctx context.Context, cfg Config, c *Choices) (*Session, []Job, error) 
 		return nil, nil, fmt.Errorf("target %s has no folder to write to", t.Name)
 	}
 	now := cfg.Now().UTC()
-	rel := filepath.Join("coldimage", pathPart(c.Case.Case), now.Format("20060102T150405Z"))
+	rel := filepath.Join("coldimage", imager.CaseFolder(c.Case.Case), now.Format("20060102T150405Z"))
 	sdir := filepath.Join(dir, rel)
 	clock := imager.NewClock(now)
 	clock.Check = c.ClockCheck
@@ -310,23 +310,6 @@ func (s *Session) Write() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return imager.WriteSession(s.Dir, &s.Session)
-}
-
-// pathPart makes a case number safe as one folder name.
-func pathPart(s string) string {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	out := strings.Trim(b.String(), ".")
-	if out == "" {
-		return "case"
-	}
-	return out
 }
 
 // partitionLayout is a source disk's partitions for the session record.

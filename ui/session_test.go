@@ -180,14 +180,6 @@ func TestTargetPolicy(t *testing.T) {
 	}
 }
 
-func TestPathPart(t *testing.T) {
-	for in, want := range map[string]string{"2026-0042": "2026-0042", "a/b c": "a_b_c", "..": "case", "": "case", " ../x ": "_x"} {
-		if got := pathPart(in); got != want {
-			t.Errorf("pathPart(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // Targets on a chosen source, its disk, a volume's member, or our boot
 // medium are not offered.
 func TestEligibleTargets(t *testing.T) {
@@ -212,41 +204,5 @@ func TestEligibleTargets(t *testing.T) {
 		if strings.Join(got, " ") != c.want {
 			t.Errorf("%s: %v, want %s", c.name, got, c.want)
 		}
-	}
-}
-
-func TestCandidates(t *testing.T) {
-	infos := []disk.Info{
-		{Path: "/dev/sda", Name: "sda", Kind: disk.KindDisk, ReadOnly: true, PartTable: "gpt", Partitions: []disk.Info{
-			{Name: "sda1", Kind: disk.KindPart, Parent: "sda", FSType: "vfat"},
-			{Name: "sda2", Kind: disk.KindPart, Parent: "sda", FSType: "ext4", FSLabel: "root"},
-			{Name: "sda3", Kind: disk.KindPart, Parent: "sda", FSType: "swap"},
-		}},
-		{Path: "/dev/sdb", Name: "sdb", Kind: disk.KindDisk, FSType: "exfat", FSLabel: "EVIDENCE"}, // not read-only
-		{Path: "/dev/sdc", Name: "sdc", Kind: disk.KindDisk, ReadOnly: true, Partitions: []disk.Info{
-			{Path: "/dev/sdc1", Name: "sdc1", Kind: disk.KindPart, Parent: "sdc", FSType: "vfat", FSLabel: "COLDIMAGE"},
-		}},
-	}
-	var mounted []string
-	devs, targets := Candidates(infos, map[string]bool{"sdc": true}, func(_ context.Context, i disk.Info) (string, error) {
-		mounted = append(mounted, i.Path)
-		return "/run/coldimage/target", nil
-	})
-	if len(devs) != 3 || !devs[2].Boot || devs[1].Note == "" || devs[0].Note != "" {
-		t.Errorf("devices %+v", devs)
-	}
-	var names []string
-	for _, tg := range targets {
-		names = append(names, tg.Name+"@"+tg.Disk)
-	}
-	if got := strings.Join(names, " "); got != "/dev/sda1@sda /dev/sda2@sda /dev/sdb@sdb" {
-		t.Errorf("targets %s", got)
-	}
-	if len(mounted) != 0 {
-		t.Fatal("mounted before any choice")
-	}
-	dir, err := targets[1].Prepare(context.Background())
-	if err != nil || dir != "/run/coldimage/target" || strings.Join(mounted, " ") != "/dev/sda2" {
-		t.Errorf("Prepare: %s %v, mounted %v", dir, err, mounted)
 	}
 }
