@@ -228,7 +228,8 @@ func formatText(format string, split int64, files int) string {
 func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // WriteRecord writes acquisition.json and acquisition.txt into dir (replacing
-// earlier versions atomically: verify updates them) and, with sidecars set,
+// earlier versions atomically: the acquisition's own verification settles
+// them; a later coldimage verify never writes them) and, with sidecars set,
 // the image.<alg> files in coreutils *sum format.
 func WriteRecord(dir string, r *Record, sidecars bool) error {
 	js, err := marshalJSON(r)
@@ -309,6 +310,20 @@ func ReadRecord(dir string) (*Record, error) {
 	var r Record
 	if err := readSchemaJSON(filepath.Join(dir, "acquisition.json"), "record", "coldimage.acquisition/", &r, func() string { return r.Schema }); err != nil {
 		return nil, err
+	}
+	return &r, nil
+}
+
+// ParseRecord decodes acquisition.json from its bytes b, read from path (named
+// in errors): for a reader that must know exactly which bytes it checked
+// against (coldimage verify records their sha256).
+func ParseRecord(path string, b []byte) (*Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if !strings.HasPrefix(r.Schema, "coldimage.acquisition/") {
+		return nil, fmt.Errorf("%s: schema %q is not a coldimage record (coldimage.acquisition/…)", path, r.Schema)
 	}
 	return &r, nil
 }

@@ -1,6 +1,8 @@
 package imager
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -38,7 +40,16 @@ type Session struct {
 	Events   []SessionEvent  `json:"events"`
 	OK       int             `json:"ok"`
 	Failed   int             `json:"failed"`
+
+	// writtenSHA256 is what WrittenSHA256 returns; never recorded.
+	writtenSHA256 string
 }
+
+// WrittenSHA256 is the sha256 (hex) of the session.json bytes the last
+// WriteSession of s wrote, or "" when that write failed or none was made:
+// what the appliance prints on its COLDIMAGE DONE line, so the examiner can
+// note it and `coldimage verify --session-sha256` can check it later.
+func (s *Session) WrittenSHA256() string { return s.writtenSHA256 }
 
 // SessionTarget is where the images went.
 type SessionTarget struct {
@@ -176,6 +187,7 @@ func (s *Session) normalise() {
 // replaced atomically: the session is rewritten as it goes (an operator's
 // action is logged at once), and a power cut leaves the old or the new one.
 func WriteSession(dir string, s *Session) error {
+	s.writtenSHA256 = ""
 	s.normalise()
 	b, err := marshalJSON(s)
 	if err != nil {
@@ -184,6 +196,8 @@ func WriteSession(dir string, s *Session) error {
 	if err := writeAtomic(filepath.Join(dir, "session.json"), b); err != nil {
 		return err
 	}
+	sum := sha256.Sum256(b)
+	s.writtenSHA256 = hex.EncodeToString(sum[:])
 	return writeAtomic(filepath.Join(dir, "session.txt"), []byte(s.Text()))
 }
 

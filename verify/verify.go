@@ -1,5 +1,14 @@
 // Package verify re-reads an image (and, when given, its source) and checks
 // every hash against the acquisition record.
+//
+// Two kinds of verification, one comparison:
+//   - Run is the acquisition's own verification pass (acquire.Run calls it):
+//     it settles and writes the acquisition.json the acquisition is writing.
+//   - Check is a later verification (coldimage verify): it writes nothing
+//     into acquisition.json; its outcome is a Report of its own
+//     (coldimage.verification/1, verify-<stamp>.json beside the image), so
+//     the record keeps what the acquisition found and every later
+//     verification adds to the history.
 package verify
 
 import (
@@ -22,6 +31,11 @@ type Options struct {
 	SourceName string
 	Emit       imager.Emitter
 	Hashers    imager.Hashers
+
+	// Check only (a later verification's report).
+	SourceSize int64         // bytes of Source, compared with the record's before reading
+	Tool       imager.Tool   // the verifying tool, as the report names it
+	Session    *SessionCheck // session.json of the folder verified, when it is a session folder
 }
 
 // ErrMismatch is wrapped by Run's error when a hash or byte differs.
@@ -67,15 +81,17 @@ func imagePaths(dir string, rec *imager.Record) []string {
 	return paths
 }
 
-// Run verifies the image in dir against its record and stores the outcome in
-// the record (acquisition.json/.txt rewritten). The returned error wraps
-// ErrMismatch when anything differs.
+// Run is the verification during the acquisition: it verifies the image in
+// dir against the record the acquisition is writing and stores the outcome
+// in it (acquisition.json/.txt rewritten). Only the acquisition calls it; a
+// later verification is Check, which never writes acquisition.json. The
+// returned error wraps ErrMismatch when anything differs.
 func Run(ctx context.Context, dir string, o Options) (*imager.Record, error) {
 	rec, err := imager.ReadRecord(dir)
 	if err != nil {
 		return nil, err
 	}
-	verr := check(ctx, dir, rec, o)
+	_, verr := check(ctx, dir, rec, o)
 	if verr != nil && rec.Verification != nil && rec.Verification.Error == "" && !errors.Is(verr, ErrMismatch) {
 		rec.Verification.Error = verr.Error()
 	}
@@ -86,11 +102,12 @@ func Run(ctx context.Context, dir string, o Options) (*imager.Record, error) {
 	return rec, verr
 }
 
-// Settle sets complete/result from what acquisition and verification found.
+// Settle sets complete/result from what acquisition and verification found
+// (the acquisition's record only: Run, acquire.Run).
 // A verification that did not complete (ErrNotCompleted) leaves result
 // "incomplete" with the cause in errors[] as written; complete keeps what
-// the acquisition found. A later verification that completes replaces such
-// an entry.
+// the acquisition found. A verification through Run that completes replaces
+// such an entry.
 func Settle(rec *imager.Record, verr error) {
 	if !errors.Is(verr, ErrNotCompleted) {
 		rec.Errors = slices.DeleteFunc(rec.Errors, func(e string) bool { return strings.HasPrefix(e, ErrNotCompleted.Error()+": ") })
@@ -119,7 +136,9 @@ func Settle(rec *imager.Record, verr error) {
 	}
 }
 
-func check(ctx context.Context, dir string, rec *imager.Record, o Options) error {
+// check compares image (and source) with rec and stores the outcome in
+// rec.Verification; it returns the pass's result (nil when it did not run).
+func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*imager.Result, error) {
 	// Read the image back from the target, not from the page cache the
 	// acquisition just filled.
 	cache := "dropped"
@@ -129,13 +148,13 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 	img, err := OpenImage(dir, rec)
 	if err != nil {
 		rec.Verification = &imager.Verification{Time: imager.RFC3339(time.Now()), Status: imager.VerifyFailed, Error: err.Error(), ImageCache: cache}
-		return err
+		return nil, err
 	}
 	defer img.Close()
 	v := &imager.Verification{Time: imager.RFC3339(time.Now()), Status: imager.VerifyCompleted, ImageCache: cache}
 	rec.Verification = v
 	if img.Size() != rec.Image.Size {
-		return fmt.Errorf("%w: image in %s holds %d bytes, the record says %d", ErrMismatch, dir, img.Size(), rec.Image.Size)
+		return nil, fmt.Errorf("%w: image in %s holds %d bytes, the record says %d", ErrMismatch, dir, img.Size(), rec.Image.Size)
 	}
 	var algs []string
 	for a := range rec.Hashes {
@@ -167,11 +186,11 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 		// Stopped, not failed: no verdict either way.
 		cause := context.Cause(ctx)
 		v.Status, v.Error = imager.VerifyAborted, cause.Error()
-		return fmt.Errorf("%w: %w", ErrNotCompleted, cause)
+		return res, fmt.Errorf("%w: %w", ErrNotCompleted, cause)
 	}
 	if err != nil {
 		v.Status = imager.VerifyFailed
-		return fmt.Errorf("verify %s: %w", dir, err)
+		return res, fmt.Errorf("verify %s: %w", dir, err)
 	}
 	imageHashes := res.Hashes
 	if o.Source != nil {
@@ -186,11 +205,11 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 	v.Image = imager.VerifyPart{Hashes: imageHashes, Match: equalHashes(imageHashes, rec.Hashes)}
 
 	// Name the first segment whose hash differs from the record: from the
-	// byte comparison when the source was read, else from the image's
-	// piecewise hashes.
+	// byte comparison when source and image differ, else from the piecewise
+	// hashes of what was read (the image, or source and image alike).
 	if v.FirstDifference != nil {
 		v.Segment = segmentAt(rec.Segments, *v.FirstDifference)
-	} else if o.Source == nil {
+	} else if len(rec.Segments) > 0 {
 		for i, s := range res.Segments {
 			if i >= len(rec.Segments) || rec.Segments[i] != s {
 				r := rec.Segments[min(i, len(rec.Segments)-1)]
@@ -211,9 +230,9 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) error
 				what = "source and image"
 			}
 		}
-		return fmt.Errorf("%w: %s hashes differ from the record in %s%s", ErrMismatch, what, dir, where)
+		return res, fmt.Errorf("%w: %s hashes differ from the record in %s%s", ErrMismatch, what, dir, where)
 	}
-	return nil
+	return res, nil
 }
 
 func segmentAt(segs []imager.Segment, off int64) *imager.Segment {

@@ -168,9 +168,11 @@ func TestVerifyNamesFlippedSegment(t *testing.T) {
 	if exitCode(err) != exitMismatch || !strings.Contains(stdout, "first differing byte: 2109497") || !strings.Contains(stdout, "source match") {
 		t.Errorf("verify --source: exit %d (%v)\n%s", exitCode(err), err, stdout)
 	}
+	// acquisition.json keeps what the acquisition found (records keep their
+	// history): the mismatch is in the verification records beside it.
 	rec, _ := imager.ReadRecord(out)
-	if rec.Result != "mismatch" || rec.Complete {
-		t.Errorf("record after a failed verify: result %q complete %v", rec.Result, rec.Complete)
+	if rec.Result != "ok" || !rec.Complete {
+		t.Errorf("acquisition record after a failed verify: result %q complete %v, want it as acquired", rec.Result, rec.Complete)
 	}
 }
 

@@ -22,7 +22,14 @@ func (a *App) unattended(ctx context.Context) error {
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
 	a.con.Printf("coldimage: unattended run starting (%.1fs after init start)", time.Since(a.booted).Seconds())
 	s := a.imageSession(ctx, a.cfg, "unattended", nil)
-	a.con.Printf("COLDIMAGE DONE ok=%d failed=%d", s.OK, s.Failed)
+	// session-sha256: the sha256 of session.json as last written on the
+	// target (coldimage verify --session-sha256 checks it later); the
+	// short form when no session.json could be written.
+	if h := s.WrittenSHA256(); h != "" {
+		a.con.Printf("COLDIMAGE DONE ok=%d failed=%d session-sha256=%s", s.OK, s.Failed, h)
+	} else {
+		a.con.Printf("COLDIMAGE DONE ok=%d failed=%d", s.OK, s.Failed)
+	}
 	time.Sleep(200 * time.Millisecond) // let the UART drain
 	powerOff(a.con)
 	return nil
