@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err == nil {
 		final := Final{Hashes: res.Hashes, Unreadable: e.bad, SectorSize: o.SectorSize, Size: res.Size}
 		for i, s := range o.Sinks {
-			if ferr := s.Finish(final); ferr != nil {
+			if ferr := Safely("image writer of "+o.Name, func() error { return s.Finish(final) }); ferr != nil {
 				res.Sinks[i].Err = ferr
 				if err == nil {
 					err = fmt.Errorf("finish image: %w", ferr)
@@ -144,7 +144,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	} else {
 		for i, s := range o.Sinks {
-			res.Sinks[i].Err = errors.Join(res.Sinks[i].Err, s.Abort())
+			res.Sinks[i].Err = errors.Join(res.Sinks[i].Err, Safely("image writer of "+o.Name, s.Abort))
 		}
 	}
 	res.Duration = time.Since(res.Started)
@@ -265,10 +265,13 @@ func (e *engine) run(res *Result) error {
 		wg.Add(1)
 		go func(c consumer, ch chan *buffer) {
 			defer wg.Done()
+			// A consumer that fails (or panics: Safely) stops the pass and
+			// goes on draining its channel, so every buffer returns to the
+			// pool and the reader never waits on it.
 			failed := false
 			for b := range ch {
 				if !failed {
-					if err := c.consume(b); err != nil {
+					if err := Safely(consumerName(c, o.Name), func() error { return c.consume(b) }); err != nil {
 						failed = true
 						e.cancel(err)
 					}
@@ -278,7 +281,10 @@ func (e *engine) run(res *Result) error {
 		}(c, ch)
 	}
 
-	readErr := e.read(res, chans)
+	readErr := Safely("reader of "+o.Name, func() error { return e.read(res, chans) })
+	if AsPanic(readErr) != nil {
+		e.cancel(readErr)
+	}
 	for _, ch := range chans {
 		close(ch)
 	}
@@ -347,6 +353,12 @@ func (e *engine) startProgress(start time.Time) *progress {
 	}
 	go func() {
 		defer close(p.exited)
+		// A progress renderer that panics stops the pass, not the process.
+		defer func() {
+			if r := recover(); r != nil {
+				e.cancel(NewPanicError("progress report of "+e.o.Name, r))
+			}
+		}()
 		t := time.NewTicker(e.o.ProgressEvery)
 		defer t.Stop()
 		for {
@@ -395,6 +407,9 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		if err := e.readRegion(b.data, off, o.Source, true); err != nil {
 			e.pool <- b
 			return err
+		}
+		if off == 0 && o.Phase == PhaseAcquire {
+			FaultHook(FaultFirstPiece, o.Name, "") // test builds only: a parser crashing on the first piece
 		}
 		b.same = true
 		if o.Compare != nil {
@@ -614,4 +629,17 @@ func (c *sinkConsumer) consume(b *buffer) error {
 		return c.err
 	}
 	return nil
+}
+
+// consumerName says which consumer of a pass crashed.
+func consumerName(c consumer, source string) string {
+	switch c := c.(type) {
+	case *hashConsumer:
+		return c.alg + " hasher of " + source
+	case *pieceConsumer:
+		return "piecewise hasher of " + source
+	case *sinkConsumer:
+		return "image writer of " + source
+	}
+	return "consumer of " + source
 }

@@ -301,6 +301,12 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		rec.Errors = append(rec.Errors, runErr.Error())
 		rec.Complete = false
 		rec.Result = imager.ResultIncomplete
+		if imager.AsPanic(runErr) != nil {
+			// A crash (a parser's panic, recovered by the engine) is an
+			// error, not an early stop: the partial image is recorded all
+			// the same.
+			rec.Result = imager.ResultError
+		}
 		var first *imager.Record
 		for i, d := range r.outDirs() {
 			drec := cloneRecord(rec)
@@ -313,6 +319,9 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			if first == nil {
 				first = drec
 			}
+		}
+		if imager.AsPanic(runErr) != nil {
+			return first, runErr // an error (exit code 1), not incomplete
 		}
 		return first, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
 	}

@@ -511,11 +511,16 @@ func (r *Reader) readChunks(p []byte, c int64) (int, error) {
 		go func() {
 			defer wg.Done()
 			d := decoders.Get().(*decoder)
-			defer decoders.Put(d)
 			for i := next.Add(1) - 1; i < int64(len(locs)); i = next.Add(1) - 1 {
 				o := i * r.chunkSize
-				errs[i] = d.decode(locs[i], p[o:o+locs[i].want])
+				// In PID 1 this reads the image back on the target: a
+				// panic fails the chunk (imager.Safely), not the process.
+				errs[i] = imager.Safely("E01 chunk decoder", func() error { return d.decode(locs[i], p[o:o+locs[i].want]) })
+				if imager.AsPanic(errs[i]) != nil {
+					return // this decoder's state is unknown: not reused
+				}
 			}
+			decoders.Put(d)
 		}()
 	}
 	wg.Wait()
