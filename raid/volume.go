@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"sync/atomic"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 // Options tune Open.
@@ -599,15 +601,17 @@ func (v *Volume) readPieces(ps []piece) error {
 	}
 	errs := make(chan error, len(byDev))
 	for dev, list := range byDev {
-		go func() {
+		// Behind imager.Go: a member read that panics (malformed metadata
+		// making a bad geometry) fails this read, not the process — PID 1
+		// reads volumes for the console UI.
+		imager.Go(fmt.Sprintf("RAID member %d reader of array %s", dev, v.arr.UUID), func() error {
 			for _, pc := range list {
 				if err := v.devs[dev].readAt(pc.buf, pc.off); err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
-			errs <- nil
-		}()
+			return nil
+		}, func(err error) { errs <- err })
 	}
 	var first error
 	for range byDev {
