@@ -187,163 +187,38 @@ func ddfSearchAnchor(m Member) (int64, error) {
 	return -1, nil
 }
 
+// parseDDF reads a DDF member's metadata from its anchor on: the header
+// the anchor points at, then the sections that header locates. What does
+// not verify is recorded in SectionErrors (and clears ChecksumOK) rather
+// than returned as an error.
 func parseDDF(m Member, anchor []byte, anchorOff int64) (*Superblock, error) {
-	be := binary.BigEndian
-	sb := &Superblock{
-		Format:         "ddf",
-		Offset:         anchorOff,
-		Checksum:       be.Uint32(anchor[4:]),
-		ChecksumCalc:   ddfCRC(anchor),
-		Role:           RoleSpare,
-		DevNumber:      -1,
-		RecoveryOffset: -1,
-	}
-	sb.ChecksumOK = sb.Checksum == sb.ChecksumCalc
-	info := &DDFInfo{ContainerGUID: hex.EncodeToString(anchor[8:32]), Revision: ddfString(anchor[32:40])}
-	sb.DDF = info
-	sb.UUID = ddfUUID(anchor[8:32])
-	sb.Detail = fmt.Sprintf("DDF container %s revision %s", info.ContainerGUID, info.Revision)
+	sb := ddfFromAnchor(anchor, anchorOff)
+	info := sb.DDF
 	if !sb.ChecksumOK || anchor[112] != 0 {
-		if anchor[112] != 0 {
-			info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("anchor type %#x, want 0", anchor[112]))
-		}
 		return sb, nil
 	}
-	// Headers: primary (type 1) preferred, secondary (type 2) otherwise.
-	readHdr := func(lba uint64, typ byte) ([]byte, error) {
-		if lba == ^uint64(0) || int64(lba) >= m.Size/512 {
-			return nil, fmt.Errorf("LBA %d outside the disk", lba)
-		}
-		h := make([]byte, 512)
-		if _, err := m.R.ReadAt(h, int64(lba)*512); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("read %s DDF header at LBA %d: %w", m.Name, lba, err)
-		}
-		switch {
-		case be.Uint32(h) != ddfHeaderMagic:
-			return nil, fmt.Errorf("no DDF header magic at LBA %d", lba)
-		case ddfCRC(h) != be.Uint32(h[4:]):
-			return nil, fmt.Errorf("DDF header at LBA %d: CRC stored %08x, computed %08x", lba, be.Uint32(h[4:]), ddfCRC(h))
-		case !bytes.Equal(h[8:32], anchor[8:32]) || h[112] != typ:
-			return nil, fmt.Errorf("DDF header at LBA %d does not match the anchor (guid or type)", lba)
-		}
-		return h, nil
+	hdr, hdrLBA, ok := ddfActiveHeader(m, anchor, info)
+	if !ok {
+		sb.ChecksumOK = false
+		return sb, nil
 	}
-	hdr, err := readHdr(be.Uint64(anchor[96:]), 1)
-	info.ActiveHeader = "primary"
-	hdrLBA := be.Uint64(anchor[96:])
-	if err != nil {
-		info.SectionErrors = append(info.SectionErrors, "primary header: "+err.Error())
-		hdr, err = readHdr(be.Uint64(anchor[104:]), 2)
-		info.ActiveHeader = "secondary"
-		hdrLBA = be.Uint64(anchor[104:])
-		if err != nil {
-			info.SectionErrors = append(info.SectionErrors, "secondary header: "+err.Error())
-			sb.ChecksumOK = false
-			return sb, nil
-		}
-	}
-	info.Sequence = be.Uint32(hdr[40:])
+	info.Sequence = binary.BigEndian.Uint32(hdr[40:])
 	sb.Events = uint64(info.Sequence)
-	mppe := int(be.Uint16(hdr[136:]))
-	recLen := int64(be.Uint16(hdr[134:]))
-	section := func(name string, at int, magic uint32, check bool) []byte {
-		off, n := int64(be.Uint32(hdr[at:])), int64(be.Uint32(hdr[at+4:]))
-		if n == 0 || n > 1<<16 {
-			info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("%s section: length %d sectors", name, n))
-			return nil
-		}
-		pos := (int64(hdrLBA) + off) * 512
-		if pos+n*512 > m.Size {
-			info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("%s section at LBA %d: beyond the disk", name, pos/512))
-			return nil
-		}
-		b := make([]byte, n*512)
-		if _, err := m.R.ReadAt(b, pos); err != nil && err != io.EOF {
-			info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("%s section at LBA %d: %v", name, pos/512, err))
-			return nil
-		}
-		if magic != 0 && be.Uint32(b) != magic {
-			info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("%s section at LBA %d: magic %08x, want %08x", name, pos/512, be.Uint32(b), magic))
-			return nil
-		}
-		if check {
-			if c := ddfCRC(b); c != be.Uint32(b[4:]) {
-				info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("%s section at LBA %d: CRC stored %08x, computed %08x", name, pos/512, be.Uint32(b[4:]), c))
-				return nil
-			}
-		}
-		return b
-	}
-	phys := section("physical disk records", 200, ddfPhysMagic, true)
-	virt := section("virtual disk records", 208, ddfVirtMagic, true)
-	conf := section("configuration records", 216, 0, false)
-	data := section("physical disk data", 224, ddfDataMagic, true)
+	sr := ddfSectionReader{m: m, hdr: hdr, hdrLBA: hdrLBA, info: info}
+	phys := sr.read("physical disk records", 200, ddfPhysMagic, true)
+	virt := sr.read("virtual disk records", 208, ddfVirtMagic, true)
+	conf := sr.read("configuration records", 216, 0, false)
+	data := sr.read("physical disk data", 224, ddfDataMagic, true)
 	if data == nil {
 		sb.ChecksumOK = false
 		return sb, nil
 	}
-	info.Refnum = be.Uint32(data[32:])
+	info.Refnum = binary.BigEndian.Uint32(data[32:])
 	sb.DevNumber = int(info.Refnum)
-	if phys != nil {
-		n := int(be.Uint16(phys[10:]))
-		for i := 0; i < n && 64+64*(i+1) <= len(phys); i++ {
-			e := phys[64+64*i : 64+64*(i+1)]
-			if be.Uint32(e[24:]) == info.Refnum && bytes.Equal(e[:24], data[8:32]) {
-				info.PhysState = be.Uint16(e[30:])
-			}
-		}
+	if st, ok := ddfPhysState(phys, info.Refnum, data[8:32]); ok {
+		info.PhysState = st
 	}
-	vdNames := map[string][3]string{}
-	if virt != nil {
-		n := int(be.Uint16(virt[10:]))
-		for i := 0; i < n && 64+64*(i+1) <= len(virt); i++ {
-			e := virt[64+64*i : 64+64*(i+1)]
-			vdNames[string(e[:24])] = [3]string{ddfString(e[48:64]), string(e[32:33]), string(e[33:34])}
-		}
-	}
-	if conf != nil && recLen > 0 && mppe > 0 && 512+12*mppe <= int(recLen*512) {
-		for o := int64(0); o+recLen*512 <= int64(len(conf)); o += recLen * 512 {
-			r := conf[o : o+recLen*512]
-			if be.Uint32(r) != ddfVDConfMagic {
-				continue
-			}
-			pos := -1
-			for i := 0; i < mppe; i++ {
-				if be.Uint32(r[512+4*i:]) == info.Refnum {
-					pos = i
-					break
-				}
-			}
-			if pos < 0 {
-				continue
-			}
-			vd := DDFVD{
-				GUID:         hex.EncodeToString(r[8:32]),
-				UUID:         ddfUUID(r[8:32]),
-				Seqnum:       be.Uint32(r[36:]),
-				PrimCount:    int(be.Uint16(r[64:])),
-				ChunkSectors: ddfChunk(r[66]),
-				PRL:          r[67],
-				RLQ:          r[68],
-				SecCount:     int(r[69]),
-				SecSeq:       int(r[70]),
-				SRL:          r[71],
-				Blocks:       int64(be.Uint64(r[72:])),
-				ArrayBlocks:  int64(be.Uint64(r[80:])),
-				Position:     pos,
-				LBAOffset:    int64(be.Uint64(r[512+4*mppe+8*pos:])),
-			}
-			if nm, ok := vdNames[string(r[8:32])]; ok {
-				vd.Name, vd.State, vd.InitState = nm[0], nm[1][0], nm[2][0]
-			}
-			if c := ddfCRC(r); c != be.Uint32(r[4:]) {
-				vd.Err = fmt.Sprintf("configuration record CRC stored %08x, computed %08x", be.Uint32(r[4:]), c)
-			} else if err := vd.mdGeometry(); err != nil {
-				vd.Err = err.Error()
-			}
-			info.VDs = append(info.VDs, vd)
-		}
-	}
+	info.VDs = ddfConfigRecords(conf, hdr, info.Refnum, ddfVDNames(virt))
 	if len(info.VDs) > 0 {
 		vd := info.VDs[0]
 		sb.Level, sb.Layout, sb.RaidDisks, sb.Role = vd.Level, vd.Layout, vd.RaidDisks, vd.Role
@@ -354,6 +229,211 @@ func parseDDF(m Member, anchor []byte, anchorOff int64) (*Superblock, error) {
 		sb.ChecksumOK = false
 	}
 	return sb, nil
+}
+
+// ddfFromAnchor is the Superblock as far as the anchor header tells: the
+// container GUID and revision, and whether its CRC verified.
+func ddfFromAnchor(anchor []byte, anchorOff int64) *Superblock {
+	sb := &Superblock{
+		Format:         "ddf",
+		Offset:         anchorOff,
+		Checksum:       binary.BigEndian.Uint32(anchor[4:]),
+		ChecksumCalc:   ddfCRC(anchor),
+		Role:           RoleSpare,
+		DevNumber:      -1,
+		RecoveryOffset: -1,
+	}
+	sb.ChecksumOK = sb.Checksum == sb.ChecksumCalc
+	info := &DDFInfo{ContainerGUID: hex.EncodeToString(anchor[8:32]), Revision: ddfString(anchor[32:40])}
+	sb.DDF = info
+	sb.UUID = ddfUUID(anchor[8:32])
+	sb.Detail = fmt.Sprintf("DDF container %s revision %s", info.ContainerGUID, info.Revision)
+	if anchor[112] != 0 {
+		info.SectionErrors = append(info.SectionErrors, fmt.Sprintf("anchor type %#x, want 0", anchor[112]))
+	}
+	return sb
+}
+
+// ddfActiveHeader reads the primary header (type 1) the anchor points at,
+// or the secondary (type 2) when the primary does not verify. ok is false
+// when neither does.
+func ddfActiveHeader(m Member, anchor []byte, info *DDFInfo) (hdr []byte, hdrLBA uint64, ok bool) {
+	hdrLBA = binary.BigEndian.Uint64(anchor[96:])
+	hdr, err := ddfReadHeader(m, anchor, hdrLBA, 1)
+	info.ActiveHeader = "primary"
+	if err == nil {
+		return hdr, hdrLBA, true
+	}
+	info.SectionErrors = append(info.SectionErrors, "primary header: "+err.Error())
+	hdrLBA = binary.BigEndian.Uint64(anchor[104:])
+	hdr, err = ddfReadHeader(m, anchor, hdrLBA, 2)
+	info.ActiveHeader = "secondary"
+	if err != nil {
+		info.SectionErrors = append(info.SectionErrors, "secondary header: "+err.Error())
+		return nil, 0, false
+	}
+	return hdr, hdrLBA, true
+}
+
+// ddfReadHeader reads the header of type typ at lba and checks its magic,
+// CRC, and that it belongs to the anchor's container.
+func ddfReadHeader(m Member, anchor []byte, lba uint64, typ byte) ([]byte, error) {
+	be := binary.BigEndian
+	if lba == ^uint64(0) || int64(lba) >= m.Size/512 {
+		return nil, fmt.Errorf("LBA %d outside the disk", lba)
+	}
+	h := make([]byte, 512)
+	if _, err := m.R.ReadAt(h, int64(lba)*512); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read %s DDF header at LBA %d: %w", m.Name, lba, err)
+	}
+	switch {
+	case be.Uint32(h) != ddfHeaderMagic:
+		return nil, fmt.Errorf("no DDF header magic at LBA %d", lba)
+	case ddfCRC(h) != be.Uint32(h[4:]):
+		return nil, fmt.Errorf("DDF header at LBA %d: CRC stored %08x, computed %08x", lba, be.Uint32(h[4:]), ddfCRC(h))
+	case !bytes.Equal(h[8:32], anchor[8:32]) || h[112] != typ:
+		return nil, fmt.Errorf("DDF header at LBA %d does not match the anchor (guid or type)", lba)
+	}
+	return h, nil
+}
+
+// ddfSectionReader reads the sections the active header locates, recording
+// what is wrong with each in info.SectionErrors.
+type ddfSectionReader struct {
+	m      Member
+	hdr    []byte
+	hdrLBA uint64
+	info   *DDFInfo
+}
+
+// read returns the section whose offset and length (sectors from the
+// header) are at byte at of the header, or nil when it is absent, outside
+// the disk, unreadable, without its magic (0: none to check) or, with
+// check, with a wrong CRC.
+func (sr ddfSectionReader) read(name string, at int, magic uint32, check bool) []byte {
+	be := binary.BigEndian
+	fail := func(format string, args ...any) []byte {
+		sr.info.SectionErrors = append(sr.info.SectionErrors, fmt.Sprintf(format, args...))
+		return nil
+	}
+	off, n := int64(be.Uint32(sr.hdr[at:])), int64(be.Uint32(sr.hdr[at+4:]))
+	if n == 0 || n > 1<<16 {
+		return fail("%s section: length %d sectors", name, n)
+	}
+	pos := (int64(sr.hdrLBA) + off) * 512
+	if pos+n*512 > sr.m.Size {
+		return fail("%s section at LBA %d: beyond the disk", name, pos/512)
+	}
+	b := make([]byte, n*512)
+	if _, err := sr.m.R.ReadAt(b, pos); err != nil && err != io.EOF {
+		return fail("%s section at LBA %d: %v", name, pos/512, err)
+	}
+	if magic != 0 && be.Uint32(b) != magic {
+		return fail("%s section at LBA %d: magic %08x, want %08x", name, pos/512, be.Uint32(b), magic)
+	}
+	if check {
+		if c := ddfCRC(b); c != be.Uint32(b[4:]) {
+			return fail("%s section at LBA %d: CRC stored %08x, computed %08x", name, pos/512, be.Uint32(b[4:]), c)
+		}
+	}
+	return b
+}
+
+// ddfPhysState finds this disk (refnum and GUID, from the physical disk
+// data) in the physical disk records and returns its state bits; ok is
+// false when it is not there (or phys is nil).
+func ddfPhysState(phys []byte, refnum uint32, guid []byte) (state uint16, ok bool) {
+	if phys == nil {
+		return 0, false
+	}
+	be := binary.BigEndian
+	n := int(be.Uint16(phys[10:]))
+	for i := 0; i < n && 64+64*(i+1) <= len(phys); i++ {
+		e := phys[64+64*i : 64+64*(i+1)]
+		if be.Uint32(e[24:]) == refnum && bytes.Equal(e[:24], guid) {
+			state, ok = be.Uint16(e[30:]), true
+		}
+	}
+	return state, ok
+}
+
+// ddfVDNames maps each virtual disk GUID in the virtual disk records to its
+// name, state and init state (one byte each as a string).
+func ddfVDNames(virt []byte) map[string][3]string {
+	names := map[string][3]string{}
+	if virt == nil {
+		return names
+	}
+	n := int(binary.BigEndian.Uint16(virt[10:]))
+	for i := 0; i < n && 64+64*(i+1) <= len(virt); i++ {
+		e := virt[64+64*i : 64+64*(i+1)]
+		names[string(e[:24])] = [3]string{ddfString(e[48:64]), string(e[32:33]), string(e[33:34])}
+	}
+	return names
+}
+
+// ddfConfigRecords decodes the VD configuration records that name this disk
+// (refnum) among their physical elements; the header gives the record length
+// and how many elements a record holds.
+func ddfConfigRecords(conf, hdr []byte, refnum uint32, names map[string][3]string) []DDFVD {
+	mppe := int(binary.BigEndian.Uint16(hdr[136:]))
+	recLen := int64(binary.BigEndian.Uint16(hdr[134:]))
+	if conf == nil || recLen <= 0 || mppe <= 0 || 512+12*mppe > int(recLen*512) {
+		return nil
+	}
+	var vds []DDFVD
+	for o := int64(0); o+recLen*512 <= int64(len(conf)); o += recLen * 512 {
+		if vd, ok := ddfConfigRecord(conf[o:o+recLen*512], mppe, refnum, names); ok {
+			vds = append(vds, vd)
+		}
+	}
+	return vds
+}
+
+// ddfConfigRecord decodes one configuration record r (mppe physical
+// elements) as seen from this disk; ok is false when r is not a VD
+// configuration record or does not name the disk. A record whose CRC or
+// geometry is wrong is returned with Err set.
+func ddfConfigRecord(r []byte, mppe int, refnum uint32, names map[string][3]string) (vd DDFVD, ok bool) {
+	be := binary.BigEndian
+	if be.Uint32(r) != ddfVDConfMagic {
+		return DDFVD{}, false
+	}
+	pos := -1
+	for i := 0; i < mppe; i++ {
+		if be.Uint32(r[512+4*i:]) == refnum {
+			pos = i
+			break
+		}
+	}
+	if pos < 0 {
+		return DDFVD{}, false
+	}
+	vd = DDFVD{
+		GUID:         hex.EncodeToString(r[8:32]),
+		UUID:         ddfUUID(r[8:32]),
+		Seqnum:       be.Uint32(r[36:]),
+		PrimCount:    int(be.Uint16(r[64:])),
+		ChunkSectors: ddfChunk(r[66]),
+		PRL:          r[67],
+		RLQ:          r[68],
+		SecCount:     int(r[69]),
+		SecSeq:       int(r[70]),
+		SRL:          r[71],
+		Blocks:       int64(be.Uint64(r[72:])),
+		ArrayBlocks:  int64(be.Uint64(r[80:])),
+		Position:     pos,
+		LBAOffset:    int64(be.Uint64(r[512+4*mppe+8*pos:])),
+	}
+	if nm, ok := names[string(r[8:32])]; ok {
+		vd.Name, vd.State, vd.InitState = nm[0], nm[1][0], nm[2][0]
+	}
+	if c := ddfCRC(r); c != be.Uint32(r[4:]) {
+		vd.Err = fmt.Sprintf("configuration record CRC stored %08x, computed %08x", be.Uint32(r[4:]), c)
+	} else if err := vd.mdGeometry(); err != nil {
+		vd.Err = err.Error()
+	}
+	return vd, true
 }
 
 // ddfUUID is mdadm's UUID for a DDF GUID: the first 16 bytes of its SHA-1.

@@ -323,6 +323,9 @@ func finishArray(a *Array, roles, extra []*ArrayMember) {
 	case missing > 0:
 		a.State = "degraded"
 	}
+	if err := r6width(a); err != nil {
+		a.Problems = append(a.Problems, err.Error())
+	}
 	a.Size = arraySize(a)
 }
 

@@ -167,6 +167,9 @@ func OpenWith(arr *Array, opt Options) (*Volume, error) {
 		v.size = devSize
 		v.read = readRAID1
 	case 4, 5, 6:
+		if err := r6width(arr); err != nil {
+			return nil, err
+		}
 		if err := needChunk(); err != nil {
 			return nil, err
 		}
@@ -354,137 +357,163 @@ type r56geom struct {
 // r56map maps logical chunk number c to its stripe and devices
 // (drivers/md/raid5.c raid5_compute_sector).
 func (v *Volume) r56map(c int64) (stripe int64, g r56geom, ok bool, err error) {
-	n := v.n
-	level := v.arr.LevelNum
-	alg := v.arr.LayoutNum
-	data := n - 1
+	level, alg := v.arr.LevelNum, v.arr.LayoutNum
+	data := v.n - 1
 	if level == 6 {
-		data = n - 2
+		data = v.n - 2
 	}
 	dd := int(c % int64(data))
 	stripe = c / int64(data)
-	pd, qd := -1, -1
-	ni := int64(n)
-	bad := func() (int64, r56geom, bool, error) {
-		return 0, r56geom{}, false, fmt.Errorf("array %s: %s layout %d (%s) is not supported", v.arr.UUID, v.arr.Level, alg, LayoutName(level, alg, false))
-	}
 	switch level {
 	case 4:
-		pd = data
+		g, ok = r56geom{dd: dd, pd: data, qd: -1}, true
 	case 5:
-		switch alg {
-		case algLeftAsymmetric:
-			pd = data - int(stripe%ni)
-			if dd >= pd {
-				dd++
-			}
-		case algRightAsymmetric:
-			pd = int(stripe % ni)
-			if dd >= pd {
-				dd++
-			}
-		case algLeftSymmetric:
-			pd = data - int(stripe%ni)
-			dd = (pd + 1 + dd) % n
-		case algRightSymmetric:
-			pd = int(stripe % ni)
-			dd = (pd + 1 + dd) % n
-		case algParity0:
-			pd = 0
-			dd++
-		case algParityN:
-			pd = data
-		default:
-			return bad()
-		}
+		g, ok = r5geom(alg, v.n, stripe, dd)
 	case 6:
-		switch alg {
-		case algLeftAsymmetric:
-			pd = n - 1 - int(stripe%ni)
-			qd = pd + 1
-			if pd == n-1 {
-				dd++
-				qd = 0
-			} else if dd >= pd {
-				dd += 2
-			}
-		case algRightAsymmetric:
-			pd = int(stripe % ni)
-			qd = pd + 1
-			if pd == n-1 {
-				dd++
-				qd = 0
-			} else if dd >= pd {
-				dd += 2
-			}
-		case algLeftSymmetric:
-			pd = n - 1 - int(stripe%ni)
-			qd = (pd + 1) % n
-			dd = (pd + 2 + dd) % n
-		case algRightSymmetric:
-			pd = int(stripe % ni)
-			qd = (pd + 1) % n
-			dd = (pd + 2 + dd) % n
-		case algParity0:
-			pd, qd = 0, 1
-			dd += 2
-		case algParityN:
-			pd, qd = data, data+1
-		case algRotatingZeroRestart:
-			pd = int(stripe % ni)
-			qd = pd + 1
-			if pd == n-1 {
-				dd++
-				qd = 0
-			} else if dd >= pd {
-				dd += 2
-			}
-			g.ddf = true
-		case algRotatingNRestart:
-			pd = n - 1 - int((stripe+1)%ni)
-			qd = pd + 1
-			if pd == n-1 {
-				dd++
-				qd = 0
-			} else if dd >= pd {
-				dd += 2
-			}
-			g.ddf = true
-		case algRotatingNContinue:
-			pd = n - 1 - int(stripe%ni)
-			qd = (pd + n - 1) % n
-			dd = (pd + 1 + dd) % n
-			g.ddf = true
-		case algLeftAsymmetric6:
-			pd = data - int(stripe%(ni-1))
-			if dd >= pd {
-				dd++
-			}
-			qd = n - 1
-		case algRightAsymmetric6:
-			pd = int(stripe % (ni - 1))
-			if dd >= pd {
-				dd++
-			}
-			qd = n - 1
-		case algLeftSymmetric6:
-			pd = data - int(stripe%(ni-1))
-			dd = (pd + 1 + dd) % (n - 1)
-			qd = n - 1
-		case algRightSymmetric6:
-			pd = int(stripe % (ni - 1))
-			dd = (pd + 1 + dd) % (n - 1)
-			qd = n - 1
-		case algParity0_6:
-			pd = 0
-			dd++
-			qd = n - 1
-		default:
-			return bad()
-		}
+		g, ok = r6geom(alg, v.n, stripe, dd)
+	default: // only RAID4/5/6 volumes ask
+		g, ok = r56geom{dd: dd, pd: -1, qd: -1}, true
 	}
-	g.dd, g.pd, g.qd = dd, pd, qd
+	if !ok {
+		return 0, r56geom{}, false, fmt.Errorf("array %s: %s layout %d (%s) is not supported", v.arr.UUID, v.arr.Level, alg, LayoutName(level, alg, false))
+	}
 	return stripe, g, true, nil
+}
+
+// r5geom places data chunk dd of a stripe of n devices in the RAID5 layout
+// alg: P on one device, the n-1 data chunks on the others.
+func r5geom(alg, n int, stripe int64, dd int) (r56geom, bool) {
+	data, ni := n-1, int64(n)
+	pd := -1
+	switch alg {
+	case algLeftAsymmetric:
+		pd = data - int(stripe%ni)
+		if dd >= pd {
+			dd++
+		}
+	case algRightAsymmetric:
+		pd = int(stripe % ni)
+		if dd >= pd {
+			dd++
+		}
+	case algLeftSymmetric:
+		pd = data - int(stripe%ni)
+		dd = (pd + 1 + dd) % n
+	case algRightSymmetric:
+		pd = int(stripe % ni)
+		dd = (pd + 1 + dd) % n
+	case algParity0:
+		pd = 0
+		dd++
+	case algParityN:
+		pd = data
+	default:
+		return r56geom{}, false
+	}
+	return r56geom{dd: dd, pd: pd, qd: -1}, true
+}
+
+// r6geom places data chunk dd of a stripe of n devices in the RAID6 layout
+// alg: md's own layouts, DDF's rotating ones, or a RAID5 layout with Q on
+// the last device.
+func r6geom(alg, n int, stripe int64, dd int) (r56geom, bool) {
+	switch alg {
+	case algLeftAsymmetric, algRightAsymmetric, algLeftSymmetric, algRightSymmetric, algParity0, algParityN:
+		return r6mdGeom(alg, n, stripe, dd), true
+	case algRotatingZeroRestart, algRotatingNRestart, algRotatingNContinue:
+		return r6ddfGeom(alg, n, stripe, dd), true
+	case algLeftAsymmetric6, algRightAsymmetric6, algLeftSymmetric6, algRightSymmetric6, algParity0_6:
+		// The RAID5 layout over the first n-1 devices (the -6 layouts are
+		// numbered 16 on from the RAID5 ones), Q on the last.
+		g, _ := r5geom(alg-algLeftAsymmetric6, n-1, stripe, dd)
+		g.qd = n - 1
+		return g, true
+	}
+	return r56geom{}, false
+}
+
+// r6mdGeom is md's RAID6 layouts: P and Q on neighbouring devices.
+func r6mdGeom(alg, n int, stripe int64, dd int) r56geom {
+	ni := int64(n)
+	switch alg {
+	case algLeftAsymmetric:
+		return r6asym(n, n-1-int(stripe%ni), dd)
+	case algRightAsymmetric:
+		return r6asym(n, int(stripe%ni), dd)
+	case algLeftSymmetric:
+		pd := n - 1 - int(stripe%ni)
+		return r56geom{dd: (pd + 2 + dd) % n, pd: pd, qd: (pd + 1) % n}
+	case algRightSymmetric:
+		pd := int(stripe % ni)
+		return r56geom{dd: (pd + 2 + dd) % n, pd: pd, qd: (pd + 1) % n}
+	case algParity0:
+		return r56geom{dd: dd + 2, pd: 0, qd: 1}
+	default: // algParityN
+		return r56geom{dd: dd, pd: n - 2, qd: n - 1}
+	}
+}
+
+// r6ddfGeom is DDF's rotating RAID6 layouts, whose Q syndrome counts every
+// device (r6slots).
+func r6ddfGeom(alg, n int, stripe int64, dd int) r56geom {
+	ni := int64(n)
+	var g r56geom
+	switch alg {
+	case algRotatingZeroRestart:
+		g = r6asym(n, int(stripe%ni), dd)
+	case algRotatingNRestart:
+		g = r6asym(n, n-1-int((stripe+1)%ni), dd)
+	default: // algRotatingNContinue
+		pd := n - 1 - int(stripe%ni)
+		g = r56geom{dd: (pd + 1 + dd) % n, pd: pd, qd: (pd + n - 1) % n}
+	}
+	g.ddf = true
+	return g
+}
+
+// r6asym is the asymmetric placement: Q after P (on device 0 when P is the
+// last device), data in device order skipping both.
+func r6asym(n, pd, dd int) r56geom {
+	qd := pd + 1
+	if pd == n-1 {
+		dd++
+		qd = 0
+	} else if dd >= pd {
+		dd += 2
+	}
+	return r56geom{dd: dd, pd: pd, qd: qd}
+}
+
+// ddfRotating reports whether a RAID6 layout is one of DDF's rotating
+// ones (r6ddfGeom), whose Q syndrome gives P and Q slots of their own.
+func ddfRotating(alg int) bool {
+	return alg == algRotatingZeroRestart || alg == algRotatingNRestart || alg == algRotatingNContinue
+}
+
+// maxQSlots is how many distinct Q syndrome coefficients g^0..g^254 GF(2^8)
+// has; g^255 = g^0.
+const maxQSlots = 255
+
+// r6width refuses a RAID6 set whose Q syndrome needs more slots than GF(2^8)
+// has coefficients: two of its data disks would share one (g^a = g^b for
+// a ≡ b mod 255), and two data disks missing together could not be told
+// apart. md's layouts give the data disks n-2 slots, so 255 data disks fit;
+// DDF's rotating layouts give every device one (P's and Q's unused), so 253.
+// md itself has no such limit check; metadata may claim up to maxRaidDisks.
+func r6width(a *Array) error {
+	if a.LevelNum != 6 {
+		return nil
+	}
+	n := a.RaidDevices
+	slots, limit := n-2, maxQSlots
+	if ddfRotating(a.LayoutNum) {
+		slots, limit = n, maxQSlots-2
+	}
+	if slots <= maxQSlots {
+		return nil
+	}
+	return fmt.Errorf("array %s: %s (%s) with %d devices has %d data disks; at most %d fit its Q syndrome (GF(2^8) has %d coefficients): refusing to assemble",
+		a.UUID, a.Level, LayoutName(a.LevelNum, a.LayoutNum, false), n, n-2, limit, maxQSlots)
 }
 
 // r6slots gives, for each device of a RAID6 stripe, its slot in the Q
@@ -690,9 +719,14 @@ func (v *Volume) reconstruct(out []byte, devOff int64, g r56geom, stripe, data i
 			other = missingData[1]
 		}
 		b := slots[other]
+		den := gfPow2(a) ^ gfPow2(b)
+		if den == 0 { // a ≡ b mod 255: a set wider than r6width allows
+			return fmt.Errorf("array %s: stripe %d: data roles %d and %d share the Q coefficient g^%d and cannot be rebuilt together: %w",
+				v.arr.UUID, stripe, g.dd, other, a%maxQSlots, ErrTooManyMissing)
+		}
 		copy(out, qx)
 		gfMulAdd(out, px, gfPow2(b))
-		gfMulBuf(out, gfInv(gfPow2(a)^gfPow2(b)))
+		gfMulBuf(out, gfInv(den))
 		return nil
 	}
 	return fmt.Errorf("array %s: stripe %d: data role %d cannot be rebuilt: %w", v.arr.UUID, stripe, g.dd, ErrTooManyMissing)
