@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -154,9 +155,9 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		}
 	}
 
-	bin, err := exectuable("coldimage")
+	bin, err := exec.LookPath("coldimage")
 	if err != nil {
-		return fail("%v", err)
+		return fail("coldimage not found in PATH: %v (PATH=%s)", err, os.Getenv("PATH"))
 	}
 	o := AcquireOpts{Bin: bin, Hash: cfg.Hash, Case: cfg.Case, Examiner: cfg.Examiner, Evid: cfg.Evidence}
 	var wg sync.WaitGroup
@@ -191,16 +192,6 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	writeSession()
 	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
 	return s
-}
-
-func exectuable(name string) (string, error) {
-	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH %s", name, os.Getenv("PATH"))
 }
 
 func uniq(s ...string) []string {
