@@ -499,7 +499,8 @@ const maxQSlots = 255
 // a ≡ b mod 255), and two data disks missing together could not be told
 // apart. md's layouts give the data disks n-2 slots, so 255 data disks fit;
 // DDF's rotating layouts give every device one (P's and Q's unused), so 253.
-// md itself has no such limit check; metadata may claim up to maxRaidDisks.
+// Metadata may claim far more: md 1.x role tables hold 1920 entries, DDF
+// records up to 65535 elements, and Open believes up to maxRaidDisks.
 func r6width(a *Array) error {
 	if a.LevelNum != 6 {
 		return nil
