@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/initramfs/modules"
 	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
@@ -147,8 +148,29 @@ func (a *App) openUevent() error {
 		return err
 	}
 	a.uevents = s
-	go a.handleUevents()
+	go a.watchUevents()
 	return nil
+}
+
+// watchUevents runs handleUevents behind recover: a panic while handling
+// an event (describing a device reads it) is printed, every device is
+// swept write-blocked again (events may have been missed) and the handler
+// starts over; PID 1 never dies of it. A handler that ends (the socket
+// failed) is not restarted: it said so.
+func (a *App) watchUevents() {
+	for {
+		err := imager.Safely("uevent handler", func() error { a.handleUevents(); return nil })
+		pe := imager.AsPanic(err)
+		if pe == nil {
+			return
+		}
+		a.printCrash(pe)
+		if err := imager.Safely("write-block sweep", func() error { a.guard.Sweep(); return nil }); err != nil {
+			a.con.Printf("COLDIMAGE ERROR %v", err)
+		}
+		a.con.Printf("coldimage: uevent handler restarted after the crash; block devices swept write-blocked again")
+		time.Sleep(time.Second) // a handler that crashes on every event must not spin
+	}
 }
 
 func (a *App) handleUevents() {
