@@ -118,7 +118,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		}
 	}()
 
-	rel := filepath.Join("coldimage", caseDir(cfg.Case), started.UTC().Format("20060102T150405Z"))
+	rel := filepath.Join("coldimage", imager.CaseFolder(cfg.Case), started.UTC().Format("20060102T150405Z"))
 	dir := filepath.Join(TargetMount, rel)
 	s.Target.Folder = "/" + rel
 	if err := os.MkdirAll(dir, 0o755); err != nil {

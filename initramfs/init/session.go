@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
@@ -33,15 +32,3 @@ func writeSynced(path string, b []byte) error {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// caseDir makes a case ID safe as one path element.
-func caseDir(c string) string {
-	if c == "" {
-		return "nocase"
-	}
-	s := sanitizeID(strings.ReplaceAll(c, " ", "_"))
-	if s == "" {
-		return "nocase"
-	}
-	return s
-}
