@@ -9,7 +9,8 @@ FUZZTIME ?= 4s
 # Every parser of untrusted on-disk data has a fuzz target; make test runs each briefly.
 FUZZ_TARGETS := ./raid/:FuzzParseMD090 ./raid/:FuzzParseMD1 ./raid/:FuzzExamineOpen ./raid/:FuzzDDF \
 	./raid/:FuzzIMSM ./raid/:FuzzLVM2 ./raid/:FuzzBtrfs ./raid/:FuzzZFS ./raid/:FuzzLDM \
-	./imager/ewf/:FuzzParseSegment ./imager/ewf/:FuzzHeaderText ./disk/:FuzzPartTable ./disk/:FuzzProbe ./disk/:FuzzFSSpace
+	./raid/:FuzzRAID6Degraded ./imager/ewf/:FuzzParseSegment ./imager/ewf/:FuzzHeaderText ./disk/:FuzzPartTable ./disk/:FuzzProbe \
+	./disk/:FuzzFSSpace
 
 .PHONY: all help build appliance usb demo demo-host fuzz test test-unit bench deps clean
 

@@ -2,7 +2,8 @@
 # Installs the Debian packages the builds and tests use. Idempotent; needs root.
 set -euo pipefail
 pkgs=(
-	coreutils util-linux fdisk gdisk e2fsprogs dosfstools exfatprogs ntfs-3g  # fixtures, independent checkers
+	coreutils util-linux fdisk gdisk e2fsprogs dosfstools exfatprogs exfat-fuse ntfs-3g  # fixtures, independent checkers
+	strace                           # the CLI write-block-first test watches syscalls
 	xfsprogs btrfs-progs xorriso     # filesystem-probe fixtures
 	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
 	dc3dd                            # benchmark baseline
