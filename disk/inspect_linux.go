@@ -135,6 +135,7 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 	if info.ReadOnly, err = blkROGet(fd); err != nil {
 		return info, fmt.Errorf("inspect %s: %w", path, err)
 	}
+	noteAccess("read", fd)
 	if info.Size > 0 {
 		if fs, ok := Probe(f, info.Size); ok {
 			info.FSType, info.FSLabel, info.FSUUID = fs.Type, fs.Label, fs.UUID
@@ -201,6 +202,7 @@ func parentTable(parent string) []partEntry {
 	if err != nil {
 		return nil
 	}
+	noteAccess("read", int(f.Fd()))
 	_, entries := readPartTable(f, size, logical)
 	return entries
 }
@@ -280,6 +282,7 @@ func setROfd(path string, fd int) error {
 	if !ro {
 		return fmt.Errorf("confirm read-only on %s: %w", path, ErrNotReadOnly)
 	}
+	noteAccess("setro", fd)
 	return nil
 }
 

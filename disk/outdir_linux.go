@@ -4,6 +4,7 @@ package disk
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,36 +71,52 @@ func OutputOnSource(dir string, src Info) (bool, string, error) {
 		return false, "", fmt.Errorf("self-target check: %w", err)
 	}
 	if src.Kind == KindFile {
-		return fileOnSource(dir, existing, src)
+		if on, why, err := fileIsSource(dir, existing, src); on || err != nil {
+			return on, why, err
+		}
 	}
+	return landsOnSource("OUTDIR "+dir, existing, src)
+}
 
-	srcName := src.Name
-	if n, err := blockDevName(src.Path); err == nil {
-		srcName = n
+// OutputFileOnSource reports whether creating and writing the file path
+// (which may not exist yet; raid assemble -o OUT) would write onto source
+// src, with a human reason when it would: path is the source itself
+// (directly, through symlinks or as a hard link), or a block device the
+// source taints (the source, its disk, its partitions, devices stacked on
+// them, a loop device backed by a source file), or its directory lies on
+// a file system of the source as OutputOnSource decides for an OUTDIR.
+func OutputFileOnSource(path string, src Info) (bool, string, error) {
+	what := "output " + path
+	if st, err := os.Stat(path); err == nil { // symlinks followed
+		if sst, err := os.Stat(src.Path); err == nil && os.SameFile(st, sst) {
+			return true, fmt.Sprintf("%s is the source %s", what, src.Path), nil
+		}
+		if isBlockMode(st.Mode()) {
+			name, err := blockDevName(path)
+			if err != nil {
+				return false, "", fmt.Errorf("self-target check: %w", err)
+			}
+			tainted, err := taintedBy(src)
+			if err != nil {
+				return false, "", err
+			}
+			if why, ok := tainted[name]; ok {
+				return true, fmt.Sprintf("%s is %s", what, why), nil
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, "", fmt.Errorf("self-target check: %w", err)
 	}
-	tainted, err := taintedDevices(srcName)
-	if err != nil {
-		return false, "", fmt.Errorf("self-target check for %s: %w", src.Path, err)
-	}
-	outDevs, err := devicesUnder(existing)
+	existing, err := nearestExisting(filepath.Dir(path))
 	if err != nil {
 		return false, "", fmt.Errorf("self-target check: %w", err)
 	}
-	for _, d := range outDevs {
-		if why, ok := tainted[d]; ok {
-			return true, fmt.Sprintf("OUTDIR %s is on %s", dir, why), nil
-		}
-		// Downward too: a device mapper / md target built on a tainted device.
-		for _, s := range slavesOf(d) {
-			if why, ok := tainted[s]; ok {
-				return true, fmt.Sprintf("OUTDIR %s is on %s, which is built on %s", dir, d, why), nil
-			}
-		}
-	}
-	return false, "", nil
+	return landsOnSource(what, existing, src)
 }
 
-func fileOnSource(dir, existing string, src Info) (bool, string, error) {
+// fileIsSource: for a file source, the output directory, or an output file
+// the engine would write in it (image.*, acquisition.*), is the source file.
+func fileIsSource(dir, existing string, src Info) (bool, string, error) {
 	sst, err := os.Stat(src.Path)
 	if err != nil {
 		return false, "", fmt.Errorf("self-target check: %w", err)
@@ -115,27 +132,75 @@ func fileOnSource(dir, existing string, src Info) (bool, string, error) {
 			}
 		}
 	}
-	// The image may be attached to a loop device whose file system is the
-	// output directory: writing there writes into the source file.
-	for loop, back := range boundLoops() {
-		if st, err := os.Stat(back); err != nil || !os.SameFile(st, sst) {
-			continue
+	return false, "", nil
+}
+
+// landsOnSource reports whether the file system holding existing (an
+// existing, resolved directory) lives on a device source src taints.
+// what names the output in the reason.
+func landsOnSource(what, existing string, src Info) (bool, string, error) {
+	tainted, err := taintedBy(src)
+	if err != nil {
+		return false, "", err
+	}
+	if len(tainted) == 0 {
+		return false, "", nil
+	}
+	outDevs, err := devicesUnder(existing)
+	if err != nil {
+		return false, "", fmt.Errorf("self-target check: %w", err)
+	}
+	for _, d := range outDevs {
+		if why, ok := tainted[d]; ok {
+			return true, fmt.Sprintf("%s is on %s", what, why), nil
 		}
-		tainted, err := taintedDevices(loop)
-		if err != nil {
-			continue
-		}
-		outDevs, err := devicesUnder(existing)
-		if err != nil {
-			return false, "", fmt.Errorf("self-target check: %w", err)
-		}
-		for _, d := range outDevs {
-			if why, ok := tainted[d]; ok {
-				return true, fmt.Sprintf("OUTDIR %s is on %s; %s is backed by the source file %s", dir, why, loop, src.Path), nil
+		// Downward too: a device mapper / md target built on a tainted device.
+		for _, s := range slavesOf(d) {
+			if why, ok := tainted[s]; ok {
+				return true, fmt.Sprintf("%s is on %s, which is built on %s", what, d, why), nil
 			}
 		}
 	}
 	return false, "", nil
+}
+
+// taintedBy maps the devices that must not receive output while src is
+// imaged to why: for a block device taintedDevices; for a regular file the
+// loop devices backed by it (the image may be attached: writing to its
+// file system writes into the source file) and what taintedDevices says
+// of them.
+func taintedBy(src Info) (map[string]string, error) {
+	if src.Kind != KindFile {
+		srcName := src.Name
+		if n, err := blockDevName(src.Path); err == nil {
+			srcName = n
+		}
+		t, err := taintedDevices(srcName)
+		if err != nil {
+			return nil, fmt.Errorf("self-target check for %s: %w", src.Path, err)
+		}
+		return t, nil
+	}
+	sst, err := os.Stat(src.Path)
+	if err != nil {
+		return nil, fmt.Errorf("self-target check: %w", err)
+	}
+	out := map[string]string{}
+	for loop, back := range boundLoops() {
+		if st, err := os.Stat(back); err != nil || !os.SameFile(st, sst) {
+			continue
+		}
+		t, err := taintedDevices(loop)
+		if err != nil {
+			continue
+		}
+		for d, why := range t {
+			if _, ok := out[d]; !ok {
+				out[d] = fmt.Sprintf("%s; %s is backed by the source file %s", why, loop, src.Path)
+			}
+		}
+	}
+	return out, nil
 }
 
 // taintedDevices maps every kernel device name that must not receive
@@ -357,6 +422,7 @@ func btrfsMembers(name string) []string {
 	if err != nil {
 		return nil
 	}
+	noteAccess("read", int(f.Fd()))
 	fs, ok := probeBtrfs(f, size)
 	if !ok || fs.UUID == "" {
 		return nil

@@ -21,7 +21,7 @@ func OpenSource(path string, opt OpenOptions) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
 	}
-	isBlock := st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
+	isBlock := isBlockMode(st.Mode())
 	if !isBlock && !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("open source %s: not a block device or regular file (mode %v)", path, st.Mode())
 	}
@@ -31,13 +31,21 @@ func OpenSource(path string, opt OpenOptions) (*Source, error) {
 	}
 	s := &Source{path: path, buffered: f}
 	// The read-only flag goes on before anything (even Inspect's probes)
-	// reads a byte.
+	// reads a byte: on the source, and on what Inspect reads with it (the
+	// disk holding a partition, the partitions of a disk).
 	if isBlock && !opt.NoSetReadOnly {
 		if err := setROfd(path, int(f.Fd())); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("open source: %w", err)
 		}
 		s.roSet, s.roConfirmed = true, true
+		w := NewWriteBlocker()
+		err := w.Block(path)
+		w.Close()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open source: %w", err)
+		}
 	}
 	if s.Info, err = Inspect(path); err != nil {
 		f.Close()
@@ -91,6 +99,9 @@ func fileDirectAlign(path string) int64 {
 func (s *Source) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read %s at offset %d: negative offset", s.path, off)
+	}
+	if accessHook != nil {
+		noteAccess("read", int(s.buffered.Fd()))
 	}
 	n := 0
 	for n < len(p) {

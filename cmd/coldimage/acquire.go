@@ -67,27 +67,35 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var splitN, segN int64
 	if *split != "" {
-		if splitN, err = parseSize(*split); err != nil {
-			return usageError("--split: " + err.Error())
+		if splitN, err = sizeFlag("split", *split); err != nil {
+			return err
 		}
 		if splitN == 0 || splitN%512 != 0 {
 			return usageError(fmt.Sprintf("--split %s: must be a positive multiple of 512 bytes", *split))
 		}
 	}
 	if *segSize != "" {
-		if segN, err = parseSize(*segSize); err != nil {
-			return usageError("--segment-size: " + err.Error())
+		if segN, err = sizeFlag("segment-size", *segSize); err != nil {
+			return err
 		}
 		if segN < 1<<20 {
 			return usageError(fmt.Sprintf("--segment-size %s: must be at least 1 MiB", *segSize))
 		}
 	}
-	pieceN, err := parseSize(*pieceSize)
-	if err != nil || (pieceN != 0 && pieceN < 1<<20) {
+	pieceN, err := sizeFlag("piece-size", *pieceSize)
+	if err != nil {
+		return err
+	}
+	if pieceN != 0 && pieceN < 1<<20 {
 		return usageError(fmt.Sprintf("--piece-size %s: want 0 (no piecewise hashes) or a size of at least 1M", *pieceSize))
 	}
 	if pieceN == 0 {
 		pieceN = -1
+	}
+	for _, f := range []struct{ name, value string }{{"case", *caseID}, {"examiner", *examiner}, {"evidence", *evidence}, {"notes", *notes}} {
+		if err := textFlag(f.name, f.value); err != nil {
+			return err
+		}
 	}
 	sources, outdir := pos[:len(pos)-1], pos[len(pos)-1]
 
@@ -97,6 +105,25 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	hs, err := hashersFor(countSHA256(algs, len(sources)))
 	if err != nil {
 		return err
+	}
+	// Write-blocking comes first: every block-device source (and the disk
+	// holding a partition, the partitions of a disk) is set read-only and
+	// confirmed before anything below reads a byte of it — inspection,
+	// preflight, RAID metadata. Volume members are blocked by openVolume.
+	wb := disk.NewWriteBlocker()
+	defer func() {
+		wb.Close()
+		if b := wb.Blocked(); len(b) > 0 {
+			fmt.Fprintf(stderr, "read-only (BLKROSET, confirmed by BLKROGET; the flag stays set, blockdev --setrw undoes it): %s\n", strings.Join(b, " "))
+		}
+	}()
+	for _, s := range sources {
+		if isVolumeID(s) {
+			continue
+		}
+		if err := wb.Block(s); err != nil {
+			return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
+		}
 	}
 	var reqs []*acquire.Request
 	var infos []disk.Info // per request, for its id and the progress line
@@ -108,7 +135,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			NoVerify: *noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs, Buffers: buffers,
 		}
 		if isVolumeID(s) {
-			vol, geo, closeVol, err := openVolume(s, members)
+			vol, geo, closeVol, err := openVolume(s, members, wb)
 			if err != nil {
 				return fmt.Errorf("%w: %v", acquire.ErrRefused, err)
 			}
@@ -145,6 +172,22 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if err := acquire.Preflight(reqs); err != nil {
 		return err
+	}
+	// Output directories are made only now, after every check: each job's
+	// by acquire.Run (which removes it again when it refuses), the parent
+	// of several here. Whatever did not exist before and is still empty at
+	// the end (every job refused) is removed again.
+	var missing []string
+	for _, d := range append([]string{outdir}, mirrors...) {
+		missing = append(missing, missingDirs(d)...)
+	}
+	defer removeIfEmpty(missing)
+	if len(sources) > 1 {
+		for _, d := range append([]string{outdir}, mirrors...) {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("%w: create output directory: %v", acquire.ErrRefused, err)
+			}
+		}
 	}
 
 	prog := newProgress(*jsonProgress, stdout, stderr)
@@ -212,6 +255,26 @@ func worst(errs []error) error {
 		msgs = append(msgs, e.Error())
 	}
 	return fmt.Errorf("%w (all failures: %s)", errs[0], strings.Join(msgs, "; "))
+}
+
+// missingDirs lists dir and those of its parents that do not exist,
+// deepest first.
+func missingDirs(dir string) []string {
+	var out []string
+	for p := filepath.Clean(dir); filepath.Dir(p) != p; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil {
+			break
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// removeIfEmpty removes directories, deepest first, that are empty.
+func removeIfEmpty(dirs []string) {
+	for _, d := range dirs {
+		os.Remove(d) // fails, harmlessly, on one that is not empty
+	}
 }
 
 func refuseExisting(outdir string) error {

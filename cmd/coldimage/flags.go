@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
+	"math/big"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/verify"
@@ -69,7 +71,16 @@ func parseInterleaved(fs *flag.FlagSet, args []string, stderr io.Writer) ([]stri
 	}
 }
 
-// parseSize reads 650M, 2G, 4GiB (binary), 2GB (decimal) or plain bytes.
+// maxSize bounds every size flag (4 EiB): far above any disk, far below
+// int64 overflow in the arithmetic that uses it.
+const maxSize = 1 << 62
+
+// sizeSyntax is a decimal number with an optional fraction; no sign,
+// exponent, hex, NaN or Inf.
+var sizeSyntax = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// parseSize reads 650M, 2G, 1.5G, 4GiB (binary), 2GB (decimal) or plain
+// bytes: a whole number of bytes from 0 to 4 EiB, computed exactly.
 func parseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	mult := int64(1)
@@ -88,13 +99,43 @@ func parseSize(s string) (int64, error) {
 			break
 		}
 	}
-	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("size %q: want a number with an optional unit (K, M, G, T, KiB…, KB…)", s)
+	if !sizeSyntax.MatchString(t) {
+		return 0, fmt.Errorf("not a size: want a number with an optional unit (K, M, G, T, KiB…, KB…)")
 	}
-	v := n * float64(mult)
-	if v > 1<<62 {
-		return 0, fmt.Errorf("size %q is too large", s)
+	v, ok := new(big.Rat).SetString(t)
+	if !ok {
+		return 0, fmt.Errorf("not a size: want a number with an optional unit (K, M, G, T, KiB…, KB…)")
 	}
-	return int64(v), nil
+	v.Mul(v, new(big.Rat).SetInt64(mult))
+	if !v.IsInt() {
+		return 0, fmt.Errorf("not a whole number of bytes (%s)", v.FloatString(3))
+	}
+	if v.Cmp(new(big.Rat).SetInt64(maxSize)) > 0 {
+		return 0, fmt.Errorf("too large (at most %d bytes, 4 EiB)", int64(maxSize))
+	}
+	return v.Num().Int64(), nil
+}
+
+// sizeFlag parses the value of --name as a size; a bad value is a usage
+// error naming the flag and the value.
+func sizeFlag(name, value string) (int64, error) {
+	n, err := parseSize(value)
+	if err != nil {
+		return 0, usageError(fmt.Sprintf("--%s %q: %v", name, value, err))
+	}
+	return n, nil
+}
+
+// textFlag refuses a text flag that is not valid UTF-8: the records store
+// text as UTF-8 (JSON and E01 would change the bytes, the text record would
+// not), so a value is taken as typed or not at all.
+func textFlag(name, value string) error {
+	for i := 0; i < len(value); {
+		r, n := utf8.DecodeRuneInString(value[i:])
+		if r == utf8.RuneError && n == 1 {
+			return usageError(fmt.Sprintf("--%s %q: not valid UTF-8 (byte 0x%02x at byte offset %d); records keep text as UTF-8", name, value, value[i], i))
+		}
+		i += n
+	}
+	return nil
 }

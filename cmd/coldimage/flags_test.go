@@ -2,9 +2,15 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 func TestParseSize(t *testing.T) {
@@ -14,20 +20,156 @@ func TestParseSize(t *testing.T) {
 		bad  bool
 	}{
 		{"512", 512, false},
+		{"0", 0, false},
 		{"1K", 1024, false},
 		{"650M", 650 << 20, false},
 		{"2G", 2 << 30, false},
 		{"4GiB", 4 << 30, false},
+		{"4gib", 4 << 30, false},
 		{"2GB", 2e9, false},
+		{"10KB", 10000, false},
 		{"1.5G", 3 << 29, false},
+		{"1.5KB", 1500, false},
+		{"512B", 512, false},
+		{" 2 G ", 2 << 30, false},
+		{"4194304T", 1 << 62, false},
 		{"", 0, true},
+		{"-1", 0, true},
 		{"-1G", 0, true},
+		{"+1G", 0, true},
 		{"tenG", 0, true},
+		{"NaN", 0, true},
+		{"nan", 0, true},
+		{"NaNG", 0, true},
+		{"Inf", 0, true},
+		{"+Inf", 0, true},
+		{"-Inf", 0, true},
+		{"infinity", 0, true},
+		{"1e30", 0, true},
+		{"1e3", 0, true}, // no exponents: sizes are typed as digits
+		{"0x10", 0, true},
+		{"1_000", 0, true},
+		{"9223372036854775808", 0, true},
+		{"4194305T", 0, true},
+		{"8388608T", 0, true},
+		{"1.1K", 0, true}, // 1126.4 bytes
+		{"0.5", 0, true},
+		{".5G", 0, true},
+		{"1.G", 0, true},
+		{"1/2G", 0, true},
+		{"G", 0, true},
 	} {
 		got, err := parseSize(tc.in)
 		if (err != nil) != tc.bad || got != tc.want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d, bad=%v", tc.in, got, err, tc.want, tc.bad)
 		}
+	}
+}
+
+// TestSizeFlagsUsage: a bad size is a usage error (exit 2) naming the flag
+// and the value, before anything is created or opened.
+func TestSizeFlagsUsage(t *testing.T) {
+	dir := t.TempDir()
+	src := writeSource(t, dir, "src.dd", 4096, 1)
+	for _, flagName := range []string{"split", "segment-size", "piece-size"} {
+		for _, v := range []string{"NaN", "Inf", "-Inf", "-1", "-1G", "1e30", "9223372036854775808", "99999999T", "1.1K", "ten"} {
+			out := filepath.Join(dir, "out-"+flagName+"-"+v)
+			args := []string{"acquire", "--" + flagName, v}
+			if flagName == "segment-size" {
+				args = append(args, "--format", "e01")
+			}
+			_, _, err := runCLI(t, append(args, src, out)...)
+			if exitCode(err) != exitUsage || err == nil || !strings.Contains(err.Error(), "--"+flagName) || !strings.Contains(err.Error(), v) {
+				t.Errorf("--%s %s: exit %d %v; want a usage error naming the flag and value", flagName, v, exitCode(err), err)
+			}
+			if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+				t.Errorf("--%s %s: OUTDIR %s exists after the usage error", flagName, v, out)
+			}
+		}
+	}
+	// Good sizes still work.
+	out := filepath.Join(dir, "good")
+	if _, stderr, err := runCLI(t, "acquire", "--split", "1.5K", "--piece-size", "1MiB", src, out); err != nil {
+		t.Fatalf("--split 1.5K: %v\n%s", err, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "image.raw.003")); err != nil {
+		t.Errorf("--split 1.5K of 4096 bytes: %v", err)
+	}
+}
+
+// TestRefusedLeavesNoOutdir: a refusal leaves no OUTDIR (or parent) that
+// the command created — here E01 of a source that is no whole number of
+// sectors, refused when the image is set up, with one source, several
+// sources and a mirror.
+func TestRefusedLeavesNoOutdir(t *testing.T) {
+	dir := t.TempDir()
+	odd := writeSource(t, dir, "odd.bin", 1000, 2)
+	odd2 := writeSource(t, dir, "odd2.bin", 1001, 3)
+	for _, tc := range []struct {
+		name string
+		args func(out, mirror string) []string
+	}{
+		{"one", func(out, _ string) []string { return []string{odd, out} }},
+		{"nested", func(out, _ string) []string { return []string{odd, filepath.Join(out, "a", "b")} }},
+		{"several", func(out, _ string) []string { return []string{odd, odd2, out} }},
+		{"mirror", func(out, m string) []string { return []string{"--mirror", m, odd, out} }},
+		{"several-mirror", func(out, m string) []string { return []string{"--mirror", m, odd, odd2, out} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			mirror := filepath.Join(t.TempDir(), "mirror")
+			_, _, err := runCLI(t, append([]string{"acquire", "--format", "e01"}, tc.args(out, mirror)...)...)
+			if exitCode(err) != exitRefused {
+				t.Fatalf("exit %d %v, want a refusal", exitCode(err), err)
+			}
+			for _, d := range []string{out, mirror} {
+				if _, serr := os.Stat(d); !os.IsNotExist(serr) {
+					ents, _ := os.ReadDir(d)
+					t.Errorf("%s left behind after the refusal (%d entries)", d, len(ents))
+				}
+			}
+		})
+	}
+	// An OUTDIR that existed (empty) stays.
+	pre := filepath.Join(t.TempDir(), "pre")
+	os.Mkdir(pre, 0o755)
+	if _, _, err := runCLI(t, "acquire", "--format", "e01", odd, pre); exitCode(err) != exitRefused {
+		t.Fatalf("exit %d %v", exitCode(err), err)
+	}
+	if st, err := os.Stat(pre); err != nil || !st.IsDir() {
+		t.Errorf("the examiner's empty OUTDIR was removed: %v", err)
+	}
+}
+
+// TestTextFlagsUTF8: case, examiner, evidence and notes that are not valid
+// UTF-8 are a usage error naming the flag and the byte offset (the JSON
+// record and the E01 header would store U+FFFD, the text record the raw
+// byte); valid UTF-8 is kept byte for byte.
+func TestTextFlagsUTF8(t *testing.T) {
+	dir := t.TempDir()
+	src := writeSource(t, dir, "src.dd", 4096, 4)
+	for _, f := range []string{"case", "examiner", "evidence", "notes"} {
+		for _, tc := range []struct {
+			v   string
+			off int
+		}{{"M\xfcller", 1}, {"ab\xc3", 2}, {"\xff", 0}, {"ok \xed\xa0\x80", 3}} {
+			out := filepath.Join(dir, "out-"+f)
+			_, _, err := runCLI(t, "acquire", "--"+f, tc.v, src, out)
+			if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--"+f) || !strings.Contains(err.Error(), fmt.Sprintf("byte offset %d", tc.off)) {
+				t.Errorf("--%s %q: exit %d %v; want a usage error naming the flag and byte offset %d", f, tc.v, exitCode(err), err, tc.off)
+			}
+			if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+				t.Errorf("--%s %q: OUTDIR created", f, tc.v)
+			}
+		}
+	}
+	out := filepath.Join(dir, "good")
+	if _, stderr, err := runCLI(t, "acquire", "--case", "Müller", "--notes", "Zoë 日本", src, out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rec, err := imager.ReadRecord(out)
+	if err != nil || rec.Case.Case != "Müller" || rec.Case.Notes != "Zoë 日本" {
+		t.Errorf("record case %+v, %v", rec.Case, err)
 	}
 }
 

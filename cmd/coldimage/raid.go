@@ -16,6 +16,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/raid"
 )
 
@@ -71,14 +72,24 @@ func recordedSerial(path string) string {
 	return rec.Source.Serial
 }
 
-// openMembers opens every path read-only. The returned closer closes them all.
-// Serials come from the device (sysfs/VPD) or from --serial.
+// openMembers opens every path read-only, block devices set read-only
+// (BLKROSET, confirmed by BLKROGET) before any of them is read. The
+// returned closer closes them all. Serials come from the device
+// (sysfs/VPD) or from --serial.
 func openMembers(paths []string, serials serialFlags) ([]raid.Member, func(), error) {
 	var ms []raid.Member
 	var srcs []*disk.Source
+	wb := disk.NewWriteBlocker()
 	closeAll := func() {
 		for _, s := range srcs {
 			s.Close()
+		}
+		wb.Close()
+	}
+	for _, p := range paths {
+		if err := wb.Block(p); err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("member %s: %w", p, err)
 		}
 	}
 	for _, p := range paths {
@@ -275,10 +286,8 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 	default:
 		return usageError(fmt.Sprintf("--raid0-layout %q: want original or alternate", *r0))
 	}
-	for _, p := range pos {
-		if p == *out {
-			return fmt.Errorf("output %s is also a member: refusing to write onto evidence", *out)
-		}
+	if err := outputOnMembers(*out, pos); err != nil {
+		return err
 	}
 	ms, closeAll, err := openMembers(pos, serials)
 	if err != nil {
@@ -344,6 +353,31 @@ func runRaidAssemble(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(stdout, "wrote %s: %s %s, %d bytes, sha256 %s\n", *out, arr.SourceID(), arr.Level, n, hex.EncodeToString(h.Sum(nil)))
 	if r := v.Repairs(); r > 0 {
 		fmt.Fprintf(stderr, "warning: %d reads failed on a member and were served from the redundancy (parity or another copy)\n", r)
+	}
+	return nil
+}
+
+// outputOnMembers refuses an output that would write onto a member: the
+// check acquire makes for its OUTDIR (symlinks, hard links, the member's
+// disk, partitions and stacked devices, loop devices backed by a member
+// image, the file system the output lands on). It reads no member.
+func outputOnMembers(out string, members []string) error {
+	for _, m := range members {
+		st, err := os.Stat(m)
+		if err != nil {
+			continue // openMembers reports it
+		}
+		info := disk.Info{Path: m, Name: filepath.Base(m), Kind: disk.KindDisk}
+		if st.Mode().IsRegular() {
+			info.Kind = disk.KindFile
+		}
+		on, why, err := disk.OutputFileOnSource(out, info)
+		if err != nil {
+			return fmt.Errorf("%w: check whether %s is on member %s: %v", acquire.ErrRefused, out, m, err)
+		}
+		if on {
+			return fmt.Errorf("%w: %s (member %s): refusing to write onto evidence", acquire.ErrRefused, why, m)
+		}
 	}
 	return nil
 }

@@ -150,3 +150,110 @@ func TestRaidCLIIMSMSerialFromRecord(t *testing.T) {
 		t.Fatalf("stdout %q, want kernel hash %s", stdout.String(), r.SHA256)
 	}
 }
+
+// TestRaidAssembleOutputOnMember: raid assemble -o refuses (exit 5) an
+// output that is a member however it is spelled — a symlink (chain), a
+// hard link, a relative path — and, with loop devices, a symlink to a
+// member device or to its partition, a file on a file system of a member
+// device, and a file on a loop device backed by a member image; it reads no
+// member before refusing.
+func TestRaidAssembleOutputOnMember(t *testing.T) {
+	dir := t.TempDir()
+	m1 := writeSource(t, dir, "m1.img", 1<<20, 7)
+	m2 := writeSource(t, dir, "m2.img", 1<<20, 8)
+	sum := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sha256.Sum256(b)
+		return hex.EncodeToString(s[:])
+	}
+	want := sum(m1)
+	refused := func(t *testing.T, out string, members ...string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"raid", "assemble", "-o", out}, members...), nil, &stdout, &stderr)
+		if exitCode(err) != exitRefused || !strings.Contains(err.Error(), "onto evidence") {
+			t.Errorf("assemble -o %s %v: exit %d %v; want a refusal (exit 5)", out, members, exitCode(err), err)
+		}
+	}
+	link := filepath.Join(dir, "link")
+	os.Symlink(m1, link)
+	chain := filepath.Join(dir, "chain")
+	os.Symlink("link", chain)
+	hard := filepath.Join(dir, "hard")
+	if err := os.Link(m1, hard); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, link, m1, m2)
+	refused(t, chain, m2, m1)
+	refused(t, hard, m1, m2)
+	t.Chdir(dir)
+	refused(t, "./m1.img", m1, m2)
+	refused(t, "m2.img", m1, filepath.Join(dir, ".", "m2.img"))
+	if got := sum(m1); got != want {
+		t.Fatalf("member m1 changed")
+	}
+	// Not on a member: the check lets it pass (these members hold no RAID).
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"raid", "assemble", "-o", filepath.Join(t.TempDir(), "vol.raw"), m1, m2}, nil, &stdout, &stderr)
+	if err == nil || exitCode(err) == exitRefused {
+		t.Errorf("assemble into a fresh directory: exit %d %v; want the no-metadata error", exitCode(err), err)
+	}
+
+	if os.Geteuid() != 0 {
+		t.Skip("the loop-device cases need root")
+	}
+	needTool(t, "losetup", "sfdisk", "mkfs.ext4", "blockdev", "mount")
+	img := filepath.Join(dir, "disk.img")
+	sh(t, "truncate", "-s", "24M", img)
+	cmd := exec.Command("sfdisk", "-q", img)
+	cmd.Stdin = strings.NewReader("label: gpt\nstart=2048, size=20480, type=L\n")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v %s", err, b)
+	}
+	loop, parts := blockLoop(t, img)
+	if len(parts) != 1 {
+		t.Fatalf("no partition on %s", loop)
+	}
+	part := parts[0]
+	sh(t, "mkfs.ext4", "-q", part)
+	loopLink := filepath.Join(dir, "loop-link")
+	os.Symlink(loop, loopLink)
+	partLink := filepath.Join(dir, "part-link")
+	os.Symlink(part, partLink)
+	refused(t, loopLink, loop)
+	refused(t, partLink, loop)
+	refused(t, part, loop)
+	refused(t, loopLink, part)
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	sh(t, "mount", part, mnt)
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	refused(t, filepath.Join(mnt, "vol.raw"), loop)
+	refused(t, filepath.Join(mnt, "sub", "vol.raw"), part)
+
+	// A member image attached to a loop device whose file system holds the output.
+	m3 := filepath.Join(dir, "m3.img")
+	sh(t, "truncate", "-s", "16M", m3)
+	sh(t, "mkfs.ext4", "-q", m3)
+	loop3, _ := blockLoop(t, m3)
+	mnt3 := filepath.Join(dir, "mnt3")
+	os.Mkdir(mnt3, 0o755)
+	sh(t, "mount", loop3, mnt3)
+	t.Cleanup(func() { exec.Command("umount", mnt3).Run() })
+	refused(t, filepath.Join(mnt3, "vol.raw"), m1, m3)
+
+	// Refused before reading: no member was write-blocked, nothing written.
+	for _, d := range []string{loop, part, loop3} {
+		if ro := sh(t, "blockdev", "--getro", d); ro != "0" {
+			t.Errorf("%s read-only (%s): a member was opened before the refusal", d, ro)
+		}
+	}
+	for _, d := range []string{mnt, mnt3} {
+		if ents, _ := os.ReadDir(d); len(ents) != 1 || ents[0].Name() != "lost+found" {
+			t.Errorf("%s holds %v after the refusals", d, ents)
+		}
+	}
+}

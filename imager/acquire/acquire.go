@@ -174,6 +174,13 @@ func checkOutDir(dir string) error {
 	return nil
 }
 
+// removeEmpty removes directories while they are empty.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		os.Remove(d) // fails, harmlessly, on one that is not empty
+	}
+}
+
 // fsOf names the filesystem dir will be on (walking up to an existing parent) and its free bytes.
 func fsOf(dir string) (uint64, int64, error) {
 	p := dir
@@ -214,9 +221,18 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	defer src.Close()
 	info := srcRec.info
+	// A refusal from here until the sinks exist removes the output
+	// directories this call created (still empty): a refused job leaves
+	// none behind. Parents made on the way are the caller's to remove.
+	var made []string
 	for _, d := range r.outDirs() {
+		_, statErr := os.Lstat(d)
 		if err := os.MkdirAll(d, 0o755); err != nil {
+			removeEmpty(made)
 			return nil, fmt.Errorf("%w: create output directory: %v", ErrRefused, err)
+		}
+		if errors.Is(statErr, os.ErrNotExist) {
+			made = append(made, d)
 		}
 	}
 
@@ -245,6 +261,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			for _, s := range sinks {
 				s.Abort()
 			}
+			removeEmpty(made)
 			return nil, fmt.Errorf("%w: %v", ErrRefused, err)
 		}
 		sinks = append(sinks, sink)
