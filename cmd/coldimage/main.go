@@ -25,8 +25,11 @@ const usage = `usage: coldimage COMMAND [flags] ...
 commands:
   list [--json]                         disks, partitions, RAID membership
   acquire [flags] SOURCE... OUTDIR      image, hash, verify, record
-  verify OUTDIR [--source SOURCE]       re-hash image (and source) against the record;
-                                        OUTDIR may also be a folder of image folders
+  verify OUTDIR [--source SOURCE] [--record-dir DIR | --record -] [--session-sha256 HEX]
+                                        re-hash image (and source) against the record and
+                                        add a verify-<stamp>.json record (acquisition.json
+                                        is never rewritten); OUTDIR may also be a folder of
+                                        image folders or a session folder
   raid examine [--json] MEMBER...       RAID metadata per member and array
   raid assemble [--volume N] -o OUT MEMBER...
                                         write a reassembled RAID volume
