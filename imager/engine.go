@@ -129,7 +129,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	o.Emit.emit(Event{Kind: EventStart, Phase: o.Phase, Source: o.Name, Total: o.Size})
 	prog := e.startProgress(res.Started)
-	err := e.run(res)
+	// The reader and every consumer recover on their own goroutines; this
+	// catches a panic in what is left (setting up, summing the hashes), so
+	// the sinks are still aborted and the pass ends with the crash.
+	err := Safely("imaging of "+o.Name, func() error { return e.run(res) })
 	prog.stop()
 	res.Unreadable = e.bad
 	if err == nil {
