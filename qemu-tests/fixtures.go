@@ -420,3 +420,76 @@ func fixtureInitrd(path, busybox string, app *Appliance) error {
 	}
 	return f.Close()
 }
+
+// FaultHookTag builds the test-only fault hook in (imager/faulthook_on.go):
+// it panics on purpose for disks whose serial holds PANIC-HOOK (at the
+// first piece of an acquisition) or PANIC-LIST (in the console UI's device
+// listing). Only TestAppliance builds with it; make appliance never does.
+const FaultHookTag = "coldimage_faulthook"
+
+// TestAppliance returns an appliance built with tags into its own folder
+// under buildDir (test-<tags>), building it when that folder holds none
+// made from the same sources: the key is the sha256 of the tags and of
+// every non-test Go file, go.mod and go.sum of the module (qemu-tests and
+// build output aside), kept in the folder's source-key file.
+func TestAppliance(ctx context.Context, root, buildDir string, tags []string, log io.Writer) (*Appliance, error) {
+	key, err := sourceKey(root, tags)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(buildDir, "test-"+strings.Join(tags, "-"))
+	keyFile := filepath.Join(dir, "source-key")
+	if b, err := os.ReadFile(keyFile); err == nil && strings.TrimSpace(string(b)) == key {
+		if a, err := FindAppliance(dir); err == nil {
+			return a, nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	os.Remove(keyFile)
+	cmd := exec.CommandContext(ctx, "go", "run", "./initramfs/cmd/mkappliance", "-out", dir, "-tags", strings.Join(tags, ","))
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("build test appliance (tags %s): %w", strings.Join(tags, ","), err)
+	}
+	a, err := FindAppliance(dir)
+	if err != nil {
+		return nil, err
+	}
+	return a, os.WriteFile(keyFile, []byte(key+"\n"), 0o644)
+}
+
+// sourceKey hashes what an appliance is built from (see TestAppliance).
+func sourceKey(root string, tags []string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "tags %s\n", strings.Join(tags, ","))
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "build" || rel == "bin" || rel == "qemu-tests" || rel == "testdata" || strings.HasSuffix(rel, "/testdata")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !(strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") || rel == "go.mod" || rel == "go.sum") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
