@@ -269,7 +269,8 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 	screen("Müller's case")
 	keys(uitest.Enter, "Examiner Zoë", uitest.Enter)
 	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Enter)
-	s = screen("5/6 Confirm")
+	screen("5/6 Confirm")
+	s = screen("Esc or b back to change anything") // the last row: drawn in full
 	for _, want := range []string{"Müller's case", "Examiner Zoë", "Hashes computed and recorded: sha256 + blake3", "serial TGTBAD", "examiner says 10:41 CET"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("confirm screen lacks %q:\n%s", want, s)
