@@ -101,6 +101,11 @@ func (a *App) consoleUI(ctx context.Context) bool {
 			a.con.Printf("coldimage: target %s synced and unmounted", m)
 		}
 	}
+	// The UI is over: nothing may stay writable (the menu or a shell may
+	// follow), so the target and its disk are write-blocked again.
+	for _, n := range a.writable() {
+		a.guard.Protect(n, "console UI ended: target released,", true)
+	}
 	ok, failed := out.Counts()
 	a.con.Printf("coldimage: console UI ended: %d session(s), ok=%d failed=%d, action %q", len(out.Sessions), ok, failed, out.Action)
 	if err != nil {
