@@ -40,6 +40,11 @@ type Session struct {
 	Events   []SessionEvent  `json:"events"`
 	OK       int             `json:"ok"`
 	Failed   int             `json:"failed"`
+	// Result is "in-progress" from the session's first write (before any
+	// source is read) until the last: then "ok" when every source ended
+	// ok, else "failed". A record still saying in-progress is a run that
+	// was cut off (power loss, crash) before it finished. Additive.
+	Result string `json:"result,omitempty"`
 
 	// writtenSHA256 is what WrittenSHA256 returns; never recorded.
 	writtenSHA256 string
@@ -145,6 +150,22 @@ func (r *SessionSource) Outcome(rec *Record, err error, noVerify bool) {
 		r.Verified = rec.Verification.Verdict()
 	}
 	r.OK = err == nil && rec.Result == ResultOK && rec.Complete
+}
+
+// Session results (Session.Result).
+const (
+	SessionInProgress = "in-progress"
+	SessionOK         = "ok"
+	SessionFailed     = "failed"
+)
+
+// Finish tallies the sources and sets the final result.
+func (s *Session) Finish() {
+	s.Tally()
+	s.Result = SessionOK
+	if s.Failed > 0 || len(s.Sources) == 0 {
+		s.Result = SessionFailed
+	}
 }
 
 // Tally counts the sources that ended ok and those that did not.
@@ -286,7 +307,11 @@ func (s *Session) Text() string {
 	for _, e := range events {
 		fmt.Fprintf(&b, "%s %s\n", e.Time, e.What)
 	}
-	fmt.Fprintf(&b, "\nok=%d failed=%d\n", s.OK, s.Failed)
+	fmt.Fprintf(&b, "\nok=%d failed=%d", s.OK, s.Failed)
+	if s.Result != "" {
+		fmt.Fprintf(&b, " result=%s", s.Result)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

@@ -558,3 +558,55 @@ func TestUTF8CaseE01(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionRecordFromTheStart cuts the power (kills QEMU) while an
+// unattended run images: session.json is already on the target, saying
+// in-progress and naming the source, and the evidence is unchanged.
+func TestSessionRecordFromTheStart(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src.img"), filepath.Join(dir, "target.img")
+	if err := WritePattern(src, 256<<20, 91); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeGPTExt4(target, 384, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
+		Drives: []Drive{{File: src, Serial: "CUT01"}, {File: target, Serial: "TARGET"}},
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=CUT"})
+	expect(t, v, `^\[vd[a-z]_CUT01\] acquire\s+\d`, 5*time.Minute)
+	v.Kill() // the power cut
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	// The journal holds what was synced last: replay it (e2fsck) on a
+	// copy, as a mount would, before reading the files.
+	cp := filepath.Join(dir, "target-copy.img")
+	if err := CopyFile(target, cp); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := Partitions(cp)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("partitions: %v %v", parts, err)
+	}
+	part := filepath.Join(dir, "part.img")
+	if err := Extract(cp, parts[0], part); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := Run("e2fsck", "-fy", part) // exit 1: the journal was replayed
+	t.Logf("e2fsck: %s", out)
+	if err := Splice(cp, part, parts[0].Start*512); err != nil {
+		t.Fatal(err)
+	}
+	session := readTarget(t, cp)
+	var sj struct {
+		Result  string
+		Sources []struct{ ID, Result string }
+	}
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	if sj.Result != "in-progress" || len(sj.Sources) != 1 || !strings.HasSuffix(sj.Sources[0].ID, "_CUT01") || sj.Sources[0].Result != "not started" {
+		t.Errorf("session.json after the power cut: %+v", sj)
+	}
+}

@@ -806,6 +806,11 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 			a.msg = "refused: " + err.Error()
 			return
 		}
+		if err := s.Begin(jobs); err != nil {
+			closeJobs(jobs)
+			a.msg = "refused: the session record cannot be written on the target: " + err.Error()
+			return
+		}
 		a.session, a.board, a.lastGen = s, newBoard(), -1
 		for _, j := range jobs {
 			a.board.JobStart(j.Req.Source, j.ID, j.Dev.Size) // rows in order before the first draw

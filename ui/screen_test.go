@@ -673,6 +673,10 @@ func TestAbortWhileImaging(t *testing.T) {
 	if a.page != pageProgress {
 		t.Fatalf("not imaging: %q", a.msg)
 	}
+	// The session record is on the target from the start, saying so.
+	if s, err := imager.ReadSession(a.session.Dir); err != nil || s.Result != imager.SessionInProgress || len(s.Sources) != 1 {
+		t.Fatalf("session.json while imaging: %+v %v", s, err)
+	}
 	keys(a, "a")
 	a.draw()
 	if !strings.Contains(v.dump(), "Abort imaging?") {
@@ -704,6 +708,9 @@ func TestAbortWhileImaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := s.Sources[0]
+	if s.Result != imager.SessionFailed {
+		t.Errorf("session result %q after the abort", s.Result)
+	}
 	if r.OK || r.Result != imager.ResultIncomplete || !strings.Contains(r.Error, "aborted by the operator") || s.Failed != 1 {
 		t.Errorf("after abort: ok %v result %q error %q failed %d", r.OK, r.Result, r.Error, s.Failed)
 	}

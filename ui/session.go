@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -227,11 +228,32 @@ func closeJobs(jobs []Job) {
 	}
 }
 
+// Begin writes session.json before the first byte is read, saying
+// in-progress and listing every source as not started; Execute rewrites it
+// after each source and at the end, so a run cut off by power loss leaves
+// a record of what it was doing. Execute calls it when the caller did not.
+func (s *Session) Begin(jobs []Job) error {
+	s.Sources = make([]SourceResult, len(jobs))
+	s.recs = make([]*imager.Record, len(jobs))
+	for i, j := range jobs {
+		s.Sources[i] = SourceResult{Device: j.Req.Source, ID: j.ID, Size: j.Dev.Size, Model: j.Dev.Model, Serial: j.Dev.Serial,
+			Outdir: j.ID, Result: "not started", Verified: "not run"}
+	}
+	s.Result = imager.SessionInProgress
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("create session folder %s: %w", s.Dir, err)
+	}
+	return s.Write()
+}
+
 // Execute runs the jobs concurrently, reporting through prog, then writes
 // session.json and session.txt.
 func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error {
-	s.Sources = make([]SourceResult, len(jobs))
-	s.recs = make([]*imager.Record, len(jobs))
+	if s.Result == "" {
+		if err := s.Begin(jobs); err != nil {
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		j.Req.Emit = prog.Event
@@ -257,6 +279,7 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 			s.mu.Lock()
 			s.Sources[i], s.recs[i] = res, rec
 			s.mu.Unlock()
+			s.Write() // best effort here; the final write reports its error
 			// The result is recorded; a display that crashes on it must not
 			// take the process (PID 1) down with it.
 			imager.Safely("progress display", func() error {
@@ -267,7 +290,7 @@ func (s *Session) Execute(ctx context.Context, jobs []Job, prog Progress) error 
 	}
 	wg.Wait()
 	s.mu.Lock()
-	s.Tally()
+	s.Finish()
 	s.Finished = imager.RFC3339(time.Now())
 	s.mu.Unlock()
 	return s.Write()

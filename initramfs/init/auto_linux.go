@@ -133,6 +133,9 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 			a.con.Printf("COLDIMAGE ERROR %v", err)
 		}
 	}
+	// The record exists before any source is read, saying in-progress.
+	s.Result = imager.SessionInProgress
+	writeSession()
 
 	// Preflight: room for every image (the engine checks again per source).
 	var st unix.Statfs_t
@@ -150,6 +153,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 				s.Sources[i].Result = "error: target too small"
 				s.Sources[i].Error = "target too small"
 			}
+			s.Result = imager.SessionFailed
 			writeSession()
 			return s
 		}
@@ -161,6 +165,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	}
 	o := AcquireOpts{Bin: bin, Hash: cfg.Hash, Case: cfg.Case, Examiner: cfg.Examiner, Evid: cfg.Evidence}
 	var wg sync.WaitGroup
+	var smu sync.Mutex // guards s.Sources and the session writes
 	sem := make(chan struct{}, max(1, cfg.Jobs))
 	for i, d := range sources {
 		wg.Add(1)
@@ -175,17 +180,23 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 			}
 			for _, n := range checkRO {
 				if checked, ro, _ := a.guard.Checked(n); !checked || (!ro && !consent[n]) {
+					smu.Lock()
 					s.Sources[i].Error = "not confirmed read-only: refused"
 					s.Sources[i].Result = "error: not read-only"
+					smu.Unlock()
 					a.con.Printf("COLDIMAGE ERROR /dev/%s is not confirmed read-only: %s not imaged", n, d.Dev())
 					return
 				}
 			}
-			s.Sources[i] = Acquire(ctx, o, d, dir, a.con.Printf)
+			r := Acquire(ctx, o, d, dir, a.con.Printf)
+			smu.Lock()
+			s.Sources[i] = r
+			writeSession() // after each source: what is done is on the target
+			smu.Unlock()
 		}()
 	}
 	wg.Wait()
-	s.Tally()
+	s.Finish()
 	for _, r := range s.Sources {
 		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
 	}
