@@ -432,7 +432,7 @@ func (p *plain) caseDetails(ctx context.Context) error {
 			return fmt.Errorf("%q: type raw, split or e01", s)
 		}},
 		{"7) split size", func() string { return p.a.split }, func(s string) error {
-			n, err := parseSize(s)
+			n, err := imager.ParseSize(s)
 			if err != nil || n < 1<<20 || n%512 != 0 {
 				return fmt.Errorf("%q: give a size of at least 1M, a multiple of 512 bytes (e.g. 2G)", s)
 			}

@@ -767,7 +767,7 @@ func (a *app) keyCase(ev *tcell.EventKey) {
 
 func (a *app) caseDone() {
 	if a.ch.Format == "split" {
-		n, err := parseSize(a.split)
+		n, err := imager.ParseSize(a.split)
 		if err != nil || n < 1<<20 || n%512 != 0 {
 			a.field = fSplit
 			a.msg = fmt.Sprintf("split size %q: give a size of at least 1M, a multiple of 512 bytes (e.g. 2G)", a.split)
