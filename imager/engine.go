@@ -21,10 +21,10 @@ import (
 )
 
 const (
-	DefaultBufferSize  = 4 << 20
-	DefaultBuffers     = 4
-	DefaultSegmentSize = 1 << 30
-	DefaultRetries     = 2
+	DefaultBufferSize = 4 << 20
+	DefaultBuffers    = 4
+	DefaultPieceSize  = 1 << 30
+	DefaultRetries    = 2
 )
 
 // Options describe one pass over a source.
@@ -37,9 +37,9 @@ type Options struct {
 	Hashes  []string // algorithm names; DefaultHashes when empty
 	Hashers Hashers
 
-	SegmentSize int64  // piecewise window; DefaultSegmentSize when 0, none when < 0
-	SegmentAlg  string // algorithm of the piecewise hashes; SegmentAlgorithm when empty
-	PartSize    int64  // > 0: also hash every PartSize window with every algorithm (split-image sidecars)
+	PieceSize int64  // piecewise window; DefaultPieceSize when 0, none when < 0
+	PieceAlg  string // algorithm of the piecewise hashes; PieceAlgorithm when empty
+	PartSize  int64  // > 0: also hash every PartSize window with every algorithm (split-image sidecars)
 
 	Sinks []Sink // image destinations; none for a hash-only pass
 
@@ -56,8 +56,8 @@ type Options struct {
 	ProgressEvery time.Duration // 500 ms when 0
 }
 
-// Segment is the hash of one window of the stream.
-type Segment struct {
+// Piece is the hash of one window of the stream.
+type Piece struct {
 	Offset int64  `json:"offset"`
 	Length int64  `json:"length"`
 	Alg    string `json:"alg"`
@@ -65,13 +65,13 @@ type Segment struct {
 }
 
 // Result is what a pass found. When the pass fails (cancelled, a write or
-// read error) Hashes, Segments and Parts still cover the Size bytes read
+// read error) Hashes, Pieces and Parts still cover the Size bytes read
 // and handed to every sink, and Sinks says what each sink took of them.
 type Result struct {
 	Size       int64             // bytes read (and handed to every sink)
 	Hashes     map[string]string // of the source stream, zero fill included
-	Segments   []Segment
-	Parts      []Segment // PartSize windows, every algorithm
+	Pieces     []Piece
+	Parts      []Piece // PartSize windows, every algorithm
 	Sinks      []SinkResult
 	Unreadable []BadRange
 	Started    time.Time
@@ -179,11 +179,11 @@ func (o *Options) defaults() error {
 			return fmt.Errorf("unknown hash algorithm %q", a)
 		}
 	}
-	if o.SegmentSize == 0 {
-		o.SegmentSize = DefaultSegmentSize
+	if o.PieceSize == 0 {
+		o.PieceSize = DefaultPieceSize
 	}
-	if o.SegmentAlg == "" {
-		o.SegmentAlg = SegmentAlgorithm
+	if o.PieceAlg == "" {
+		o.PieceAlg = PieceAlgorithm
 	}
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize
@@ -243,10 +243,10 @@ func (e *engine) run(res *Result) error {
 		hashers[alg] = hc
 		cons = append(cons, hc)
 	}
-	var segs *pieceConsumer
-	if o.SegmentSize > 0 {
-		segs = &pieceConsumer{size: o.SegmentSize, algs: []string{o.SegmentAlg}, hashers: Hashers{}}
-		cons = append(cons, segs)
+	var pieces *pieceConsumer
+	if o.PieceSize > 0 {
+		pieces = &pieceConsumer{size: o.PieceSize, algs: []string{o.PieceAlg}, hashers: Hashers{}}
+		cons = append(cons, pieces)
 	}
 	var parts *pieceConsumer
 	if o.PartSize > 0 {
@@ -321,8 +321,8 @@ func (e *engine) run(res *Result) error {
 			}
 		}
 	}
-	if segs != nil {
-		res.Segments = segs.finish()
+	if pieces != nil {
+		res.Pieces = pieces.finish()
 	}
 	if parts != nil {
 		res.Parts = parts.finish()
@@ -573,7 +573,7 @@ type pieceConsumer struct {
 	cur     []hash.Hash
 	start   int64
 	filled  int64
-	out     []Segment
+	out     []Piece
 }
 
 func (c *pieceConsumer) consume(b *buffer) error {
@@ -603,14 +603,14 @@ func (c *pieceConsumer) consume(b *buffer) error {
 
 func (c *pieceConsumer) flush() {
 	for i, h := range c.cur {
-		c.out = append(c.out, Segment{Offset: c.start, Length: c.filled, Alg: c.algs[i], Hex: hex.EncodeToString(h.Sum(nil))})
+		c.out = append(c.out, Piece{Offset: c.start, Length: c.filled, Alg: c.algs[i], Hex: hex.EncodeToString(h.Sum(nil))})
 	}
 	c.start += c.filled
 	c.filled = 0
 	c.cur = nil
 }
 
-func (c *pieceConsumer) finish() []Segment {
+func (c *pieceConsumer) finish() []Piece {
 	if c.filled > 0 {
 		c.flush()
 	}

@@ -224,27 +224,27 @@ func TestRunSourceShorterThanSize(t *testing.T) {
 	}
 }
 
-func TestRunSegmentsAndParts(t *testing.T) {
+func TestRunPiecesAndParts(t *testing.T) {
 	data := testData(6, 1<<20+300)
 	res, err := Run(context.Background(), Options{Source: bytes.NewReader(data), Size: int64(len(data)),
-		Hashes: []string{"sha256", "md5"}, SegmentSize: 300 << 10, PartSize: 256 << 10, BufferSize: 64 << 10})
+		Hashes: []string{"sha256", "md5"}, PieceSize: 300 << 10, PartSize: 256 << 10, BufferSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(what string, segs []Segment, size int64, algs []string) {
-		var want []Segment
+	check := func(what string, pieces []Piece, size int64, algs []string) {
+		var want []Piece
 		for off := int64(0); off < int64(len(data)); off += size {
 			end := min(off+size, int64(len(data)))
 			ref := refHashes(data[off:end])
 			for _, a := range algs {
-				want = append(want, Segment{Offset: off, Length: end - off, Alg: a, Hex: ref[a]})
+				want = append(want, Piece{Offset: off, Length: end - off, Alg: a, Hex: ref[a]})
 			}
 		}
-		if !reflect.DeepEqual(segs, want) {
-			t.Errorf("%s: got %+v\nwant %+v", what, segs, want)
+		if !reflect.DeepEqual(pieces, want) {
+			t.Errorf("%s: got %+v\nwant %+v", what, pieces, want)
 		}
 	}
-	check("segments", res.Segments, 300<<10, []string{"blake3"}) // SegmentAlgorithm, whatever the image hashes
+	check("pieces", res.Pieces, 300<<10, []string{"blake3"}) // PieceAlgorithm, whatever the image hashes
 	check("parts", res.Parts, 256<<10, []string{"sha256", "md5"})
 }
 
@@ -285,7 +285,7 @@ func TestMultiBufferSHA256(t *testing.T) {
 			defer wg.Done()
 			data := testData(uint64(100+i), 1<<20+i*777)
 			res, err := Run(context.Background(), Options{Source: bytes.NewReader(data), Size: int64(len(data)),
-				Hashes: []string{"sha256"}, Hashers: Hashers{SHA256: SHA256Avx512MB}, SegmentSize: -1})
+				Hashes: []string{"sha256"}, Hashers: Hashers{SHA256: SHA256Avx512MB}, PieceSize: -1})
 			if err != nil {
 				t.Error(err)
 				return

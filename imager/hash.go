@@ -104,13 +104,13 @@ func SortAlgs(algs []string) []string {
 	return out
 }
 
-// SegmentAlgorithm is the algorithm of the piecewise (per-segment) hashes,
+// PieceAlgorithm is the algorithm of the piecewise (per-piece) hashes,
 // whatever the image hash set: BLAKE3 is a cryptographic hash and the
 // cheapest we carry (about a third of SHA-NI SHA-256's cost per byte), and
 // the piecewise pass is a second pass over every byte. With --hash sha256
-// alone, SHA-256 segments would double the critical path. The record names
-// the algorithm beside every segment.
-const SegmentAlgorithm = "blake3"
+// alone, SHA-256 pieces would double the critical path. The record names
+// the algorithm beside every piece.
+const PieceAlgorithm = "blake3"
 
 // SHA256Impl names the SHA-256 implementation in use, for records and benchmarks.
 type SHA256Impl string

@@ -33,9 +33,9 @@ type Record struct {
 	Source       SourceRecord      `json:"source"`
 	Image        ImageRecord       `json:"image"`
 	Hashes       map[string]string `json:"hashes"`
-	HashesCover  string            `json:"hashes_cover,omitempty"` // which bytes hashes, segments, parts and sidecars cover (HashesCover); additive, older records lack it
-	Segments     []Segment         `json:"segments"`
-	Parts        []Segment         `json:"parts,omitempty"` // per-file hashes of split images
+	HashesCover  string            `json:"hashes_cover,omitempty"` // which bytes hashes, pieces, parts and sidecars cover (HashesCover); additive, older records lack it
+	Pieces       []Piece           `json:"segments"`
+	Parts        []Piece           `json:"parts,omitempty"` // per-file hashes of split images
 	Unreadable   []BadRange        `json:"unreadable"`
 	Verification *Verification     `json:"verification,omitempty"`
 	RAID         json.RawMessage   `json:"raid,omitempty"`
@@ -89,13 +89,13 @@ type SourceRecord struct {
 }
 
 type ImageRecord struct {
-	Format      string                       `json:"format"` // raw | e01
-	Files       []string                     `json:"files"`  // names relative to the record's directory
-	Size        int64                        `json:"size"`   // bytes of media in the image
-	SplitSize   int64                        `json:"split_size,omitempty"`
-	SegmentSize int64                        `json:"segment_size,omitempty"` // piecewise hash window
-	Copies      []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
-	FileHashes  map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
+	Format     string                       `json:"format"` // raw | e01
+	Files      []string                     `json:"files"`  // names relative to the record's directory
+	Size       int64                        `json:"size"`   // bytes of media in the image
+	SplitSize  int64                        `json:"split_size,omitempty"`
+	PieceSize  int64                        `json:"segment_size,omitempty"` // piecewise hash window
+	Copies     []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
+	FileHashes map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
 	// Partial: the acquisition stopped early and the image holds only the
 	// first Size bytes of the source, as written (the logical bytes: a
 	// split image's pieces joined, an E01's media). Additive to schema 1.
@@ -114,7 +114,7 @@ type Verification struct {
 	Source          *VerifyPart `json:"source,omitempty"`
 	Image           VerifyPart  `json:"image"`
 	FirstDifference *int64      `json:"first_difference,omitempty"` // byte offset where image and source first differ
-	Segment         *Segment    `json:"segment,omitempty"`          // the first segment that differs from the record
+	Piece           *Piece      `json:"segment,omitempty"`          // the first piece that differs from the record
 	Unreadable      []BadRange  `json:"unreadable,omitempty"`       // source sectors unreadable on re-read
 	// ImageCache: "dropped" when the image's cached pages were dropped
 	// (fdatasync + POSIX_FADV_DONTNEED) before the read-back, so it read
@@ -178,7 +178,7 @@ func NewClock(now time.Time) Clock {
 }
 
 // HashesCover is a record's hashes_cover: which bytes its hashes (and
-// segments, parts, sidecars) cover — the whole source, or, when the
+// pieces, parts, sidecars) cover — the whole source, or, when the
 // acquisition stopped early (image.partial), exactly the image.size logical
 // bytes the image holds from byte 0.
 func HashesCover(size, sourceSize int64, partial bool) string {
@@ -461,17 +461,17 @@ func (r *Record) Text() string {
 		if v.FirstDifference != nil {
 			line("First difference:", fmt.Sprintf("byte %d", *v.FirstDifference))
 		}
-		if v.Segment != nil {
-			line("Differing segment:", fmt.Sprintf("offset %d length %d", v.Segment.Offset, v.Segment.Length))
+		if v.Piece != nil {
+			line("Differing piece:", fmt.Sprintf("offset %d length %d", v.Piece.Offset, v.Piece.Length))
 		}
 		if v.Error != "" && v.Completed() {
 			line("Error:", v.Error)
 		}
 		w.Flush()
 	}
-	if len(r.Segments) > 0 {
-		fmt.Fprintf(&b, "\nSegment hashes (%s)\n", r.Segments[0].Alg)
-		for _, s := range r.Segments {
+	if len(r.Pieces) > 0 {
+		fmt.Fprintf(&b, "\nPiece hashes (%s)\n", r.Pieces[0].Alg)
+		for _, s := range r.Pieces {
 			fmt.Fprintf(&b, "  %14d +%-12d %s\n", s.Offset, s.Length, s.Hex)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // there; without a panic the error is left alone.
 func TestRecover(t *testing.T) {
 	var nilMap map[string]int
-	var nilPtr *Segment
+	var nilPtr *Piece
 	earlier := errors.New("earlier")
 	for _, c := range []struct {
 		name      string
@@ -161,7 +161,7 @@ func TestEnginePanics(t *testing.T) {
 			go func() {
 				defer close(done)
 				o := Options{Name: "src", Source: src, Size: int64(len(data)), Sinks: []Sink{c.sink}, Hashes: []string{"sha256"},
-					BufferSize: 256 << 10, SegmentSize: 1 << 20, Emit: c.emit, ProgressEvery: time.Millisecond}
+					BufferSize: 256 << 10, PieceSize: 1 << 20, Emit: c.emit, ProgressEvery: time.Millisecond}
 				res, err = Run(context.Background(), o)
 			}()
 			select {

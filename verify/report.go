@@ -217,14 +217,14 @@ func (r *Report) check(ctx context.Context, dir string, o Options) error {
 		}
 		r.Hashes[alg] = hc
 	}
-	if v.Segment != nil || v.FirstDifference != nil {
+	if v.Piece != nil || v.FirstDifference != nil {
 		d := &Difference{Byte: v.FirstDifference}
-		if s := v.Segment; s != nil {
+		if s := v.Piece; s != nil {
 			d.Piece = &Piece{Offset: s.Offset, Length: s.Length, Alg: s.Alg, Recorded: s.Hex}
 			// The pieces hashed are the image's when it was read alone or
 			// found equal to the source byte for byte.
 			if res != nil && (o.Source == nil || v.FirstDifference == nil) {
-				for _, c := range res.Segments {
+				for _, c := range res.Pieces {
 					if c.Offset == s.Offset && c.Alg == s.Alg {
 						d.Piece.Computed = c.Hex
 					}

@@ -161,19 +161,19 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 		algs = append(algs, a)
 	}
 	algs = imager.SortAlgs(algs)
-	segAlg, segSize := "", int64(-1)
-	if len(rec.Segments) > 0 {
-		segAlg, segSize = rec.Segments[0].Alg, rec.Segments[0].Length
+	pieceAlg, pieceSize := "", int64(-1)
+	if len(rec.Pieces) > 0 {
+		pieceAlg, pieceSize = rec.Pieces[0].Alg, rec.Pieces[0].Length
 	}
 	opt := imager.Options{
-		Size:        rec.Image.Size,
-		SectorSize:  max(rec.Source.LogicalSector, 512),
-		Hashes:      algs,
-		Hashers:     o.Hashers,
-		SegmentSize: segSize,
-		SegmentAlg:  segAlg,
-		Phase:       imager.PhaseVerify,
-		Emit:        o.Emit,
+		Size:       rec.Image.Size,
+		SectorSize: max(rec.Source.LogicalSector, 512),
+		Hashes:     algs,
+		Hashers:    o.Hashers,
+		PieceSize:  pieceSize,
+		PieceAlg:   pieceAlg,
+		Phase:      imager.PhaseVerify,
+		Emit:       o.Emit,
 	}
 	if o.Source != nil {
 		opt.Name, opt.Source, opt.Compare = o.SourceName, o.Source, img
@@ -204,24 +204,24 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 	}
 	v.Image = imager.VerifyPart{Hashes: imageHashes, Match: equalHashes(imageHashes, rec.Hashes)}
 
-	// Name the first segment whose hash differs from the record: from the
+	// Name the first piece whose hash differs from the record: from the
 	// byte comparison when source and image differ, else from the piecewise
 	// hashes of what was read (the image, or source and image alike).
 	if v.FirstDifference != nil {
-		v.Segment = segmentAt(rec.Segments, *v.FirstDifference)
-	} else if len(rec.Segments) > 0 {
-		for i, s := range res.Segments {
-			if i >= len(rec.Segments) || rec.Segments[i] != s {
-				r := rec.Segments[min(i, len(rec.Segments)-1)]
-				v.Segment = &r
+		v.Piece = pieceAt(rec.Pieces, *v.FirstDifference)
+	} else if len(rec.Pieces) > 0 {
+		for i, s := range res.Pieces {
+			if i >= len(rec.Pieces) || rec.Pieces[i] != s {
+				r := rec.Pieces[min(i, len(rec.Pieces)-1)]
+				v.Piece = &r
 				break
 			}
 		}
 	}
 	if !v.Image.Match || (v.Source != nil && !v.Source.Match) || v.FirstDifference != nil {
 		where := ""
-		if v.Segment != nil {
-			where = fmt.Sprintf(" (first differing segment: offset %d, length %d)", v.Segment.Offset, v.Segment.Length)
+		if v.Piece != nil {
+			where = fmt.Sprintf(" (first differing piece: offset %d, length %d)", v.Piece.Offset, v.Piece.Length)
 		}
 		what := "image"
 		if v.Source != nil && !v.Source.Match {
@@ -235,8 +235,8 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 	return res, nil
 }
 
-func segmentAt(segs []imager.Segment, off int64) *imager.Segment {
-	for _, s := range segs {
+func pieceAt(pieces []imager.Piece, off int64) *imager.Piece {
+	for _, s := range pieces {
 		if off >= s.Offset && off < s.Offset+s.Length {
 			return &s
 		}

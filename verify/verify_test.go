@@ -21,11 +21,11 @@ func makeImage(t *testing.T, data []byte, piece int64) string {
 		t.Fatal(err)
 	}
 	res, err := imager.Run(context.Background(), imager.Options{Source: bytes.NewReader(data), Size: int64(len(data)),
-		Sinks: []imager.Sink{sink}, SegmentSize: piece, BufferSize: 64 << 10})
+		Sinks: []imager.Sink{sink}, PieceSize: piece, BufferSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &imager.Record{Schema: imager.Schema, Hashes: res.Hashes, Segments: res.Segments,
+	rec := &imager.Record{Schema: imager.Schema, Hashes: res.Hashes, Pieces: res.Pieces,
 		Source: imager.SourceRecord{Size: int64(len(data)), LogicalSector: 512},
 		Image:  imager.ImageRecord{Format: "raw", Files: []string{"image.raw"}, Size: res.Size}}
 	Settle(rec, nil)
@@ -47,7 +47,7 @@ func TestRun(t *testing.T) {
 		damage     func(t *testing.T, dir string)
 		withSource bool
 		wantErr    error
-		wantSeg    int64 // offset of the segment named, -1 none
+		wantPiece  int64 // offset of the piece named, -1 none
 	}{
 		{"intact", nil, false, nil, -1},
 		{"intact with source", nil, true, nil, -1},
@@ -74,10 +74,10 @@ func TestRun(t *testing.T) {
 				t.Errorf("image_cache %q", v.ImageCache)
 			}
 			switch {
-			case tc.wantSeg >= 0 && (v.Segment == nil || v.Segment.Offset != tc.wantSeg):
-				t.Errorf("segment named %+v, want offset %d", v.Segment, tc.wantSeg)
-			case tc.wantSeg < 0 && v.Segment != nil:
-				t.Errorf("segment %+v named for an undamaged or unreadable image", v.Segment)
+			case tc.wantPiece >= 0 && (v.Piece == nil || v.Piece.Offset != tc.wantPiece):
+				t.Errorf("piece named %+v, want offset %d", v.Piece, tc.wantPiece)
+			case tc.wantPiece < 0 && v.Piece != nil:
+				t.Errorf("piece %+v named for an undamaged or unreadable image", v.Piece)
 			}
 			if tc.withSource && tc.wantErr != nil && (v.FirstDifference == nil || *v.FirstDifference != 600000 || !v.Source.Match) {
 				t.Errorf("with source: first difference %v, source match %v", v.FirstDifference, v.Source)

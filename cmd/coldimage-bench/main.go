@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rows = append(rows, row{"in-process SHA-256 alone (sha256-simd, read+hash)", fmt.Sprintf("%.0f MB/s", mbps(size, shaAlone)), "one stream, the ceiling"})
 	logf("sha256 alone: %.0f MB/s", mbps(size, shaAlone))
 
-	// 2a. Without the per-segment (piecewise) BLAKE3 pass, measured first so
+	// 2a. Without the per-piece (piecewise) BLAKE3 pass, measured first so
 	// that the default run below leaves its image for the verify pass.
 	out := filepath.Join(work, "out")
 	nopiece := best(*runs, func() time.Duration {
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Sprintf("%.2f× SHA-256 alone (target ≥ 0.9); peak RSS %d MiB", shaAlone.Seconds()/acq.Seconds(), acqRSS>>10)})
 	logf("acquire: %.0f MB/s", mbps(size, acq))
 	rows = append(rows, row{"coldimage acquire --hash sha256,blake3 --no-verify --piece-size 0", fmt.Sprintf("%.0f MB/s", mbps(size, nopiece)),
-		fmt.Sprintf("%.2f× SHA-256 alone: the piecewise BLAKE3 pass is what the default pays for segment hashes", shaAlone.Seconds()/nopiece.Seconds())})
+		fmt.Sprintf("%.2f× SHA-256 alone: the piecewise BLAKE3 pass is what the default pays for piece hashes", shaAlone.Seconds()/nopiece.Seconds())})
 
 	// 3. dc3dd hash=sha256, writing an image like we do.
 	if _, err := exec.LookPath("dc3dd"); err == nil {

@@ -134,7 +134,7 @@ func TestAcquireSplitConcatenatesToSource(t *testing.T) {
 	}
 }
 
-func TestVerifyNamesFlippedSegment(t *testing.T) {
+func TestVerifyNamesFlippedPiece(t *testing.T) {
 	dir := t.TempDir()
 	src := writeSource(t, dir, "disk.dd", 4<<20, 4)
 	out := filepath.Join(dir, "out")
@@ -161,8 +161,8 @@ func TestVerifyNamesFlippedSegment(t *testing.T) {
 	if exitCode(err) != exitMismatch {
 		t.Fatalf("verify of a flipped image: exit %d (%v), want %d", exitCode(err), err, exitMismatch)
 	}
-	if !strings.Contains(stdout, "first differing segment: offset 2097152 length 1048576") {
-		t.Errorf("verify must name the segment at 2 MiB:\n%s", stdout)
+	if !strings.Contains(stdout, "first differing piece: offset 2097152 length 1048576") {
+		t.Errorf("verify must name the piece at 2 MiB:\n%s", stdout)
 	}
 	stdout, _, err = runCLI(t, "verify", out, "--source", src)
 	if exitCode(err) != exitMismatch || !strings.Contains(stdout, "first differing byte: 2109497") || !strings.Contains(stdout, "source match") {

@@ -223,7 +223,7 @@ func verifyOne(ctx context.Context, dir, rel, source string, hs imager.Hashers, 
 			fmt.Fprintf(out, "%s: verification %s: %s\n", dir, rep.Result, strings.Join(rep.Errors, "; "))
 		}
 		if d := rep.FirstDifference; d != nil && d.Piece != nil {
-			fmt.Fprintf(out, "first differing segment: offset %d length %d (%s %s in the record)\n", d.Piece.Offset, d.Piece.Length, d.Piece.Alg, d.Piece.Recorded)
+			fmt.Fprintf(out, "first differing piece: offset %d length %d (%s %s in the record)\n", d.Piece.Offset, d.Piece.Length, d.Piece.Alg, d.Piece.Recorded)
 		}
 		if d := rep.FirstDifference; d != nil && d.Byte != nil {
 			fmt.Fprintf(out, "first differing byte: %d\n", *d.Byte)

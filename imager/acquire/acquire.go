@@ -274,20 +274,20 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	piece := r.PieceSize
 	if piece == 0 {
-		piece = imager.DefaultSegmentSize
+		piece = imager.DefaultPieceSize
 	}
 	opt := imager.Options{
-		Name:        r.Source,
-		Source:      src,
-		Size:        info.Size,
-		SectorSize:  info.LogicalSector,
-		Hashes:      r.Hashes,
-		Hashers:     r.Hashers,
-		SegmentSize: piece,
-		Sinks:       sinks,
-		Emit:        r.Emit,
-		BufferSize:  r.BufferSize,
-		Buffers:     r.Buffers,
+		Name:       r.Source,
+		Source:     src,
+		Size:       info.Size,
+		SectorSize: info.LogicalSector,
+		Hashes:     r.Hashes,
+		Hashers:    r.Hashers,
+		PieceSize:  piece,
+		Sinks:      sinks,
+		Emit:       r.Emit,
+		BufferSize: r.BufferSize,
+		Buffers:    r.Buffers,
 	}
 	if r.Split > 0 {
 		opt.PartSize = r.Split
@@ -295,13 +295,13 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	res, runErr := imager.Run(ctx, opt)
 	rec.Finished = imager.RFC3339(time.Now())
 	if piece > 0 {
-		rec.Image.SegmentSize = piece
+		rec.Image.PieceSize = piece
 	}
 	rec.Image.Size = res.Size
 	rec.Hashes = res.Hashes
-	rec.Segments = res.Segments
-	if rec.Segments == nil {
-		rec.Segments = []imager.Segment{}
+	rec.Pieces = res.Pieces
+	if rec.Pieces == nil {
+		rec.Pieces = []imager.Piece{}
 	}
 	rec.Parts = res.Parts
 	rec.Unreadable = res.Unreadable
@@ -475,13 +475,13 @@ func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir strin
 	ctx = context.WithoutCancel(ctx)
 	rec.Image.Partial = true
 	rec.Image.Files = relNames(dir, sink.Files())
-	rec.Hashes, rec.Segments, rec.Parts = map[string]string{}, []imager.Segment{}, nil
+	rec.Hashes, rec.Pieces, rec.Parts = map[string]string{}, []imager.Piece{}, nil
 	rec.Image.Size = 0
 	defer func() { rec.HashesCover = imager.HashesCover(rec.Image.Size, rec.Source.Size, true) }()
 	if i < len(res.Sinks) && res.Sinks[i].Err == nil && res.Sinks[i].Bytes == res.Size && res.Hashes != nil {
 		rec.Image.Size, rec.Hashes, rec.Parts = res.Size, res.Hashes, res.Parts
-		if res.Segments != nil {
-			rec.Segments = res.Segments
+		if res.Pieces != nil {
+			rec.Pieces = res.Pieces
 		}
 		return fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts)
 	}
@@ -494,20 +494,20 @@ func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir strin
 	}
 	defer img.Close()
 	pr, err := imager.Run(ctx, imager.Options{Name: filepath.Join(dir, rec.Image.Files[0]), Source: img, Size: img.Size(),
-		Hashes: r.Hashes, Hashers: r.Hashers, SegmentSize: piece, PartSize: r.Split, Retries: -1, Phase: "partial", Emit: r.Emit})
+		Hashes: r.Hashes, Hashers: r.Hashers, PieceSize: piece, PartSize: r.Split, Retries: -1, Phase: "partial", Emit: r.Emit})
 	if err != nil {
 		return fmt.Errorf("partial image not hashed: %w", err)
 	}
 	rec.Image.Size, rec.Hashes, rec.Parts = pr.Size, pr.Hashes, pr.Parts
-	if pr.Segments != nil {
-		rec.Segments = pr.Segments
+	if pr.Pieces != nil {
+		rec.Pieces = pr.Pieces
 	}
 	return fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts)
 }
 
 // fileHashes fills what the sidecars in dir list: per image file, every
 // hash; hashes and parts are the stream's and its split windows'.
-func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string, hashes map[string]string, parts []imager.Segment) error {
+func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string, hashes map[string]string, parts []imager.Piece) error {
 	rec.Image.FileHashes = map[string]map[string]string{}
 	if len(rec.Image.Files) == 0 {
 		return nil
@@ -550,7 +550,7 @@ func hashFile(ctx context.Context, path string, algs []string, hs imager.Hashers
 	if err != nil {
 		return nil, err
 	}
-	res, err := imager.Run(ctx, imager.Options{Name: path, Source: f, Size: st.Size(), Hashes: algs, Hashers: hs, SegmentSize: -1, Retries: -1, Phase: "sidecar"})
+	res, err := imager.Run(ctx, imager.Options{Name: path, Source: f, Size: st.Size(), Hashes: algs, Hashers: hs, PieceSize: -1, Retries: -1, Phase: "sidecar"})
 	if err != nil {
 		return nil, err
 	}

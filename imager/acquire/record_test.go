@@ -484,8 +484,8 @@ func TestPartialImageHashed(t *testing.T) {
 				if !bytes.Equal(imageBytes(t, dir, stored), data[:n]) {
 					t.Errorf("%s: the image does not hold bytes 0–%d of the source", dir, n-1)
 				}
-				if len(stored.Segments) == 0 || stored.Segments[len(stored.Segments)-1].Offset+stored.Segments[len(stored.Segments)-1].Length != n {
-					t.Errorf("%s: piecewise hashes %+v do not end at %d", dir, stored.Segments, n)
+				if len(stored.Pieces) == 0 || stored.Pieces[len(stored.Pieces)-1].Offset+stored.Pieces[len(stored.Pieces)-1].Length != n {
+					t.Errorf("%s: piecewise hashes %+v do not end at %d", dir, stored.Pieces, n)
 				}
 				if tc.split > 0 && len(stored.Image.Files) != int((n+tc.split-1)/tc.split) {
 					t.Errorf("%s: files %v for %d bytes in pieces of %d", dir, stored.Image.Files, n, tc.split)
