@@ -20,7 +20,64 @@ import (
 	"github.com/coldimage/coldimage/ui"
 )
 
+// acquireArgs is the checked command line of acquire.
+type acquireArgs struct {
+	sources      []string
+	outdir       string
+	format       string
+	algs         []string
+	split        int64 // raw: bytes per file, 0 = one file
+	segment      int64 // e01: bytes per segment file, 0 = the default
+	piece        int64 // piecewise hash window, < 0 none
+	caseInfo     imager.Case
+	noVerify     bool
+	jsonProgress bool
+	mirrors      []string
+	members      []string
+}
+
+// runAcquire is `coldimage acquire`. The steps: parse and check the flags,
+// write-block the sources, inspect them into requests, preflight, make the
+// output directories, run the jobs, and summarise.
 func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, err := parseAcquireArgs(args, stderr)
+	if a == nil || err != nil {
+		return err // nil for --help
+	}
+	hs, err := hashersFor(countSHA256(a.algs, len(a.sources)))
+	if err != nil {
+		return err
+	}
+	wb := disk.NewWriteBlocker()
+	defer closeWriteBlocker(wb, stderr)
+	if err := writeBlockSources(wb, a.sources); err != nil {
+		return err
+	}
+	reqs, infos, closeVolumes, err := inspectSources(a, hs, wb)
+	defer closeVolumes()
+	if err != nil {
+		return err
+	}
+	if err := preflightAcquire(a, reqs); err != nil {
+		return err
+	}
+	// Whatever did not exist before and is still empty at the end (every
+	// job refused) is removed again.
+	defer removeIfEmpty(missingOutputDirs(a))
+	if err := makeOutputDirs(a); err != nil {
+		return err
+	}
+
+	prog := newProgress(a.jsonProgress, stdout, stderr)
+	defer prog.Close()
+	results := runJobs(ctx, reqs, infos, prog)
+	prog.Close()
+	return summariseAcquire(stdout, a.jsonProgress, reqs, results)
+}
+
+// parseAcquireArgs parses and checks acquire's flags and operands. It
+// returns nil and no error for --help.
+func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	fs := flag.NewFlagSet("acquire", flag.ContinueOnError)
 	hashes := fs.String("hash", "sha256,blake3", "hash algorithms: sha256, blake3, md5, sha1 (comma-separated)")
 	format := fs.String("format", "raw", "image format: raw or e01")
@@ -49,74 +106,76 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	pos, err := parseInterleaved(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) < 2 {
 		fs.Usage()
-		return usageError("acquire needs at least one SOURCE and an OUTDIR")
+		return nil, usageError("acquire needs at least one SOURCE and an OUTDIR")
 	}
 	algs, err := imager.ParseHashes(*hashes)
 	if err != nil {
-		return usageError(err.Error())
+		return nil, usageError(err.Error())
 	}
 	if *format != "raw" && *format != "e01" {
-		return usageError(fmt.Sprintf("--format %q: want raw or e01", *format))
+		return nil, usageError(fmt.Sprintf("--format %q: want raw or e01", *format))
 	}
 	var splitN, segN int64
 	if *split != "" {
 		if splitN, err = sizeFlag("split", *split); err != nil {
-			return err
+			return nil, err
 		}
 		if splitN == 0 || splitN%512 != 0 {
-			return usageError(fmt.Sprintf("--split %s: must be a positive multiple of 512 bytes", *split))
+			return nil, usageError(fmt.Sprintf("--split %s: must be a positive multiple of 512 bytes", *split))
 		}
 	}
 	if *segSize != "" {
 		if segN, err = sizeFlag("segment-size", *segSize); err != nil {
-			return err
+			return nil, err
 		}
 		if segN < 1<<20 {
-			return usageError(fmt.Sprintf("--segment-size %s: must be at least 1 MiB", *segSize))
+			return nil, usageError(fmt.Sprintf("--segment-size %s: must be at least 1 MiB", *segSize))
 		}
 	}
 	pieceN, err := sizeFlag("piece-size", *pieceSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pieceN != 0 && pieceN < 1<<20 {
-		return usageError(fmt.Sprintf("--piece-size %s: want 0 (no piecewise hashes) or a size of at least 1M", *pieceSize))
+		return nil, usageError(fmt.Sprintf("--piece-size %s: want 0 (no piecewise hashes) or a size of at least 1M", *pieceSize))
 	}
 	if pieceN == 0 {
 		pieceN = -1
 	}
 	for _, f := range []struct{ name, value string }{{"case", *caseID}, {"examiner", *examiner}, {"evidence", *evidence}, {"notes", *notes}} {
 		if err := textFlag(f.name, f.value); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	sources, outdir := pos[:len(pos)-1], pos[len(pos)-1]
+	return &acquireArgs{
+		sources: pos[:len(pos)-1], outdir: pos[len(pos)-1],
+		format: *format, algs: algs, split: splitN, segment: segN, piece: pieceN,
+		caseInfo: imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
+		noVerify: *noVerify, jsonProgress: *jsonProgress, mirrors: mirrors, members: members,
+	}, nil
+}
 
-	// A deeper buffer pool keeps hashers and writer busy; concurrent sources
-	// share the memory so that peak RSS stays bounded (verify doubles it).
-	buffers := min(max(24/len(sources), 3), 12)
-	hs, err := hashersFor(countSHA256(algs, len(sources)))
-	if err != nil {
-		return err
+// closeWriteBlocker ends write-blocking at exit and names the devices left
+// read-only.
+func closeWriteBlocker(wb *disk.WriteBlocker, stderr io.Writer) {
+	wb.Close()
+	if b := wb.Blocked(); len(b) > 0 {
+		fmt.Fprintf(stderr, "read-only (BLKROSET, confirmed by BLKROGET; the flag stays set, blockdev --setrw undoes it): %s\n", strings.Join(b, " "))
 	}
-	// Write-blocking comes first: every block-device source (and the disk
-	// holding a partition, the partitions of a disk) is set read-only and
-	// confirmed before anything below reads a byte of it — inspection,
-	// preflight, RAID metadata. Volume members are blocked by openVolume.
-	wb := disk.NewWriteBlocker()
-	defer func() {
-		wb.Close()
-		if b := wb.Blocked(); len(b) > 0 {
-			fmt.Fprintf(stderr, "read-only (BLKROSET, confirmed by BLKROGET; the flag stays set, blockdev --setrw undoes it): %s\n", strings.Join(b, " "))
-		}
-	}()
+}
+
+// writeBlockSources comes first: every block-device source (and the disk
+// holding a partition, the partitions of a disk) is set read-only and
+// confirmed before anything below reads a byte of it — inspection,
+// preflight, RAID metadata. Volume members are blocked by openVolume.
+func writeBlockSources(wb *disk.WriteBlocker, sources []string) error {
 	for _, s := range sources {
 		if isVolumeID(s) {
 			continue
@@ -125,79 +184,111 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
 		}
 	}
+	return nil
+}
+
+// inspectSources turns each source into a request (opening RAID volumes)
+// with its output directories, and describes each source. The returned
+// function closes the volumes opened, also after an error.
+func inspectSources(a *acquireArgs, hs imager.Hashers, wb *disk.WriteBlocker) ([]*acquire.Request, []disk.Info, func(), error) {
+	// A deeper buffer pool keeps hashers and writer busy; concurrent sources
+	// share the memory so that peak RSS stays bounded (verify doubles it).
+	buffers := min(max(24/len(a.sources), 3), 12)
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	var reqs []*acquire.Request
 	var infos []disk.Info // per request, for its id and the progress line
 	ids := map[string]string{}
-	for _, s := range sources {
+	for _, s := range a.sources {
 		r := &acquire.Request{
-			Source: s, OutDir: outdir, Format: *format, Hashes: algs, Split: splitN, SegmentSize: segN, PieceSize: pieceN,
-			Case:     imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
-			NoVerify: *noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs, Buffers: buffers,
+			Source: s, OutDir: a.outdir, Format: a.format, Hashes: a.algs, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
+			Case:     a.caseInfo,
+			NoVerify: a.noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs, Buffers: buffers,
 		}
 		if isVolumeID(s) {
-			vol, geo, closeVol, err := openVolume(s, members, wb)
+			vol, geo, closeVol, err := openVolume(s, a.members, wb)
 			if err != nil {
-				return fmt.Errorf("%w: %v", acquire.ErrRefused, err)
+				return nil, nil, closeAll, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
 			}
-			defer closeVol()
+			closers = append(closers, closeVol)
 			r.Volume, r.RAID = vol, geo
 		}
 		info, err := sourceInfo(r)
 		if err != nil {
-			return fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
+			return nil, nil, closeAll, fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
 		}
 		infos = append(infos, info)
-		if len(sources) > 1 {
+		if len(a.sources) > 1 {
 			id := disk.ID(info)
 			if prev, dup := ids[id]; dup {
-				return fmt.Errorf("%w: sources %s and %s have the same id %q", acquire.ErrRefused, prev, s, id)
+				return nil, nil, closeAll, fmt.Errorf("%w: sources %s and %s have the same id %q", acquire.ErrRefused, prev, s, id)
 			}
 			ids[id] = s
-			r.OutDir = filepath.Join(outdir, id)
+			r.OutDir = filepath.Join(a.outdir, id)
 		}
-		for _, m := range mirrors {
-			if len(sources) > 1 {
+		for _, m := range a.mirrors {
+			if len(a.sources) > 1 {
 				m = filepath.Join(m, filepath.Base(r.OutDir))
 			}
 			r.Mirrors = append(r.Mirrors, m)
 		}
 		reqs = append(reqs, r)
 	}
-	if len(sources) > 1 {
-		for _, d := range append([]string{outdir}, mirrors...) {
+	return reqs, infos, closeAll, nil
+}
+
+// preflightAcquire refuses existing parent directories of several sources'
+// images, then checks every job together (acquire.Preflight).
+func preflightAcquire(a *acquireArgs, reqs []*acquire.Request) error {
+	if len(a.sources) > 1 {
+		for _, d := range append([]string{a.outdir}, a.mirrors...) {
 			if err := refuseExisting(d); err != nil {
 				return err
 			}
 		}
 	}
-	if err := acquire.Preflight(reqs); err != nil {
-		return err
-	}
-	// Output directories are made only now, after every check: each job's
-	// by acquire.Run (which removes it again when it refuses), the parent
-	// of several here. Whatever did not exist before and is still empty at
-	// the end (every job refused) is removed again.
+	return acquire.Preflight(reqs)
+}
+
+// missingOutputDirs lists the output directories (and parents) that do not
+// exist yet, for removeIfEmpty at the end.
+func missingOutputDirs(a *acquireArgs) []string {
 	var missing []string
-	for _, d := range append([]string{outdir}, mirrors...) {
+	for _, d := range append([]string{a.outdir}, a.mirrors...) {
 		missing = append(missing, missingDirs(d)...)
 	}
-	defer removeIfEmpty(missing)
-	if len(sources) > 1 {
-		for _, d := range append([]string{outdir}, mirrors...) {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("%w: create output directory: %v", acquire.ErrRefused, err)
-			}
+	return missing
+}
+
+// makeOutputDirs makes output directories only now, after every check:
+// each job's by acquire.Run (which removes it again when it refuses), the
+// parent of several here.
+func makeOutputDirs(a *acquireArgs) error {
+	if len(a.sources) <= 1 {
+		return nil
+	}
+	for _, d := range append([]string{a.outdir}, a.mirrors...) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("%w: create output directory: %v", acquire.ErrRefused, err)
 		}
 	}
+	return nil
+}
 
-	prog := newProgress(*jsonProgress, stdout, stderr)
-	defer prog.Close()
+// jobOutcome is one job's record and error.
+type jobOutcome struct {
+	rec *imager.Record
+	err error
+}
 
-	type outcome struct {
-		rec *imager.Record
-		err error
-	}
-	results := make([]outcome, len(reqs))
+// runJobs runs every request at the same time, reporting to prog, and
+// returns their outcomes in request order.
+func runJobs(ctx context.Context, reqs []*acquire.Request, infos []disk.Info, prog ui.Progress) []jobOutcome {
+	results := make([]jobOutcome, len(reqs))
 	var wg sync.WaitGroup
 	for i, r := range reqs {
 		r.Emit = prog.Event
@@ -207,7 +298,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		go func(i int, r *acquire.Request, id string) {
 			defer wg.Done()
 			rec, err := acquire.Run(ctx, r)
-			results[i] = outcome{rec, err}
+			results[i] = jobOutcome{rec, err}
 			res := "error"
 			if rec != nil {
 				res = rec.Result
@@ -218,11 +309,15 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}(i, r, id)
 	}
 	wg.Wait()
-	prog.Close()
+	return results
+}
 
+// summariseAcquire prints each job's summary (unless progress is JSON) and
+// returns the error whose exit code matters most.
+func summariseAcquire(stdout io.Writer, jsonProgress bool, reqs []*acquire.Request, results []jobOutcome) error {
 	var errs []error
 	for i, o := range results {
-		if !*jsonProgress {
+		if !jsonProgress {
 			printSummary(stdout, reqs[i], o.rec, o.err)
 		}
 		if o.err != nil {

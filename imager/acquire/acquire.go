@@ -208,12 +208,14 @@ func fsOf(dir string) (uint64, int64, error) {
 // Run images one source. Call Preflight first (Run repeats the per-job checks
 // that must hold at the moment of writing). The record is written whatever
 // happens after the first byte; the error says why the job is not "ok".
+//
+// The steps: check the output directories, open the source, make the
+// directories, start the record, open the sinks, image, then record either
+// the partial image or the complete one, and verify.
 func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	r.defaults()
-	for _, d := range r.outDirs() {
-		if err := checkOutDir(d); err != nil {
-			return nil, err
-		}
+	if err := checkOutDirs(r); err != nil {
+		return nil, err
 	}
 	src, srcRec, err := r.open()
 	if err != nil {
@@ -221,9 +223,52 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	defer src.Close()
 	info := srcRec.info
-	// A refusal from here until the sinks exist removes the output
-	// directories this call created (still empty): a refused job leaves
-	// none behind. Parents made on the way are the caller's to remove.
+	made, err := makeOutDirs(r)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	rec := newRecord(r, srcRec, started)
+	sinks, err := openSinks(r, info, started, made)
+	if err != nil {
+		return nil, err
+	}
+	recordCopies(r, rec)
+	piece := r.PieceSize
+	if piece == 0 {
+		piece = imager.DefaultPieceSize
+	}
+	res, runErr := imager.Run(ctx, engineOptions(r, src, info, sinks, piece))
+	fillRecord(rec, res, piece)
+	if runErr != nil {
+		return recordPartial(ctx, r, rec, sinks, res, piece, runErr)
+	}
+	rec, err = recordComplete(ctx, r, rec, sinks, res)
+	if err != nil {
+		return rec, err
+	}
+	if r.NoVerify {
+		return rec, outcome(rec)
+	}
+	return verifyCopies(ctx, r, src, rec)
+}
+
+// checkOutDirs checks, at the moment of writing, that every output
+// directory is new or empty.
+func checkOutDirs(r *Request) error {
+	for _, d := range r.outDirs() {
+		if err := checkOutDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeOutDirs creates the output directories and returns those this call
+// created. A refusal from here until the sinks exist removes them again
+// (still empty): a refused job leaves none behind. Parents made on the way
+// are the caller's to remove.
+func makeOutDirs(r *Request) ([]string, error) {
 	var made []string
 	for _, d := range r.outDirs() {
 		_, statErr := os.Lstat(d)
@@ -235,8 +280,11 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			made = append(made, d)
 		}
 	}
+	return made, nil
+}
 
-	started := time.Now()
+// newRecord starts the job's record: incomplete until the image is done.
+func newRecord(r *Request, srcRec opened, started time.Time) *imager.Record {
 	rec := &imager.Record{
 		Schema:  imager.Schema,
 		Tool:    r.Tool,
@@ -254,6 +302,12 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			rec.Tool.SHA256 = string(imager.SHA256Simd)
 		}
 	}
+	return rec
+}
+
+// openSinks opens one sink per output directory; on a failure it aborts
+// those already open and removes the directories made (a refusal).
+func openSinks(r *Request, info disk.Info, started time.Time, made []string) ([]imager.Sink, error) {
 	var sinks []imager.Sink
 	for _, d := range r.outDirs() {
 		sink, err := newSink(r, d, info, started)
@@ -266,16 +320,23 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		}
 		sinks = append(sinks, sink)
 	}
-	if len(r.Mirrors) > 0 {
-		for _, d := range r.outDirs() {
-			abs, _ := filepath.Abs(d)
-			rec.Image.Copies = append(rec.Image.Copies, abs)
-		}
+	return sinks, nil
+}
+
+// recordCopies names every copy's directory in the record when there are
+// mirrors.
+func recordCopies(r *Request, rec *imager.Record) {
+	if len(r.Mirrors) == 0 {
+		return
 	}
-	piece := r.PieceSize
-	if piece == 0 {
-		piece = imager.DefaultPieceSize
+	for _, d := range r.outDirs() {
+		abs, _ := filepath.Abs(d)
+		rec.Image.Copies = append(rec.Image.Copies, abs)
 	}
+}
+
+// engineOptions are the imaging engine's options for the job.
+func engineOptions(r *Request, src reader, info disk.Info, sinks []imager.Sink, piece int64) imager.Options {
 	opt := imager.Options{
 		Name:       r.Source,
 		Source:     src,
@@ -292,7 +353,11 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if r.Split > 0 {
 		opt.PartSize = r.Split
 	}
-	res, runErr := imager.Run(ctx, opt)
+	return opt
+}
+
+// fillRecord copies what the engine read and hashed into the record.
+func fillRecord(rec *imager.Record, res *imager.Result, piece int64) {
 	rec.Finished = imager.RFC3339(time.Now())
 	if piece > 0 {
 		rec.Image.PieceSize = piece
@@ -312,36 +377,43 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if rec.DurationSec > 0 {
 		rec.RateMBps = float64(res.Size) / 1e6 / rec.DurationSec
 	}
-	if runErr != nil {
-		// Stopped early (abort, full target, write or read error): each
-		// output directory records its partial image, hashed.
-		rec.Errors = append(rec.Errors, runErr.Error())
-		rec.Complete = false
-		rec.Result = imager.ResultIncomplete
-		if imager.AsPanic(runErr) != nil {
-			// A crash (a parser's panic, recovered by the engine) is an
-			// error, not an early stop: the partial image is recorded all
-			// the same.
-			rec.Result = imager.ResultError
-		}
-		var first *imager.Record
-		for i, d := range r.outDirs() {
-			drec := cloneRecord(rec)
-			if err := partialImage(ctx, r, drec, d, sinks[i], res, i, piece); err != nil {
-				drec.Errors = append(drec.Errors, err.Error())
-			}
-			if werr := imager.WriteRecord(d, drec, true); werr != nil {
-				runErr = errors.Join(runErr, werr)
-			}
-			if first == nil {
-				first = drec
-			}
-		}
-		if imager.AsPanic(runErr) != nil {
-			return first, runErr // an error (exit code 1), not incomplete
-		}
-		return first, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
+}
+
+// recordPartial records an imaging run that stopped early (abort, full
+// target, write or read error): each output directory records its partial
+// image, hashed. It returns the first directory's record.
+func recordPartial(ctx context.Context, r *Request, rec *imager.Record, sinks []imager.Sink, res *imager.Result, piece int64, runErr error) (*imager.Record, error) {
+	rec.Errors = append(rec.Errors, runErr.Error())
+	rec.Complete = false
+	rec.Result = imager.ResultIncomplete
+	if imager.AsPanic(runErr) != nil {
+		// A crash (a parser's panic, recovered by the engine) is an
+		// error, not an early stop: the partial image is recorded all
+		// the same.
+		rec.Result = imager.ResultError
 	}
+	var first *imager.Record
+	for i, d := range r.outDirs() {
+		drec := cloneRecord(rec)
+		if err := partialImage(ctx, r, drec, d, sinks[i], res, i, piece); err != nil {
+			drec.Errors = append(drec.Errors, err.Error())
+		}
+		if werr := imager.WriteRecord(d, drec, true); werr != nil {
+			runErr = errors.Join(runErr, werr)
+		}
+		if first == nil {
+			first = drec
+		}
+	}
+	if imager.AsPanic(runErr) != nil {
+		return first, runErr // an error (exit code 1), not incomplete
+	}
+	return first, fmt.Errorf("%w: %v", ErrIncomplete, runErr)
+}
+
+// recordComplete records a complete image in each output directory, with
+// its files and sidecars, and returns the first directory's record.
+func recordComplete(ctx context.Context, r *Request, rec *imager.Record, sinks []imager.Sink, res *imager.Result) (*imager.Record, error) {
 	rec.HashesCover = imager.HashesCover(rec.Image.Size, rec.Source.Size, false)
 	var first *imager.Record
 	for i, d := range r.outDirs() {
@@ -362,12 +434,12 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 			first = drec
 		}
 	}
-	rec = first
-	if r.NoVerify {
-		return rec, outcome(rec)
-	}
-	// The first copy is verified against a re-read of the source; further
-	// copies are read back and checked against the same hashes.
+	return first, nil
+}
+
+// verifyCopies verifies the first copy against a re-read of the source;
+// further copies are read back and checked against the same hashes.
+func verifyCopies(ctx context.Context, r *Request, src reader, rec *imager.Record) (*imager.Record, error) {
 	vrec, verr := verify.Run(ctx, r.OutDir, verify.Options{Source: src, SourceName: r.Source, Emit: r.Emit, Hashers: r.Hashers})
 	if vrec != nil {
 		rec = vrec
