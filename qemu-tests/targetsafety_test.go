@@ -256,6 +256,9 @@ func screenSafety(t *testing.T, v *VM, term *uitest.Terminal, w, h int) {
 	}
 	// The target whose mount fails: unlocked after the confirmation, then
 	// locked again and said so.
+	// The guest may name the disks in either order: from the top row down.
+	keys(uitest.Up, uitest.Up, uitest.Up)
+	time.Sleep(time.Second)
 	for i := 0; i < 4 && !strings.Contains(term.Screen(), "serial TGTBAD"); i++ {
 		keys(uitest.Down)
 		time.Sleep(time.Second)
