@@ -95,7 +95,7 @@ func (s *RawSink) Finish(Final) error {
 		}
 		s.f = nil
 	}
-	return syncDir(s.dir)
+	return SyncDir(s.dir)
 }
 
 // Abort closes (synced) what was written, keeping it.
@@ -105,7 +105,7 @@ func (s *RawSink) Abort() error {
 	}
 	err := closeSynced(s.f)
 	s.f = nil
-	return errors.Join(err, syncDir(s.dir))
+	return errors.Join(err, SyncDir(s.dir))
 }
 
 func (s *RawSink) Files() []string { return append([]string(nil), s.files...) }
@@ -121,7 +121,9 @@ func closeSynced(f *os.File) error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a folder, so that the files created, renamed or removed
+// in it stay so after a power cut.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open directory %s to fsync: %w", dir, err)

@@ -249,7 +249,7 @@ func WriteRecord(dir string, r *Record, sidecars bool) error {
 			}
 		}
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // marshalJSON encodes a record indented, ending in a newline, with text as
@@ -304,15 +304,7 @@ func writeAtomic(path string, data []byte) error {
 	}
 	// The rename is durable only once the folder is: a power cut must
 	// find the old record or the new, never none.
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("sync folder of %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder of %s: %w", path, err)
-	}
-	return nil
+	return SyncDir(filepath.Dir(path))
 }
 
 // ReadRecord loads acquisition.json from dir.

@@ -339,7 +339,7 @@ func WriteReport(dir string, r *Report) (string, error) {
 			}
 			return "", err
 		}
-		if err := syncDir(dir); err != nil {
+		if err := imager.SyncDir(dir); err != nil {
 			return jp, err
 		}
 		return jp, nil
@@ -364,18 +364,6 @@ func writeNew(path string, b []byte) error {
 	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("write verification record %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s to fsync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -81,32 +80,15 @@ func (a *App) powerButton(dev string) {
 	a.con.Printf("")  // on a line of its own, after a prompt
 	a.con.Printf("COLDIMAGE POWER BUTTON pressed (%s) at %s: syncing, unmounting the target, powering off", dev, rfc3339(time.Now()))
 	unix.Sync()
-	for _, m := range targetMounts("/proc/self/mounts") {
-		if err := unix.Unmount(m, 0); err != nil {
-			a.con.Printf("COLDIMAGE ERROR unmount %s: %v (synced; powering off anyway)", m, err)
+	for _, m := range mountedTargets(mountsFile) {
+		if err := unix.Unmount(m.dir, 0); err != nil {
+			a.con.Printf("COLDIMAGE ERROR unmount %s: %v (synced; powering off anyway)", m.dir, err)
 		} else {
-			a.con.Printf("coldimage: %s synced and unmounted", m)
+			a.con.Printf("coldimage: %s synced and unmounted", m.dir)
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // let the UART drain
 	powerOff(a.con)
-}
-
-// targetMounts lists our target mounts (under /run/coldimage), deepest first.
-func targetMounts(mounts string) []string {
-	f, err := os.Open(mounts)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fs := strings.Fields(sc.Text()); len(fs) > 1 && strings.HasPrefix(fs[1], "/run/coldimage/") {
-			out = append([]string{fs[1]}, out...)
-		}
-	}
-	return out
 }
 
 // powerKeyDevices finds /dev/input/eventN nodes whose key capability

@@ -63,7 +63,7 @@ func TestPowerKeyDevicesAndMounts(t *testing.T) {
 	}
 	mounts := filepath.Join(t.TempDir(), "mounts")
 	os.WriteFile(mounts, []byte("proc /proc proc rw 0 0\n/dev/vdc1 /run/coldimage/target-vdc1 ext4 rw 0 0\n/dev/vdd1 /run/coldimage/target ext4 rw 0 0\n"), 0o644)
-	if m := targetMounts(mounts); len(m) != 2 || m[0] != "/run/coldimage/target" {
-		t.Fatalf("targetMounts: %v", m)
+	if m := mountedTargets(mounts); len(m) != 2 || m[0].dir != "/run/coldimage/target" {
+		t.Fatalf("mountedTargets: %v", m)
 	}
 }

@@ -28,9 +28,9 @@ func (a *App) uiDevices() ([]ui.Device, error) {
 	devs := make([]ui.Device, len(infos))
 	for i, in := range infos {
 		devs[i] = ui.Device{Info: in, Boot: boot[in.Name]}
-		if _, _, rerr := a.guard.Checked(in.Name); errors.Is(rerr, unix.ENOMEDIUM) {
+		if _, ro, rerr := a.guard.Checked(in.Name); errors.Is(rerr, unix.ENOMEDIUM) {
 			devs[i].Note = "no medium: write-blocked when one is inserted"
-		} else if _, ro, rerr := a.guard.Checked(in.Name); !in.ReadOnly || !ro {
+		} else if !in.ReadOnly || !ro {
 			why := "not confirmed"
 			if rerr != nil {
 				why = rerr.Error()
