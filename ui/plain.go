@@ -301,17 +301,13 @@ func (p *plain) target(ctx context.Context) error {
 			}
 			continue
 		}
-		c := a.ch
-		c.Target = &t
-		err = CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed)
-		if err != nil && !errors.Is(err, errNeedSplit) {
-			p.printf("! %v (nothing was unlocked)\n", err)
+		note, err := a.chooseTarget(t)
+		if err != nil {
+			p.printf("! %v\n", err)
 			continue
 		}
-		a.ch.Target = &t
-		if errors.Is(err, errNeedSplit) && a.ch.Format == "raw" {
-			a.ch.Format, a.ch.Split, a.split = "split", fatSafeSplit, fmt.Sprint(fatSafeSplit)
-			p.printf("! %s (%s) cannot hold files of 4 GiB: images will be split into files of %s\n", t.Name, t.FSType, imager.HumanBytes(fatSafeSplit))
+		if note != "" {
+			p.printf("! %s\n", note)
 		}
 		return nil
 	}

@@ -537,20 +537,33 @@ func (a *app) keyTarget(ev *tcell.EventKey) {
 			a.msg = "no target chosen: move to one with Up/Down (j/k), then Enter"
 			return
 		}
-		t := a.targets[a.tcur]
-		c := a.ch
-		c.Target = &t
-		if err := CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed); err != nil && !errors.Is(err, errNeedSplit) {
-			a.msg = err.Error() + " (nothing was unlocked)"
+		note, err := a.chooseTarget(a.targets[a.tcur])
+		if err != nil {
+			a.msg = err.Error()
 			return
 		}
-		a.ch.Target = &t
-		if errors.Is(CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed), errNeedSplit) && a.ch.Format == "raw" {
-			a.ch.Format, a.ch.Split, a.split = "split", fatSafeSplit, fmt.Sprint(fatSafeSplit)
-			a.msg = fmt.Sprintf("%s (%s) cannot hold files of 4 GiB: the images will be split into files of %s", t.Name, t.FSType, imager.HumanBytes(fatSafeSplit))
-		}
+		a.msg = note
 		a.enterClock()
 	}
+}
+
+// chooseTarget makes t the target when every check that needs nothing
+// unlocked passes; a FAT target too small in file size for a raw image
+// switches the format to split raw at the largest FAT-safe size, and note
+// says so. Both modes choose a target through it.
+func (a *app) chooseTarget(t Target) (note string, err error) {
+	c := a.ch
+	c.Target = &t
+	err = CheckTarget(&c, a.cfg.TargetLabels, a.cfg.confirmed)
+	if err != nil && !errors.Is(err, errNeedSplit) {
+		return "", fmt.Errorf("%w (nothing was unlocked)", err)
+	}
+	a.ch.Target = &t
+	if errors.Is(err, errNeedSplit) && a.ch.Format == "raw" {
+		a.ch.Format, a.ch.Split, a.split = "split", fatSafeSplit, fmt.Sprint(fatSafeSplit)
+		return fmt.Sprintf("%s (%s) cannot hold files of 4 GiB: the images will be split into files of %s", t.Name, t.FSType, imager.HumanBytes(fatSafeSplit)), nil
+	}
+	return "", nil
 }
 
 // keyOther: the file systems outside the target policy. One can become a
@@ -890,13 +903,10 @@ func (a *app) releaseOthers() {
 			delete(a.prepared, name)
 			continue
 		}
-		now := a.cfg.Now()
-		if err := t.Release(); err != nil {
-			a.ch.note(now, fmt.Sprintf("target %s: re-applying write-blocking FAILED: %v", name, err))
+		if err := a.ch.relock(a.cfg.Now(), t, fmt.Sprintf("another target (%s) was chosen", targetName(a.ch.Target))); err != nil {
 			a.msg = fmt.Sprintf("%s could not be made read-only again: %v", name, err)
 			continue
 		}
-		a.ch.note(now, fmt.Sprintf("target %s unmounted and write-blocked again (BLKROGET=1 on %s and disk %s): another target (%s) was chosen", name, name, orDash(t.Disk), targetName(a.ch.Target)))
 		delete(a.prepared, name)
 	}
 }

@@ -149,15 +149,24 @@ func (c *Choices) release(now time.Time, why error) error {
 	if t == nil || t.Release == nil {
 		return why
 	}
-	if err := t.Release(); err != nil {
-		c.note(now, fmt.Sprintf("target %s: re-applying write-blocking after the refusal FAILED: %v", t.Name, err))
+	if err := c.relock(now, t, why.Error()); err != nil {
 		return fmt.Errorf("%w; re-applying write-blocking on %s FAILED: %v", why, t.Name, err)
 	}
-	c.note(now, fmt.Sprintf("target %s unmounted and write-blocked again (BLKROGET=1 on %s and disk %s) after: %v", t.Name, t.Name, orDash(t.Disk), why))
 	if t.Prepare != nil {
 		t.Dir = "" // mounted no more: the next Plan prepares it again
 	}
 	return fmt.Errorf("%w; %s was unmounted and is read-only again (BLKROGET=1)", why, t.Name)
+}
+
+// relock runs t.Release (unmount, BLKROSET, BLKROGET=1 confirmed) and logs
+// the outcome, and why, for the next session record.
+func (c *Choices) relock(now time.Time, t *Target, why string) error {
+	if err := t.Release(); err != nil {
+		c.note(now, fmt.Sprintf("target %s: re-applying write-blocking FAILED (after: %s): %v", t.Name, why, err))
+		return err
+	}
+	c.note(now, fmt.Sprintf("target %s unmounted and write-blocked again (BLKROGET=1 on %s and disk %s) after: %s", t.Name, t.Name, orDash(t.Disk), why))
+	return nil
 }
 
 // plan builds the session and its jobs on a prepared target.

@@ -206,3 +206,21 @@ func TestEligibleTargets(t *testing.T) {
 		}
 	}
 }
+
+// A FAT target cannot hold a raw image file over 4 GiB: choosing it for a
+// larger source switches to split raw at the FAT-safe size, in both modes.
+func TestChooseTargetFATSplits(t *testing.T) {
+	a := &app{cfg: Config{confirmed: map[string]bool{}}}
+	a.ch = Choices{Sources: []Device{{Info: disk.Info{Path: "/dev/sda", Name: "sda", Kind: disk.KindDisk, Size: 5 << 30}}}, Format: "raw"}
+	fat := Target{Name: "/dev/sde1", Disk: "sde", FSType: "vfat", Label: "EVIDENCE", Free: 1 << 40, MaxFile: 1<<32 - 1}
+	note, err := a.chooseTarget(fat)
+	if err != nil || a.ch.Target == nil || a.ch.Format != "split" || a.ch.Split != fatSafeSplit || !strings.Contains(note, "cannot hold files of 4 GiB") {
+		t.Fatalf("chooseTarget: note %q err %v choices %+v", note, err, a.ch)
+	}
+	a.ch.Format, a.ch.Target = "raw", nil
+	small := fat
+	small.Free = 1 << 30
+	if _, err := a.chooseTarget(small); err == nil || !strings.Contains(err.Error(), "nothing was unlocked") || a.ch.Target != nil || a.ch.Format != "raw" {
+		t.Fatalf("a target too small was chosen: %v %+v", err, a.ch)
+	}
+}
