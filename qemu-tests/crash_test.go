@@ -283,15 +283,7 @@ func screenCrash(t *testing.T, term *uitest.Terminal) string {
 
 // plainCrash does the same in line mode, choosing by serial and name.
 func plainCrash(t *testing.T, v *VM, term *uitest.Terminal) string {
-	answer := func(prompt, line string) {
-		t.Helper()
-		if _, err := term.WaitPrompt(prompt, 3*time.Minute); err != nil {
-			t.Fatalf("%v; the console's last lines:\n%s", err, lastOutput(term, 2500))
-		}
-		if err := term.Type(line + uitest.Enter); err != nil {
-			t.Fatal(err)
-		}
-	}
+	answer := plainAnswer(t, term)
 	answer("sources: names", hookSerial+" "+okSerial)
 	m := expect(t, v, `^(vd[a-z]1) +ext4 +EVIDENCE `, time.Minute)[1]
 	answer("target name", "/dev/"+m)

@@ -399,30 +399,10 @@ func TestAbortDuringVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := hashOf(t, src)
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() })
-	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
-		Drives: []Drive{{File: src, Serial: "ABRT01"}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain"})
-	term := uitest.New(pr, v, 80, 24)
-	term.KeyDelay = 20 * time.Millisecond
-	answer := func(prompt, line string) {
-		t.Helper()
-		if _, err := term.WaitPrompt(prompt, 3*time.Minute); err != nil {
-			t.Fatalf("%v\n%s", err, term.Output())
-		}
-		if err := term.Type(line + uitest.Enter); err != nil {
-			t.Fatal(err)
-		}
-	}
+	v, term := bootPlain(t, a, src, "ABRT01", target)
+	answer := plainAnswer(t, term)
 	answer("sources: names", "ABRT01")
-	if _, err := term.WaitPrompt("target name", 3*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE`).FindStringSubmatch(term.Output())
-	if m == nil {
-		t.Fatalf("no EVIDENCE target listed:\n%s", term.Output())
-	}
-	answer("target name", m[1])
+	answer("target name", evidenceTarget(t, term))
 	answer("real time", "")
 	answer("case number", "ABORT-V")
 	answer("examiner", "E")
@@ -492,31 +472,11 @@ func TestUTF8CaseE01(t *testing.T) {
 	if err := MakeGPTExt4(target, 64, "EVIDENCE"); err != nil {
 		t.Fatal(err)
 	}
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() })
-	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
-		Drives: []Drive{{File: src, Serial: "UTF01"}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain"})
-	term := uitest.New(pr, v, 80, 24)
-	term.KeyDelay = 20 * time.Millisecond
-	answer := func(prompt, line string) {
-		t.Helper()
-		if _, err := term.WaitPrompt(prompt, 3*time.Minute); err != nil {
-			t.Fatalf("%v\n%s", err, term.Output())
-		}
-		if err := term.Type(line + uitest.Enter); err != nil {
-			t.Fatal(err)
-		}
-	}
+	v, term := bootPlain(t, a, src, "UTF01", target)
+	answer := plainAnswer(t, term)
 	const caseText, examiner, notes = "Müller's Fall 7/ß", "Zoë Ñúñez", "Gerät „Büro“ — 東京"
 	answer("sources: names", "UTF01")
-	if _, err := term.WaitPrompt("target name", 3*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE`).FindStringSubmatch(term.Output())
-	if m == nil {
-		t.Fatalf("no EVIDENCE target listed:\n%s", term.Output())
-	}
-	answer("target name", m[1])
+	answer("target name", evidenceTarget(t, term))
 	answer("real time", "")
 	answer("case number", caseText)
 	answer("examiner", examiner)
@@ -612,4 +572,45 @@ func TestSessionRecordFromTheStart(t *testing.T) {
 	if sj.Result != "in-progress" || len(sj.Sources) != 1 || !strings.HasSuffix(sj.Sources[0].ID, "_CUT01") || sj.Sources[0].Result != "not started" {
 		t.Errorf("session.json after the power cut: %+v", sj)
 	}
+}
+
+// plainAnswer returns a function that waits for a line-mode prompt and
+// types the answer.
+func plainAnswer(t *testing.T, term *uitest.Terminal) func(prompt, line string) {
+	return func(prompt, line string) {
+		t.Helper()
+		if _, err := term.WaitPrompt(prompt, 3*time.Minute); err != nil {
+			t.Fatalf("%v; the console's last lines:\n%s", err, lastOutput(term, 4000))
+		}
+		if err := term.Type(line + uitest.Enter); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// bootPlain boots the appliance in line mode with one source disk and one
+// target disk, its serial console read by an 80×24 terminal.
+func bootPlain(t *testing.T, a *Appliance, src, serial, target string) (*VM, *uitest.Terminal) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
+		Drives: []Drive{{File: src, Serial: serial}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain"})
+	term := uitest.New(pr, v, 80, 24)
+	term.KeyDelay = 20 * time.Millisecond
+	return v, term
+}
+
+// evidenceTarget waits for line mode's target question and returns the
+// name of the partition labelled EVIDENCE that the list shows.
+func evidenceTarget(t *testing.T, term *uitest.Terminal) string {
+	t.Helper()
+	if _, err := term.WaitPrompt("target name", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^(vd[a-z]1)\s+ext4\s+EVIDENCE`).FindStringSubmatch(term.Output())
+	if m == nil {
+		t.Fatalf("no EVIDENCE target listed:\n%s", term.Output())
+	}
+	return m[1]
 }
