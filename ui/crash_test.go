@@ -67,12 +67,12 @@ func TestExecuteJobPanics(t *testing.T) {
 	target := t.TempDir()
 	ch := &Choices{Sources: []Device{{Info: infos[0]}, vol, {Info: infos[1]}}, Target: &Target{Name: target, Dir: target, Free: -1, Given: true},
 		Case: imager.Case{Case: "CRASH", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw", Verify: true}
-	s, jobs, err := Plan(context.Background(), Config{Version: "t", Now: time.Now}, ch)
+	s, err := Plan(context.Background(), Config{Version: "t", Now: time.Now}, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prog := crashProgress{NewText(io.Discard, false, time.Hour), infos[1].Path}
-	if err := s.Execute(context.Background(), jobs, prog); err != nil {
+	if err := s.Run(context.Background(), prog); err != nil {
 		t.Fatal(err)
 	}
 	closed.Wait() // the crashed job released its members

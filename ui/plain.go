@@ -529,11 +529,11 @@ func runSession(ctx context.Context, cfg Config, c *Choices, watch func(s *Sessi
 	if cfg.LogEvery == 0 {
 		cfg.LogEvery = 10 * time.Second
 	}
-	s, jobs, err := Plan(ctx, cfg, c)
+	s, err := Plan(ctx, cfg, c)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(cfg.Out, "imaging %d source(s) into %s\n", len(jobs), s.Dir)
+	fmt.Fprintf(cfg.Out, "imaging %d source(s) into %s\n", len(s.Jobs), s.Dir)
 	jctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
 	stop, watching := make(chan struct{}), make(chan struct{})
@@ -544,7 +544,7 @@ func runSession(ctx context.Context, cfg Config, c *Choices, watch func(s *Sessi
 		close(watching)
 	}
 	prog := NewText(cfg.Out, false, cfg.LogEvery)
-	err = s.Execute(jctx, jobs, prog)
+	err = s.Run(jctx, prog)
 	close(stop)
 	<-watching
 	prog.Close()

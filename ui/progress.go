@@ -13,15 +13,12 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/session"
 )
 
-// Progress is what the CLI reports a run of jobs through.
-type Progress interface {
-	JobStart(source, id string, size int64)
-	Event(ev imager.Event)
-	JobDone(source, id, outdir, result string, err error)
-	Close()
-}
+// Progress is what a session reports through (session.Observer): the
+// renderers here and the console UI's board implement it.
+type Progress = session.Observer
 
 // NewJSON writes one JSON object per line (`--json-progress`):
 //

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/session"
 )
 
 type page int
@@ -34,7 +35,7 @@ const (
 )
 
 // app is the full-screen UI's state. Screens read and edit it; the engine
-// is reached only through Plan and Session.Execute.
+// is reached only through Plan and Session.Run (package session).
 type app struct {
 	cfg   Config
 	scr   tcell.Screen
@@ -218,7 +219,7 @@ func (a *app) loop(ctx context.Context) (Outcome, error) {
 }
 
 // ErrAborted is why the sources of a session the operator aborted stopped.
-var ErrAborted = errors.New("aborted by the operator")
+var ErrAborted = session.ErrAborted
 
 // keyProgress: imaging needs no key, but the operator may stop it (a wrong
 // source, no time left) without cutting the power: a asks, y stops every
@@ -813,26 +814,26 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 		a.page = pageCase
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
 		a.releaseOthers()
-		s, jobs, err := Plan(ctx, a.cfg, &a.ch)
+		s, err := Plan(ctx, a.cfg, &a.ch)
 		a.notePrepared()
 		if err != nil {
 			a.msg = "refused: " + err.Error()
 			return
 		}
-		if err := s.Begin(jobs); err != nil {
-			closeJobs(jobs)
+		if err := s.Begin(); err != nil {
+			s.Close()
 			a.msg = "refused: the session record cannot be written on the target: " + err.Error()
 			return
 		}
 		a.session, a.board, a.lastGen = s, newBoard(), -1
-		for _, j := range jobs {
-			a.board.JobStart(j.Req.Source, j.ID, j.Dev.Size) // rows in order before the first draw
+		for _, j := range s.Jobs {
+			a.board.JobStart(j.Req.Source, j.ID, j.Source.Size) // rows in order before the first draw
 		}
 		done := make(chan error, 1)
 		a.done = done
 		jctx, abort := context.WithCancelCause(ctx)
 		a.abort, a.asking, a.aborted = abort, false, false
-		go func() { done <- s.Execute(jctx, jobs, a.board) }()
+		go func() { done <- s.Run(jctx, a.board) }()
 		a.page = pageProgress
 	}
 }

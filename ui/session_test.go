@@ -37,11 +37,11 @@ func TestPlan(t *testing.T) {
 			target := t.TempDir()
 			ch := &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: target, Dir: target, Free: -1, Given: true},
 				Case: imager.Case{Case: "2026/07 a", Examiner: "E"}, Hashes: c.hashes, Format: c.format, Split: c.split, Verify: true}
-			s, jobs, err := Plan(context.Background(), cfg, ch)
+			s, err := Plan(context.Background(), cfg, ch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := jobs[0].Req
+			r := s.Jobs[0].Req
 			if want := filepath.Join(target, "coldimage", "2026_07_a", "20261122T060000Z", "evidence.img"); r.OutDir != want || s.Dir != filepath.Dir(want) {
 				t.Errorf("outdir %s (session %s), want %s", r.OutDir, s.Dir, want)
 			}
@@ -101,7 +101,7 @@ func TestPlanRefusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ch := base()
 			c.edit(ch)
-			_, _, err := Plan(context.Background(), cfg, ch)
+			_, err := Plan(context.Background(), cfg, ch)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Plan: %v, want an error containing %q", err, c.want)
 			}
@@ -128,7 +128,7 @@ func TestPlanReleasesAfterRefusal(t *testing.T) {
 		Release: func() error { calls = append(calls, "release"); return nil }}
 	ch := &Choices{Sources: []Device{{Info: info}}, Target: tg, Case: imager.Case{Case: "C", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw"}
 	cfg := Config{Now: time.Now}
-	_, _, err = Plan(context.Background(), cfg, ch)
+	_, err = Plan(context.Background(), cfg, ch)
 	if err == nil || !strings.Contains(err.Error(), "read-only again (BLKROGET=1)") {
 		t.Fatalf("Plan: %v", err)
 	}
@@ -141,12 +141,12 @@ func TestPlanReleasesAfterRefusal(t *testing.T) {
 	// Too small as the unmounted file system says: refused before Prepare.
 	calls = nil
 	tg.Free = 1
-	if _, _, err := Plan(context.Background(), cfg, ch); err == nil || !strings.Contains(err.Error(), "nothing was unlocked") || len(calls) != 0 {
+	if _, err := Plan(context.Background(), cfg, ch); err == nil || !strings.Contains(err.Error(), "nothing was unlocked") || len(calls) != 0 {
 		t.Fatalf("Plan: %v, calls %v", err, calls)
 	}
 	// The next session record starts with the logged events.
 	tg.Free, tg.Prepare = -1, func(context.Context) (string, error) { calls = append(calls, "prepare"); return t.TempDir(), nil }
-	s, _, err := Plan(context.Background(), cfg, ch)
+	s, err := Plan(context.Background(), cfg, ch)
 	if err != nil {
 		t.Fatal(err)
 	}

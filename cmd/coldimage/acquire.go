@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,13 +11,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/acquire"
+	"github.com/coldimage/coldimage/session"
 	"github.com/coldimage/coldimage/ui"
 )
 
@@ -37,42 +38,45 @@ type acquireArgs struct {
 }
 
 // runAcquire is `coldimage acquire`. The steps: parse and check the flags,
-// write-block the sources, inspect them into requests, preflight, make the
-// output directories, run the jobs, and summarise.
+// write-block the sources, describe them, plan the session (package
+// session: layout, preflight), run it, and summarise.
 func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := parseAcquireArgs(args, stderr)
 	if a == nil || err != nil {
 		return err // nil for --help
-	}
-	hs, err := hashersFor(countSHA256(a.algs, len(a.sources)))
-	if err != nil {
-		return err
 	}
 	wb := disk.NewWriteBlocker()
 	defer closeWriteBlocker(wb, stderr)
 	if err := writeBlockSources(wb, a.sources); err != nil {
 		return err
 	}
-	reqs, infos, closeVolumes, err := inspectSources(a, hs, wb)
+	srcs, closeVolumes, err := describeSources(a, wb)
 	defer closeVolumes()
 	if err != nil {
-		return err
-	}
-	if err := preflightAcquire(a, reqs); err != nil {
 		return err
 	}
 	// Whatever did not exist before and is still empty at the end (every
 	// job refused) is removed again.
 	defer removeIfEmpty(missingOutputDirs(a))
-	if err := makeOutputDirs(a); err != nil {
+	s, err := session.New(session.Plan{
+		Mode: "host", Version: Version, Sources: srcs, Dir: a.outdir, Layout: session.OutDir, Mirrors: a.mirrors,
+		Case: a.caseInfo, Hashes: a.algs, Format: a.format, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
+		Verify: !a.noVerify,
+	})
+	if err != nil {
 		return err
 	}
-
 	prog := newProgress(a.jsonProgress, stdout, stderr)
 	defer prog.Close()
-	results := runJobs(ctx, reqs, infos, prog)
+	werr := s.Run(ctx, prog)
 	prog.Close()
-	return summariseAcquire(stdout, a.jsonProgress, reqs, results)
+	if werr != nil {
+		fmt.Fprintf(stderr, "coldimage: session record: %v\n", werr)
+	}
+	if err := s.Discard(); err != nil { // every job refused: nothing is left behind
+		fmt.Fprintf(stderr, "coldimage: %v\n", err)
+	}
+	return summariseAcquire(stdout, a.jsonProgress, s.Jobs)
 }
 
 // parseAcquireArgs parses and checks acquire's flags and operands. It
@@ -187,71 +191,37 @@ func writeBlockSources(wb *disk.WriteBlocker, sources []string) error {
 	return nil
 }
 
-// inspectSources turns each source into a request (opening RAID volumes)
-// with its output directories, and describes each source. The returned
-// function closes the volumes opened, also after an error.
-func inspectSources(a *acquireArgs, hs imager.Hashers, wb *disk.WriteBlocker) ([]*acquire.Request, []disk.Info, func(), error) {
-	// A deeper buffer pool keeps hashers and writer busy; concurrent sources
-	// share the memory so that peak RSS stays bounded (verify doubles it).
-	buffers := min(max(24/len(a.sources), 3), 12)
+// describeSources describes each source for the session: the device or
+// file (already write-blocked), or a RAID volume, whose members are found,
+// write-blocked and opened read-only here (openVolume). The returned
+// function closes the volumes, also after an error.
+func describeSources(a *acquireArgs, wb *disk.WriteBlocker) ([]session.Source, func(), error) {
+	var out []session.Source
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
-	var reqs []*acquire.Request
-	var infos []disk.Info // per request, for its id and the progress line
-	ids := map[string]string{}
-	for _, s := range a.sources {
-		r := &acquire.Request{
-			Source: s, OutDir: a.outdir, Format: a.format, Hashes: a.algs, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
-			Case:     a.caseInfo,
-			NoVerify: a.noVerify, Tool: imager.Tool{Name: "coldimage", Version: Version}, Hashers: hs, Buffers: buffers,
-		}
-		if isVolumeID(s) {
-			vol, geo, closeVol, err := openVolume(s, a.members, wb)
+	for _, src := range a.sources {
+		if isVolumeID(src) {
+			vol, geo, closeVol, err := openVolume(src, a.members, wb)
 			if err != nil {
-				return nil, nil, closeAll, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
+				return nil, closeAll, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
 			}
 			closers = append(closers, closeVol)
-			r.Volume, r.RAID = vol, geo
+			out = append(out, session.Source{Info: vol.Info, Volume: func() (*acquire.Volume, json.RawMessage, func(), error) {
+				return vol, geo, nil, nil // closed by closeAll
+			}})
+			continue
 		}
-		info, err := sourceInfo(r)
+		info, err := disk.Inspect(src)
 		if err != nil {
-			return nil, nil, closeAll, fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, s, err)
+			return nil, closeAll, fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, src, err)
 		}
-		infos = append(infos, info)
-		if len(a.sources) > 1 {
-			id := disk.ID(info)
-			if prev, dup := ids[id]; dup {
-				return nil, nil, closeAll, fmt.Errorf("%w: sources %s and %s have the same id %q", acquire.ErrRefused, prev, s, id)
-			}
-			ids[id] = s
-			r.OutDir = filepath.Join(a.outdir, id)
-		}
-		for _, m := range a.mirrors {
-			if len(a.sources) > 1 {
-				m = filepath.Join(m, filepath.Base(r.OutDir))
-			}
-			r.Mirrors = append(r.Mirrors, m)
-		}
-		reqs = append(reqs, r)
+		out = append(out, session.Source{Info: info})
 	}
-	return reqs, infos, closeAll, nil
-}
-
-// preflightAcquire refuses existing parent directories of several sources'
-// images, then checks every job together (acquire.Preflight).
-func preflightAcquire(a *acquireArgs, reqs []*acquire.Request) error {
-	if len(a.sources) > 1 {
-		for _, d := range append([]string{a.outdir}, a.mirrors...) {
-			if err := refuseExisting(d); err != nil {
-				return err
-			}
-		}
-	}
-	return acquire.Preflight(reqs)
+	return out, closeAll, nil
 }
 
 // missingOutputDirs lists the output directories (and parents) that do not
@@ -264,75 +234,19 @@ func missingOutputDirs(a *acquireArgs) []string {
 	return missing
 }
 
-// makeOutputDirs makes output directories only now, after every check:
-// each job's by acquire.Run (which removes it again when it refuses), the
-// parent of several here.
-func makeOutputDirs(a *acquireArgs) error {
-	if len(a.sources) <= 1 {
-		return nil
-	}
-	for _, d := range append([]string{a.outdir}, a.mirrors...) {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("%w: create output directory: %v", acquire.ErrRefused, err)
-		}
-	}
-	return nil
-}
-
-// jobOutcome is one job's record and error.
-type jobOutcome struct {
-	rec *imager.Record
-	err error
-}
-
-// runJobs runs every request at the same time, reporting to prog, and
-// returns their outcomes in request order.
-func runJobs(ctx context.Context, reqs []*acquire.Request, infos []disk.Info, prog ui.Progress) []jobOutcome {
-	results := make([]jobOutcome, len(reqs))
-	var wg sync.WaitGroup
-	for i, r := range reqs {
-		r.Emit = prog.Event
-		id := disk.ID(infos[i])
-		prog.JobStart(r.Source, id, infos[i].Size)
-		wg.Add(1)
-		go func(i int, r *acquire.Request, id string) {
-			defer wg.Done()
-			rec, err := acquire.Run(ctx, r)
-			results[i] = jobOutcome{rec, err}
-			res := "error"
-			if rec != nil {
-				res = rec.Result
-			} else if err != nil {
-				res = "error: " + err.Error()
-			}
-			prog.JobDone(r.Source, id, r.OutDir, res, err)
-		}(i, r, id)
-	}
-	wg.Wait()
-	return results
-}
-
 // summariseAcquire prints each job's summary (unless progress is JSON) and
 // returns the error whose exit code matters most.
-func summariseAcquire(stdout io.Writer, jsonProgress bool, reqs []*acquire.Request, results []jobOutcome) error {
+func summariseAcquire(stdout io.Writer, jsonProgress bool, jobs []*session.Job) error {
 	var errs []error
-	for i, o := range results {
+	for _, j := range jobs {
 		if !jsonProgress {
-			printSummary(stdout, reqs[i], o.rec, o.err)
+			printSummary(stdout, j.Req, j.Rec, j.Err)
 		}
-		if o.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", reqs[i].Source, o.err))
+		if j.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", j.Req.Source, j.Err))
 		}
 	}
 	return worst(errs)
-}
-
-// sourceInfo describes a request's source: the volume, or the device or file.
-func sourceInfo(r *acquire.Request) (disk.Info, error) {
-	if r.Volume != nil {
-		return r.Volume.Info, nil
-	}
-	return disk.Inspect(r.Source)
 }
 
 // worst keeps the error whose exit code matters most, with all messages.
@@ -370,41 +284,6 @@ func removeIfEmpty(dirs []string) {
 	for _, d := range dirs {
 		os.Remove(d) // fails, harmlessly, on one that is not empty
 	}
-}
-
-func refuseExisting(outdir string) error {
-	ents, err := os.ReadDir(outdir)
-	if err == nil && len(ents) > 0 {
-		return fmt.Errorf("%w: output directory %s is not empty (holds %s); coldimage never overwrites", acquire.ErrRefused, outdir, ents[0].Name())
-	}
-	return nil
-}
-
-// hashersFor picks the SHA-256 implementation for n concurrent streams;
-// COLDIMAGE_SHA256_IMPL=simd|avx512 overrides it (benchmarks, diagnosis).
-func hashersFor(n int) (imager.Hashers, error) {
-	switch v := os.Getenv("COLDIMAGE_SHA256_IMPL"); v {
-	case "":
-		return imager.Hashers{SHA256: imager.ChooseSHA256(n)}, nil
-	case "simd":
-		return imager.Hashers{SHA256: imager.SHA256Simd}, nil
-	case "avx512":
-		if !imager.CanMultiBuffer() {
-			return imager.Hashers{}, fmt.Errorf("COLDIMAGE_SHA256_IMPL=avx512: this CPU has no AVX-512")
-		}
-		return imager.Hashers{SHA256: imager.SHA256Avx512MB}, nil
-	default:
-		return imager.Hashers{}, fmt.Errorf("COLDIMAGE_SHA256_IMPL=%q: want simd or avx512", v)
-	}
-}
-
-func countSHA256(algs []string, sources int) int {
-	for _, a := range algs {
-		if a == "sha256" {
-			return sources
-		}
-	}
-	return 0
 }
 
 func printSummary(w io.Writer, r *acquire.Request, rec *imager.Record, err error) {

@@ -56,17 +56,9 @@ func runUI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return usageError(err.Error())
 	}
-	n := len(sources)
-	if n == 0 {
-		n = 2
-	}
-	hs, err := hashersFor(countSHA256(algs, n))
-	if err != nil {
-		return err
-	}
 	cfg := ui.Config{
 		In: stdin, Out: stdout, Term: *termName, Plain: *plain, Width: *width, Height: *height,
-		Version: Version, Hashes: algs, Hashers: hs, Mode: "host ui",
+		Version: Version, Hashes: algs, Mode: "host ui",
 		Case:    imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence},
 		Actions: []ui.Action{ui.ActionQuit},
 		Devices: func() ([]ui.Device, error) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/session"
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/ui"
 	"github.com/coldimage/coldimage/verify"
@@ -71,7 +72,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	prog := newProgress(*jsonProgress, stdout, stderr)
 	defer prog.Close()
-	hs, err := hashersFor(1)
+	hs, err := session.Hashers(1)
 	if err != nil {
 		return err
 	}

@@ -84,11 +84,11 @@ func TestVolumeSource(t *testing.T) {
 	ch := &ui.Choices{Sources: []ui.Device{v}, Target: &ui.Target{Name: target, Dir: target, Free: -1, Given: true},
 		Case: imager.Case{Case: "R-1", Examiner: "E"}, Hashes: []string{"sha256"}, Format: "raw", Verify: true}
 	cfg := ui.Config{Version: "test", Now: time.Now}
-	s, jobs, err := ui.Plan(context.Background(), cfg, ch)
+	s, err := ui.Plan(context.Background(), cfg, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Execute(context.Background(), jobs, ui.NewText(io.Discard, false, time.Hour)); err != nil {
+	if err := s.Run(context.Background(), ui.NewText(io.Discard, false, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	r := s.Sources[0]

@@ -1,0 +1,578 @@
+// Package session is the one session core: it plans an imaging run (the
+// sources, the target, one layout, one case-folder sanitiser, one
+// concurrency policy), preflights it (room for every image and its records,
+// no output on a source, the target not on our boot medium), runs the jobs,
+// aborts them, and keeps session.json/session.txt on the target from before
+// the first byte is read until the end, each write atomic with a directory
+// fsync.
+//
+// Every mode calls it: `coldimage acquire` with several sources, `coldimage
+// ui`, and on the appliance the console UI, the text menu and the
+// unattended run. The callers choose (flags, screens, kernel command line);
+// this package images. It never prints: progress and results go to an
+// Observer.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
+)
+
+// Observer is told what the jobs do. Its methods may be called from
+// several jobs at once.
+type Observer interface {
+	JobStart(source, id string, size int64)
+	Event(ev imager.Event)
+	JobDone(source, id, outdir, result string, err error)
+	Close()
+}
+
+// Source is one thing to image: a disk, partition or image file described
+// by package disk, or a RAID volume assembled in user space (Volume set).
+type Source struct {
+	disk.Info
+	// Volume opens a RAID volume's members read-only and assembles it;
+	// close releases the members. New calls it after every other check.
+	Volume func() (v *acquire.Volume, geometry json.RawMessage, close func(), err error)
+	// Ready, when set, is asked just before the job reads a byte: the
+	// appliance's write-blocker confirms the source (or every member of a
+	// volume) read-only there. An error ends the job unread.
+	Ready func() error
+}
+
+// Layout says where a session's images and records go.
+type Layout int
+
+const (
+	// CaseFolders is the target layout of every session on a target file
+	// system: <dir>/coldimage/<case>/<UTC stamp>/<source-id>/, with
+	// session.json and session.txt in the stamp folder.
+	CaseFolders Layout = iota
+	// OutDir is `coldimage acquire SOURCE... OUTDIR`: one source is imaged
+	// into OUTDIR itself (no session record); several into
+	// OUTDIR/<source-id>/, with session.json and session.txt in OUTDIR.
+	OutDir
+)
+
+// Plan is everything a session needs to run.
+type Plan struct {
+	Mode     string // recorded: unattended | menu | console ui | ui-plain | host ui | host
+	Version  string
+	Kernel   string
+	Cmdline  string
+	Settings []string
+
+	Sources []Source
+	// Dir is where the session goes: the mounted target's root, or OUTDIR.
+	Dir     string
+	Layout  Layout
+	Mirrors []string // OutDir layout: further complete copies
+	// Target describes the target for the record; Folder is filled in.
+	Target imager.SessionTarget
+	// BootDisks are the kernel names of our boot medium's disks: a target
+	// on one is refused.
+	BootDisks []string
+
+	Case        imager.Case
+	Hashes      []string
+	Format      string // raw | split | e01
+	Split       int64  // split: bytes per piece of the raw image
+	SegmentSize int64  // e01: bytes per segment file (0: default)
+	PieceSize   int64  // piecewise hash window (0: default, < 0: none)
+	Verify      bool
+	Hashers     imager.Hashers // zero: chosen for the number of jobs (Hashers)
+	// Jobs is how many sources are imaged at the same time; 0 or less:
+	// all of them.
+	Jobs int
+
+	ClockCheck string                // the clock screen's note
+	Events     []imager.SessionEvent // logged before the session began (write-block lifts, …)
+	Skipped    []imager.SessionSkip  // devices not imaged, and why
+	// AfterWrite is called after each write of the session record with its
+	// folder (the appliance keeps console.log beside it).
+	AfterWrite func(dir string)
+	Now        func() time.Time
+}
+
+// Job is one source of a session.
+type Job struct {
+	Source Source
+	ID     string
+	Req    *acquire.Request
+	Rec    *imager.Record // after Run: the acquisition record (nil: none written)
+	Err    error          // after Run: why the job failed
+	close  func()
+}
+
+// Session is one planned run: its record (session.json) and its jobs.
+type Session struct {
+	imager.Session
+	// Dir is the folder session.json is written to ("" when the run keeps
+	// no session record: one source into OUTDIR).
+	Dir  string
+	Jobs []*Job
+
+	plan  Plan
+	mu    sync.Mutex
+	begun bool
+}
+
+// ErrRefused marks a plan refused before anything was written.
+var ErrRefused = acquire.ErrRefused
+
+// ErrAborted is why the jobs of a session the operator aborted stopped.
+var ErrAborted = errors.New("aborted by the operator")
+
+// Folder is the session folder of the case-folders layout, relative to the
+// target's root: coldimage/<case>/<UTC yyyymmddThhmmssZ>. The case is
+// named by imager.CaseFolder, the one sanitiser every mode uses.
+func Folder(caseID string, started time.Time) string {
+	return filepath.Join("coldimage", imager.CaseFolder(caseID), started.UTC().Format("20060102T150405Z"))
+}
+
+// New plans a session: it lays out the folders, names each source's
+// folder by its source-id (refusing two sources with the same id),
+// assembles RAID volumes and checks every job together (acquire.Preflight:
+// formats, outputs new or empty and not on a source, room for every image
+// plus its records). Nothing is written anywhere; on an error everything
+// opened is closed again.
+func New(p Plan) (*Session, error) {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Format == "raw" && p.Split > 0 {
+		p.Format = "split"
+	}
+	if len(p.Sources) == 0 {
+		return nil, fmt.Errorf("%w: no source to image", ErrRefused)
+	}
+	if p.Dir == "" {
+		return nil, fmt.Errorf("%w: no target folder", ErrRefused)
+	}
+	for _, b := range p.BootDisks {
+		if b != "" && p.Target.Disk == b {
+			return nil, fmt.Errorf("%w: target %s is on our boot medium", ErrRefused, p.Target.Device)
+		}
+	}
+	s := newRecord(p)
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	seen := map[string]string{}
+	for _, src := range p.Sources {
+		id := disk.ID(src.Info)
+		if prev, dup := seen[id]; dup {
+			return nil, fmt.Errorf("%w: sources %s and %s have the same id %q; image one of them", ErrRefused, prev, src.Path, id)
+		}
+		seen[id] = src.Path
+		j, err := s.job(src, id)
+		if err != nil {
+			return nil, err
+		}
+		s.Jobs = append(s.Jobs, j)
+	}
+	if err := s.preflight(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// newRecord starts the session record and picks the session folder.
+func newRecord(p Plan) *Session {
+	now := p.Now().UTC()
+	clock := imager.NewClock(now)
+	clock.Check = p.ClockCheck
+	s := &Session{plan: p, Session: imager.Session{
+		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Mode: p.Mode, Kernel: p.Kernel, Cmdline: p.Cmdline, Settings: p.Settings,
+		Started: imager.RFC3339(now), Clock: clock, Case: p.Case, Hash: strings.Join(imager.HashesFor(acquireFormat(p.Format), p.Hashes), ","),
+		Format: p.Format, Verify: p.Verify, Target: p.Target,
+		Events: append([]imager.SessionEvent(nil), p.Events...), Skipped: p.Skipped,
+	}}
+	if p.Format == "split" {
+		s.Split = p.Split
+	}
+	switch {
+	case p.Layout == CaseFolders:
+		rel := Folder(p.Case.Case, now)
+		s.Dir = filepath.Join(p.Dir, rel)
+		s.Target.Folder = "/" + filepath.ToSlash(rel)
+	case len(p.Sources) > 1:
+		s.Dir = p.Dir
+		s.Target.Folder = p.Dir
+	}
+	return s
+}
+
+func acquireFormat(f string) string {
+	if f == "e01" {
+		return "e01"
+	}
+	return "raw"
+}
+
+// job makes a source's request, assembling a RAID volume.
+func (s *Session) job(src Source, id string) (*Job, error) {
+	p := s.plan
+	out := filepath.Join(s.Dir, id)
+	if s.Dir == "" {
+		out = p.Dir
+	}
+	r := &acquire.Request{
+		Source: src.Path, OutDir: out, Format: acquireFormat(p.Format), Hashes: p.Hashes,
+		SegmentSize: p.SegmentSize, PieceSize: p.PieceSize, Case: p.Case, NoVerify: !p.Verify,
+		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
+	}
+	if p.Format == "split" || p.Format == "raw" {
+		r.Split = p.Split
+	}
+	for _, m := range p.Mirrors {
+		if s.Dir != "" {
+			m = filepath.Join(m, id)
+		}
+		r.Mirrors = append(r.Mirrors, m)
+	}
+	j := &Job{Source: src, ID: id, Req: r}
+	if src.Volume != nil {
+		v, geo, closeFn, err := src.Volume()
+		if err != nil {
+			return nil, fmt.Errorf("%w: RAID volume %s could not be assembled: %v", ErrRefused, src.Name, err)
+		}
+		r.Volume, r.RAID, j.close = v, geo, closeFn
+	}
+	return j, nil
+}
+
+// concurrency is how many of n jobs run at once.
+func (s *Session) concurrency(n int) int {
+	if s.plan.Jobs > 0 && s.plan.Jobs < n {
+		return s.plan.Jobs
+	}
+	return max(1, n)
+}
+
+// buffers is the engine's buffer pool per job: deeper keeps hashers and
+// writer busy; concurrent jobs share the memory, so peak RSS stays bounded
+// (verification doubles it).
+func buffers(concurrent int) int { return min(max(24/concurrent, 3), 12) }
+
+// preflight checks every job together, and that several sources' images
+// do not land in a folder that holds anything.
+func (s *Session) preflight() error {
+	if s.Dir != "" {
+		for _, d := range append([]string{s.Dir}, s.mirrorRoots()...) {
+			if err := refuseNonEmpty(d); err != nil {
+				return err
+			}
+		}
+	}
+	reqs := make([]*acquire.Request, len(s.Jobs))
+	for i, j := range s.Jobs {
+		reqs[i] = j.Req
+	}
+	if err := acquire.Preflight(reqs); err != nil {
+		return err
+	}
+	if s.plan.Hashers == (imager.Hashers{}) {
+		hs, err := Hashers(countSHA256(reqs[0].Hashes, s.concurrency(len(reqs))))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrRefused, err)
+		}
+		for _, r := range reqs {
+			r.Hashers = hs
+		}
+	}
+	return nil
+}
+
+func (s *Session) mirrorRoots() []string {
+	if s.plan.Layout == CaseFolders {
+		return nil
+	}
+	return s.plan.Mirrors
+}
+
+func refuseNonEmpty(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err == nil && len(ents) > 0 {
+		return fmt.Errorf("%w: output directory %s is not empty (holds %s); coldimage never overwrites", ErrRefused, dir, ents[0].Name())
+	}
+	return nil
+}
+
+// Hashers picks the SHA-256 implementation for n concurrent streams;
+// COLDIMAGE_SHA256_IMPL=simd|avx512 overrides it (benchmarks, diagnosis).
+func Hashers(n int) (imager.Hashers, error) {
+	switch v := os.Getenv("COLDIMAGE_SHA256_IMPL"); v {
+	case "":
+		return imager.Hashers{SHA256: imager.ChooseSHA256(n)}, nil
+	case "simd":
+		return imager.Hashers{SHA256: imager.SHA256Simd}, nil
+	case "avx512":
+		if !imager.CanMultiBuffer() {
+			return imager.Hashers{}, fmt.Errorf("COLDIMAGE_SHA256_IMPL=avx512: this CPU has no AVX-512")
+		}
+		return imager.Hashers{SHA256: imager.SHA256Avx512MB}, nil
+	default:
+		return imager.Hashers{}, fmt.Errorf("COLDIMAGE_SHA256_IMPL=%q: want simd or avx512", v)
+	}
+}
+
+func countSHA256(algs []string, streams int) int {
+	for _, a := range algs {
+		if a == "sha256" {
+			return streams
+		}
+	}
+	return 0
+}
+
+// Close releases what the jobs hold open (RAID volumes' members). Run
+// closes each job when it ends; Close is for a session that never runs.
+func (s *Session) Close() {
+	for _, j := range s.Jobs {
+		j.Close()
+	}
+}
+
+// Close releases what the job holds open (a RAID volume's members).
+func (j *Job) Close() {
+	if j.close != nil {
+		j.close()
+		j.close = nil
+	}
+}
+
+// Begin writes session.json before the first byte is read, saying
+// in-progress and listing every source as not started; Run rewrites it
+// after each job and at the end, so a run cut off by power loss leaves a
+// record of what it was doing. Run calls it when the caller did not.
+func (s *Session) Begin() error {
+	s.mu.Lock()
+	s.begun = true
+	s.Sources = make([]imager.SessionSource, len(s.Jobs))
+	for i, j := range s.Jobs {
+		s.Sources[i] = j.pending()
+	}
+	s.Result = imager.SessionInProgress
+	s.mu.Unlock()
+	if s.Dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("create session folder %s: %w", s.Dir, err)
+	}
+	return s.Write()
+}
+
+// pending is the job's line in the record before it ends.
+func (j *Job) pending() imager.SessionSource {
+	in := j.Source.Info
+	return imager.SessionSource{Device: j.Req.Source, ID: j.ID, Size: in.Size, Model: in.Model, Serial: in.Serial,
+		ReadOnly: in.ReadOnly || in.Kind == disk.KindFile || j.Source.Volume != nil, Outdir: j.outdir(),
+		PartTable: in.PartTable, Partitions: partitionLayout(in), Result: "not started", Verified: "not run"}
+}
+
+func (j *Job) outdir() string { return j.ID }
+
+// Run runs the jobs, Plan.Jobs at a time, reporting to obs, rewriting the
+// session record after each job, and writes the final record. A panic in a
+// job ends that job with result "error"; the others go on. The error is
+// the final record's write error; each job's own is in Job.Err.
+func (s *Session) Run(ctx context.Context, obs Observer) error {
+	if !s.begun {
+		if err := s.Begin(); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	sem := make(chan struct{}, s.concurrency(len(s.Jobs)))
+	var wg sync.WaitGroup
+	for i, j := range s.Jobs {
+		j.Req.Emit = obs.Event
+		obs.JobStart(j.Req.Source, j.ID, j.size())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s.runJob(ctx, i, j, obs)
+		}()
+	}
+	wg.Wait()
+	s.mu.Lock()
+	s.Finish()
+	s.Finished = imager.RFC3339(time.Now())
+	s.mu.Unlock()
+	return s.Write()
+}
+
+func (j *Job) size() int64 {
+	if j.Req.Volume != nil {
+		return j.Req.Volume.Info.Size
+	}
+	return j.Source.Size
+}
+
+// runJob runs one job behind recover and records its outcome.
+func (s *Session) runJob(ctx context.Context, i int, j *Job, obs Observer) {
+	t0 := time.Now()
+	var rec *imager.Record
+	err := ctx.Err()
+	if err != nil {
+		err = fmt.Errorf("not started: %w", context.Cause(ctx))
+	} else if j.Source.Ready != nil {
+		err = imager.Safely("write-block check of "+j.Req.Source, j.Source.Ready)
+	}
+	if err == nil {
+		// The engine turns a panic while reading, hashing or writing into
+		// the job's error; Safely catches one anywhere else in the job
+		// (opening, records, verification).
+		err = imager.Safely("imaging of "+j.Req.Source, func() (err error) {
+			rec, err = acquire.Run(ctx, j.Req)
+			return err
+		})
+	}
+	if cerr := imager.Safely("releasing "+j.Req.Source, func() error { j.Close(); return nil }); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	j.Rec, j.Err = rec, err
+	res := j.pending()
+	res.Outcome(rec, err, j.Req.NoVerify)
+	res.Started, res.Finished, res.Seconds = imager.RFC3339(t0), imager.RFC3339(time.Now()), time.Since(t0).Seconds()
+	s.mu.Lock()
+	s.Sources[i] = res
+	s.mu.Unlock()
+	s.Write() // best effort here; the final write reports its error
+	// The result is recorded; a display that crashes on it must not take
+	// the process (PID 1) down with it.
+	imager.Safely("progress display", func() error {
+		obs.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
+		return nil
+	})
+}
+
+// Abort stops the running session for the operator: the abort is logged in
+// the session record, then stop (the session's cancel, when set) ends every
+// job with ErrAborted. Imaging stops even when the log cannot be written.
+func (s *Session) Abort(now time.Time, stop context.CancelCauseFunc) error {
+	err := s.Log(now, "imaging aborted by the operator")
+	if stop != nil {
+		stop(ErrAborted)
+	}
+	if err != nil {
+		return fmt.Errorf("could not log the abort in %s: %v; imaging stops anyway", s.Dir, err)
+	}
+	return nil
+}
+
+// Log records an action in the session record and rewrites it.
+func (s *Session) Log(now time.Time, what string) error {
+	s.mu.Lock()
+	s.Events = append(s.Events, imager.SessionEvent{Time: imager.RFC3339(now), What: what})
+	s.mu.Unlock()
+	return s.Write()
+}
+
+// Fail records a session-wide error (the record's errors[]).
+func (s *Session) Fail(msg string) {
+	s.mu.Lock()
+	s.Errors = append(s.Errors, msg)
+	s.mu.Unlock()
+}
+
+// Write writes session.json and session.txt into the session folder
+// (atomically, folder synced); a session without a folder writes nothing.
+func (s *Session) Write() error {
+	if s.Dir == "" {
+		return nil
+	}
+	s.mu.Lock()
+	if s.Result != imager.SessionInProgress && s.Finished == "" {
+		s.Finished = imager.RFC3339(time.Now())
+	}
+	err := imager.WriteSession(s.Dir, &s.Session)
+	s.mu.Unlock()
+	if s.plan.AfterWrite != nil {
+		s.plan.AfterWrite(s.Dir)
+	}
+	return err
+}
+
+// Refused reports whether every job was refused before it wrote anything
+// (acquire.ErrRefused): the run imaged nothing.
+func (s *Session) Refused() bool {
+	for _, j := range s.Jobs {
+		if !errors.Is(j.Err, ErrRefused) {
+			return false
+		}
+	}
+	return len(s.Jobs) > 0
+}
+
+// Discard removes the session record of a run that imaged nothing
+// (Refused), for the CLI's promise that a refusal leaves no output behind.
+func (s *Session) Discard() error {
+	if s.Dir == "" || !s.Refused() {
+		return nil
+	}
+	var errs []error
+	for _, f := range []string{"session.json", "session.txt"} {
+		if err := os.Remove(filepath.Join(s.Dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RefusedRecord is the record of a session that was refused before any job ran
+// (the target too small, no source, …): every source failed, the error in
+// the record. It is written only when Dir is set (the appliance writes it
+// on the target it had mounted; the UI shows the refusal instead).
+func RefusedRecord(p Plan, why error) *Session {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	s := newRecord(p)
+	for _, src := range p.Sources {
+		r := imager.SessionSource{Device: src.Path, ID: disk.ID(src.Info), Size: src.Size, Model: src.Model, Serial: src.Serial,
+			ReadOnly: src.ReadOnly, Outdir: disk.ID(src.Info), Verified: "not run"}
+		r.Outcome(nil, why, !p.Verify)
+		s.Sources = append(s.Sources, r)
+	}
+	s.Errors = append(s.Errors, why.Error())
+	s.Finish()
+	if len(s.Sources) == 0 {
+		s.Failed = 1
+	}
+	s.Finished = imager.RFC3339(p.Now())
+	return s
+}
+
+// partitionLayout is a source disk's partitions for the session record.
+func partitionLayout(d disk.Info) []imager.SessionPartition {
+	var l []imager.SessionPartition
+	for _, p := range d.Partitions {
+		label := p.FSLabel
+		if label == "" {
+			label = p.PartLabel
+		}
+		l = append(l, imager.SessionPartition{Name: p.Name, Number: p.PartNumber, Start: p.Start, Size: p.Size,
+			Type: p.PartType, FSType: p.FSType, Label: label})
+	}
+	return l
+}
