@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"github.com/coldimage/coldimage/imager"
-	"github.com/coldimage/coldimage/session"
 	"github.com/coldimage/coldimage/imager/acquire"
+	"github.com/coldimage/coldimage/session"
 	"github.com/coldimage/coldimage/ui"
 	"github.com/coldimage/coldimage/verify"
 )
