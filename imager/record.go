@@ -236,15 +236,15 @@ func WriteRecord(dir string, r *Record, sidecars bool) error {
 	if err != nil {
 		return fmt.Errorf("encode record: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "acquisition.json"), js); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, "acquisition.json"), js); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "acquisition.txt"), []byte(r.Text())); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, "acquisition.txt"), []byte(r.Text())); err != nil {
 		return err
 	}
 	if sidecars {
 		for alg, body := range r.Sidecars() {
-			if err := writeAtomic(filepath.Join(dir, "image."+alg), []byte(body)); err != nil {
+			if err := WriteFileAtomic(filepath.Join(dir, "image."+alg), []byte(body)); err != nil {
 				return err
 			}
 		}
@@ -286,7 +286,10 @@ func (r *Record) Sidecars() map[string]string {
 	return out
 }
 
-func writeAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through path.tmp: synced, renamed
+// over path, and the folder synced, so a power cut leaves the old file or
+// the new one.
+func WriteFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {

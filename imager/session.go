@@ -214,12 +214,12 @@ func WriteSession(dir string, s *Session) error {
 	if err != nil {
 		return fmt.Errorf("session record: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "session.json"), b); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, "session.json"), b); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(b)
 	s.writtenSHA256 = hex.EncodeToString(sum[:])
-	return writeAtomic(filepath.Join(dir, "session.txt"), []byte(s.Text()))
+	return WriteFileAtomic(filepath.Join(dir, "session.txt"), []byte(s.Text()))
 }
 
 // ReadSession loads session.json from dir.

@@ -512,7 +512,7 @@ func TestTargetTooSmall(t *testing.T) {
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
 		Drives: []Drive{{File: src, Serial: "BIG"}, {File: target, Serial: "TARGET"}},
 		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE"})
-	expect(t, v, `COLDIMAGE ERROR target /dev/vd[a-z]1 too small`, 4*time.Minute)
+	expect(t, v, `COLDIMAGE ERROR target /dev/vd[a-z]1: refused: not enough space for the image`, 4*time.Minute)
 	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 2*time.Minute)
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)
@@ -521,7 +521,7 @@ func TestTargetTooSmall(t *testing.T) {
 		t.Errorf("DONE ok=%s failed=%s, want ok=0 failed=1", m[1], m[2])
 	}
 	for _, l := range v.Lines() {
-		if strings.Contains(l, "done: ok") || strings.Contains(l, "ok=true") {
+		if strings.Contains(l, "result ok") || strings.Contains(l, "ok=true") {
 			t.Errorf("reported as ok: %s", l)
 		}
 	}

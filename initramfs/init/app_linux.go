@@ -279,3 +279,5 @@ func reboot(con *Console) {
 		con.Printf("coldimage: reboot: %v", err)
 	}
 }
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
+	"github.com/coldimage/coldimage/session"
+	"github.com/coldimage/coldimage/ui"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,87 +56,132 @@ func (a *App) findTarget(spec string, wait time.Duration) (Device, []Device, err
 	}
 }
 
-// imageSession is one acquisition session: target, sources, images,
-// session record. consent names unprotected devices the operator accepted.
-//
-// The steps: find the target, select the sources, mount the target, write
-// the session record (in-progress), check the room, run the sources, finish.
-func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) *Session {
+// imageSession is one acquisition session of the unattended run or the
+// text menu: the boot steps' part (find the target, select the sources,
+// lift write-blocking on the target alone and mount it), then package
+// session plans, preflights, runs and records it. consent names
+// unprotected devices the operator accepted.
+func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) *imager.Session {
 	started := time.Now()
-	s := a.newSession(cfg, mode, started)
-	target, devs, boot, err := a.openTarget(s, cfg)
-	if err != nil {
-		return a.failSession(s, "%v", err)
+	p := a.sessionPlan(cfg, mode, started)
+	fail := func(err error) *imager.Session {
+		a.con.Printf("COLDIMAGE ERROR %v", err)
+		return &session.RefusedRecord(p, err).Session
 	}
-	sources, err := a.selectSessionSources(s, cfg, devs, &target, boot, consent)
+	target, devs, boot, err := a.openTarget(&p, cfg)
 	if err != nil {
-		return a.failSession(s, "%v", err)
+		return fail(err)
+	}
+	sources, err := a.selectSessionSources(&p, cfg, devs, &target, boot, consent)
+	if err != nil {
+		return fail(err)
 	}
 	if target.FS == nil {
-		return a.failSession(s, "target %s has no ext4, exFAT or vfat file system", target.Dev())
+		return fail(fmt.Errorf("target %s has no ext4, exFAT or vfat file system", target.Dev()))
 	}
-
 	// Make the target (and only it, with its disk) writable, then mount it;
 	// a failure on the way puts write-blocking back.
 	if _, err := a.mountTarget(target, TargetMount); err != nil {
-		return a.failSession(s, "%v", err)
+		return fail(err)
 	}
 	defer a.unmountTarget(target)
-
-	dir, err := makeSessionFolder(s, cfg, started)
+	for _, d := range sources {
+		p.Sources = append(p.Sources, a.sessionSource(d, consent))
+	}
+	s, err := session.New(p)
 	if err != nil {
-		return a.failSession(s, "%v", err)
+		// Refused before a byte was written (e.g. the target is too small):
+		// the refusal is recorded on the target.
+		err = fmt.Errorf("target %s: %w — nothing imaged", target.Dev(), err)
+		a.con.Printf("COLDIMAGE ERROR %v", err)
+		r := session.RefusedRecord(p, err)
+		r.Dir = filepath.Join(TargetMount, session.Folder(cfg.Case, started))
+		if err := a.writeRecord(r); err != nil {
+			a.con.Printf("COLDIMAGE ERROR %v", err)
+		}
+		return &r.Session
 	}
-	// The record exists before any source is read, saying in-progress.
-	s.Result = imager.SessionInProgress
-	a.writeSession(dir, s)
+	prog := ui.NewText(consoleWriter{a.con}, false, 3*time.Second)
+	if err := s.Run(ctx, prog); err != nil {
+		a.con.Printf("COLDIMAGE ERROR %v", err)
+	}
+	prog.Close()
+	for _, r := range s.Sources {
+		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
+	}
+	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
+	return &s.Session
+}
 
-	if a.targetTooSmall(s, target, dir, sources) {
-		return s
-	}
-	bin, err := exec.LookPath("coldimage")
+// sessionPlan is what the configuration asks of a session; openTarget and
+// selectSessionSources fill in the target and the sources.
+func (a *App) sessionPlan(cfg Config, mode string, started time.Time) session.Plan {
+	hashes, err := imager.ParseHashes(cfg.Hash)
 	if err != nil {
-		return a.failSession(s, "coldimage not found in PATH: %v (PATH=%s)", err, os.Getenv("PATH"))
+		a.con.Printf("coldimage: coldimage.hash=%s: %v; using the default hashes", cfg.Hash, err)
+		hashes = nil
 	}
-	o := AcquireOpts{Bin: bin, Hash: cfg.Hash, Case: cfg.Case, Examiner: cfg.Examiner, Evid: cfg.Evidence}
-	a.runSources(ctx, s, cfg, o, sources, dir, consent)
-	a.finishSession(s, target, dir)
-	return s
+	return session.Plan{
+		Mode: mode, Version: a.version, Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings,
+		Dir: TargetMount, Layout: session.CaseFolders,
+		Case:   imager.Case{Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence},
+		Hashes: hashes, Format: "raw", Verify: true, Jobs: cfg.Jobs,
+		AfterWrite: a.writeConsoleLog,
+		Now:        func() time.Time { return started },
+	}
 }
 
-// newSession starts the session record.
-func (a *App) newSession(cfg Config, mode string, started time.Time) *Session {
-	return &Session{Tool: imager.Tool{Name: "coldimage", Version: a.version}, Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings, Mode: mode,
-		Started: imager.RFC3339(started), Clock: imager.NewClock(started),
-		Case: imager.Case{Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence}, Hash: cfg.Hash, Format: "raw", Verify: true}
+// writeRecord writes a session record that never ran (a refusal).
+func (a *App) writeRecord(s *session.Session) error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("create session folder %s on target: %w", s.Dir, err)
+	}
+	return s.Write()
 }
 
-// failSession reports a session-wide failure on the console and in the
-// record; a session that imaged nothing counts every source (at least one)
-// as failed.
-func (a *App) failSession(s *Session, format string, args ...any) *Session {
-	msg := fmt.Sprintf(format, args...)
-	a.con.Printf("COLDIMAGE ERROR %s", msg)
-	s.Errors = append(s.Errors, msg)
-	if s.Failed == 0 && s.OK == 0 {
-		s.Failed = max(1, len(s.Sources))
+// writeConsoleLog keeps the console log beside the session record.
+func (a *App) writeConsoleLog(dir string) {
+	if err := imager.WriteFileAtomic(filepath.Join(dir, "console.log"), a.con.Log()); err != nil {
+		a.con.Printf("COLDIMAGE ERROR %v", err)
 	}
-	return s
 }
+
+// consoleWriter prints what a progress renderer writes as console lines.
+type consoleWriter struct{ con *Console }
+
+func (w consoleWriter) Write(b []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if l != "" {
+			w.con.Printf("%s", l)
+		}
+	}
+	return len(b), nil
+}
+
+var _ io.Writer = consoleWriter{}
 
 // openTarget finds the target (waiting cfg.Wait seconds), records it, and
 // refuses one on our boot medium. It returns the devices seen and the boot
 // disks too.
-func (a *App) openTarget(s *Session, cfg Config) (Device, []Device, map[string]bool, error) {
+func (a *App) openTarget(p *session.Plan, cfg Config) (Device, []Device, map[string]bool, error) {
 	target, devs, err := a.findTarget(cfg.Target, time.Duration(cfg.Wait)*time.Second)
 	if err != nil {
 		return target, devs, nil, err
 	}
-	s.Target = imager.SessionTarget{Device: target.Dev()}
+	p.Target = imager.SessionTarget{Device: target.Dev(), Disk: target.Disk, Policy: "named on the kernel command line or typed in the text menu: " + cfg.Target}
 	if target.FS != nil {
-		s.Target.FSType, s.Target.Label, s.Target.UUID = target.FS.Type, target.FS.Label, target.FS.UUID
+		p.Target.FSType, p.Target.Label, p.Target.UUID = target.FS.Type, target.FS.Label, target.FS.UUID
+	}
+	for _, d := range devs {
+		if d.Name == target.Disk {
+			p.Target.Model, p.Target.Serial, p.Target.DiskSize = d.Model, d.Serial, d.Size
+		}
 	}
 	boot := BootDisks(devs)
+	for n := range boot {
+		p.BootDisks = append(p.BootDisks, n)
+	}
+	sort.Strings(p.BootDisks)
 	if boot[target.Disk] {
 		return target, devs, boot, fmt.Errorf("target %s is on our boot medium: refused", target.Dev())
 	}
@@ -138,9 +189,8 @@ func (a *App) openTarget(s *Session, cfg Config) (Device, []Device, map[string]b
 }
 
 // selectSessionSources chooses the sources (RAID volumes added when all
-// are imaged), names those skipped on the console and in the record, and
-// lists the chosen ones in the record as not started.
-func (a *App) selectSessionSources(s *Session, cfg Config, devs []Device, target *Device, boot, consent map[string]bool) ([]Device, error) {
+// are imaged) and names those skipped on the console and in the record.
+func (a *App) selectSessionSources(p *session.Plan, cfg Config, devs []Device, target *Device, boot, consent map[string]bool) ([]Device, error) {
 	// RAID metadata is read once, and only when needed.
 	volumes := sync.OnceValue(func() []Device { return raidVolumes(devs) })
 	sources, skipped, err := SelectSources(devs, cfg, target, boot, consent, volumes)
@@ -149,7 +199,7 @@ func (a *App) selectSessionSources(s *Session, cfg Config, devs []Device, target
 		sources, more = addVolumes(sources, volumes(), devs, cfg.RAID, target.Disk, boot)
 		skipped = append(skipped, more...)
 	}
-	s.Skipped = skipped
+	p.Skipped = skipped
 	for _, k := range skipped {
 		a.con.Printf("coldimage: not imaging /dev/%s: %s", k.Device, k.Reason)
 	}
@@ -159,10 +209,47 @@ func (a *App) selectSessionSources(s *Session, cfg Config, devs []Device, target
 	if len(sources) == 0 {
 		return nil, fmt.Errorf("no source to image")
 	}
-	for _, d := range sources {
-		s.Sources = append(s.Sources, SourceResult{Device: d.Dev(), ID: d.ID(), Size: d.Size, Serial: d.Serial, Model: d.Model, ReadOnly: d.RO, Outdir: d.ID(), Result: "not started", Verified: "not run"})
-	}
 	return sources, nil
+}
+
+// sessionSource describes a selected device for the session. Just before
+// its job reads a byte, the write-blocker must have confirmed it (or each
+// member of a volume) read-only, or the operator consented.
+func (a *App) sessionSource(d Device, consent map[string]bool) session.Source {
+	check := []string{d.Name}
+	if len(d.Members) > 0 {
+		check = d.Members // a volume: its members are what the write-blocker checked
+	}
+	src := session.Source{Ready: func() error {
+		for _, n := range check {
+			if checked, ro, _ := a.guard.Checked(n); !checked || (!ro && !consent[n]) {
+				a.con.Printf("COLDIMAGE ERROR /dev/%s is not confirmed read-only: %s not imaged", n, d.Dev())
+				return fmt.Errorf("/dev/%s not confirmed read-only: refused", n)
+			}
+		}
+		return nil
+	}}
+	if len(d.Members) > 0 {
+		paths := make([]string, len(d.Members))
+		for i, m := range d.Members {
+			paths[i] = "/dev/" + m
+		}
+		src.Info = disk.Info{Path: d.Name, Name: d.Name, Kind: "raid", Size: d.Size, Model: d.Model, ReadOnly: d.RO}
+		src.Volume = func() (*acquire.Volume, json.RawMessage, func(), error) { return acquire.OpenVolume(d.Name, paths) }
+		return src
+	}
+	info, err := disk.Inspect(d.Dev())
+	if err != nil {
+		// Described from sysfs alone; the job says why it cannot read it.
+		kind := disk.KindDisk
+		if d.Partition {
+			kind = disk.KindPart
+		}
+		info = disk.Info{Path: d.Dev(), Name: d.Name, Kind: kind, Size: d.Size, Model: d.Model, Serial: d.Serial}
+	}
+	info.ReadOnly = d.RO
+	src.Info = info
+	return src
 }
 
 // unmountTarget syncs and unmounts the target at the end of the session.
@@ -173,107 +260,6 @@ func (a *App) unmountTarget(target Device) {
 	} else {
 		a.con.Printf("coldimage: target %s synced and unmounted", target.Dev())
 	}
-}
-
-// makeSessionFolder creates /coldimage/<case>/<UTC time>/ on the mounted
-// target, records it, and returns its path.
-func makeSessionFolder(s *Session, cfg Config, started time.Time) (string, error) {
-	rel := filepath.Join("coldimage", imager.CaseFolder(cfg.Case), started.UTC().Format("20060102T150405Z"))
-	dir := filepath.Join(TargetMount, rel)
-	s.Target.Folder = "/" + rel
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create session folder %s on target: %v", s.Target.Folder, err)
-	}
-	return dir, nil
-}
-
-// writeSession writes session.json/.txt and console.log into the session
-// folder; errors go to the console.
-func (a *App) writeSession(dir string, s *Session) {
-	s.Finished = imager.RFC3339(time.Now())
-	if err := imager.WriteSession(dir, s); err != nil {
-		a.con.Printf("COLDIMAGE ERROR %v", err)
-	}
-	if err := writeSynced(filepath.Join(dir, "console.log"), a.con.Log()); err != nil {
-		a.con.Printf("COLDIMAGE ERROR %v", err)
-	}
-}
-
-// targetTooSmall is the preflight: room for every image (the engine checks
-// again per source). When there is not, every source fails, the record says
-// so, and it returns true.
-func (a *App) targetTooSmall(s *Session, target Device, dir string, sources []Device) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return false
-	}
-	free := int64(st.Bavail) * st.Bsize
-	var need int64
-	for _, d := range sources {
-		need += d.Size
-	}
-	if need <= free {
-		return false
-	}
-	a.failSession(s, "target %s too small: the images need %s (%d bytes), %s (%d bytes) free — nothing imaged",
-		target.Dev(), imager.HumanBytes(need), need, imager.HumanBytes(free), free)
-	s.Failed = len(sources)
-	for i := range s.Sources {
-		s.Sources[i].Result = "error: target too small"
-		s.Sources[i].Error = "target too small"
-	}
-	s.Result = imager.SessionFailed
-	a.writeSession(dir, s)
-	return true
-}
-
-// runSources images the sources, cfg.Jobs at a time, each only once the
-// write-blocker has confirmed it read-only (or the operator consented); the
-// session record is rewritten after each source.
-func (a *App) runSources(ctx context.Context, s *Session, cfg Config, o AcquireOpts, sources []Device, dir string, consent map[string]bool) {
-	var wg sync.WaitGroup
-	var smu sync.Mutex // guards s.Sources and the session writes
-	sem := make(chan struct{}, max(1, cfg.Jobs))
-	for i, d := range sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			// The write-blocker must have confirmed RO (or the operator consented).
-			checkRO := []string{d.Name}
-			if len(d.Members) > 0 {
-				checkRO = d.Members // a volume: its members are what the write-blocker checked
-			}
-			for _, n := range checkRO {
-				if checked, ro, _ := a.guard.Checked(n); !checked || (!ro && !consent[n]) {
-					smu.Lock()
-					s.Sources[i].Error = "not confirmed read-only: refused"
-					s.Sources[i].Result = "error: not read-only"
-					smu.Unlock()
-					a.con.Printf("COLDIMAGE ERROR /dev/%s is not confirmed read-only: %s not imaged", n, d.Dev())
-					return
-				}
-			}
-			r := Acquire(ctx, o, d, dir, a.con.Printf)
-			smu.Lock()
-			s.Sources[i] = r
-			a.writeSession(dir, s) // after each source: what is done is on the target
-			smu.Unlock()
-		}()
-	}
-	wg.Wait()
-}
-
-// finishSession settles the session's result, prints each source's line,
-// and writes the final record.
-func (a *App) finishSession(s *Session, target Device, dir string) {
-	s.Finish()
-	for _, r := range s.Sources {
-		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
-	}
-	a.writeSession(dir, s)
-	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
 }
 
 func uniq(s ...string) []string {

@@ -38,17 +38,3 @@ func TestBootOrder(t *testing.T) {
 		t.Errorf("the boot sequence must end with the write-block sweep, then the settings file")
 	}
 }
-
-func TestAcquireArgs(t *testing.T) {
-	o := AcquireOpts{Bin: "coldimage", Hash: "sha256,blake3", Case: "C1", Examiner: "jd"}
-	got := o.Args("/dev/sda", "/t/sda_X")
-	want := []string{"acquire", "--json-progress", "--hash", "sha256,blake3", "--case", "C1", "--examiner", "jd", "/dev/sda", "/t/sda_X"}
-	if len(got) != len(want) {
-		t.Fatalf("%v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("Args = %v, want %v", got, want)
-		}
-	}
-}

@@ -83,9 +83,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	}
 	for _, s := range out.Sessions {
 		if s != nil && s.Dir != "" {
-			if err := writeSynced(filepath.Join(s.Dir, "console.log"), a.con.Log()); err != nil {
-				a.con.Printf("COLDIMAGE ERROR %v", err)
-			}
+			a.writeConsoleLog(s.Dir)
 		}
 	}
 	if crashed != nil {
