@@ -21,7 +21,7 @@ import (
 
 // Guest command line common to every boot: serial console first for the
 // kernel, tty0 too; quiet keeps kernel lines from splitting ours.
-const baseAppend = "console=tty0 console=ttyS0,115200 panic=-1 quiet"
+const baseAppend = "console=tty0 console=ttyS0,115200 panic=0 quiet"
 
 var (
 	appOnce sync.Once
@@ -788,7 +788,7 @@ func TestConsoleUIOnTTYS1(t *testing.T) {
 	s1 := filepath.Join(dir, "ttyS1.log")
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
 		Drives:    []Drive{{File: src, Serial: "SRCS1"}},
-		Append:    "console=tty0 console=ttyS0,115200 console=ttyS1,115200 panic=-1 quiet",
+		Append:    "console=tty0 console=ttyS0,115200 console=ttyS1,115200 panic=0 quiet",
 		ExtraArgs: []string{"-serial", "file:" + s1}})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	expect(t, v, `console UI on /dev/ttyS1 \(vt220\)`, time.Minute)

@@ -333,7 +333,7 @@ func DirtyExt4GPT(ctx context.Context, app *Appliance, cacheDir, logPath string)
 		return "", err
 	}
 	defer os.Remove(initrd)
-	vm, err := Start(Config{Kernel: app.Kernel, Initrd: initrd, Append: "console=ttyS0,115200 panic=-1 rdinit=/init",
+	vm, err := Start(Config{Kernel: app.Kernel, Initrd: initrd, Append: "console=ttyS0,115200 panic=0 rdinit=/init",
 		Drives: []Drive{{File: tmp, Serial: "FIXTURE"}}, Log: logPath})
 	if err != nil {
 		return "", err

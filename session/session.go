@@ -404,12 +404,12 @@ func (s *Session) Run(ctx context.Context, obs Observer) error {
 	var wg sync.WaitGroup
 	for i, j := range s.Jobs {
 		j.Req.Emit = obs.Event
-		obs.JobStart(j.Req.Source, j.ID, j.size())
 		wg.Add(1)
+		sem <- struct{}{} // jobs start in order, each when a running one has ended
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
+			obs.JobStart(j.Req.Source, j.ID, j.size())
 			s.runJob(ctx, i, j, obs)
 		}()
 	}

@@ -4,6 +4,7 @@
 package ui
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +21,8 @@ import (
 // renderers here and the console UI's board implement it.
 type Progress = session.Observer
 
-// NewJSON writes one JSON object per line (`--json-progress`):
+// ProgressLine is one line of `--json-progress`: the one typed form of a
+// progress event on the wire, written by NewJSON and read by ReadProgress.
 //
 //	{"event":"start","source":P,"id":ID,"size":N}
 //	{"event":"progress","phase":"acquire"|"verify","source":P,"bytes":N,"total":N,"rate":B_PER_S,"eta_s":S}
@@ -32,6 +34,44 @@ type Progress = session.Observer
 // In progress lines bytes are hashed and written so far, rate is over the
 // last ~10 s (imager.RateWindow), eta_s is whole seconds rounded up: 0 only
 // when the phase is done, -1 while unknown (no progress seen in the window).
+// Fields a kind does not use are left out.
+type ProgressLine struct {
+	Event  string `json:"event"`
+	Phase  string `json:"phase,omitempty"`
+	Source string `json:"source"`
+	ID     string `json:"id,omitempty"`
+	Size   *int64 `json:"size,omitempty"`
+	Bytes  *int64 `json:"bytes,omitempty"`
+	Total  *int64 `json:"total,omitempty"`
+	Rate   *int64 `json:"rate,omitempty"`
+	ETA    *int64 `json:"eta_s,omitempty"`
+	LBA    *int64 `json:"lba,omitempty"`
+	Count  *int64 `json:"count,omitempty"`
+	Result string `json:"result,omitempty"`
+	Outdir string `json:"outdir,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// ReadProgress reads `--json-progress` output line by line; a line that
+// is not a progress line is an error naming it.
+func ReadProgress(r io.Reader, each func(ProgressLine) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var l ProgressLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Event == "" {
+			return fmt.Errorf("progress line %d %q: not a progress event (%v)", n, sc.Text(), err)
+		}
+		if err := each(l); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func n64(v int64) *int64 { return &v }
+
+// NewJSON writes one ProgressLine per line (`--json-progress`).
 func NewJSON(w io.Writer) Progress { return &jsonProgress{w: w} }
 
 type jsonProgress struct {
@@ -39,40 +79,40 @@ type jsonProgress struct {
 	w  io.Writer
 }
 
-func (j *jsonProgress) line(v map[string]any) {
-	b, _ := json.Marshal(v)
+func (j *jsonProgress) line(l ProgressLine) {
+	b, _ := json.Marshal(l)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.w.Write(append(b, '\n'))
 }
 
 func (j *jsonProgress) JobStart(source, id string, size int64) {
-	j.line(map[string]any{"event": "start", "source": source, "id": id, "size": size})
+	j.line(ProgressLine{Event: "start", Source: source, ID: id, Size: n64(size)})
 }
 
 func (j *jsonProgress) Event(ev imager.Event) {
 	switch ev.Kind {
 	case imager.EventProgress:
-		j.line(map[string]any{"event": "progress", "phase": ev.Phase, "source": ev.Source, "bytes": ev.Bytes,
-			"total": ev.Total, "rate": int64(ev.Rate), "eta_s": etaSeconds(ev.ETA)})
+		j.line(ProgressLine{Event: "progress", Phase: ev.Phase, Source: ev.Source, Bytes: n64(ev.Bytes),
+			Total: n64(ev.Total), Rate: n64(int64(ev.Rate)), ETA: n64(etaSeconds(ev.ETA))})
 	case imager.EventUnreadable, imager.EventRetry:
-		j.line(map[string]any{"event": string(ev.Kind), "phase": ev.Phase, "source": ev.Source,
-			"lba": ev.Bad.LBA, "count": ev.Bad.Count, "error": ev.Bad.Error})
+		j.line(ProgressLine{Event: string(ev.Kind), Phase: ev.Phase, Source: ev.Source,
+			LBA: n64(ev.Bad.LBA), Count: n64(ev.Bad.Count), Error: ev.Bad.Error})
 	case imager.EventDone:
-		m := map[string]any{"event": "phase_done", "phase": ev.Phase, "source": ev.Source, "bytes": ev.Bytes}
+		l := ProgressLine{Event: "phase_done", Phase: ev.Phase, Source: ev.Source, Bytes: n64(ev.Bytes)}
 		if ev.Err != nil {
-			m["error"] = ev.Err.Error()
+			l.Error = ev.Err.Error()
 		}
-		j.line(m)
+		j.line(l)
 	}
 }
 
 func (j *jsonProgress) JobDone(source, id, outdir, result string, err error) {
-	m := map[string]any{"event": "done", "source": source, "id": id, "result": result, "outdir": outdir}
+	l := ProgressLine{Event: "done", Source: source, ID: id, Result: result, Outdir: outdir}
 	if err != nil {
-		m["error"] = err.Error()
+		l.Error = err.Error()
 	}
-	j.line(m)
+	j.line(l)
 }
 
 func (j *jsonProgress) Close() {}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/acquire"
+	"github.com/coldimage/coldimage/ui"
 )
 
 func writeSource(t *testing.T, dir, name string, size int, seed byte) string {
@@ -218,15 +218,18 @@ func TestAcquireSeveralSourcesJSONProgress(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	kinds := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("not a JSON line: %q", line)
+	err = ui.ReadProgress(strings.NewReader(stdout), func(l ui.ProgressLine) error {
+		kinds[l.Event]++
+		if l.Event == "done" && l.Result != "ok" {
+			t.Errorf("done line: %+v", l)
 		}
-		kinds[m["event"].(string)]++
-		if m["event"] == "done" && m["result"] != "ok" {
-			t.Errorf("done line: %v", m)
+		if l.Event == "progress" && (l.Bytes == nil || l.Total == nil || l.ETA == nil) {
+			t.Errorf("progress line without bytes/total/eta_s: %+v", l)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if kinds["start"] != 2 || kinds["done"] != 2 || kinds["progress"] < 2 {
 		t.Errorf("event counts %v", kinds)
@@ -235,6 +238,11 @@ func TestAcquireSeveralSourcesJSONProgress(t *testing.T) {
 		if rec, err := imager.ReadRecord(filepath.Join(out, id)); err != nil || rec.Result != "ok" || rec.Source.ID != id {
 			t.Errorf("%s: %v %+v", id, err, rec)
 		}
+	}
+	// Several sources: the session record is beside their folders.
+	s, err := imager.ReadSession(out)
+	if err != nil || s.Result != imager.SessionOK || s.OK != 2 || s.Mode != "host" || len(s.Sources) != 2 || s.Sources[1].Outdir != "b.dd" {
+		t.Errorf("session.json in OUTDIR: %v %+v", err, s)
 	}
 }
 

@@ -1,0 +1,292 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
+)
+
+// source writes a file of n seeded random bytes and describes it.
+func source(t *testing.T, dir, name string, n int, seed int64) Source {
+	t.Helper()
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := disk.Inspect(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Source{Info: info}
+}
+
+func fileSum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// observer counts what a run reports and how many jobs ran at once.
+type observer struct {
+	mu              sync.Mutex
+	running, most   int
+	started, done   []string
+	results         map[string]string
+	onStart, onDone func()
+}
+
+func (o *observer) JobStart(source, id string, size int64) {
+	o.mu.Lock()
+	o.running++
+	o.most = max(o.most, o.running)
+	o.started = append(o.started, id)
+	f := o.onStart
+	o.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+func (o *observer) Event(imager.Event) {}
+func (o *observer) JobDone(source, id, outdir, result string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.running--
+	o.done = append(o.done, id)
+	if o.results == nil {
+		o.results = map[string]string{}
+	}
+	o.results[id] = result
+}
+func (o *observer) Close() {}
+
+// TestCaseFolderEveryMode: a case string lands in the same folder whatever
+// mode runs the session — every mode that writes to a target goes through
+// New with the CaseFolders layout — and the record names that folder.
+func TestCaseFolderEveryMode(t *testing.T) {
+	modes := []string{"unattended", "menu", "console ui", "ui-plain", "host ui"}
+	at := time.Date(2026, 11, 30, 21, 0, 5, 0, time.UTC)
+	for _, c := range []struct{ in, want string }{
+		{"Case 42/A", "Case_42_A"},
+		{"", "nocase"},
+		{"  ../..  ", "_"},
+		{"Fall Müller", "Fall_M_ller"},
+		{"2026-001.b", "2026-001.b"},
+	} {
+		var dirs []string
+		for _, mode := range modes {
+			srcDir, target := t.TempDir(), t.TempDir()
+			s, err := New(Plan{Mode: mode, Sources: []Source{source(t, srcDir, "a.bin", 4096, 1)}, Dir: target,
+				Layout: CaseFolders, Case: imager.Case{Case: c.in}, Hashes: []string{"sha256"}, Format: "raw",
+				Now: func() time.Time { return at }})
+			if err != nil {
+				t.Fatalf("%s %q: %v", mode, c.in, err)
+			}
+			rel, _ := filepath.Rel(target, s.Dir)
+			want := filepath.Join("coldimage", c.want, "20261130T210005Z")
+			if rel != want || s.Target.Folder != "/"+want || s.Jobs[0].Req.OutDir != filepath.Join(s.Dir, s.Jobs[0].ID) {
+				t.Errorf("%s: case %q → %s (record %s, job %s), want %s", mode, c.in, rel, s.Target.Folder, s.Jobs[0].Req.OutDir, want)
+			}
+			dirs = append(dirs, rel)
+			s.Close()
+		}
+		for _, d := range dirs[1:] {
+			if d != dirs[0] {
+				t.Errorf("case %q: folders differ between modes: %v", c.in, dirs)
+			}
+		}
+	}
+}
+
+// TestRunRecords runs two file sources, one at a time, into an OUTDIR:
+// session.json says in-progress before any job starts and ok at the end,
+// each image matches its source, and sources stay unchanged.
+func TestRunRecords(t *testing.T) {
+	srcDir, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	a, b := source(t, srcDir, "a.bin", 64<<10, 1), source(t, srcDir, "b.bin", 96<<10, 2)
+	before := []([32]byte){fileSum(t, a.Path), fileSum(t, b.Path)}
+	s, err := New(Plan{Mode: "host", Sources: []Source{a, b}, Dir: out, Layout: OutDir, Hashes: []string{"sha256", "blake3"},
+		Format: "raw", Verify: true, Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	obs := &observer{}
+	obs.onStart = func() {
+		r, err := imager.ReadSession(out)
+		if err != nil {
+			t.Errorf("session.json while running: %v", err)
+			return
+		}
+		seen = append(seen, r.Result)
+	}
+	if err := s.Run(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	if obs.most != 1 {
+		t.Errorf("Jobs 1: %d jobs ran at once", obs.most)
+	}
+	if len(seen) != 2 || seen[0] != imager.SessionInProgress || seen[1] != imager.SessionInProgress {
+		t.Errorf("record while running: %v, want in-progress twice", seen)
+	}
+	r, err := imager.ReadSession(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Result != imager.SessionOK || r.OK != 2 || r.Failed != 0 || len(r.Sources) != 2 || r.Mode != "host" {
+		t.Fatalf("final record: result %s ok=%d failed=%d sources %d mode %q", r.Result, r.OK, r.Failed, len(r.Sources), r.Mode)
+	}
+	for i, src := range []Source{a, b} {
+		id := disk.ID(src.Info)
+		if r.Sources[i].ID != id || r.Sources[i].Verified != "match" || !r.Sources[i].OK {
+			t.Errorf("source %d: %+v", i, r.Sources[i])
+		}
+		if fileSum(t, filepath.Join(out, id, "image.raw")) != before[i] {
+			t.Errorf("%s: image differs from the source", id)
+		}
+		if fileSum(t, src.Path) != before[i] {
+			t.Errorf("%s: the source changed", src.Path)
+		}
+	}
+	if s.WrittenSHA256() == "" || s.WrittenSHA256() != sha256Hex(t, filepath.Join(out, "session.json")) {
+		t.Errorf("WrittenSHA256 %q is not the sha256 of session.json", s.WrittenSHA256())
+	}
+}
+
+func sha256Hex(t *testing.T, p string) string {
+	sum := fileSum(t, p)
+	const hexd = "0123456789abcdef"
+	var b strings.Builder
+	for _, c := range sum {
+		b.WriteByte(hexd[c>>4])
+		b.WriteByte(hexd[c&15])
+	}
+	return b.String()
+}
+
+// TestOneSourceNoRecord: one source goes into OUTDIR itself, which then
+// holds no session record (the CLI's layout).
+func TestOneSourceNoRecord(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	s, err := New(Plan{Sources: []Source{source(t, t.TempDir(), "a.bin", 8192, 3)}, Dir: out, Layout: OutDir, Hashes: []string{"sha256"}, Format: "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background(), &observer{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "image.raw")); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "session.json")); !os.IsNotExist(err) {
+		t.Errorf("one source: session.json in OUTDIR (%v)", err)
+	}
+}
+
+// TestNewRefuses: each bad plan is refused before anything is written.
+func TestNewRefuses(t *testing.T) {
+	srcDir := t.TempDir()
+	a := source(t, srcDir, "a.bin", 4096, 1)
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
+	for _, c := range []struct {
+		name string
+		p    func(dir string) Plan
+		want string
+	}{
+		{"no source", func(dir string) Plan { return Plan{Dir: dir} }, "no source"},
+		{"same id twice", func(dir string) Plan { return Plan{Dir: dir, Sources: []Source{a, a}} }, "same id"},
+		{"target on the boot medium", func(dir string) Plan {
+			return Plan{Dir: dir, Sources: []Source{a}, Target: imager.SessionTarget{Device: "/dev/sdz1", Disk: "sdz"}, BootDisks: []string{"sdz"}}
+		}, "boot medium"},
+		{"several into a full OUTDIR", func(string) Plan {
+			return Plan{Dir: full, Layout: OutDir, Sources: []Source{a, source(t, srcDir, "b.bin", 4096, 2)}}
+		}, "not empty"},
+		{"output on the source", func(string) Plan {
+			return Plan{Dir: filepath.Join(a.Path, "x"), Layout: OutDir, Sources: []Source{a}}
+		}, "refused"},
+		{"volume that does not assemble", func(dir string) Plan {
+			v := Source{Info: disk.Info{Path: "md-x", Name: "md-x", Kind: "raid", Size: 4096}, Volume: func() (*acquire.Volume, json.RawMessage, func(), error) {
+				return nil, nil, nil, errors.New("two members missing")
+			}}
+			return Plan{Dir: dir, Sources: []Source{v}}
+		}, "two members missing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "t")
+			_, err := New(c.p(dir))
+			if err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want a refusal saying %q", err, c.want)
+			}
+			if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+				t.Errorf("%s created by a refused plan", dir)
+			}
+		})
+	}
+}
+
+// TestReadyRefusesUnread: a source the write-blocker does not confirm is
+// not read; the record says why, the other source is imaged.
+func TestReadyRefusesUnread(t *testing.T) {
+	srcDir, target := t.TempDir(), t.TempDir()
+	a, b := source(t, srcDir, "a.bin", 4096, 1), source(t, srcDir, "b.bin", 4096, 2)
+	a.Ready = func() error { return errors.New("/dev/sda not confirmed read-only") }
+	s, err := New(Plan{Sources: []Source{a, b}, Dir: target, Layout: CaseFolders, Hashes: []string{"sha256"}, Format: "raw", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background(), &observer{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := imager.ReadSession(s.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != 1 || r.Failed != 1 || r.Result != imager.SessionFailed || !strings.Contains(r.Sources[0].Error, "not confirmed read-only") {
+		t.Fatalf("record: ok=%d failed=%d result %s, first source %+v", r.OK, r.Failed, r.Result, r.Sources[0])
+	}
+	if _, err := os.Stat(s.Jobs[0].Req.OutDir); !os.IsNotExist(err) {
+		t.Errorf("the refused source got an output folder (%v)", err)
+	}
+}
+
+// TestAbortRecorded: an abort before the jobs run is logged in the record
+// and every job ends with ErrAborted, unread.
+func TestAbortRecorded(t *testing.T) {
+	srcDir, target := t.TempDir(), t.TempDir()
+	s, err := New(Plan{Sources: []Source{source(t, srcDir, "a.bin", 4096, 1)}, Dir: target, Layout: CaseFolders, Hashes: []string{"sha256"}, Format: "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	if err := s.Abort(time.Now(), cancel); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(ctx, &observer{})
+	r, err := imager.ReadSession(s.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(s.Jobs[0].Err, ErrAborted) || r.Failed != 1 || len(r.Events) != 1 || !strings.Contains(r.Events[0].What, "aborted") {
+		t.Fatalf("job err %v, record failed=%d events %+v", s.Jobs[0].Err, r.Failed, r.Events)
+	}
+}
