@@ -98,16 +98,7 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 	if err != nil {
 		return Info{Path: path, Name: name}, fmt.Errorf("inspect %s: %w", path, err)
 	}
-	info := Info{
-		Path: path, Name: name, Kind: KindDisk, Size: id.Size,
-		LogicalSector: id.Logical, PhysicalSector: id.Physical,
-		Model: id.Model, Serial: id.Serial, WWN: id.WWN, Transport: id.Transport,
-		Removable: id.Removable, ReadOnly: id.ReadOnly, Holders: id.Holders,
-	}
-	if id.IsPart {
-		info.Kind = KindPart
-		info.Parent, info.PartNumber, info.Start = id.Parent, id.PartNumber, id.Start
-	}
+	info := sysInfo(id, path)
 
 	f, err := openRO(path, 0)
 	if err != nil {
@@ -185,6 +176,47 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 		}
 	}
 	return info, nil
+}
+
+// sysInfo is what sysfs alone says about a block device.
+func sysInfo(id sysIdent, path string) Info {
+	info := Info{
+		Path: path, Name: id.Name, Kind: KindDisk, Size: id.Size,
+		LogicalSector: id.Logical, PhysicalSector: id.Physical,
+		Model: id.Model, Serial: id.Serial, WWN: id.WWN, Transport: id.Transport,
+		Removable: id.Removable, ReadOnly: id.ReadOnly, Holders: id.Holders,
+	}
+	if id.IsPart {
+		info.Kind = KindPart
+		info.Parent, info.PartNumber, info.Start = id.Parent, id.PartNumber, id.Start
+	}
+	return info
+}
+
+// Describe is what sysfs says about kernel block device name, without
+// opening the device: identity, size, the partition's place and its GPT
+// name (the kernel's PARTNAME). The appliance describes devices its
+// write-blocker has not confirmed yet with it; Inspect reads the device.
+func Describe(name string) (Info, error) {
+	id, err := readSysIdent(name)
+	if err != nil {
+		return Info{Path: filepath.Join(DevRoot, name), Name: name, Kind: KindDisk}, err
+	}
+	info := sysInfo(id, filepath.Join(DevRoot, name))
+	if id.IsPart {
+		info.PartLabel = ueventValue(filepath.Join(SysRoot, "class", "block", name), "PARTNAME")
+	}
+	return info, nil
+}
+
+// ueventValue reads KEY=value from a sysfs device's uevent file.
+func ueventValue(dir, key string) string {
+	for _, l := range strings.Split(readAttr(dir, "uevent"), "\n") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // parentTable reads the partition table of disk parent, nil on failure.

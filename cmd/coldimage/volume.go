@@ -134,13 +134,14 @@ func volumeInfos(infos []disk.Info) []disk.Info {
 			continue
 		}
 		paths := a.MemberNames()
-		id := a.SourceID()
 		note := ""
 		if len(paths) > 0 {
 			note = notes[paths[0]] + ", members " + strings.Join(paths, " ")
 		}
-		out = append(out, disk.Info{Path: id, Name: id, Kind: "raid", Size: vol.Size(), LogicalSector: 512, PhysicalSector: 512,
-			ReadOnly: true, Model: strings.TrimSpace(a.Level + " " + a.Name), RAID: note})
+		info := raid.VolumeInfo(a, vol.Size(), raid.MemberInfos(infos, paths))
+		info.RAID = note
+		out = append(out, info)
 	}
 	return out
 }
+

@@ -50,8 +50,12 @@ func OpenVolume(id string, paths []string) (*Volume, json.RawMessage, func(), er
 			closeAll()
 			return nil, nil, nil, fmt.Errorf("RAID volume %s: geometry: %w", id, err)
 		}
-		info := disk.Info{Path: id, Name: id, Kind: "raid", Size: vol.Size(), LogicalSector: 512, PhysicalSector: 512,
-			ReadOnly: true, Model: strings.TrimSpace(a.Level + " " + a.Name), RAID: raid.Notes(rep)[paths[0]]}
+		var infos []disk.Info
+		for _, s := range srcs {
+			infos = append(infos, s.Info)
+		}
+		info := raid.VolumeInfo(a, vol.Size(), infos)
+		info.RAID = raid.Notes(rep)[paths[0]]
 		return &Volume{R: vol, Info: info, Members: paths}, geo, closeAll, nil
 	}
 	closeAll()

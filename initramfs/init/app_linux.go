@@ -34,7 +34,7 @@ type App struct {
 // NewApp prepares an App writing to out until the consoles are open.
 func NewApp(out io.Writer, in io.Reader) *App {
 	a := &App{con: NewConsole(out, nil), cfg: DefaultConfig(), booted: time.Now(), version: readVersion()}
-	a.guard = NewGuard("/sys", setReadOnly, a.con.Printf)
+	a.guard = NewGuard(setReadOnly, a.con.Printf)
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		a.release = unix.ByteSliceToString(u.Release[:])

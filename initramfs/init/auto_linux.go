@@ -76,7 +76,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	if err != nil {
 		return fail(err)
 	}
-	if target.FS == nil {
+	if target.FSType == "" {
 		return fail(fmt.Errorf("target %s has no ext4, exFAT or vfat file system", target.Dev()))
 	}
 	// Make the target (and only it, with its disk) writable, then mount it;
@@ -168,12 +168,12 @@ func (a *App) openTarget(p *session.Plan, cfg Config) (Device, []Device, map[str
 	if err != nil {
 		return target, devs, nil, err
 	}
-	p.Target = imager.SessionTarget{Device: target.Dev(), Disk: target.Disk, Policy: "named on the kernel command line or typed in the text menu: " + cfg.Target}
-	if target.FS != nil {
-		p.Target.FSType, p.Target.Label, p.Target.UUID = target.FS.Type, target.FS.Label, target.FS.UUID
+	p.Target = imager.SessionTarget{Device: target.Dev(), Disk: target.Disk(), Policy: "named on the kernel command line or typed in the text menu: " + cfg.Target}
+	if target.FSType != "" {
+		p.Target.FSType, p.Target.Label, p.Target.UUID = target.FSType, target.FSLabel, target.FSUUID
 	}
 	for _, d := range devs {
-		if d.Name == target.Disk {
+		if d.Name == target.Disk() {
 			p.Target.Model, p.Target.Serial, p.Target.DiskSize = d.Model, d.Serial, d.Size
 		}
 	}
@@ -182,7 +182,7 @@ func (a *App) openTarget(p *session.Plan, cfg Config) (Device, []Device, map[str
 		p.BootDisks = append(p.BootDisks, n)
 	}
 	sort.Strings(p.BootDisks)
-	if boot[target.Disk] {
+	if boot[target.Disk()] {
 		return target, devs, boot, fmt.Errorf("target %s is on our boot medium: refused", target.Dev())
 	}
 	return target, devs, boot, nil
@@ -196,7 +196,7 @@ func (a *App) selectSessionSources(p *session.Plan, cfg Config, devs []Device, t
 	sources, skipped, err := SelectSources(devs, cfg, target, boot, consent, volumes)
 	if err == nil && cfg.AllSources() {
 		var more []Skip
-		sources, more = addVolumes(sources, volumes(), devs, cfg.RAID, target.Disk, boot)
+		sources, more = addVolumes(sources, volumes(), devs, cfg.RAID, target.Disk(), boot)
 		skipped = append(skipped, more...)
 	}
 	p.Skipped = skipped
@@ -234,18 +234,13 @@ func (a *App) sessionSource(d Device, consent map[string]bool) session.Source {
 		for i, m := range d.Members {
 			paths[i] = "/dev/" + m
 		}
-		src.Info = disk.Info{Path: d.Name, Name: d.Name, Kind: "raid", Size: d.Size, Model: d.Model, ReadOnly: d.RO}
+		src.Info = d.Info
 		src.Volume = func() (*acquire.Volume, json.RawMessage, func(), error) { return acquire.OpenVolume(d.Name, paths) }
 		return src
 	}
-	info, err := disk.Inspect(d.Dev())
+	info, err := disk.Inspect(d.Dev()) // its partition layout, for the record
 	if err != nil {
-		// Described from sysfs alone; the job says why it cannot read it.
-		kind := disk.KindDisk
-		if d.Partition {
-			kind = disk.KindPart
-		}
-		info = disk.Info{Path: d.Dev(), Name: d.Name, Kind: kind, Size: d.Size, Model: d.Model, Serial: d.Serial}
+		info = d.Info // sysfs alone; the job says why it cannot read it
 	}
 	info.ReadOnly = d.RO
 	src.Info = info

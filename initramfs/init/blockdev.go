@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,26 +13,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Device is one block device as sysfs and our write-blocker see it.
+// Device is one block device: package disk's description of it (from
+// sysfs; the file system probed by package disk's probers once the
+// write-blocker confirmed the device read-only), with the write-blocker's
+// state beside it.
 type Device struct {
-	Name      string // kernel name: sda, sda1, nvme0n1
-	Disk      string // whole disk holding it (== Name for a disk)
-	Partition bool
-	Size      int64 // bytes
-	Model     string
-	Serial    string
-	Removable bool
-	PartName  string // GPT partition name (sysfs uevent PARTNAME), partitions only
-	RO        bool   // BLKROGET said 1 after our BLKROSET
-	ROErr     string // why it could not be made read-only
-	FS        *FS    // probed file system, after RO was checked
+	disk.Info
+	RO    bool   // BLKROGET said 1 after our BLKROSET
+	ROErr string // why it could not be made read-only
 	// Members, for a RAID volume assembled in user space: the kernel names
 	// of its member devices. Name is then the volume's source-id.
 	Members []string
 }
 
-// Dev is the device node, or for a RAID volume its source-id (what
-// `coldimage acquire` takes).
+// Disk is the kernel name of the whole disk holding d (d itself for a disk).
+func (d Device) Disk() string {
+	if d.IsPart() && d.Parent != "" {
+		return d.Parent
+	}
+	return d.Name
+}
+
+// IsPart reports whether d is a partition.
+func (d Device) IsPart() bool { return d.Kind == disk.KindPart }
+
+// Dev is the device node, or for a RAID volume its source-id.
 func (d Device) Dev() string {
 	if len(d.Members) > 0 {
 		return d.Name
@@ -41,31 +45,12 @@ func (d Device) Dev() string {
 	return "/dev/" + d.Name
 }
 
-// ID is the source-id of CONVENTIONS §3 (kernel name + serial when known),
-// as package disk computes it for `coldimage acquire`.
+// ID is the source-id of CONVENTIONS §3 (kernel name + serial when known).
 func (d Device) ID() string {
 	if len(d.Members) > 0 {
 		return d.Name
 	}
-	kind := disk.KindDisk
-	if d.Partition {
-		kind = disk.KindPart
-	}
-	return disk.ID(disk.Info{Name: d.Name, Kind: kind, Serial: d.Serial})
-}
-
-func sanitizeID(s string) string {
-	s = strings.TrimSpace(s)
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	return strings.Trim(b.String(), "-")
+	return disk.ID(d.Info)
 }
 
 // Guard is the write-blocker: it sets every block device read-only and
@@ -75,7 +60,6 @@ type Guard struct {
 	state  map[string]*guardState
 	setRO  func(dev string) error // BLKROSET 1 + BLKROGET check
 	report func(format string, args ...any)
-	sysfs  string
 	cond   *sync.Cond
 }
 
@@ -87,8 +71,8 @@ type guardState struct {
 }
 
 // NewGuard returns a write-blocker using setRO on /dev nodes.
-func NewGuard(sysfs string, setRO func(string) error, report func(string, ...any)) *Guard {
-	g := &Guard{state: map[string]*guardState{}, setRO: setRO, report: report, sysfs: sysfs}
+func NewGuard(setRO func(string) error, report func(string, ...any)) *Guard {
+	g := &Guard{state: map[string]*guardState{}, setRO: setRO, report: report}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -147,7 +131,7 @@ func (g *Guard) Allow(name string) {
 // checked: devices that existed before the uevent socket, or whose events
 // were lost.
 func (g *Guard) Sweep() {
-	for _, n := range sysBlockNames(g.sysfs) {
+	for _, n := range sysBlockNames() {
 		if ok, _, _ := g.Checked(n); !ok {
 			g.Protect(n, "coldplug", false)
 		}
@@ -155,8 +139,8 @@ func (g *Guard) Sweep() {
 }
 
 // sysBlockNames lists /sys/class/block, disks before their partitions.
-func sysBlockNames(sysfs string) []string {
-	ents, _ := os.ReadDir(filepath.Join(sysfs, "class", "block"))
+func sysBlockNames() []string {
+	ents, _ := os.ReadDir(filepath.Join(disk.SysRoot, "class", "block"))
 	var n []string
 	for _, e := range ents {
 		n = append(n, e.Name())
@@ -170,73 +154,36 @@ func sysBlockNames(sysfs string) []string {
 // (Swap for disk.List once package disk is committed.)
 func (g *Guard) ListDevices() []Device {
 	var out []Device
-	for _, n := range sysBlockNames(g.sysfs) {
+	for _, n := range sysBlockNames() {
 		out = append(out, g.describe(n))
 	}
 	return out
 }
 
 func (g *Guard) describe(name string) Device {
-	base := filepath.Join(g.sysfs, "class", "block", name)
-	d := Device{Name: name, Disk: name}
-	if _, err := os.Stat(filepath.Join(base, "partition")); err == nil {
-		d.Partition = true
-		d.PartName = ueventValue(base, "PARTNAME")
-		if p, err := filepath.EvalSymlinks(base); err == nil {
-			d.Disk = filepath.Base(filepath.Dir(p))
-		}
-	}
-	disk := filepath.Join(g.sysfs, "class", "block", d.Disk)
-	if n, err := strconv.ParseInt(readSys(base, "size"), 10, 64); err == nil {
-		d.Size = n * 512
-	}
-	d.Model = readSys(disk, "device/model")
-	d.Serial = diskSerial(disk)
-	d.Removable = readSys(disk, "removable") == "1"
-	checked, ro, err := g.Checked(name)
-	d.RO = ro
+	info, err := disk.Describe(name)
+	d := Device{Info: info}
 	if err != nil {
-		d.ROErr = err.Error()
+		d.Name = name
 	}
-	if checked {
+	if d.Kind == "" {
+		d.Kind = disk.KindDisk
+	}
+	checked, ro, rerr := g.Checked(name)
+	d.RO = ro
+	if rerr != nil {
+		d.ROErr = rerr.Error()
+	}
+	if checked && d.Size > 0 {
+		// Only a device the write-blocker went through is opened.
 		if f, err := os.Open(d.Dev()); err == nil {
-			d.FS, _ = ProbeFS(f)
+			if fs, ok := disk.Probe(f, d.Size); ok {
+				d.FSType, d.FSLabel, d.FSUUID = fs.Type, fs.Label, fs.UUID
+			}
 			f.Close()
 		}
 	}
 	return d
-}
-
-func readSys(dir, f string) string {
-	b, err := os.ReadFile(filepath.Join(dir, f))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// ueventValue reads KEY=value from a sysfs device's uevent file.
-func ueventValue(dir, key string) string {
-	for _, l := range strings.Split(readSys(dir, "uevent"), "\n") {
-		if v, ok := strings.CutPrefix(l, key+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// diskSerial: virtio-blk and NVMe expose "serial"; SCSI/SATA disks carry
-// it in VPD page 0x80 (4-byte header, then the serial).
-func diskSerial(disk string) string {
-	for _, f := range []string{"serial", "device/serial"} {
-		if s := readSys(disk, f); s != "" {
-			return s
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(disk, "device", "vpd_pg80")); err == nil && len(b) > 4 {
-		return strings.TrimSpace(strings.Trim(string(b[4:]), "\x00"))
-	}
-	return ""
 }
 
 // isVirtual reports kernel devices that are never evidence disks.

@@ -67,7 +67,7 @@ func readBootConfig(path string) ([]byte, error) {
 // file: the FAT labelled BootLabel (or the GPT partition so named).
 func bootPartition(devs []Device) (Device, bool) {
 	for _, d := range devs {
-		if d.Partition && carriesBootLabel(d) {
+		if d.IsPart() && carriesBootLabel(d) {
 			return d, true
 		}
 	}

@@ -77,11 +77,11 @@ func TestKeepUp(t *testing.T) {
 	var out bytes.Buffer
 	var mu sync.Mutex
 	var protected []string
-	sysfs := fakeSysfs(t, map[string]string{"zzcrash": "", "zzcrash1": "zzcrash"})
+	fakeSysfs(t, map[string]string{"zzcrash": "", "zzcrash1": "zzcrash"})
 	mountsFile = filepath.Join(t.TempDir(), "mounts") // none: nothing of the host's is unmounted
 	t.Cleanup(func() { mountsFile = "/proc/self/mounts" })
 	a := &App{con: NewConsole(&out, nil)}
-	a.guard = NewGuard(sysfs, func(dev string) error {
+	a.guard = NewGuard(func(dev string) error {
 		mu.Lock()
 		protected = append(protected, dev)
 		mu.Unlock()

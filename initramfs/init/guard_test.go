@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/coldimage/coldimage/disk"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +13,13 @@ import (
 )
 
 // fakeSysfs makes class/block entries: disks as directories, partitions
-// with a "partition" file inside their disk's directory (as sysfs links).
-func fakeSysfs(t *testing.T, devs map[string]string) string {
+// with a "partition" file inside their disk's directory (as sysfs links),
+// and points disk.SysRoot at them for the test.
+func fakeSysfs(t *testing.T, devs map[string]string) {
 	root := t.TempDir()
+	old := disk.SysRoot
+	disk.SysRoot = root
+	t.Cleanup(func() { disk.SysRoot = old })
 	cb := filepath.Join(root, "class", "block")
 	os.MkdirAll(cb, 0o755)
 	for name, parent := range devs {
@@ -34,18 +39,17 @@ func fakeSysfs(t *testing.T, devs map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	return root
 }
 
 func TestGuard(t *testing.T) {
-	sys := fakeSysfs(t, map[string]string{"sda": "", "sda1": "sda", "sdb": "", "sr0": ""})
+	fakeSysfs(t, map[string]string{"sda": "", "sda1": "sda", "sdb": "", "sr0": ""})
 	var calls []string
 	fail := map[string]error{
 		"/dev/sdb": errors.New("BLKROSET: operation not permitted"),
 		"/dev/sr0": fmt.Errorf("open /dev/sr0: %w", unix.ENOMEDIUM),
 	}
 	var report []string
-	g := NewGuard(sys, func(dev string) error {
+	g := NewGuard(func(dev string) error {
 		calls = append(calls, dev)
 		return fail[dev]
 	}, func(f string, a ...any) { report = append(report, fmt.Sprintf(f, a...)) })
@@ -79,7 +83,7 @@ func TestGuard(t *testing.T) {
 	for _, d := range g.ListDevices() {
 		devs[d.Name] = d
 	}
-	if d := devs["sda1"]; !d.Partition || d.Disk != "sda" || !d.RO || d.Serial != "S-sda" || d.Size != 1<<20 || d.ID() != "sda1_S-sda" || d.PartName != "part-sda1" {
+	if d := devs["sda1"]; !d.IsPart() || d.Disk() != "sda" || !d.RO || d.Serial != "S-sda" || d.Size != 1<<20 || d.ID() != "sda1_S-sda" || d.PartLabel != "part-sda1" {
 		t.Errorf("sda1 = %+v (id %s)", d, d.ID())
 	}
 	if d := devs["sdb"]; d.RO || d.ROErr == "" {

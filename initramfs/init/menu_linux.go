@@ -74,7 +74,7 @@ func (a *App) menuList(ctx context.Context) bool {
 	a.con.Printf("%-10s %-4s %10s %-3s %-20s %-20s %s", "DEVICE", "TYPE", "SIZE", "RO", "MODEL", "SERIAL", "FILESYSTEM")
 	for _, d := range a.guard.ListDevices() {
 		typ := "disk"
-		if d.Partition {
+		if d.IsPart() {
 			typ = "part"
 		}
 		ro := "?"
@@ -82,8 +82,8 @@ func (a *App) menuList(ctx context.Context) bool {
 			ro = fmt.Sprint(v)
 		}
 		fs := ""
-		if d.FS != nil {
-			fs = fmt.Sprintf("%s %q %s", d.FS.Type, d.FS.Label, d.FS.UUID)
+		if d.FSType != "" {
+			fs = fmt.Sprintf("%s %q %s", d.FSType, d.FSLabel, d.FSUUID)
 		}
 		line := fmt.Sprintf("%-10s %-4s %10s %-3s %-20s %-20s %s", d.Name, typ, imager.HumanBytes(d.Size), ro, d.Model, d.Serial, fs)
 		if d.ROErr != "" {
@@ -113,7 +113,7 @@ func (a *App) menuImage(ctx context.Context) bool {
 	cfg.Wait = 0
 	consent := map[string]bool{}
 	for _, d := range a.guard.ListDevices() {
-		if !d.RO && !isVirtual(d.Name) && (cfg.AllSources() && !d.Partition || contains(cfg.Sources, d.Name)) {
+		if !d.RO && !isVirtual(d.Name) && (cfg.AllSources() && !d.IsPart() || contains(cfg.Sources, d.Name)) {
 			a.con.Printf("COLDIMAGE WARNING /dev/%s is NOT read-only (%s).", d.Name, d.ROErr)
 			if a.ask(ctx, "type IMAGE-WRITABLE to image it anyway, anything else skips it", "skip") == "IMAGE-WRITABLE" {
 				consent[d.Name] = true
@@ -160,12 +160,12 @@ func (a *App) targetAllowed(ctx context.Context, spec string) bool {
 		a.con.Printf("coldimage: target %s: %v", spec, err)
 		return false
 	}
-	t := ui.Target{Name: d.Dev(), Disk: d.Disk}
-	if d.FS != nil {
-		t.FSType, t.Label = d.FS.Type, d.FS.Label
+	t := ui.Target{Name: d.Dev(), Disk: d.Disk()}
+	if d.FSType != "" {
+		t.FSType, t.Label = d.FSType, d.FSLabel
 	}
 	for _, o := range devs {
-		if o.Name == d.Disk {
+		if o.Name == d.Disk() {
 			t.DiskModel, t.DiskSerial, t.DiskSize = o.Model, o.Serial, o.Size
 		}
 	}

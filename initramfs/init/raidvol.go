@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/raid"
 )
@@ -10,7 +8,7 @@ import (
 // raidVolumes finds the RAID volumes that assemble in user space from the
 // devices seen (md, DDF, IMSM; degraded ones too). Each comes back as a
 // Device named by its source-id (md-…, ddf-…, imsm-…) with Members set;
-// `coldimage acquire <source-id>` finds and assembles it again, read-only.
+// the session assembles it again from them, read-only, when it runs.
 // Nothing here writes a byte or touches the kernel's md driver.
 func raidVolumes(devs []Device) []Device {
 	var infos []disk.Info
@@ -19,11 +17,9 @@ func raidVolumes(devs []Device) []Device {
 		if d.Size == 0 || len(d.Members) > 0 {
 			continue
 		}
-		kind := disk.KindDisk
-		if d.Partition {
-			kind = disk.KindPart
-		}
-		infos = append(infos, disk.Info{Path: d.Dev(), Name: d.Name, Kind: kind, Size: d.Size, Serial: d.Serial})
+		info := d.Info
+		info.Path = d.Dev()
+		infos = append(infos, info)
 		byPath[d.Dev()] = d
 	}
 	rep, done, err := raid.ExamineInfos(infos)
@@ -37,7 +33,8 @@ func raidVolumes(devs []Device) []Device {
 		if err != nil {
 			continue // too many members missing, reshape, …: the members are still imaged
 		}
-		v := Device{Name: a.SourceID(), Size: vol.Size(), Model: strings.TrimSpace(a.Level + " " + a.Name), RO: true}
+		v := Device{RO: true}
+		var members []disk.Info
 		for _, name := range a.MemberNames() {
 			d, ok := byPath[name]
 			if !ok {
@@ -45,7 +42,9 @@ func raidVolumes(devs []Device) []Device {
 			}
 			v.Members = append(v.Members, d.Name)
 			v.RO = v.RO && d.RO
+			members = append(members, d.Info)
 		}
+		v.Info = raid.VolumeInfo(a, vol.Size(), members)
 		if len(v.Members) > 0 {
 			out = append(out, v)
 		}
@@ -63,7 +62,7 @@ func addVolumes(sources []Device, vols []Device, all []Device, mode, targetDisk 
 	}
 	diskOf := map[string]string{}
 	for _, d := range all {
-		diskOf[d.Name] = d.Disk
+		diskOf[d.Name] = d.Disk()
 	}
 	var skipped []Skip
 	memberDisk := map[string]bool{}
@@ -89,7 +88,7 @@ func addVolumes(sources []Device, vols []Device, all []Device, mode, targetDisk 
 	if mode == "volumes" {
 		var kept []Device
 		for _, d := range sources {
-			if len(d.Members) == 0 && memberDisk[d.Disk] {
+			if len(d.Members) == 0 && memberDisk[d.Disk()] {
 				skipped = append(skipped, Skip{Device: d.Name, Reason: "RAID member: its volume is imaged (coldimage.raid=volumes)"})
 				continue
 			}

@@ -1,18 +1,19 @@
 package main
 
 import (
+	"github.com/coldimage/coldimage/disk"
 	"reflect"
 	"testing"
 )
 
 func TestAddVolumes(t *testing.T) {
 	all := []Device{
-		{Name: "vda", Disk: "vda"}, {Name: "vdb", Disk: "vdb"}, {Name: "vdc", Disk: "vdc"},
-		{Name: "vdd", Disk: "vdd"}, {Name: "vdd1", Disk: "vdd", Partition: true},
+		{Info: disk.Info{Name: "vda"}}, {Info: disk.Info{Name: "vdb"}}, {Info: disk.Info{Name: "vdc"}},
+		{Info: disk.Info{Name: "vdd"}}, {Info: disk.Info{Name: "vdd1", Kind: disk.KindPart, Parent: "vdd"}},
 	}
 	sources := []Device{all[0], all[1], all[2]}
-	vol := Device{Name: "md-1", Members: []string{"vda", "vdb"}}
-	onTarget := Device{Name: "md-2", Members: []string{"vdc", "vdd1"}}
+	vol := Device{Info: disk.Info{Name: "md-1"}, Members: []string{"vda", "vdb"}}
+	onTarget := Device{Info: disk.Info{Name: "md-2"}, Members: []string{"vdc", "vdd1"}}
 	names := func(ds []Device) []string {
 		var n []string
 		for _, d := range ds {
@@ -48,7 +49,7 @@ func TestAddVolumes(t *testing.T) {
 	if len(got) != 0 {
 		t.Errorf("volume with a member on the boot medium selected: %v", names(got))
 	}
-	if v := (Device{Name: "md-1", Members: []string{"vda"}}); v.Dev() != "md-1" || v.ID() != "md-1" {
+	if v := (Device{Info: disk.Info{Name: "md-1"}, Members: []string{"vda"}}); v.Dev() != "md-1" || v.ID() != "md-1" {
 		t.Errorf("volume Dev %q ID %q", v.Dev(), v.ID())
 	}
 }

@@ -30,15 +30,15 @@ func MatchTarget(devs []Device, spec string) (Device, error) {
 				hits = append(hits, d)
 			}
 		case k == "LABEL":
-			if d.FS != nil && d.FS.Label == v {
+			if d.FSType != "" && d.FSLabel == v {
 				hits = append(hits, d)
 			}
 		case k == "UUID":
-			if d.FS != nil && strings.EqualFold(d.FS.UUID, v) {
+			if d.FSType != "" && strings.EqualFold(d.FSUUID, v) {
 				hits = append(hits, d)
 			}
 		case k == "SERIAL":
-			if d.Serial == v && d.FS != nil {
+			if d.Serial == v && d.FSType != "" {
 				hits = append(hits, d)
 			}
 		default:
@@ -60,7 +60,7 @@ func MatchTarget(devs []Device, spec string) (Device, error) {
 
 // carriesBootLabel: a file system labelled BootLabel, or a GPT partition so named.
 func carriesBootLabel(d Device) bool {
-	return d.FS != nil && d.FS.Label == BootLabel || d.Partition && d.PartName == BootLabel
+	return d.FSType != "" && d.FSLabel == BootLabel || d.IsPart() && d.PartLabel == BootLabel
 }
 
 // BootDisks are the disks holding a file system labelled BootLabel or a
@@ -69,7 +69,7 @@ func BootDisks(devs []Device) map[string]bool {
 	m := map[string]bool{}
 	for _, d := range devs {
 		if carriesBootLabel(d) {
-			m[d.Disk] = true
+			m[d.Disk()] = true
 		}
 	}
 	return m
@@ -89,7 +89,7 @@ type Skip = imager.SessionSkip
 func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bool, consent map[string]bool, volumes func() []Device) (src []Device, skipped []Skip, err error) {
 	targetDisk := ""
 	if target != nil {
-		targetDisk = target.Disk
+		targetDisk = target.Disk()
 	}
 	byName := map[string]Device{}
 	for _, d := range devs {
@@ -97,12 +97,12 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 	}
 	eligible := func(d Device, named bool) string {
 		switch {
-		case targetDisk != "" && d.Disk == targetDisk:
+		case targetDisk != "" && d.Disk() == targetDisk:
 			if named {
 				return fmt.Sprintf("on the target's disk %s", targetDisk)
 			}
 			return "target disk"
-		case boot[d.Disk]:
+		case boot[d.Disk()]:
 			return "our boot medium"
 		case isVirtual(d.Name):
 			return "virtual device"
@@ -115,7 +115,7 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 	}
 	if cfg.AllSources() {
 		for _, d := range devs {
-			if d.Partition {
+			if d.IsPart() {
 				continue
 			}
 			if why := eligible(d, false); why != "" {
@@ -133,7 +133,7 @@ func SelectSources(devs []Device, cfg Config, target *Device, boot map[string]bo
 		var ok bool
 		if s, isSerial := strings.CutPrefix(want, "SERIAL="); isSerial {
 			for _, x := range devs {
-				if !x.Partition && x.Serial == s {
+				if !x.IsPart() && x.Serial == s {
 					d, ok = x, true
 				}
 			}

@@ -1,22 +1,23 @@
 package main
 
 import (
+	"github.com/coldimage/coldimage/disk"
 	"strings"
 	"testing"
 )
 
 func testDevs() []Device {
 	return []Device{
-		{Name: "loop0", Disk: "loop0", Size: 1 << 20, RO: true},
-		{Name: "sda", Disk: "sda", Size: 1 << 30, Serial: "SRC1", RO: true},
-		{Name: "sda1", Disk: "sda", Partition: true, Serial: "SRC1", Size: 1 << 29, RO: true, FS: &FS{Type: "ext4", Label: "data", UUID: "u-1"}},
-		{Name: "sdb", Disk: "sdb", Size: 1 << 30, Serial: "TGT", RO: true},
-		{Name: "sdb1", Disk: "sdb", Partition: true, Serial: "TGT", Size: 1 << 30, RO: true, FS: &FS{Type: "ext4", Label: "EVIDENCE", UUID: "u-2"}},
-		{Name: "sdc", Disk: "sdc", Size: 1 << 30, RO: false, ROErr: "BLKROSET: permission denied"},
-		{Name: "sdd", Disk: "sdd", Size: 8 << 30, RO: true},
-		{Name: "sdd1", Disk: "sdd", Partition: true, Size: 1 << 20, RO: true, FS: &FS{Type: "vfat", Label: BootLabel}},
-		{Name: "sr0", Disk: "sr0", Size: 0, RO: true},
-		{Name: "vda", Disk: "vda", Size: 1 << 30, RO: true, FS: &FS{Type: "vfat", Label: "USB", UUID: "AB12-CD34"}},
+		{Info: disk.Info{Name: "loop0", Size: 1 << 20}, RO: true},
+		{Info: disk.Info{Name: "sda", Size: 1 << 30, Serial: "SRC1"}, RO: true},
+		{Info: disk.Info{Name: "sda1", Kind: disk.KindPart, Parent: "sda", Serial: "SRC1", Size: 1 << 29, FSType: "ext4", FSLabel: "data", FSUUID: "u-1"}, RO: true},
+		{Info: disk.Info{Name: "sdb", Size: 1 << 30, Serial: "TGT"}, RO: true},
+		{Info: disk.Info{Name: "sdb1", Kind: disk.KindPart, Parent: "sdb", Serial: "TGT", Size: 1 << 30, FSType: "ext4", FSLabel: "EVIDENCE", FSUUID: "u-2"}, RO: true},
+		{Info: disk.Info{Name: "sdc", Size: 1 << 30}, RO: false, ROErr: "BLKROSET: permission denied"},
+		{Info: disk.Info{Name: "sdd", Size: 8 << 30}, RO: true},
+		{Info: disk.Info{Name: "sdd1", Kind: disk.KindPart, Parent: "sdd", Size: 1 << 20, FSType: "vfat", FSLabel: BootLabel}, RO: true},
+		{Info: disk.Info{Name: "sr0", Size: 0}, RO: true},
+		{Info: disk.Info{Name: "vda", Size: 1 << 30, FSType: "vfat", FSLabel: "USB", FSUUID: "AB12-CD34"}, RO: true},
 	}
 }
 
@@ -51,11 +52,11 @@ func TestBootDisks(t *testing.T) {
 		dev  Device
 		boot bool
 	}{
-		{"FAT label", Device{Name: "sdd1", Disk: "sdd", Partition: true, FS: &FS{Type: "vfat", Label: BootLabel}}, true},
-		{"GPT name, FAT relabelled", Device{Name: "sdd2", Disk: "sdd", Partition: true, PartName: BootLabel, FS: &FS{Type: "vfat", Label: "USB"}}, true},
-		{"GPT name, no file system", Device{Name: "sdd2", Disk: "sdd", Partition: true, PartName: BootLabel}, true},
-		{"other names", Device{Name: "sdd1", Disk: "sdd", Partition: true, PartName: "EFI system partition", FS: &FS{Type: "vfat", Label: "EFI"}}, false},
-		{"a disk's PartName is ignored", Device{Name: "sdd", Disk: "sdd", PartName: BootLabel}, false},
+		{"FAT label", Device{Info: disk.Info{Name: "sdd1", Kind: disk.KindPart, Parent: "sdd", FSType: "vfat", FSLabel: BootLabel}}, true},
+		{"GPT name, FAT relabelled", Device{Info: disk.Info{Name: "sdd2", Kind: disk.KindPart, Parent: "sdd", PartLabel: BootLabel, FSType: "vfat", FSLabel: "USB"}}, true},
+		{"GPT name, no file system", Device{Info: disk.Info{Name: "sdd2", Kind: disk.KindPart, Parent: "sdd", PartLabel: BootLabel}}, true},
+		{"other names", Device{Info: disk.Info{Name: "sdd1", Kind: disk.KindPart, Parent: "sdd", PartLabel: "EFI system partition", FSType: "vfat", FSLabel: "EFI"}}, false},
+		{"a disk's PartName is ignored", Device{Info: disk.Info{Name: "sdd", PartLabel: BootLabel}}, false},
 	} {
 		if got := BootDisks([]Device{c.dev})["sdd"]; got != c.boot {
 			t.Errorf("%s: boot %v, want %v", c.name, got, c.boot)
@@ -98,9 +99,9 @@ func TestSelectSources(t *testing.T) {
 			cfg := ParseCmdline("coldimage.sources=" + tc.sources)
 			volumes := func() []Device {
 				return []Device{
-					{Name: "md-0a1b", Size: 1 << 30, RO: true, Members: []string{"sda", "vda"}},
-					{Name: "md-ffff", Size: 1 << 30, RO: true, Members: []string{"sda", "sdb1"}},
-					{Name: "md-cccc", Size: 1 << 30, RO: true, Members: []string{"sdc"}},
+					{Info: disk.Info{Name: "md-0a1b", Size: 1 << 30}, RO: true, Members: []string{"sda", "vda"}},
+					{Info: disk.Info{Name: "md-ffff", Size: 1 << 30}, RO: true, Members: []string{"sda", "sdb1"}},
+					{Info: disk.Info{Name: "md-cccc", Size: 1 << 30}, RO: true, Members: []string{"sdc"}},
 				}
 			}
 			src, skipped, err := SelectSources(devs, cfg, &target, boot, tc.consent, volumes)

@@ -52,11 +52,11 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 	boot := BootDisks(devs)
 	var ts []ui.Target
 	for _, d := range devs {
-		if d.FS == nil || isVirtual(d.Name) {
+		if d.FSType == "" || isVirtual(d.Name) {
 			continue
 		}
 		d := d
-		t := ui.Target{Name: d.Dev(), Disk: d.Disk, FSType: d.FS.Type, Label: d.FS.Label, UUID: d.FS.UUID, Free: -1, Boot: boot[d.Disk]}
+		t := ui.Target{Name: d.Dev(), Disk: d.Disk(), FSType: d.FSType, Label: d.FSLabel, UUID: d.FSUUID, Free: -1, Boot: boot[d.Disk()]}
 		if sp, err := readFSSpace(d); err == nil {
 			t.Free, t.Total, t.MaxFile, t.State = usableFree(sp), sp.Total, sp.MaxFile, sp.State
 		} else {
@@ -64,9 +64,9 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 		}
 		for _, o := range devs {
 			switch {
-			case o.Name == d.Disk:
+			case o.Name == d.Disk():
 				t.DiskModel, t.DiskSerial, t.DiskSize = o.Model, o.Serial, o.Size
-			case o.Partition && o.Disk == d.Disk:
+			case o.IsPart() && o.Disk() == d.Disk():
 				t.DiskParts = append(t.DiskParts, partLine(o))
 			}
 		}
@@ -95,7 +95,7 @@ func readFSSpace(d Device) (disk.FSSpace, error) {
 		return disk.FSSpace{}, err
 	}
 	defer f.Close()
-	return disk.ReadFSSpace(f, d.Size, d.FS.Type)
+	return disk.ReadFSSpace(f, d.Size, d.FSType)
 }
 
 // usableFree is the room a writer gets once the file system is mounted:
@@ -113,14 +113,14 @@ func usableFree(sp disk.FSSpace) int64 {
 // partLine describes one partition for the confirm-by-serial screen.
 func partLine(d Device) string {
 	s := fmt.Sprintf("%-10s %9s", d.Name, imager.HumanBytes(d.Size))
-	if d.FS != nil {
-		s += " " + d.FS.Type
-		if d.FS.Label != "" {
-			s += " " + d.FS.Label
+	if d.FSType != "" {
+		s += " " + d.FSType
+		if d.FSLabel != "" {
+			s += " " + d.FSLabel
 		}
 	}
-	if d.PartName != "" {
-		s += fmt.Sprintf(" (GPT name %q)", d.PartName)
+	if d.PartLabel != "" {
+		s += fmt.Sprintf(" (GPT name %q)", d.PartLabel)
 	}
 	return s
 }
@@ -131,16 +131,16 @@ func targetDir(d Device) string { return filepath.Join("/run/coldimage", "target
 // reads back RO while its disk is RO) and mounts it read-write. On any
 // failure it puts write-blocking back before returning.
 func (a *App) mountTarget(d Device, dir string) (string, error) {
-	if BootDisks(a.guard.ListDevices())[d.Disk] {
+	if BootDisks(a.guard.ListDevices())[d.Disk()] {
 		return "", fmt.Errorf("%s is on our boot medium: never made writable", d.Dev())
 	}
 	fail := func(err error) (string, error) {
 		if rerr := a.releaseTarget(d, dir); rerr != nil {
 			return "", fmt.Errorf("%w; re-applying write-blocking FAILED: %v", err, rerr)
 		}
-		return "", fmt.Errorf("%w; %s and /dev/%s are read-only again (BLKROGET=1)", err, d.Dev(), d.Disk)
+		return "", fmt.Errorf("%w; %s and /dev/%s are read-only again (BLKROGET=1)", err, d.Dev(), d.Disk())
 	}
-	for _, n := range uniq(d.Disk, d.Name) {
+	for _, n := range uniq(d.Disk(), d.Name) {
 		a.guard.Allow(n)
 		if err := clearReadOnly("/dev/" + n); err != nil {
 			return fail(fmt.Errorf("make target /dev/%s writable: %w", n, err))
@@ -150,10 +150,10 @@ func (a *App) mountTarget(d Device, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	if err := unix.Mount(d.Dev(), dir, d.FS.Type, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fail(fmt.Errorf("mount target %s (%s) on %s: %w", d.Dev(), d.FS.Type, dir, err))
+	if err := unix.Mount(d.Dev(), dir, d.FSType, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fail(fmt.Errorf("mount target %s (%s) on %s: %w", d.Dev(), d.FSType, dir, err))
 	}
-	a.con.Printf("coldimage: target %s (%s %q) mounted read-write on %s at %s", d.Dev(), d.FS.Type, d.FS.Label, dir, rfc3339(time.Now()))
+	a.con.Printf("coldimage: target %s (%s %q) mounted read-write on %s at %s", d.Dev(), d.FSType, d.FSLabel, dir, rfc3339(time.Now()))
 	return dir, nil
 }
 
@@ -165,7 +165,7 @@ func (a *App) releaseTarget(d Device, dir string) error {
 	if err := unix.Unmount(dir, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		errs = append(errs, fmt.Errorf("unmount %s: %w", dir, err))
 	}
-	for _, n := range uniq(d.Name, d.Disk) {
+	for _, n := range uniq(d.Name, d.Disk()) {
 		if err := a.guard.Protect(n, "target released", true); err != nil {
 			errs = append(errs, err)
 		}
@@ -174,7 +174,7 @@ func (a *App) releaseTarget(d Device, dir string) error {
 		a.con.Printf("COLDIMAGE WARNING target %s: %v", d.Dev(), err)
 		return err
 	}
-	a.con.Printf("coldimage: target %s unmounted; /dev/%s and /dev/%s read-only again (BLKROGET=1) at %s", d.Dev(), d.Name, d.Disk, rfc3339(time.Now()))
+	a.con.Printf("coldimage: target %s unmounted; /dev/%s and /dev/%s read-only again (BLKROGET=1) at %s", d.Dev(), d.Name, d.Disk(), rfc3339(time.Now()))
 	return nil
 }
 
@@ -182,7 +182,7 @@ func (a *App) releaseTarget(d Device, dir string) error {
 // for the console UI's header.
 func (a *App) writable() []string {
 	var out []string
-	for _, n := range sysBlockNames(a.guard.sysfs) {
+	for _, n := range sysBlockNames() {
 		if isVirtual(n) {
 			continue
 		}

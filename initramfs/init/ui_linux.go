@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/ui"
 	"golang.org/x/sys/unix"
@@ -227,10 +228,10 @@ func (a *App) lockDown() {
 		}
 		a.guard.Sweep()
 		// By sysfs names only: nothing on a disk is parsed here.
-		names := sysBlockNames(a.guard.sysfs)
+		names := sysBlockNames()
 		for _, n := range names {
 			if busy[n] {
-				if p, err := filepath.EvalSymlinks(filepath.Join(a.guard.sysfs, "class", "block", n)); err == nil {
+				if p, err := filepath.EvalSymlinks(filepath.Join(disk.SysRoot, "class", "block", n)); err == nil {
 					if _, err := os.Stat(filepath.Join(p, "partition")); err == nil {
 						busy[filepath.Base(filepath.Dir(p))] = true // a read-only disk fails its partitions' writes too
 					}

@@ -48,7 +48,7 @@ func Annotate(devs []ui.Device) []ui.Device {
 		if err != nil {
 			continue // the members' notes say why (e.g. too many missing)
 		}
-		out = append(out, volumeDevice(a, vol.Size(), notes))
+		out = append(out, volumeDevice(a, vol.Size(), raid.MemberInfos(infos, a.MemberNames()), notes))
 	}
 	return out
 }
@@ -56,11 +56,11 @@ func Annotate(devs []ui.Device) []ui.Device {
 // volumeDevice lists an array as a source. Opening it again at imaging time
 // (Volume) re-reads the members' metadata, so the image matches the members
 // as they are then.
-func volumeDevice(a *raid.Array, size int64, notes map[string]string) ui.Device {
+func volumeDevice(a *raid.Array, size int64, members []disk.Info, notes map[string]string) ui.Device {
 	id := a.SourceID()
 	paths := a.MemberNames() // never offered as targets, rebuilding ones included
-	info := disk.Info{Path: id, Name: id, Kind: "raid", Size: size, LogicalSector: 512, PhysicalSector: 512, ReadOnly: true,
-		Model: a.Level + " " + a.Name, RAID: fmt.Sprintf("%s %s %s, members %s", a.Metadata, a.Level, a.State, strings.Join(paths, " "))}
+	info := raid.VolumeInfo(a, size, members)
+	info.RAID = fmt.Sprintf("%s %s %s, members %s", a.Metadata, a.Level, a.State, strings.Join(paths, " "))
 	d := ui.Device{Info: info, Members: paths}
 	// At imaging time the members are opened again as sources (write-blocked
 	// first) and the array re-read, so the image matches them as they are then.
@@ -69,3 +69,4 @@ func volumeDevice(a *raid.Array, size int64, notes map[string]string) ui.Device 
 	}
 	return d
 }
+
