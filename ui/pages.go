@@ -636,8 +636,11 @@ func (a *app) drawProgress(w, h int) [2]string {
 			break
 		}
 		state := "running"
-		if r.Done {
+		switch {
+		case r.Done:
 			state = "done: " + r.Result
+		case !r.Acq.Started:
+			state = "queued" // coldimage.jobs sources run at a time
 		}
 		a.put(y, 0, clip(fmt.Sprintf("%-26s %9s  unreadable sectors %d  %s", clip(r.ID, 26), imager.HumanBytes(r.Size), r.Bad, state), w), stBold)
 		a.put(y+1, 0, clip(phaseLine("acquire", r.Acq, true), w), stPlain)

@@ -102,6 +102,9 @@ type Config struct {
 	Case    imager.Case // defaults for the form (coldimage.case= …)
 	Hashes  []string    // default hash set; imager.DefaultHashes when empty
 	Hashers imager.Hashers
+	// Jobs is how many sources are imaged at the same time (coldimage.jobs
+	// on the appliance); 0: all of them.
+	Jobs int
 
 	Actions  []Action // offered on the summary besides "image more"; default poweroff, reboot, shell
 	Mode     string   // recorded in session.json ("ui" when empty)
