@@ -109,9 +109,9 @@ func (a *App) textMenu(ctx context.Context) error {
 // keepUp runs mode behind recover. PID 1 never dies of a panic there and
 // never powers off or reboots because of one: the crash is printed, every
 // target is synced, unmounted and write-blocked again with every other
-// disk (lockDown), and fallback (the text menu, which parses no disk to
-// list them; its imaging runs each job behind recover like every session)
-// takes over, behind recover too.
+// disk (lockDown), and fallback (the text menu: it reads no RAID metadata
+// to list disks, and its sessions run each job behind recover) takes
+// over, behind recover too.
 func (a *App) keepUp(ctx context.Context, what string, mode, fallback func(context.Context) error) error {
 	var last time.Time
 	for {
