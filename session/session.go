@@ -91,7 +91,12 @@ type Plan struct {
 	SegmentSize int64  // e01: bytes per segment file (0: default)
 	PieceSize   int64  // piecewise hash window (0: default, < 0: none)
 	Verify      bool
-	Hashers     imager.Hashers // zero: chosen for the number of jobs (Hashers)
+	// MaxFile is the largest file the target can hold; 0: asked of the
+	// file system holding Dir (FAT: 4 GiB - 1). A raw image larger than it
+	// is split automatically at FATSplit (recorded); a split or segment
+	// size larger than it is refused.
+	MaxFile int64
+	Hashers imager.Hashers // zero: chosen for the number of jobs (Hashers)
 	// Jobs is how many sources are imaged at the same time; 0 or less:
 	// all of them.
 	Jobs int
@@ -151,14 +156,17 @@ func New(p Plan) (*Session, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	if p.Format == "raw" && p.Split > 0 {
-		p.Format = "split"
-	}
 	if len(p.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no source to image", ErrRefused)
 	}
 	if p.Dir == "" {
 		return nil, fmt.Errorf("%w: no target folder", ErrRefused)
+	}
+	if err := fitFiles(&p); err != nil {
+		return nil, err
+	}
+	if p.Format == "raw" && p.Split > 0 {
+		p.Format = "split"
 	}
 	for _, b := range p.BootDisks {
 		if b != "" && p.Target.Disk == b {
@@ -190,6 +198,40 @@ func New(p Plan) (*Session, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// FATSplit is the piece size a raw image is split into on a FAT target: a
+// 4 GiB file does not fit FAT's 32-bit size field.
+const FATSplit = 4<<30 - 1<<20
+
+// fitFiles applies the target's file-size limit: a raw image that would
+// be one file larger than it is split at FATSplit (an event in the
+// record says so); pieces or segments larger than it are refused.
+func fitFiles(p *Plan) error {
+	if p.MaxFile == 0 {
+		p.MaxFile = maxFileOf(p.Dir)
+	}
+	if p.MaxFile <= 0 {
+		return nil
+	}
+	var largest int64
+	for _, s := range p.Sources {
+		largest = max(largest, s.Size)
+	}
+	limit := imager.HumanBytes(p.MaxFile + 1)
+	switch {
+	case p.Format == "e01":
+		if seg := p.SegmentSize; seg > p.MaxFile {
+			return fmt.Errorf("%w: E01 segments of %s do not fit the target, which holds files smaller than %s", ErrRefused, imager.HumanBytes(seg), limit)
+		}
+	case p.Split > p.MaxFile:
+		return fmt.Errorf("%w: pieces of %s do not fit the target, which holds files smaller than %s; split at %s or less", ErrRefused, imager.HumanBytes(p.Split), limit, imager.HumanBytes(FATSplit))
+	case p.Split == 0 && largest > p.MaxFile:
+		p.Split = FATSplit
+		p.Events = append(append([]imager.SessionEvent(nil), p.Events...), imager.SessionEvent{Time: imager.RFC3339(p.Now()),
+			What: fmt.Sprintf("the target holds files smaller than %s: raw images are split into pieces of %s (%d bytes)", limit, imager.HumanBytes(FATSplit), int64(FATSplit))})
+	}
+	return nil
 }
 
 // newRecord starts the session record and picks the session folder.

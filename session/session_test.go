@@ -290,3 +290,51 @@ func TestAbortRecorded(t *testing.T) {
 		t.Fatalf("job err %v, record failed=%d events %+v", s.Jobs[0].Err, r.Failed, r.Events)
 	}
 }
+
+// TestFitFiles: on a target with a file-size limit (FAT) a raw image too
+// large for one file is split automatically and the record says so; pieces
+// or segments larger than the limit are refused.
+func TestFitFiles(t *testing.T) {
+	src := source(t, t.TempDir(), "big.bin", 64<<10, 4)
+	for _, c := range []struct {
+		name      string
+		format    string
+		split     int64
+		seg       int64
+		max       int64
+		wantSplit int64
+		refused   string
+	}{
+		{"fits", "raw", 0, 0, 1 << 20, 0, ""},
+		{"too large: split", "raw", 0, 0, 32 << 10, FATSplit, ""},
+		{"split given, fits", "raw", 16 << 10, 0, 32 << 10, 16 << 10, ""},
+		{"pieces too large", "raw", 48 << 10, 0, 32 << 10, 0, "pieces of"},
+		{"segments too large", "e01", 0, 48 << 10, 32 << 10, 0, "E01 segments"},
+		{"no limit", "raw", 0, 0, -1, 0, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := New(Plan{Sources: []Source{src}, Dir: t.TempDir(), Hashes: []string{"sha256"}, Format: c.format,
+				Split: c.split, SegmentSize: c.seg, MaxFile: c.max})
+			if c.refused != "" {
+				if err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.refused) {
+					t.Fatalf("err %v, want a refusal about %q", err, c.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.Jobs[0].Req.Split; got != c.wantSplit {
+				t.Errorf("split %d, want %d", got, c.wantSplit)
+			}
+			auto := c.wantSplit == FATSplit
+			if auto != (s.Format == "split" && len(s.Events) == 1 && strings.Contains(s.Events[0].What, "split into pieces")) {
+				t.Errorf("format %s, events %+v (automatic split %v)", s.Format, s.Events, auto)
+			}
+		})
+	}
+	if n := maxFileOf(t.TempDir()); n != 0 {
+		t.Errorf("maxFileOf a temp folder = %d, want 0 (no FAT here)", n)
+	}
+}

@@ -561,8 +561,8 @@ func (a *app) chooseTarget(t Target) (note string, err error) {
 	}
 	a.ch.Target = &t
 	if errors.Is(err, errNeedSplit) && a.ch.Format == "raw" {
-		a.ch.Format, a.ch.Split, a.split = "split", fatSafeSplit, fmt.Sprint(fatSafeSplit)
-		return fmt.Sprintf("%s (%s) cannot hold files of 4 GiB: the images will be split into files of %s", t.Name, t.FSType, imager.HumanBytes(fatSafeSplit)), nil
+		a.ch.Format, a.ch.Split, a.split = "split", session.FATSplit, fmt.Sprint(session.FATSplit)
+		return fmt.Sprintf("%s (%s) cannot hold files of 4 GiB: the images will be split into files of %s", t.Name, t.FSType, imager.HumanBytes(session.FATSplit)), nil
 	}
 	return "", nil
 }

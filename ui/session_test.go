@@ -10,6 +10,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/session"
 )
 
 // TestPlan builds the jobs for each format from the examiner's choices and
@@ -214,7 +215,7 @@ func TestChooseTargetFATSplits(t *testing.T) {
 	a.ch = Choices{Sources: []Device{{Info: disk.Info{Path: "/dev/sda", Name: "sda", Kind: disk.KindDisk, Size: 5 << 30}}}, Format: "raw"}
 	fat := Target{Name: "/dev/sde1", Disk: "sde", FSType: "vfat", Label: "EVIDENCE", Free: 1 << 40, MaxFile: 1<<32 - 1}
 	note, err := a.chooseTarget(fat)
-	if err != nil || a.ch.Target == nil || a.ch.Format != "split" || a.ch.Split != fatSafeSplit || !strings.Contains(note, "cannot hold files of 4 GiB") {
+	if err != nil || a.ch.Target == nil || a.ch.Format != "split" || a.ch.Split != session.FATSplit || !strings.Contains(note, "cannot hold files of 4 GiB") {
 		t.Fatalf("chooseTarget: note %q err %v choices %+v", note, err, a.ch)
 	}
 	a.ch.Format, a.ch.Target = "raw", nil

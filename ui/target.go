@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/session"
 )
 
 // DefaultTargetLabels is coldimage.target.labels when it is not set: file
@@ -120,17 +121,13 @@ func CheckTarget(c *Choices, labels []string, confirmed map[string]bool) error {
 		return fmt.Errorf("%w on %s: %s free, %s needed; choose another target or fewer sources", ErrNotFit, t.Name, imager.HumanBytes(t.Free), imager.HumanBytes(need))
 	}
 	if f := c.LargestFile(); t.MaxFile > 0 && f > t.MaxFile {
-		return fmt.Errorf("%w: %s (%s) holds files of at most %s and an image file would be %s: choose split raw with files of at most %s, or E01", errNeedSplit, t.Name, t.FSType, imager.HumanBytes(t.MaxFile), imager.HumanBytes(f), imager.HumanBytes(fatSafeSplit))
+		return fmt.Errorf("%w: %s (%s) holds files of at most %s and an image file would be %s: choose split raw with files of at most %s, or E01", errNeedSplit, t.Name, t.FSType, imager.HumanBytes(t.MaxFile), imager.HumanBytes(f), imager.HumanBytes(session.FATSplit))
 	}
 	return nil
 }
 
 // errNeedSplit: the target cannot hold an image file that large.
 var errNeedSplit = errors.New("file too large for the target")
-
-// fatSafeSplit is the largest split size offered for FAT targets: a 4 GiB
-// file does not fit FAT's 32-bit size field.
-const fatSafeSplit = 4<<30 - 1<<20
 
 // LargestFile is the largest single image file the choices produce.
 func (c *Choices) LargestFile() int64 {

@@ -69,4 +69,3 @@ func volumeDevice(a *raid.Array, size int64, members []disk.Info, notes map[stri
 	}
 	return d
 }
-
