@@ -463,10 +463,28 @@ func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt, rescue bool) e
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+int64(n), e.o.Size, err)
 	}
+	if gone(err) {
+		return e.vanished(off, err)
+	}
 	if !rescue {
 		return err
 	}
 	return e.rescue(p, off, src, err)
+}
+
+// ErrVanished is why a pass stopped whose device went away (removed,
+// medium gone): no rescue is tried, the rest is not zero-filled.
+var ErrVanished = errors.New("vanished")
+
+// gone reports a read error that means the device is no longer there, not
+// that a sector is bad: ENODEV, ENXIO, ENOMEDIUM.
+func gone(err error) bool {
+	return errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENOMEDIUM)
+}
+
+// vanished is the error that stops the pass at once when its device is gone.
+func (e *engine) vanished(off int64, err error) error {
+	return fmt.Errorf("%s %w at byte %d (read: %s): stopped, nothing past it was read", e.o.Name, ErrVanished, off, errText(err))
 }
 
 // rescue re-reads a region that failed: split into up to 8 sector-aligned
@@ -487,6 +505,9 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 			if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
 				copy(p, q)
 				return nil
+			}
+			if gone(err2) {
+				return e.vanished(off, err2)
 			}
 			err = err2
 		}
@@ -511,6 +532,9 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 		}
 		if errors.Is(err2, io.EOF) || errors.Is(err2, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+o+int64(n), e.o.Size, err2)
+		}
+		if gone(err2) {
+			return e.vanished(off+o, err2)
 		}
 		if err := e.rescue(p[o:end], off+o, src, err2); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -46,6 +47,11 @@ type faultySource struct {
 	data  []byte
 	ss    int64
 	bad   map[int64]bool // LBA → unreadable
+	// goneAt: from this byte on (and once anything there was asked for,
+	// everywhere) reads fail with goneErr, as a removed device's do.
+	goneAt  int64
+	goneErr error
+	gone    bool
 	mu    sync.Mutex
 	reads int
 	flaky map[int64]int // LBA → failures before it reads
@@ -54,7 +60,14 @@ type faultySource struct {
 func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	f.reads++
+	if f.goneErr != nil && off+int64(len(p)) > f.goneAt {
+		f.gone = true
+	}
+	gone := f.gone
 	f.mu.Unlock()
+	if gone {
+		return 0, fmt.Errorf("read at %d: %w", off, f.goneErr)
+	}
 	if off >= int64(len(f.data)) {
 		return 0, errors.New("EOF-ish")
 	}
@@ -183,6 +196,39 @@ func TestRunBadSectors(t *testing.T) {
 			}
 			if n != len(tc.bad) {
 				t.Errorf("%d unreadable events, want one per bad sector (%d)", n, len(tc.bad))
+			}
+		})
+	}
+}
+
+// TestRunSourceVanished: a device that goes away (ENODEV, ENXIO,
+// ENOMEDIUM) stops the pass at once — no sector-by-sector rescue of the
+// rest, nothing zero-filled, nothing recorded as unreadable — and the
+// error says where.
+func TestRunSourceVanished(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.ENODEV, syscall.ENXIO, syscall.ENOMEDIUM} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			data := testData(9, 8<<20)
+			src := &faultySource{data: data, ss: 512, goneAt: 3 << 20, goneErr: errno}
+			sink := &memSink{}
+			var unreadable int
+			res, err := Run(context.Background(), Options{Name: "vdz", Source: src, Size: int64(len(data)), Sinks: []Sink{sink}, BufferSize: 256 << 10, Retries: 3,
+				Emit: func(e Event) {
+					if e.Kind == EventUnreadable {
+						unreadable++
+					}
+				}})
+			if !errors.Is(err, ErrVanished) || !errors.Is(err, errno) && !strings.Contains(err.Error(), errno.Error()) || !strings.Contains(err.Error(), "at byte") {
+				t.Fatalf("err = %v, want the source vanished at a byte", err)
+			}
+			if src.reads > 3<<20/(256<<10)+2 {
+				t.Errorf("%d reads: the rest was rescued instead of stopping", src.reads)
+			}
+			if len(res.Unreadable) != 0 || unreadable != 0 {
+				t.Errorf("a vanished device is not bad sectors: %+v, %d events", res.Unreadable, unreadable)
+			}
+			if !sink.aborted || int64(sink.buf.Len()) > 3<<20 || !bytes.Equal(sink.buf.Bytes(), data[:sink.buf.Len()]) {
+				t.Errorf("partial image of %d bytes is not the source's prefix (aborted %v)", sink.buf.Len(), sink.aborted)
 			}
 		})
 	}
