@@ -44,17 +44,17 @@ func refHashes(b []byte) map[string]string {
 
 // faultySource fails every read that touches a bad sector, like a disk does.
 type faultySource struct {
-	data  []byte
-	ss    int64
-	bad   map[int64]bool // LBA → unreadable
+	data []byte
+	ss   int64
+	bad  map[int64]bool // LBA → unreadable
 	// goneAt: from this byte on (and once anything there was asked for,
 	// everywhere) reads fail with goneErr, as a removed device's do.
 	goneAt  int64
 	goneErr error
 	gone    bool
-	mu    sync.Mutex
-	reads int
-	flaky map[int64]int // LBA → failures before it reads
+	mu      sync.Mutex
+	reads   int
+	flaky   map[int64]int // LBA → failures before it reads
 }
 
 func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
