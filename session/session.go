@@ -442,20 +442,26 @@ func (s *Session) Run(ctx context.Context, obs Observer) error {
 			return err
 		}
 	}
+	// The display gets what the jobs report on its own goroutine: a slow
+	// console never paces the engine.
+	d := decouple(obs)
 	sem := make(chan struct{}, s.concurrency(len(s.Jobs)))
 	var wg sync.WaitGroup
 	for i, j := range s.Jobs {
-		j.Req.Emit = obs.Event
+		j.Req.Emit = d.Event
 		wg.Add(1)
 		sem <- struct{}{} // jobs start in order, each when a running one has ended
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			obs.JobStart(j.Req.Source, j.ID, j.size())
-			s.runJob(ctx, i, j, obs)
+			d.JobStart(j.Req.Source, j.ID, j.size())
+			s.runJob(ctx, i, j, d)
 		}()
 	}
 	wg.Wait()
+	if n := d.flush(); n > 0 {
+		s.Log(time.Now(), fmt.Sprintf("%d progress event(s) were not shown: the display could not keep up (each acquisition record lists every unreadable range)", n))
+	}
 	s.mu.Lock()
 	s.Finish()
 	s.Finished = imager.RFC3339(time.Now())
@@ -471,7 +477,7 @@ func (j *Job) size() int64 {
 }
 
 // runJob runs one job behind recover and records its outcome.
-func (s *Session) runJob(ctx context.Context, i int, j *Job, obs Observer) {
+func (s *Session) runJob(ctx context.Context, i int, j *Job, obs *decoupled) {
 	t0 := time.Now()
 	var rec *imager.Record
 	err := ctx.Err()
@@ -500,12 +506,7 @@ func (s *Session) runJob(ctx context.Context, i int, j *Job, obs Observer) {
 	s.Sources[i] = res
 	s.mu.Unlock()
 	s.Write() // best effort here; the final write reports its error
-	// The result is recorded; a display that crashes on it must not take
-	// the process (PID 1) down with it.
-	imager.Safely("progress display", func() error {
-		obs.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
-		return nil
-	})
+	obs.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
 }
 
 // Abort stops the running session for the operator: the abort is logged in

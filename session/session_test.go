@@ -338,3 +338,103 @@ func TestFitFiles(t *testing.T) {
 		t.Errorf("maxFileOf a temp folder = %d, want 0 (no FAT here)", n)
 	}
 }
+
+// blockedObserver holds every event until released: a console that does
+// not read.
+type blockedObserver struct {
+	observer
+	release chan struct{}
+	once    sync.Once
+	mu2     sync.Mutex
+	bad     []imager.BadRange
+	events  int
+}
+
+func (b *blockedObserver) Event(ev imager.Event) {
+	<-b.release
+	b.mu2.Lock()
+	defer b.mu2.Unlock()
+	b.events++
+	if ev.Kind == imager.EventUnreadable {
+		b.bad = append(b.bad, *ev.Bad)
+	}
+}
+
+// TestDisplayNeverPaces: with a display that reads nothing, the job still
+// images, verifies and writes its record; once the display reads again it
+// gets the start and the done, progress superseded, and one line per
+// range of unreadable sectors rather than per sector.
+func TestDisplayNeverPaces(t *testing.T) {
+	srcDir, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	a := source(t, srcDir, "a.bin", 4<<20, 5)
+	s, err := New(Plan{Sources: []Source{a}, Dir: out, Layout: OutDir, Hashes: []string{"sha256"}, Format: "raw", Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &blockedObserver{release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background(), obs) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rec, err := imager.ReadRecord(out)
+		if err == nil && rec.Result == imager.ResultOK {
+			break // acquired and verified while the display read nothing
+		}
+		if time.Now().After(deadline) {
+			close(obs.release)
+			t.Fatalf("no complete record while the display was blocked (last: %v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(obs.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(obs.started) != 1 || len(obs.done) != 1 || obs.results[s.Jobs[0].ID] != "ok" {
+		t.Errorf("display got starts %v, dones %v, results %v", obs.started, obs.done, obs.results)
+	}
+	if obs.events == 0 {
+		t.Error("display got no events")
+	}
+
+	// Merging: a run of unreadable sectors waiting for the display is one event.
+	bo := &blockedObserver{release: make(chan struct{})}
+	d := decouple(bo)
+	for lba := int64(100); lba < 200; lba++ {
+		d.Event(imager.Event{Kind: imager.EventUnreadable, Phase: imager.PhaseAcquire, Source: "/dev/x", Bad: &imager.BadRange{LBA: lba, Count: 1, Error: "EIO"}})
+	}
+	d.Event(imager.Event{Kind: imager.EventUnreadable, Phase: imager.PhaseAcquire, Source: "/dev/x", Bad: &imager.BadRange{LBA: 500, Count: 1, Error: "EIO"}})
+	close(bo.release)
+	d.flush()
+	if len(bo.bad) < 2 || len(bo.bad) > 3 || bo.bad[len(bo.bad)-1] != (imager.BadRange{LBA: 500, Count: 1, Error: "EIO"}) {
+		t.Errorf("unreadable events delivered: %+v, want the run of 100 merged (the first may go alone) and LBA 500", bo.bad)
+	}
+	var n int64
+	for _, r := range bo.bad[:len(bo.bad)-1] {
+		n += r.Count
+	}
+	if n != 100 {
+		t.Errorf("merged ranges cover %d sectors, want 100", n)
+	}
+}
+
+// TestReadyPanics: a write-block check that crashes ends its job with the
+// panic as its error, unread; the session goes on.
+func TestReadyPanics(t *testing.T) {
+	srcDir, target := t.TempDir(), t.TempDir()
+	a, b := source(t, srcDir, "a.bin", 4096, 1), source(t, srcDir, "b.bin", 4096, 2)
+	a.Ready = func() error { panic("guard bug") }
+	s, err := New(Plan{Sources: []Source{a, b}, Dir: target, Hashes: []string{"sha256"}, Format: "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background(), &observer{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.OK != 1 || s.Failed != 1 || !strings.Contains(s.Sources[0].Error, "panic: guard bug") {
+		t.Fatalf("ok=%d failed=%d first %+v", s.OK, s.Failed, s.Sources[0])
+	}
+	if _, err := os.Stat(s.Jobs[0].Req.OutDir); !os.IsNotExist(err) {
+		t.Errorf("the job whose check crashed wrote an output folder (%v)", err)
+	}
+}
