@@ -102,9 +102,11 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		return &r.Session
 	}
 	prog := ui.NewText(consoleWriter{a.con}, false, 3*time.Second)
+	loud := quietKernel() // "I/O error" lines would split ours mid-line
 	if err := s.Run(ctx, prog); err != nil {
 		a.con.Printf("COLDIMAGE ERROR %v", err)
 	}
+	loud()
 	prog.Close()
 	for _, r := range s.Sources {
 		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
@@ -144,6 +146,22 @@ func (a *App) writeConsoleLog(dir string) {
 	if err := imager.WriteFileAtomic(filepath.Join(dir, "console.log"), a.con.Log()); err != nil {
 		a.con.Printf("COLDIMAGE ERROR %v", err)
 	}
+}
+
+// printkFile sets which kernel messages reach the consoles.
+const printkFile = "/proc/sys/kernel/printk"
+
+// quietKernel keeps kernel messages (I/O errors of a failing source, a
+// target's journal) off the consoles while we print there: they go to the
+// kernel log only, and no longer split our lines. The returned function
+// restores the console log level.
+func quietKernel() (restore func()) {
+	old, err := os.ReadFile(printkFile)
+	if err != nil || len(strings.Fields(string(old))) == 0 {
+		return func() {}
+	}
+	os.WriteFile(printkFile, []byte("1"), 0o644)
+	return func() { os.WriteFile(printkFile, []byte(strings.Fields(string(old))[0]), 0o644) }
 }
 
 // consoleWriter prints what a progress renderer writes as console lines.

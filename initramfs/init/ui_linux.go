@@ -54,8 +54,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	}
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
 	a.con.Printf("coldimage: console UI on %s (%s); other consoles show the log", dev, term)
-	printk, _ := os.ReadFile("/proc/sys/kernel/printk")
-	os.WriteFile("/proc/sys/kernel/printk", []byte("1"), 0o644) // kernel lines would garble the screen
+	loud := quietKernel() // kernel lines would garble the screen
 	a.con.Mute(tty, true)
 	// Full screen: raw mode for the UI's lifetime (the UI sets it only on
 	// an *os.File In). Plain mode stays in line mode: the kernel echoes.
@@ -75,9 +74,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 		a.con.Printf("coldimage: console UI: restore line mode on %s: %v", dev, rerr)
 	}
 	a.con.Mute(tty, false)
-	if len(printk) > 0 {
-		os.WriteFile("/proc/sys/kernel/printk", []byte(strings.Fields(string(printk))[0]), 0o644)
-	}
+	loud()
 	if crashed != nil {
 		// Said where the examiner looks, once the UI let go of the tty.
 		a.printCrash(crashed)
