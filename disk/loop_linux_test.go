@@ -389,3 +389,42 @@ func mustInspect(t *testing.T, path string) Info {
 	}
 	return i
 }
+
+// TestLoopGone: a block device source whose sysfs entry went away (as a
+// removed disk's does) reports it is gone: what the engine asks after a
+// failing read, so a removed device is not taken for bad sectors. (A loop
+// device cannot be detached while we hold it open; QEMU's device_del in
+// the qemu-tests removes a real one.)
+func TestLoopGone(t *testing.T) {
+	needRoot(t)
+	img := filepath.Join(t.TempDir(), "gone.img")
+	if err := os.WriteFile(img, make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := loopDisk(t, img)
+	s, err := OpenSource(dev, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Gone(); err != nil {
+		t.Fatalf("attached loop device: Gone = %v, want nil", err)
+	}
+	old := SysRoot
+	SysRoot = t.TempDir() // a sysfs without the device
+	defer func() { SysRoot = old }()
+	if why := s.Gone(); why == nil || !strings.Contains(why.Error(), "removed") {
+		t.Fatalf("device missing from sysfs: Gone = %v, want it removed", why)
+	}
+	SysRoot = old
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, []byte("x"), 0o644)
+	fs, err := OpenSource(f, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if err := fs.Gone(); err != nil {
+		t.Errorf("an image file is never gone: %v", err)
+	}
+}

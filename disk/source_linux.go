@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -151,4 +152,27 @@ func pread(f *os.File, p []byte, off int64) (int, error) {
 		n = 0
 	}
 	return n, perr
+}
+
+// Gone says whether a block device source is no longer there — removed
+// (its sysfs entry gone, or its size now 0) or not answering size queries
+// — and why; nil while it is present, and always for image files. The
+// engine asks after a failing read: a removed device is not bad sectors.
+func (s *Source) Gone() error {
+	if s.Info.Kind == KindFile {
+		return nil
+	}
+	if s.Info.Name != "" {
+		if _, err := os.Stat(filepath.Join(SysRoot, "class", "block", s.Info.Name)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s was removed (no %s in sysfs)", s.path, s.Info.Name)
+		}
+	}
+	n, err := blkSize64(int(s.buffered.Fd()))
+	if err != nil {
+		return fmt.Errorf("%s does not answer BLKGETSIZE64: %w", s.path, err)
+	}
+	if n == 0 && s.Info.Size > 0 {
+		return fmt.Errorf("%s now has size 0 (was %d bytes): removed or medium gone", s.path, s.Info.Size)
+	}
+	return nil
 }

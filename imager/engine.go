@@ -466,10 +466,22 @@ func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt, rescue bool) e
 	if gone(err) {
 		return e.vanished(off, err)
 	}
+	if why := absent(src); why != nil {
+		return e.vanished(off, why)
+	}
 	if !rescue {
 		return err
 	}
 	return e.rescue(p, off, src, err)
+}
+
+// absent asks a source that can tell (disk.Source) whether it is still
+// there: a removed device often fails its reads with plain EIO.
+func absent(src io.ReaderAt) error {
+	if p, ok := src.(interface{ Gone() error }); ok {
+		return p.Gone()
+	}
+	return nil
 }
 
 // ErrVanished is why a pass stopped whose device went away (removed,
@@ -510,6 +522,9 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 				return e.vanished(off, err2)
 			}
 			err = err2
+		}
+		if why := absent(src); why != nil {
+			return e.vanished(off, why)
 		}
 		clear(p)
 		e.addBad(BadRange{LBA: lba, Count: 1, Error: errText(err)})

@@ -95,7 +95,7 @@ func (c Config) Args(monSock string) []string {
 		if d.Bus == "scsi" {
 			dev = "scsi-hd,bus=scsi0.0"
 		}
-		dev += ",drive=" + id
+		dev += fmt.Sprintf(",id=dev%d,drive=%s", i, id) // dev<i>: what device_del names
 		if d.Serial != "" {
 			dev += ",serial=" + d.Serial
 		}
