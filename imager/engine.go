@@ -460,14 +460,14 @@ func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt, rescue bool) e
 	if cerr := context.Cause(e.ctx); cerr != nil {
 		return cerr
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+int64(n), e.o.Size, err)
-	}
 	if gone(err) {
 		return e.vanished(off, err)
 	}
 	if why := absent(src); why != nil {
-		return e.vanished(off, why)
+		return e.vanished(off+int64(n), why) // a removed disk reads as empty, or fails with EIO
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+int64(n), e.o.Size, err)
 	}
 	if !rescue {
 		return err

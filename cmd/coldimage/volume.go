@@ -144,4 +144,3 @@ func volumeInfos(infos []disk.Info) []disk.Info {
 	}
 	return out
 }
-
