@@ -54,7 +54,31 @@ type Options struct {
 	Phase         string        // PhaseAcquire when empty
 	Emit          Emitter       // progress and error events
 	ProgressEvery time.Duration // 500 ms when 0
+
+	// Checkpoint, when set and every sink can Sync, is called after the
+	// sinks made the stream durable on the target: every SyncEvery bytes
+	// and at least every SyncInterval. Its error stops the pass. It runs on
+	// a sink's goroutine; calls do not overlap.
+	Checkpoint   func(Checkpoint) error
+	SyncEvery    int64         // DefaultSyncEvery when 0
+	SyncInterval time.Duration // DefaultSyncInterval when 0
 }
+
+// Syncer is a Sink that can make what it was given so far durable.
+type Syncer interface{ Sync() error }
+
+// Checkpoint is how much of the stream every sink holds durably.
+type Checkpoint struct {
+	Bytes      int64      // stream bytes synced on every sink
+	Unreadable []BadRange // zero-filled ranges before Bytes
+	Time       time.Time
+}
+
+// Checkpoint defaults: a sync per 256 MiB, and at least every 30 s.
+const (
+	DefaultSyncEvery    = 256 << 20
+	DefaultSyncInterval = 30 * time.Second
+)
 
 // Piece is the hash of one window of the stream.
 type Piece struct {
@@ -113,6 +137,9 @@ type engine struct {
 	bad     []BadRange
 	badMu   sync.Mutex
 	done    atomic.Int64 // bytes every consumer is through with: what progress reports
+	sinks   []*sinkConsumer
+	cpMu    sync.Mutex
+	cpBytes int64 // stream bytes the last checkpoint reported
 }
 
 // Run performs one pass: read, hash, write to the sinks, and (when the pass
@@ -185,6 +212,12 @@ func (o *Options) defaults() error {
 	if o.PieceAlg == "" {
 		o.PieceAlg = PieceAlgorithm
 	}
+	if o.SyncEvery <= 0 {
+		o.SyncEvery = DefaultSyncEvery
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize
 	}
@@ -255,10 +288,11 @@ func (e *engine) run(res *Result) error {
 	}
 	var sinks []*sinkConsumer
 	for _, s := range o.Sinks {
-		sc := &sinkConsumer{s: s, name: o.Name}
+		sc := &sinkConsumer{s: s, name: o.Name, e: e, last: time.Now()}
 		sinks = append(sinks, sc)
 		cons = append(cons, sc)
 	}
+	e.sinks = sinks
 
 	chans := make([]chan *buffer, len(cons))
 	var wg sync.WaitGroup
@@ -657,10 +691,14 @@ func (c *pieceConsumer) finish() []Piece {
 }
 
 type sinkConsumer struct {
-	s    Sink
-	name string
-	n    int64 // bytes Write accepted
-	err  error
+	s       Sink
+	name    string
+	e       *engine
+	n       int64 // bytes Write accepted
+	err     error
+	synced  int64 // bytes at the last Sync
+	last    time.Time
+	durable atomic.Int64
 }
 
 func (c *sinkConsumer) consume(b *buffer) error {
@@ -670,7 +708,53 @@ func (c *sinkConsumer) consume(b *buffer) error {
 		c.err = fmt.Errorf("write image of %s at byte %d: %w", c.name, b.off+int64(k), err)
 		return c.err
 	}
-	return nil
+	return c.sync()
+}
+
+// sync makes the image durable every SyncEvery bytes or SyncInterval and
+// reports the checkpoint every sink has reached.
+func (c *sinkConsumer) sync() error {
+	o := c.e.o
+	sy, ok := c.s.(Syncer)
+	if !ok || o.Checkpoint == nil || (c.n-c.synced < o.SyncEvery && time.Since(c.last) < o.SyncInterval) {
+		return nil
+	}
+	if err := sy.Sync(); err != nil {
+		c.err = fmt.Errorf("make the image of %s durable at byte %d: %w", c.name, c.n, err)
+		return c.err
+	}
+	c.synced, c.last = c.n, time.Now()
+	c.durable.Store(c.n)
+	return c.e.checkpoint()
+}
+
+// checkpoint calls Options.Checkpoint when every sink has made more of the
+// stream durable than the last checkpoint said.
+func (e *engine) checkpoint() error {
+	e.cpMu.Lock()
+	defer e.cpMu.Unlock()
+	n := int64(-1)
+	for _, sc := range e.sinks {
+		if _, ok := sc.s.(Syncer); !ok {
+			return nil
+		}
+		if d := sc.durable.Load(); n < 0 || d < n {
+			n = d
+		}
+	}
+	if n <= e.cpBytes {
+		return nil
+	}
+	e.cpBytes = n
+	var bad []BadRange
+	e.badMu.Lock()
+	for _, r := range e.bad {
+		if r.LBA*int64(e.o.SectorSize) < n {
+			bad = append(bad, r)
+		}
+	}
+	e.badMu.Unlock()
+	return e.o.Checkpoint(Checkpoint{Bytes: n, Unreadable: bad, Time: time.Now()})
 }
 
 // consumerName says which consumer of a pass crashed.

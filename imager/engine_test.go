@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -231,6 +232,65 @@ func TestRunSourceVanished(t *testing.T) {
 				t.Errorf("partial image of %d bytes is not the source's prefix (aborted %v)", sink.buf.Len(), sink.aborted)
 			}
 		})
+	}
+}
+
+// syncSink is a memSink that can Sync: what it holds at the last Sync is
+// what a power cut would leave.
+type syncSink struct {
+	memSink
+	durable []int64
+}
+
+func (s *syncSink) Sync() error { s.durable = append(s.durable, int64(s.buf.Len())); return nil }
+
+// TestRunCheckpoints: with sinks that can sync, Checkpoint is told, in
+// order, how much every sink holds durably — never more than the slowest
+// sink synced — with the unreadable ranges before that point.
+func TestRunCheckpoints(t *testing.T) {
+	data := testData(12, 8<<20)
+	src := &faultySource{data: data, ss: 512, bad: map[int64]bool{100: true, 9000: true}}
+	a, b := &syncSink{}, &syncSink{}
+	var cps []Checkpoint
+	res, err := Run(context.Background(), Options{Name: "cp", Source: src, Size: int64(len(data)), Sinks: []Sink{a, b},
+		BufferSize: 256 << 10, SyncEvery: 1 << 20, Checkpoint: func(c Checkpoint) error { cps = append(cps, c); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cps) < 6 {
+		t.Fatalf("%d checkpoints for 8 MiB synced every 1 MiB", len(cps))
+	}
+	for i, c := range cps {
+		if i > 0 && c.Bytes <= cps[i-1].Bytes {
+			t.Errorf("checkpoint %d: %d bytes after %d", i, c.Bytes, cps[i-1].Bytes)
+		}
+		if c.Bytes%(256<<10) != 0 || c.Bytes > res.Size {
+			t.Errorf("checkpoint %d at %d bytes: not a buffer boundary within the image", i, c.Bytes)
+		}
+		var want []BadRange
+		for _, r := range res.Unreadable {
+			if r.LBA*512 < c.Bytes {
+				want = append(want, r)
+			}
+		}
+		if !reflect.DeepEqual(c.Unreadable, want) {
+			t.Errorf("checkpoint at %d: unreadable %+v, want %+v", c.Bytes, c.Unreadable, want)
+		}
+		if !slices.Contains(a.durable, c.Bytes) && c.Bytes > slices.Max(a.durable) {
+			t.Errorf("checkpoint at %d is past what sink a synced (%v)", c.Bytes, a.durable)
+		}
+	}
+	// A sink that cannot sync (E01 today): no checkpoints at all.
+	cps = nil
+	if _, err := Run(context.Background(), Options{Source: bytes.NewReader(data), Size: int64(len(data)), Sinks: []Sink{&syncSink{}, &memSink{}},
+		SyncEvery: 1 << 20, Checkpoint: func(c Checkpoint) error { cps = append(cps, c); return nil }}); err != nil || len(cps) != 0 {
+		t.Errorf("with a sink that cannot sync: %d checkpoints, %v", len(cps), err)
+	}
+	// A checkpoint that fails stops the pass.
+	stop := errors.New("record not written")
+	if _, err := Run(context.Background(), Options{Source: bytes.NewReader(data), Size: int64(len(data)), Sinks: []Sink{&syncSink{}},
+		SyncEvery: 1 << 20, Checkpoint: func(Checkpoint) error { return stop }}); !errors.Is(err, stop) {
+		t.Errorf("failing checkpoint: err %v", err)
 	}
 }
 

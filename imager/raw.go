@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 )
 
 // RawSink writes a raw (dd) image, optionally split into numbered pieces:
@@ -19,6 +20,7 @@ type RawSink struct {
 	inFile    int64
 	files     []string
 	written   int64
+	mu        sync.Mutex // guards files: Files is asked from other goroutines (checkpoints)
 }
 
 // NewRawSink prepares a raw sink; files are created on the first Write
@@ -54,7 +56,9 @@ func (s *RawSink) next() error {
 		return fmt.Errorf("create image file: %w", err)
 	}
 	s.f, s.inFile = f, 0
+	s.mu.Lock()
 	s.files = append(s.files, name)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -108,7 +112,25 @@ func (s *RawSink) Abort() error {
 	return errors.Join(err, SyncDir(s.dir))
 }
 
-func (s *RawSink) Files() []string { return append([]string(nil), s.files...) }
+func (s *RawSink) Files() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.files...)
+}
+
+// Sync makes everything written so far durable: the open piece is
+// fsync'ed (earlier pieces were synced when they were closed) and the
+// folder synced, so the piece files exist after a power cut. A target that
+// has gone (unplugged, I/O errors on writeback) fails here, not silently in
+// the page cache.
+func (s *RawSink) Sync() error {
+	if s.f != nil {
+		if err := s.f.Sync(); err != nil { // the file grows: its size must be synced too
+			return fmt.Errorf("sync %s: %w", s.f.Name(), err)
+		}
+	}
+	return SyncDir(s.dir)
+}
 
 func closeSynced(f *os.File) error {
 	if err := f.Sync(); err != nil {

@@ -20,6 +20,10 @@ const (
 	ResultOK         = "ok"
 	ResultIncomplete = "incomplete"
 	ResultMismatch   = "mismatch"
+	// ResultInProgress is the record of an acquisition still running, or
+	// cut off (power loss, crash) before it finished: image.size is what
+	// was durable on the target at its last checkpoint.
+	ResultInProgress = "in-progress"
 )
 
 // Record is acquisition.json.

@@ -100,6 +100,9 @@ type Plan struct {
 	// Jobs is how many sources are imaged at the same time; 0 or less:
 	// all of them.
 	Jobs int
+	// SyncEvery is the bytes between checkpoints of each in-progress
+	// acquisition record (0: the engine's default, 256 MiB or 30 s).
+	SyncEvery int64
 
 	ClockCheck string                // the clock screen's note
 	Events     []imager.SessionEvent // logged before the session began (write-block lifts, …)
@@ -278,6 +281,7 @@ func (s *Session) job(src Source, id string) (*Job, error) {
 		Source: src.Path, OutDir: out, Format: acquireFormat(p.Format), Hashes: p.Hashes,
 		SegmentSize: p.SegmentSize, PieceSize: p.PieceSize, Case: p.Case, NoVerify: !p.Verify,
 		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
+		SyncEvery: p.SyncEvery,
 	}
 	if p.Format == "split" || p.Format == "raw" {
 		r.Split = p.Split

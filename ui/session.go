@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/session"
 )
 
@@ -42,14 +43,12 @@ func (c *Choices) Bytes() int64 {
 // DefaultSplit is the piece size offered for split raw images.
 const DefaultSplit = 2 << 30
 
-// recordSlack matches what acquire.Preflight keeps per image for records.
-const recordSlack = 1 << 20
 
 // Need is the space the chosen sources take on the target.
 func (c *Choices) Need() int64 {
 	var n int64
 	for _, d := range c.Sources {
-		n += d.Size + recordSlack
+		n += d.Size + acquire.RecordRoom(d.Size, 0)
 	}
 	return n
 }

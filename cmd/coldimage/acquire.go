@@ -37,6 +37,10 @@ type acquireArgs struct {
 	members      []string
 }
 
+// syncEvery overrides the bytes between checkpoints of the in-progress
+// record; only tests set it (the power-cut tests need small checkpoints).
+var syncEvery int64
+
 // runAcquire is `coldimage acquire`. The steps: parse and check the flags,
 // write-block the sources, describe them, plan the session (package
 // session: layout, preflight), run it, and summarise.
@@ -61,7 +65,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	s, err := session.New(session.Plan{
 		Mode: "host", Version: Version, Sources: srcs, Dir: a.outdir, Layout: session.OutDir, Mirrors: a.mirrors,
 		Case: a.caseInfo, Hashes: a.algs, Format: a.format, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
-		Verify: !a.noVerify,
+		Verify: !a.noVerify, SyncEvery: syncEvery,
 	})
 	if err != nil {
 		return err

@@ -280,7 +280,16 @@ func TestTargetFillsUp(t *testing.T) {
 	}
 	st, err := os.Stat(filepath.Join(out, "image.raw"))
 	if err != nil || st.Size() == 0 {
-		t.Errorf("partial image not kept: %v", err)
+		t.Fatalf("partial image not kept: %v", err)
+	}
+	// The records made it onto the full target (their room was held while
+	// imaging), and they say what is there.
+	onDisk, err := imager.ReadRecord(out)
+	if err != nil || onDisk.Result != "incomplete" || onDisk.Image.Size != st.Size() || !onDisk.Image.Partial {
+		t.Errorf("acquisition.json on the full target: %v, size %d vs %d bytes in image.raw", err, onDisk.Image.Size, st.Size())
+	}
+	if _, err := os.Stat(filepath.Join(out, "image.sha256")); err != nil {
+		t.Errorf("sidecar of the partial image: %v", err)
 	}
 }
 

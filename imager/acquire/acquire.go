@@ -37,7 +37,8 @@ type Request struct {
 	RAID        json.RawMessage // geometry of a RAID volume source, stored in the record
 	Volume      *Volume         // when set, imaged instead of opening Source (which then only names it)
 	BufferSize  int
-	Buffers     int // buffers in the engine's pool (0: the engine's default)
+	Buffers     int   // buffers in the engine's pool (0: the engine's default)
+	SyncEvery   int64 // bytes between checkpoints of the in-progress record (0: the engine's default)
 }
 
 // Volume is a logical volume assembled in user space (a RAID volume): read
@@ -55,7 +56,20 @@ var (
 	ErrMismatch   = verify.ErrMismatch
 )
 
-const recordSlack = 1 << 20 // room kept for records and sidecars
+// RecordRoom is the room an image's records and sidecars take on the
+// target beyond the image: 1 MiB, plus ~1 KiB per hash piece (the JSON and
+// text records list every piece) — preflight counts it, and it is held on
+// the target while imaging (startRecords).
+func RecordRoom(size, piece int64) int64 {
+	if piece == 0 {
+		piece = imager.DefaultPieceSize
+	}
+	n := int64(1 << 20)
+	if piece > 0 {
+		n += (size/piece + 1) << 10
+	}
+	return n
+}
 
 func (r *Request) defaults() {
 	if r.Format == "" {
@@ -117,7 +131,7 @@ func Preflight(reqs []*Request) error {
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrRefused, err)
 			}
-			need[dev] += size + recordSlack
+			need[dev] += size + RecordRoom(size, r.PieceSize)
 			free[dev] = avail
 			where[dev] = abs
 		}
@@ -238,7 +252,19 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if piece == 0 {
 		piece = imager.DefaultPieceSize
 	}
-	res, runErr := imager.Run(ctx, engineOptions(r, src, info, sinks, piece))
+	// Before the first byte: the record says in-progress, and room for the
+	// final records is held on the target.
+	release, err := startRecords(r, rec, sinks)
+	if err != nil {
+		for _, s := range sinks {
+			s.Abort()
+		}
+		return nil, err
+	}
+	opt := engineOptions(r, src, info, sinks, piece)
+	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
+	res, runErr := imager.Run(ctx, opt)
+	release()
 	fillRecord(rec, res, piece)
 	if runErr != nil {
 		return recordPartial(ctx, r, rec, sinks, res, piece, runErr)
@@ -251,6 +277,59 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		return rec, outcome(rec)
 	}
 	return verifyCopies(ctx, r, src, rec)
+}
+
+// recordReserve holds room on the target for the final records: created
+// before imaging, removed just before they are written, so a target that
+// fills up (another writer, a wrong estimate) still takes them.
+const recordReserve = ".coldimage-record-reserve"
+
+// startRecords writes the in-progress record into every output directory
+// and reserves room for the final records there. The returned function
+// gives the room back.
+func startRecords(r *Request, rec *imager.Record, sinks []imager.Sink) (release func(), err error) {
+	var held []string
+	release = func() {
+		for _, p := range held {
+			os.Remove(p)
+		}
+	}
+	for _, d := range r.outDirs() {
+		p := filepath.Join(d, recordReserve)
+		if err := os.WriteFile(p, make([]byte, RecordRoom(rec.Source.Size, r.PieceSize)), 0o600); err != nil {
+			release()
+			return nil, fmt.Errorf("%w: reserve room for the records in %s: %v", ErrRefused, d, err)
+		}
+		held = append(held, p)
+	}
+	if err := checkpoint(r, rec, sinks, imager.Checkpoint{Time: time.Now()}); err != nil {
+		release()
+		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	return release, nil
+}
+
+// checkpoint rewrites each output directory's record (atomically, folder
+// synced): in-progress, with the image bytes that are durable on the target
+// and the unreadable ranges before them. After a power cut or a crash the
+// record says what the image files hold.
+func checkpoint(r *Request, rec *imager.Record, sinks []imager.Sink, c imager.Checkpoint) error {
+	for i, d := range r.outDirs() {
+		drec := cloneRecord(rec)
+		drec.Result, drec.Complete = imager.ResultInProgress, false
+		drec.Image.Partial, drec.Image.Size = true, c.Bytes
+		drec.Image.Files = relNames(d, sinks[i].Files())
+		drec.Unreadable = c.Unreadable
+		if drec.Unreadable == nil {
+			drec.Unreadable = []imager.BadRange{}
+		}
+		drec.Hashes, drec.Pieces = map[string]string{}, []imager.Piece{}
+		drec.Finished = imager.RFC3339(c.Time)
+		if err := imager.WriteRecord(d, drec, false); err != nil {
+			return fmt.Errorf("in-progress record in %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // checkOutDirs checks, at the moment of writing, that every output
@@ -349,6 +428,7 @@ func engineOptions(r *Request, src reader, info disk.Info, sinks []imager.Sink, 
 		Emit:       r.Emit,
 		BufferSize: r.BufferSize,
 		Buffers:    r.Buffers,
+		SyncEvery:  r.SyncEvery,
 	}
 	if r.Split > 0 {
 		opt.PartSize = r.Split

@@ -1,0 +1,109 @@
+package acquire
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+)
+
+// stallingReader serves data but stops at byte at until released: the
+// moment of a power cut, frozen so the test can look at the target.
+type stallingReader struct {
+	data    []byte
+	at      int64
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *stallingReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.at {
+		s.once.Do(func() { close(s.reached) })
+		<-s.release
+	}
+	return bytes.NewReader(s.data).ReadAt(p, off)
+}
+
+// TestInProgressRecordIsTruthful: from before the first byte until the
+// end, acquisition.json is on the target; while imaging it says
+// in-progress, and what it says is durable (image.size) is there: the image
+// file holds at least that many bytes and they are the source's. Room for
+// the final records is held meanwhile and given back at the end.
+func TestInProgressRecordIsTruthful(t *testing.T) {
+	data := bytes.Repeat([]byte("durable-evidence"), 1<<20) // 16 MiB
+	for _, tc := range []struct {
+		name  string
+		split int64
+	}{{"raw", 0}, {"split", 3 << 20}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &stallingReader{data: data, at: 11 << 20, reached: make(chan struct{}), release: make(chan struct{})}
+			out := filepath.Join(t.TempDir(), "out")
+			member := filepath.Join(t.TempDir(), "m")
+			os.WriteFile(member, make([]byte, 512), 0o444)
+			r := &Request{Source: "md-durable", OutDir: out, Hashes: []string{"sha256"}, Split: tc.split, BufferSize: 256 << 10,
+				SyncEvery: 2 << 20, NoVerify: true,
+				Volume: &Volume{R: src, Info: disk.Info{Name: "md-durable", Kind: "raid", Size: int64(len(data))}, Members: []string{member}}}
+			done := make(chan error, 1)
+			go func() { _, err := Run(context.Background(), r); done <- err }()
+			select {
+			case <-src.reached:
+			case err := <-done:
+				t.Fatalf("finished before the cut: %v", err)
+			case <-time.After(time.Minute):
+				t.Fatal("never reached the cut")
+			}
+			time.Sleep(100 * time.Millisecond) // the writer drains what was read before the cut
+			rec, err := imager.ReadRecord(out)
+			if err != nil {
+				t.Fatalf("no record at the cut: %v", err)
+			}
+			if rec.Result != imager.ResultInProgress || rec.Complete || !rec.Image.Partial || rec.Image.Size < 6<<20 || rec.Image.Size > 11<<20 {
+				t.Fatalf("record at the cut: result %s complete %v size %d", rec.Result, rec.Complete, rec.Image.Size)
+			}
+			var onDisk []byte
+			for _, f := range rec.Image.Files {
+				b, err := os.ReadFile(filepath.Join(out, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				onDisk = append(onDisk, b...)
+			}
+			if int64(len(onDisk)) < rec.Image.Size || !bytes.Equal(onDisk[:rec.Image.Size], data[:rec.Image.Size]) {
+				t.Errorf("the files hold %d bytes; the record says %d are durable and must be the source's", len(onDisk), rec.Image.Size)
+			}
+			if _, err := os.Stat(filepath.Join(out, recordReserve)); err != nil {
+				t.Errorf("no room held for the final records: %v", err)
+			}
+			close(src.release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			final, err := imager.ReadRecord(out)
+			if err != nil || final.Result != imager.ResultOK || final.Image.Size != int64(len(data)) || final.Hashes["sha256"] != sha256hex(data) {
+				t.Fatalf("final record: %v %+v", err, final)
+			}
+			if _, err := os.Stat(filepath.Join(out, recordReserve)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the reserve is still there at the end: %v", err)
+			}
+		})
+	}
+}
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	const h = "0123456789abcdef"
+	out := make([]byte, 64)
+	for i, c := range s {
+		out[2*i], out[2*i+1] = h[c>>4], h[c&15]
+	}
+	return string(out)
+}
