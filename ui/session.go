@@ -43,7 +43,6 @@ func (c *Choices) Bytes() int64 {
 // DefaultSplit is the piece size offered for split raw images.
 const DefaultSplit = 2 << 30
 
-
 // Need is the space the chosen sources take on the target.
 func (c *Choices) Need() int64 {
 	var n int64
