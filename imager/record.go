@@ -120,6 +120,10 @@ type Verification struct {
 	FirstDifference *int64      `json:"first_difference,omitempty"` // byte offset where image and source first differ
 	Piece           *Piece      `json:"segment,omitempty"`          // the first piece that differs from the record
 	Unreadable      []BadRange  `json:"unreadable,omitempty"`       // source sectors unreadable on re-read
+	// NotReread are the ranges the acquisition recorded as unreadable:
+	// the source was not read there again (the image holds zeros, and so
+	// did what was compared). Additive.
+	NotReread []BadRange `json:"not_reread,omitempty"`
 	// ImageCache: "dropped" when the image's cached pages were dropped
 	// (fdatasync + POSIX_FADV_DONTNEED) before the read-back, so it read
 	// the target medium; else "not dropped: <why>".
@@ -446,6 +450,13 @@ func (r *Record) Text() string {
 			line("Source re-read:", matchText(v.Source.Match))
 			for _, alg := range HashAlgs(v.Source.Hashes) {
 				line("  "+strings.ToUpper(alg)+":", v.Source.Hashes[alg])
+			}
+			var n int64
+			for _, r := range v.NotReread {
+				n += r.Count
+			}
+			if n > 0 {
+				line("  not re-read:", fmt.Sprintf("%d sector(s) in %d range(s) recorded unreadable (zeros compared)", n, len(v.NotReread)))
 			}
 		}
 		if v.Completed() {

@@ -176,7 +176,10 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 		Emit:       o.Emit,
 	}
 	if o.Source != nil {
-		opt.Name, opt.Source, opt.Compare = o.SourceName, o.Source, img
+		// What the acquisition recorded as unreadable is not re-read: the
+		// image holds zeros there (v.NotReread says which ranges).
+		opt.Name, opt.Source, opt.Compare = o.SourceName, newSkipUnreadable(o.Source, rec.Unreadable, opt.SectorSize), img
+		v.NotReread = rec.Unreadable
 	} else {
 		opt.Name, opt.Source = filepath.Join(dir, rec.Image.Files[0]), img
 		opt.Retries = -1

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +107,63 @@ func sha256hex(b []byte) string {
 		out[2*i], out[2*i+1] = h[c>>4], h[c&15]
 	}
 	return string(out)
+}
+
+// badReader fails reads touching its bad sectors and counts them after
+// armed is set.
+type badReader struct {
+	data    []byte
+	bad     map[int64]bool
+	mu      sync.Mutex
+	armed   bool
+	touched int
+}
+
+func (b *badReader) ReadAt(p []byte, off int64) (int, error) {
+	for l := off / 512; l*512 < off+int64(len(p)); l++ {
+		if b.bad[l] {
+			b.mu.Lock()
+			if b.armed {
+				b.touched++
+			}
+			b.mu.Unlock()
+			return 0, errors.New("input/output error")
+		}
+	}
+	return bytes.NewReader(b.data).ReadAt(p, off)
+}
+
+// TestVerifyDoesNotRepeatRescue: the verification re-reads the source
+// everywhere but the ranges the acquisition recorded as unreadable, which
+// it compares as the zeros the image holds; the record says which ranges
+// were not re-read.
+func TestVerifyDoesNotRepeatRescue(t *testing.T) {
+	data := bytes.Repeat([]byte("evidence"), 512<<10) // 4 MiB
+	src := &badReader{data: data, bad: map[int64]bool{100: true, 101: true, 5000: true}}
+	member := filepath.Join(t.TempDir(), "m")
+	os.WriteFile(member, make([]byte, 512), 0o444)
+	out := filepath.Join(t.TempDir(), "out")
+	r := &Request{Source: "md-bad", OutDir: out, Hashes: []string{"sha256"}, BufferSize: 256 << 10,
+		Volume: &Volume{R: src, Info: disk.Info{Name: "md-bad", Kind: "raid", Size: int64(len(data))}, Members: []string{member}},
+		Emit: func(e imager.Event) {
+			if e.Kind == imager.EventStart && e.Phase == imager.PhaseVerify {
+				src.mu.Lock()
+				src.armed = true
+				src.mu.Unlock()
+			}
+		}}
+	rec, err := Run(context.Background(), r)
+	if !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("err %v, want incomplete (unreadable sectors)", err)
+	}
+	if src.touched != 0 {
+		t.Errorf("verification read the recorded unreadable sectors %d time(s)", src.touched)
+	}
+	v := rec.Verification
+	if v == nil || !v.Completed() || v.Source == nil || !v.Source.Match || !v.Image.Match || len(v.NotReread) != 2 || len(v.Unreadable) != 0 {
+		t.Fatalf("verification %+v", v)
+	}
+	if !strings.Contains(rec.Text(), "not re-read:") {
+		t.Error("acquisition.txt does not say what was not re-read")
+	}
 }
