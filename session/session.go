@@ -422,8 +422,20 @@ func (s *Session) Begin() error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create session folder %s: %w", s.Dir, err)
 	}
+	// Room for the last session record is held until it is written: a
+	// target that fills up during the run still takes it.
+	if err := os.WriteFile(filepath.Join(s.Dir, sessionReserve), make([]byte, sessionRoom), 0o600); err != nil {
+		return fmt.Errorf("reserve room for the session record in %s: %w", s.Dir, err)
+	}
 	return s.Write()
 }
+
+// sessionReserve holds room for the final session.json, session.txt (and
+// the appliance's console.log) while the jobs run.
+const (
+	sessionReserve = ".coldimage-session-reserve"
+	sessionRoom    = 1 << 20
+)
 
 // pending is the job's line in the record before it ends.
 func (j *Job) pending() imager.SessionSource {
@@ -470,6 +482,9 @@ func (s *Session) Run(ctx context.Context, obs Observer) error {
 	s.Finish()
 	s.Finished = imager.RFC3339(time.Now())
 	s.mu.Unlock()
+	if s.Dir != "" {
+		os.Remove(filepath.Join(s.Dir, sessionReserve)) // the room is the final record's now
+	}
 	return s.Write()
 }
 

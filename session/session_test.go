@@ -135,6 +135,9 @@ func TestRunRecords(t *testing.T) {
 			return
 		}
 		seen = append(seen, r.Result)
+		if _, err := os.Stat(filepath.Join(out, sessionReserve)); err != nil {
+			t.Errorf("no room held for the final session record while running: %v", err)
+		}
 	}
 	if err := s.Run(context.Background(), obs); err != nil {
 		t.Fatal(err)
@@ -163,6 +166,9 @@ func TestRunRecords(t *testing.T) {
 		if fileSum(t, src.Path) != before[i] {
 			t.Errorf("%s: the source changed", src.Path)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(out, sessionReserve)); !os.IsNotExist(err) {
+		t.Errorf("the session reserve is still there at the end (%v)", err)
 	}
 	if s.WrittenSHA256() == "" || s.WrittenSHA256() != sha256Hex(t, filepath.Join(out, "session.json")) {
 		t.Errorf("WrittenSHA256 %q is not the sha256 of session.json", s.WrittenSHA256())
