@@ -62,6 +62,23 @@ type Options struct {
 	Checkpoint   func(Checkpoint) error
 	SyncEvery    int64         // DefaultSyncEvery when 0
 	SyncInterval time.Duration // DefaultSyncInterval when 0
+
+	// Resume continues an interrupted pass (see Resume).
+	Resume *Resume
+}
+
+// Resume continues a pass that stopped after Offset bytes were durable on
+// the target: those bytes are read back from Prefix (the image there) and
+// hashed — re-establishing every hash and piece — but not written again;
+// once every consumer is through them, Check is given the pieces they make
+// (it compares them with the record and may refuse), and only then is
+// Source read, from Offset on, and written. The sinks must continue at
+// Offset. Unreadable are the ranges recorded before Offset.
+type Resume struct {
+	Offset     int64
+	Prefix     io.ReaderAt
+	Unreadable []BadRange
+	Check      func(pieces []Piece) error
 }
 
 // Syncer is a Sink that can make what it was given so far durable.
@@ -71,6 +88,7 @@ type Syncer interface{ Sync() error }
 type Checkpoint struct {
 	Bytes      int64      // stream bytes synced on every sink
 	Unreadable []BadRange // zero-filled ranges before Bytes
+	Pieces     []Piece    // piecewise hashes of the windows that end by Bytes
 	Time       time.Time
 }
 
@@ -119,13 +137,14 @@ type SinkResult struct {
 func (r *Result) Identical() bool { return r.FirstDifference < 0 }
 
 type buffer struct {
-	data []byte // len = bytes valid
-	cmp  []byte // compare stream, same length
-	same bool
-	off  int64
-	refs atomic.Int32
-	mem  []byte
-	cmem []byte
+	data   []byte // len = bytes valid
+	cmp    []byte // compare stream, same length
+	same   bool
+	prefix bool // read back from Resume.Prefix: hashed, not written again
+	off    int64
+	refs   atomic.Int32
+	mem    []byte
+	cmem   []byte
 }
 
 type engine struct {
@@ -138,6 +157,7 @@ type engine struct {
 	badMu   sync.Mutex
 	done    atomic.Int64 // bytes every consumer is through with: what progress reports
 	sinks   []*sinkConsumer
+	pieces  *pieceConsumer
 	cpMu    sync.Mutex
 	cpBytes int64 // stream bytes the last checkpoint reported
 }
@@ -151,6 +171,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{Started: time.Now(), FirstDifference: -1, Sinks: make([]SinkResult, len(o.Sinks))}
 	e := &engine{o: o}
+	if o.Resume != nil {
+		e.bad = append([]BadRange(nil), o.Resume.Unreadable...)
+		e.cpBytes = o.Resume.Offset
+	}
 	e.ctx, e.cancel = context.WithCancelCause(ctx)
 	defer e.cancel(nil)
 
@@ -281,6 +305,7 @@ func (e *engine) run(res *Result) error {
 		pieces = &pieceConsumer{size: o.PieceSize, algs: []string{o.PieceAlg}, hashers: Hashers{}}
 		cons = append(cons, pieces)
 	}
+	e.pieces = pieces
 	var parts *pieceConsumer
 	if o.PartSize > 0 {
 		parts = &pieceConsumer{size: o.PartSize, algs: o.Hashes, hashers: Hashers{}}
@@ -289,6 +314,10 @@ func (e *engine) run(res *Result) error {
 	var sinks []*sinkConsumer
 	for _, s := range o.Sinks {
 		sc := &sinkConsumer{s: s, name: o.Name, e: e, last: time.Now()}
+		if o.Resume != nil { // the sinks hold the prefix already
+			sc.n, sc.synced = o.Resume.Offset, o.Resume.Offset
+			sc.durable.Store(o.Resume.Offset)
+		}
 		sinks = append(sinks, sc)
 		cons = append(cons, sc)
 	}
@@ -441,9 +470,27 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		}
 		b.data = b.mem[:n]
 		b.off = off
-		if err := e.readRegion(b.data, off, o.Source, true); err != nil {
-			e.pool <- b
-			return err
+		b.prefix = false
+		if r := o.Resume; r != nil && off < r.Offset {
+			// The image already on the target, up to the resume point.
+			b.data = b.mem[:min(n, r.Offset-off)]
+			n = int64(len(b.data))
+			b.prefix = true
+			if err := e.readRegion(b.data, off, r.Prefix, false); err != nil {
+				e.pool <- b
+				return fmt.Errorf("read back the image on the target at byte %d: %w", off, err)
+			}
+		} else {
+			if r := o.Resume; r != nil && off == r.Offset {
+				if err := e.resumeCheck(); err != nil {
+					e.pool <- b
+					return err
+				}
+			}
+			if err := e.readRegion(b.data, off, o.Source, true); err != nil {
+				e.pool <- b
+				return err
+			}
 		}
 		if off == 0 && o.Phase == PhaseAcquire {
 			FaultHook(FaultFirstPiece, o.Name, "") // test builds only: a parser crashing on the first piece
@@ -479,7 +526,31 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		off += n
 		res.Size = off
 	}
+	if r := o.Resume; r != nil && r.Offset >= o.Size {
+		return e.resumeCheck() // everything was on the target already
+	}
 	return nil
+}
+
+// resumeCheck waits until every consumer is through the prefix read back
+// from the target, then lets Resume.Check compare the pieces made of it
+// with the record, before a byte of the source is read or written.
+func (e *engine) resumeCheck() error {
+	r := e.o.Resume
+	for e.done.Load() < r.Offset {
+		if cerr := context.Cause(e.ctx); cerr != nil {
+			return cerr
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if r.Check == nil {
+		return nil
+	}
+	var pieces []Piece
+	if e.pieces != nil {
+		pieces = e.pieces.done()
+	}
+	return r.Check(pieces)
 }
 
 // readRegion fills p from src at off. With rescue set, a failing read is split
@@ -646,7 +717,15 @@ type pieceConsumer struct {
 	cur     []hash.Hash
 	start   int64
 	filled  int64
+	mu      sync.Mutex // guards out: checkpoints read it from a sink's goroutine
 	out     []Piece
+}
+
+// done is a copy of the pieces finished so far.
+func (c *pieceConsumer) done() []Piece {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Piece(nil), c.out...)
 }
 
 func (c *pieceConsumer) consume(b *buffer) error {
@@ -675,9 +754,11 @@ func (c *pieceConsumer) consume(b *buffer) error {
 }
 
 func (c *pieceConsumer) flush() {
+	c.mu.Lock()
 	for i, h := range c.cur {
 		c.out = append(c.out, Piece{Offset: c.start, Length: c.filled, Alg: c.algs[i], Hex: hex.EncodeToString(h.Sum(nil))})
 	}
+	c.mu.Unlock()
 	c.start += c.filled
 	c.filled = 0
 	c.cur = nil
@@ -702,6 +783,9 @@ type sinkConsumer struct {
 }
 
 func (c *sinkConsumer) consume(b *buffer) error {
+	if b.prefix {
+		return nil // on the target already
+	}
 	k, err := c.s.Write(b.data)
 	c.n += int64(k)
 	if err != nil {
@@ -754,7 +838,15 @@ func (e *engine) checkpoint() error {
 		}
 	}
 	e.badMu.Unlock()
-	return e.o.Checkpoint(Checkpoint{Bytes: n, Unreadable: bad, Time: time.Now()})
+	var pieces []Piece
+	if e.pieces != nil {
+		for _, p := range e.pieces.done() {
+			if p.Offset+p.Length <= n {
+				pieces = append(pieces, p)
+			}
+		}
+	}
+	return e.o.Checkpoint(Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now()})
 }
 
 // consumerName says which consumer of a pass crashed.

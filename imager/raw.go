@@ -230,3 +230,71 @@ func (m *MultiFile) Close() error {
 	m.files = nil
 	return errors.Join(errs...)
 }
+
+// ResumeRawSink continues a raw image in dir that holds at least offset
+// bytes (what its record says is durable): whatever lies past offset —
+// bytes written after the last checkpoint — is cut off, and writing goes
+// on at offset. Every file before the one holding offset must be a whole
+// piece; a missing or short one is an error and nothing is changed.
+func ResumeRawSink(dir, base string, split, offset int64) (*RawSink, error) {
+	s, err := NewRawSink(dir, base, split)
+	if err != nil {
+		return nil, err
+	}
+	last, within := 0, offset // the file holding offset, and offset in it
+	if split > 0 {
+		last, within = int(offset/split), offset%split
+	}
+	var files []string
+	for i := 0; i <= last; i++ {
+		name := filepath.Join(dir, RawFileName(base, split > 0, i))
+		st, err := os.Stat(name)
+		if err != nil {
+			if i == last && within == 0 && errors.Is(err, os.ErrNotExist) {
+				break // offset is a piece boundary: the next Write creates it
+			}
+			return nil, fmt.Errorf("resume image in %s: %w", dir, err)
+		}
+		want := split
+		if i == last {
+			want = within
+		}
+		if st.Size() < want {
+			return nil, fmt.Errorf("resume image: %s holds %d bytes, the record says %d are durable", name, st.Size(), want)
+		}
+		files = append(files, name)
+	}
+	// Pieces written after the last checkpoint go.
+	for i := last + 1; split > 0; i++ {
+		name := filepath.Join(dir, RawFileName(base, true, i))
+		if err := os.Remove(name); errors.Is(err, os.ErrNotExist) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("resume image: remove %s (past the durable point): %w", name, err)
+		}
+	}
+	if len(files) > last && (within > 0 || split == 0) {
+		f, err := os.OpenFile(files[last], os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("resume image: %w", err)
+		}
+		if err := f.Truncate(within); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("resume image: cut %s at %d bytes: %w", files[last], within, err)
+		}
+		if _, err := f.Seek(within, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("resume image: %w", err)
+		}
+		s.f, s.inFile = f, within
+	} else if len(files) > last {
+		// offset is a piece boundary and that piece exists, written past
+		// the checkpoint: it starts again empty.
+		if err := os.Remove(files[last]); err != nil {
+			return nil, fmt.Errorf("resume image: %w", err)
+		}
+		files = files[:last]
+	}
+	s.files, s.written = files, offset
+	return s, SyncDir(dir)
+}

@@ -48,6 +48,23 @@ type Record struct {
 	Errors       []string          `json:"errors,omitempty"`
 	DurationSec  float64           `json:"duration_seconds"` // imaging time: first read to the image closed on the target (not sidecars, not verification)
 	RateMBps     float64           `json:"rate_mb_per_s"`    // image.size / 1e6 / duration_seconds
+	// HashAlgorithms is the hash set of the acquisition, known before any
+	// hash is (an in-progress record's hashes are empty). Additive.
+	HashAlgorithms []string `json:"hash_algorithms,omitempty"`
+	// Runs lists each run of an acquisition that was resumed: when it
+	// started and stopped, why it stopped, and the bytes durable on the
+	// target at the start and at the end. Absent for one uninterrupted run.
+	// Additive.
+	Runs []RunRecord `json:"runs,omitempty"`
+}
+
+// RunRecord is one run of a resumed acquisition (Record.Runs).
+type RunRecord struct {
+	Started   string `json:"started"`
+	Stopped   string `json:"stopped,omitempty"`
+	From      int64  `json:"from_byte"` // durable on the target when it started
+	To        int64  `json:"to_byte"`   // durable on the target when it stopped
+	StoppedBy string `json:"stopped_by,omitempty"`
 }
 
 type Tool struct {

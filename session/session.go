@@ -49,6 +49,9 @@ type Source struct {
 	// appliance's write-blocker confirms the source (or every member of a
 	// volume) read-only there. An error ends the job unread.
 	Ready func() error
+	// Resume continues the acquisition cut off in the source's folder
+	// (acquire.Resume) instead of starting one in a new folder.
+	Resume bool
 }
 
 // Layout says where a session's images and records go.
@@ -326,20 +329,26 @@ func (s *Session) preflight() error {
 			}
 		}
 	}
-	reqs := make([]*acquire.Request, len(s.Jobs))
-	for i, j := range s.Jobs {
-		reqs[i] = j.Req
+	var reqs []*acquire.Request
+	for _, j := range s.Jobs {
+		if j.Source.Resume {
+			if err := acquire.PreflightResume(j.Req); err != nil {
+				return err
+			}
+			continue
+		}
+		reqs = append(reqs, j.Req)
 	}
 	if err := acquire.Preflight(reqs); err != nil {
 		return err
 	}
 	if s.plan.Hashers == (imager.Hashers{}) {
-		hs, err := Hashers(countSHA256(reqs[0].Hashes, s.concurrency(len(reqs))))
+		hs, err := Hashers(countSHA256(s.plan.Hashes, s.concurrency(len(s.Jobs))))
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrRefused, err)
 		}
-		for _, r := range reqs {
-			r.Hashers = hs
+		for _, j := range s.Jobs {
+			j.Req.Hashers = hs
 		}
 	}
 	return nil
@@ -510,7 +519,11 @@ func (s *Session) runJob(ctx context.Context, i int, j *Job, obs *decoupled) {
 		// the job's error; Safely catches one anywhere else in the job
 		// (opening, records, verification).
 		err = imager.Safely("imaging of "+j.Req.Source, func() (err error) {
-			rec, err = acquire.Run(ctx, j.Req)
+			if j.Source.Resume {
+				rec, err = acquire.Resume(ctx, j.Req)
+			} else {
+				rec, err = acquire.Run(ctx, j.Req)
+			}
 			return err
 		})
 	}

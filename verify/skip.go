@@ -18,6 +18,13 @@ type skipUnreadable struct {
 	ss  int64
 }
 
+// SkipUnreadable is r read without touching the ranges bad lists (zeros
+// there instead): what verification compares, and what a resume compares
+// with the image already on the target.
+func SkipUnreadable(r io.ReaderAt, bad []imager.BadRange, sectorSize int) io.ReaderAt {
+	return newSkipUnreadable(r, bad, sectorSize)
+}
+
 func newSkipUnreadable(r io.ReaderAt, bad []imager.BadRange, sectorSize int) io.ReaderAt {
 	if len(bad) == 0 {
 		return r

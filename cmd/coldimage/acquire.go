@@ -35,6 +35,7 @@ type acquireArgs struct {
 	jsonProgress bool
 	mirrors      []string
 	members      []string
+	resume       bool // continue the acquisition in outdir
 }
 
 // syncEvery overrides the bytes between checkpoints of the in-progress
@@ -80,7 +81,18 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := s.Discard(); err != nil { // every job refused: nothing is left behind
 		fmt.Fprintf(stderr, "coldimage: %v\n", err)
 	}
+	resumeHint(stderr, s.Jobs)
 	return summariseAcquire(stdout, a.jsonProgress, s.Jobs)
+}
+
+// resumeHint says how to continue each acquisition that stopped early with
+// a raw image on the target (interrupted, target full, source gone).
+func resumeHint(stderr io.Writer, jobs []*session.Job) {
+	for _, j := range jobs {
+		if r := j.Rec; r != nil && r.Image.Partial && r.Image.Format == "raw" && !r.Complete {
+			fmt.Fprintf(stderr, "coldimage: %s stopped at byte %d of %d; to continue it: coldimage acquire --resume %s\n", j.Req.Source, r.Image.Size, r.Source.Size, j.Req.OutDir)
+		}
+	}
 }
 
 // parseAcquireArgs parses and checks acquire's flags and operands. It
@@ -98,6 +110,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	notes := fs.String("notes", "", "notes for the record")
 	noVerify := fs.Bool("no-verify", false, "skip re-reading source and image after acquisition")
 	jsonProgress := fs.Bool("json-progress", false, "report progress as JSON lines on stdout")
+	resume := fs.Bool("resume", false, "continue the acquisition cut off or stopped in OUTDIR (its record's settings apply; SOURCE defaults to the recorded one)")
 	var mirrors []string
 	var members []string
 	fs.Func("member", "a RAID member image to look in for a volume SOURCE (md-…, ddf-…, imsm-…); repeatable", func(v string) error {
@@ -118,6 +131,9 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if *resume {
+		return resumeArgs(fs, pos, *noVerify, *jsonProgress)
 	}
 	if len(pos) < 2 {
 		fs.Usage()
@@ -170,6 +186,37 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	}, nil
 }
 
+// resumeArgs checks `acquire --resume [SOURCE] OUTDIR`: the record in
+// OUTDIR decides format, hashes, pieces and case, so flags that would set
+// them are refused; SOURCE defaults to the recorded source's path.
+func resumeArgs(fs *flag.FlagSet, pos []string, noVerify, jsonProgress bool) (*acquireArgs, error) {
+	var clash []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "resume", "no-verify", "json-progress", "member":
+		default:
+			clash = append(clash, "--"+f.Name)
+		}
+	})
+	if len(clash) > 0 {
+		return nil, usageError(fmt.Sprintf("--resume takes the settings of the record being resumed: %s not allowed with it", strings.Join(clash, ", ")))
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return nil, usageError("acquire --resume needs OUTDIR (the folder of the acquisition to continue), optionally preceded by SOURCE")
+	}
+	outdir := pos[len(pos)-1]
+	rec, err := imager.ReadRecord(outdir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: nothing to resume in %s: %v", acquire.ErrRefused, outdir, err)
+	}
+	src := rec.Source.Path
+	if len(pos) == 2 {
+		src = pos[0]
+	}
+	return &acquireArgs{sources: []string{src}, outdir: outdir, resume: true, noVerify: noVerify, jsonProgress: jsonProgress,
+		format: "raw", algs: rec.HashAlgorithms}, nil
+}
+
 // closeWriteBlocker ends write-blocking at exit and names the devices left
 // read-only.
 func closeWriteBlocker(wb *disk.WriteBlocker, stderr io.Writer) {
@@ -214,7 +261,7 @@ func describeSources(a *acquireArgs, wb *disk.WriteBlocker) ([]session.Source, f
 				return nil, closeAll, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
 			}
 			closers = append(closers, closeVol)
-			out = append(out, session.Source{Info: vol.Info, Volume: func() (*acquire.Volume, json.RawMessage, func(), error) {
+			out = append(out, session.Source{Info: vol.Info, Resume: a.resume, Volume: func() (*acquire.Volume, json.RawMessage, func(), error) {
 				return vol, geo, nil, nil // closed by closeAll
 			}})
 			continue
@@ -223,7 +270,7 @@ func describeSources(a *acquireArgs, wb *disk.WriteBlocker) ([]session.Source, f
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("%w: source %s: %v", acquire.ErrRefused, src, err)
 		}
-		out = append(out, session.Source{Info: info})
+		out = append(out, session.Source{Info: info, Resume: a.resume})
 	}
 	return out, closeAll, nil
 }

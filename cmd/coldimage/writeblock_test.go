@@ -30,6 +30,9 @@ func TestHelperCLI(t *testing.T) {
 			break
 		}
 	}
+	if v := os.Getenv("COLDIMAGE_HELPER_SYNC_EVERY"); v != "" {
+		fmt.Sscan(v, &syncEvery) // small checkpoints for the power-cut tests
+	}
 	err := run(context.Background(), args, strings.NewReader(""), io.Discard, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coldimage:", err)

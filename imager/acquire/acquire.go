@@ -254,7 +254,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	// Before the first byte: the record says in-progress, and room for the
 	// final records is held on the target.
-	release, err := startRecords(r, rec, sinks)
+	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Time: started})
 	if err != nil {
 		for _, s := range sinks {
 			s.Abort()
@@ -287,7 +287,7 @@ const recordReserve = ".coldimage-record-reserve"
 // startRecords writes the in-progress record into every output directory
 // and reserves room for the final records there. The returned function
 // gives the room back.
-func startRecords(r *Request, rec *imager.Record, sinks []imager.Sink) (release func(), err error) {
+func startRecords(r *Request, rec *imager.Record, sinks []imager.Sink, at imager.Checkpoint) (release func(), err error) {
 	var held []string
 	release = func() {
 		for _, p := range held {
@@ -302,7 +302,7 @@ func startRecords(r *Request, rec *imager.Record, sinks []imager.Sink) (release 
 		}
 		held = append(held, p)
 	}
-	if err := checkpoint(r, rec, sinks, imager.Checkpoint{Time: time.Now()}); err != nil {
+	if err := checkpoint(r, rec, sinks, at); err != nil {
 		release()
 		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
@@ -323,7 +323,10 @@ func checkpoint(r *Request, rec *imager.Record, sinks []imager.Sink, c imager.Ch
 		if drec.Unreadable == nil {
 			drec.Unreadable = []imager.BadRange{}
 		}
-		drec.Hashes, drec.Pieces = map[string]string{}, []imager.Piece{}
+		drec.Hashes, drec.Pieces = map[string]string{}, c.Pieces
+		if drec.Pieces == nil {
+			drec.Pieces = []imager.Piece{}
+		}
 		drec.Finished = imager.RFC3339(c.Time)
 		if err := imager.WriteRecord(d, drec, false); err != nil {
 			return fmt.Errorf("in-progress record in %s: %w", d, err)
@@ -374,6 +377,14 @@ func newRecord(r *Request, srcRec opened, started time.Time) *imager.Record {
 		Image:   imager.ImageRecord{Format: r.Format, SplitSize: r.Split},
 		RAID:    r.RAID,
 		Result:  imager.ResultIncomplete,
+		// What a resume needs before any hash exists.
+		HashAlgorithms: r.Hashes,
+	}
+	if r.PieceSize >= 0 {
+		rec.Image.PieceSize = r.PieceSize
+		if rec.Image.PieceSize == 0 {
+			rec.Image.PieceSize = imager.DefaultPieceSize
+		}
 	}
 	if rec.Tool.SHA256 == "" {
 		rec.Tool.SHA256 = string(r.Hashers.SHA256)
@@ -609,6 +620,7 @@ func cloneRecord(r *imager.Record) *imager.Record {
 	c := *r
 	c.Errors = slices.Clone(r.Errors)
 	c.Image.Files = slices.Clone(r.Image.Files)
+	c.Runs = slices.Clone(r.Runs)
 	c.Image.FileHashes = nil
 	return &c
 }

@@ -1,0 +1,261 @@
+package acquire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/verify"
+)
+
+// Resume continues the acquisition whose record is in r.OutDir and that
+// was cut off (power loss, crash, kill: result in-progress) or stopped
+// early (target full, source gone, abort: an incomplete partial image).
+// The record's settings apply (format, split, hashes, pieces, case); r
+// names the source (the record's path when r.Source is empty), how to
+// report and whether to verify.
+//
+// Nothing is changed unless every check passes: the source is the one
+// recorded (size, serial, model, sector size) and holds what the image
+// holds at its start and just before the resume point; the image files
+// hold the durable bytes. Then the image is read back from the target to
+// re-establish every hash, its pieces are compared with the recorded ones
+// (a difference refuses before a byte is written), bytes past the durable
+// point are cut off, and imaging goes on from there. The record lists each
+// run. The image, hashes and pieces equal those of an uninterrupted run.
+func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
+	prev, err := resumable(r)
+	if err != nil {
+		return nil, err
+	}
+	r.defaults()
+	src, srcRec, err := r.open()
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	if err := sameSource(prev, srcRec.rec); err != nil {
+		return nil, err
+	}
+	n := prev.Image.Size
+	var paths []string
+	for _, f := range prev.Image.Files {
+		paths = append(paths, filepath.Join(r.OutDir, f))
+	}
+	prefix, err := imager.OpenFiles(paths)
+	if err != nil {
+		return nil, fmt.Errorf("%w: resume: %v", ErrRefused, err)
+	}
+	defer prefix.Close()
+	if prefix.Size() < n {
+		return nil, fmt.Errorf("%w: resume: the image files hold %d bytes, the record says %d are durable", ErrRefused, prefix.Size(), n)
+	}
+	if err := sameContent(src, prefix, n, prev, srcRec.info.LogicalSector); err != nil {
+		return nil, err
+	}
+	// Every check passed: from here the folder changes.
+	sink, err := imager.ResumeRawSink(r.OutDir, "image", r.Split, n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	sinks := []imager.Sink{sink}
+	started := time.Now()
+	rec := resumeRecord(prev, srcRec, started)
+	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: prev.Unreadable, Pieces: prev.Pieces, Time: started})
+	if err != nil {
+		sink.Abort()
+		return nil, err
+	}
+	piece := r.PieceSize
+	opt := engineOptions(r, src, srcRec.info, sinks, piece)
+	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
+	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: prev.Unreadable, Check: func(pieces []imager.Piece) error {
+		return samePieces(prev.Pieces, pieces, n)
+	}}
+	res, runErr := imager.Run(ctx, opt)
+	release()
+	if errors.Is(runErr, ErrRefused) {
+		// The image read back did not match its record: nothing of the
+		// source was written; the record goes back to what it said.
+		if err := imager.WriteRecord(r.OutDir, prev, false); err != nil {
+			runErr = errors.Join(runErr, err)
+		}
+		return nil, runErr
+	}
+	fillRecord(rec, res, piece)
+	last := &rec.Runs[len(rec.Runs)-1]
+	last.Stopped, last.To = imager.RFC3339(time.Now()), res.Size
+	if runErr != nil {
+		last.StoppedBy = runErr.Error()
+		return recordPartial(ctx, r, rec, sinks, res, piece, runErr)
+	}
+	last.StoppedBy = "finished"
+	rec, err = recordComplete(ctx, r, rec, sinks, res)
+	if err != nil {
+		return rec, err
+	}
+	if r.NoVerify {
+		return rec, outcome(rec)
+	}
+	return verifyCopies(ctx, r, src, rec)
+}
+
+// resumable reads the record in r.OutDir, refuses what cannot be resumed,
+// and takes its settings into r.
+func resumable(r *Request) (*imager.Record, error) {
+	prev, err := imager.ReadRecord(r.OutDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: nothing to resume in %s: %v", ErrRefused, r.OutDir, err)
+	}
+	switch {
+	case prev.Complete || prev.Result == imager.ResultOK:
+		return nil, fmt.Errorf("%w: the acquisition in %s is complete (result %s): nothing to resume", ErrRefused, r.OutDir, prev.Result)
+	case prev.Result != imager.ResultInProgress && !(prev.Result == imager.ResultIncomplete && prev.Image.Partial):
+		return nil, fmt.Errorf("%w: the acquisition in %s ended with result %q, not cut off or stopped early: nothing to resume", ErrRefused, r.OutDir, prev.Result)
+	case prev.Image.Format != "raw":
+		return nil, fmt.Errorf("%w: %s holds a %s image: only raw and split raw images are resumed; image again into a new folder", ErrRefused, r.OutDir, prev.Image.Format)
+	case len(prev.Image.Copies) > 0:
+		return nil, fmt.Errorf("%w: %s was written with --mirror copies: not resumed; image again into new folders", ErrRefused, r.OutDir)
+	case len(prev.HashAlgorithms) == 0:
+		return nil, fmt.Errorf("%w: the record in %s does not name its hash set (written by an older coldimage): not resumed", ErrRefused, r.OutDir)
+	case prev.Image.Size%512 != 0:
+		return nil, fmt.Errorf("%w: the record in %s says %d bytes are durable, not a whole number of sectors", ErrRefused, r.OutDir, prev.Image.Size)
+	}
+	if r.Source == "" {
+		r.Source = prev.Source.Path
+	}
+	r.Format, r.Split, r.Hashes, r.Case, r.RAID, r.Mirrors = "raw", prev.Image.SplitSize, prev.HashAlgorithms, prev.Case, prev.RAID, nil
+	r.PieceSize = prev.Image.PieceSize
+	if r.PieceSize == 0 {
+		r.PieceSize = -1 // recorded without pieces
+	}
+	return prev, nil
+}
+
+// sameSource compares the source's identity with the recorded one.
+func sameSource(prev *imager.Record, now imager.SourceRecord) error {
+	p := prev.Source
+	var diff []string
+	if now.Size != p.Size {
+		diff = append(diff, fmt.Sprintf("size %d, recorded %d", now.Size, p.Size))
+	}
+	if p.Serial != "" && now.Serial != p.Serial {
+		diff = append(diff, fmt.Sprintf("serial %q, recorded %q", now.Serial, p.Serial))
+	}
+	if p.Model != "" && now.Model != p.Model {
+		diff = append(diff, fmt.Sprintf("model %q, recorded %q", now.Model, p.Model))
+	}
+	if p.LogicalSector != 0 && now.LogicalSector != p.LogicalSector {
+		diff = append(diff, fmt.Sprintf("logical sector %d, recorded %d", now.LogicalSector, p.LogicalSector))
+	}
+	if len(diff) > 0 {
+		return fmt.Errorf("%w: not resumed: %s is not the recorded source (%s)", ErrRefused, now.Path, strings.Join(diff, "; "))
+	}
+	return nil
+}
+
+// sameContent compares the first and the last MiB before the resume point
+// of source and image (recorded unreadable ranges read as zeros on both).
+func sameContent(src reader, img *imager.MultiFile, n int64, prev *imager.Record, sector int) error {
+	const span = 1 << 20
+	s := verify.SkipUnreadable(src, prev.Unreadable, max(sector, 512))
+	for _, off := range []int64{0, max(0, n-span)} {
+		l := min(span, n-off)
+		if l <= 0 {
+			continue
+		}
+		a, b := make([]byte, l), make([]byte, l)
+		if _, err := s.ReadAt(a, off); err != nil {
+			return fmt.Errorf("%w: not resumed: read the source at byte %d to compare it with the image: %v", ErrRefused, off, err)
+		}
+		if _, err := img.ReadAt(b, off); err != nil {
+			return fmt.Errorf("%w: not resumed: read the image at byte %d: %v", ErrRefused, off, err)
+		}
+		if !bytes.Equal(a, b) {
+			i := 0
+			for a[i] == b[i] {
+				i++
+			}
+			return fmt.Errorf("%w: not resumed: the source differs from the image on the target at byte %d (not the same source, or the image was changed)", ErrRefused, off+int64(i))
+		}
+	}
+	return nil
+}
+
+// samePieces compares the pieces re-made from the image on the target with
+// those the record holds for the durable bytes.
+func samePieces(recorded, made []imager.Piece, n int64) error {
+	for i, p := range recorded {
+		if p.Offset+p.Length > n {
+			break
+		}
+		if i >= len(made) || made[i] != p {
+			return fmt.Errorf("%w: not resumed: the image on the target no longer matches its record: piece at byte %d (length %d) hashes differently", ErrRefused, p.Offset, p.Length)
+		}
+	}
+	return nil
+}
+
+// resumeRecord continues the previous record: its start, clock and case,
+// the runs so far (the first one made from the record when it had none).
+func resumeRecord(prev *imager.Record, srcRec opened, started time.Time) *imager.Record {
+	rec := cloneRecord(prev)
+	rec.Source = srcRec.rec
+	rec.Errors, rec.Verification, rec.Hashes, rec.Pieces, rec.Parts = nil, nil, nil, nil, nil
+	rec.Image.FileHashes, rec.HashesCover = nil, ""
+	stopped := "cut off (power loss, crash or kill) after its last checkpoint"
+	if prev.Result != imager.ResultInProgress && len(prev.Errors) > 0 {
+		stopped = prev.Errors[0]
+	}
+	if len(rec.Runs) == 0 {
+		rec.Runs = []imager.RunRecord{{Started: prev.Started, From: 0}}
+	}
+	end := &rec.Runs[len(rec.Runs)-1]
+	end.Stopped, end.To, end.StoppedBy = prev.Finished, prev.Image.Size, stopped
+	rec.Runs = append(rec.Runs, imager.RunRecord{Started: imager.RFC3339(started), From: prev.Image.Size})
+	return rec
+}
+
+// PreflightResume checks a resume before anything is opened for writing:
+// the record is resumable, the folder is not on the source, and the target
+// has room for the rest of the image and its records.
+func PreflightResume(r *Request) error {
+	rr := *r
+	prev, err := resumable(&rr)
+	if err != nil {
+		return err
+	}
+	infos, err := rr.sourceInfos()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(r.OutDir)
+	if err != nil {
+		return fmt.Errorf("%w: output directory %s: %v", ErrRefused, r.OutDir, err)
+	}
+	for _, info := range infos {
+		on, why, err := disk.OutputOnSource(abs, info)
+		if err != nil {
+			return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, info.Path, err)
+		}
+		if on {
+			return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
+		}
+	}
+	_, avail, err := fsOf(abs)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	need := prev.Source.Size - prev.Image.Size + RecordRoom(prev.Source.Size, rr.PieceSize)
+	if need > avail {
+		return fmt.Errorf("%w: not enough space to resume at %s: need %d bytes (%s), %d bytes (%s) free",
+			ErrRefused, abs, need, imager.HumanBytes(need), avail, imager.HumanBytes(avail))
+	}
+	return nil
+}
