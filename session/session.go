@@ -114,6 +114,26 @@ type Plan struct {
 	// folder (the appliance keeps console.log beside it).
 	AfterWrite func(dir string)
 	Now        func() time.Time
+
+	// Continue goes on with a session that was cut off (power loss, crash)
+	// in the CaseFolders layout, in its own folder: sources it imaged are
+	// not imaged again, acquisitions it left in progress are resumed
+	// (acquire.Resume), the others start. Its session record is kept
+	// beside the new one as session-run<N>.json.
+	Continue *Continuation
+}
+
+// Continuation is a cut-off session found on the target.
+type Continuation struct {
+	Folder string          // relative to Plan.Dir: coldimage/<case>/<stamp>
+	Record *imager.Session // its session.json as the cut-off run left it
+}
+
+// Resumable says whether dir holds an acquisition that acquire.Resume can
+// continue (nil), and why not otherwise.
+func Resumable(dir string) error {
+	_, err := acquire.Resumable(dir)
+	return err
 }
 
 // Job is one source of a session.
@@ -134,9 +154,46 @@ type Session struct {
 	Dir  string
 	Jobs []*Job
 
-	plan  Plan
-	mu    sync.Mutex
-	begun bool
+	plan    Plan
+	mu      sync.Mutex
+	begun   bool
+	carried []imager.SessionSource // outcomes a continued session keeps from its cut-off run
+}
+
+// continued decides, for a continued session, what becomes of a source the
+// cut-off run had: imaged ok before the cut (kept, not imaged again: ok
+// true), left in progress (resumed: src.Resume set), or left in a state
+// that cannot be resumed (kept as failed, with why).
+func (s *Session) continued(src *Source, id string) (imager.SessionSource, bool) {
+	c := s.plan.Continue
+	if c == nil || c.Record == nil {
+		return imager.SessionSource{}, false
+	}
+	for _, old := range c.Record.Sources {
+		if old.ID != id {
+			continue
+		}
+		dir := filepath.Join(s.Dir, id)
+		switch err := Resumable(dir); {
+		case old.OK:
+			return old, true
+		case err == nil:
+			src.Resume = true
+			return imager.SessionSource{}, false
+		case isEmptyOrMissing(dir):
+			return imager.SessionSource{}, false // never started: starts now
+		default:
+			old.OK, old.Error = false, "cut off and not resumed: "+err.Error()
+			old.Result = "error: " + old.Error
+			return old, true
+		}
+	}
+	return imager.SessionSource{}, false
+}
+
+func isEmptyOrMissing(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err != nil || len(ents) == 0
 }
 
 // ErrRefused marks a plan refused before anything was written.
@@ -162,7 +219,7 @@ func New(p Plan) (*Session, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	if len(p.Sources) == 0 {
+	if len(p.Sources) == 0 && p.Continue == nil {
 		return nil, fmt.Errorf("%w: no source to image", ErrRefused)
 	}
 	if p.Dir == "" {
@@ -193,6 +250,10 @@ func New(p Plan) (*Session, error) {
 			return nil, fmt.Errorf("%w: sources %s and %s have the same id %q; image one of them", ErrRefused, prev, src.Path, id)
 		}
 		seen[id] = src.Path
+		if carried, ok := s.continued(&src, id); ok {
+			s.carried = append(s.carried, carried)
+			continue
+		}
 		j, err := s.job(src, id)
 		if err != nil {
 			return nil, err
@@ -255,6 +316,13 @@ func newRecord(p Plan) *Session {
 		s.Split = p.Split
 	}
 	switch {
+	case p.Layout == CaseFolders && p.Continue != nil:
+		s.Dir = filepath.Join(p.Dir, p.Continue.Folder)
+		s.Target.Folder = "/" + filepath.ToSlash(p.Continue.Folder)
+		if old := p.Continue.Record; old != nil {
+			s.Events = append(s.Events, imager.SessionEvent{Time: imager.RFC3339(now),
+				What: fmt.Sprintf("continues the session started %s and cut off after %s (its record is kept as %s)", old.Started, old.Finished, runRecordName(s.Dir, ".json"))})
+		}
 	case p.Layout == CaseFolders:
 		rel := Folder(p.Case.Case, now)
 		s.Dir = filepath.Join(p.Dir, rel)
@@ -322,7 +390,7 @@ func buffers(concurrent int) int { return min(max(24/concurrent, 3), 12) }
 // preflight checks every job together, and that several sources' images
 // do not land in a folder that holds anything.
 func (s *Session) preflight() error {
-	if s.Dir != "" {
+	if s.Dir != "" && s.plan.Continue == nil {
 		for _, d := range append([]string{s.Dir}, s.mirrorRoots()...) {
 			if err := refuseNonEmpty(d); err != nil {
 				return err
@@ -419,9 +487,9 @@ func (j *Job) Close() {
 func (s *Session) Begin() error {
 	s.mu.Lock()
 	s.begun = true
-	s.Sources = make([]imager.SessionSource, len(s.Jobs))
-	for i, j := range s.Jobs {
-		s.Sources[i] = j.pending()
+	s.Sources = append([]imager.SessionSource(nil), s.carried...)
+	for _, j := range s.Jobs {
+		s.Sources = append(s.Sources, j.pending())
 	}
 	s.Result = imager.SessionInProgress
 	s.mu.Unlock()
@@ -430,6 +498,15 @@ func (s *Session) Begin() error {
 	}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create session folder %s: %w", s.Dir, err)
+	}
+	if s.plan.Continue != nil {
+		// The cut-off run's record stays, beside the new one.
+		base := strings.TrimSuffix(runRecordName(s.Dir, ".json"), ".json")
+		for _, ext := range []string{".json", ".txt"} {
+			if err := os.Rename(filepath.Join(s.Dir, "session"+ext), base+ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("keep the cut-off session record in %s: %w", s.Dir, err)
+			}
+		}
 	}
 	// Room for the last session record is held until it is written: a
 	// target that fills up during the run still takes it.
@@ -535,7 +612,7 @@ func (s *Session) runJob(ctx context.Context, i int, j *Job, obs *decoupled) {
 	res.Outcome(rec, err, j.Req.NoVerify)
 	res.Started, res.Finished, res.Seconds = imager.RFC3339(t0), imager.RFC3339(time.Now()), time.Since(t0).Seconds()
 	s.mu.Lock()
-	s.Sources[i] = res
+	s.Sources[len(s.carried)+i] = res
 	s.mu.Unlock()
 	s.Write() // best effort here; the final write reports its error
 	obs.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
@@ -586,6 +663,17 @@ func (s *Session) Write() error {
 		s.plan.AfterWrite(s.Dir)
 	}
 	return err
+}
+
+// runRecordName is the name the record of a cut-off run of the session in
+// dir is kept under: session-run1.json, session-run2.json, …
+func runRecordName(dir, ext string) string {
+	for n := 1; ; n++ {
+		p := filepath.Join(dir, fmt.Sprintf("session-run%d.json", n))
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return filepath.Join(dir, fmt.Sprintf("session-run%d%s", n, ext))
+		}
+	}
 }
 
 // Refused reports whether every job was refused before it wrote anything

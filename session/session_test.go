@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -443,4 +444,118 @@ func TestReadyPanics(t *testing.T) {
 	if _, err := os.Stat(s.Jobs[0].Req.OutDir); !os.IsNotExist(err) {
 		t.Errorf("the job whose check crashed wrote an output folder (%v)", err)
 	}
+}
+
+// stalling serves data and, past byte at, blocks until its context ends:
+// a run cut off there.
+type stalling struct {
+	data []byte
+	at   int64
+	ctx  context.Context
+}
+
+func (s *stalling) ReadAt(p []byte, off int64) (int, error) {
+	if s.ctx != nil && off+int64(len(p)) > s.at {
+		<-s.ctx.Done()
+		return 0, context.Cause(s.ctx)
+	}
+	if off >= int64(len(s.data)) {
+		return 0, io.EOF
+	}
+	return copy(p, s.data[off:]), nil
+}
+
+// TestContinueSession: a session cut off with one source imaged, one
+// half-way and one not started is continued in its own folder: the first
+// is not imaged again, the second is resumed (its image equal to an
+// uninterrupted one, two runs recorded), the third is imaged; the cut-off
+// run's record is kept as session-run1.json.
+func TestContinueSession(t *testing.T) {
+	srcDir, target := t.TempDir(), t.TempDir()
+	a, c := source(t, srcDir, "a.bin", 1<<20, 1), source(t, srcDir, "c.bin", 1<<20, 3)
+	data := make([]byte, 6<<20)
+	rand.New(rand.NewSource(2)).Read(data)
+	member := filepath.Join(srcDir, "member")
+	os.WriteFile(member, make([]byte, 512), 0o444)
+	vol := func(r io.ReaderAt) Source {
+		return Source{Info: disk.Info{Path: "md-cont", Name: "md-cont", Kind: "raid", Size: int64(len(data)), LogicalSector: 512},
+			Volume: func() (*acquire.Volume, json.RawMessage, func(), error) {
+				return &acquire.Volume{R: r, Info: disk.Info{Path: "md-cont", Name: "md-cont", Kind: "raid", Size: int64(len(data)), LogicalSector: 512}, Members: []string{member}}, nil, nil, nil
+			}}
+	}
+	at := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
+	plan := func(srcs ...Source) Plan {
+		return Plan{Mode: "unattended", Sources: srcs, Dir: target, Layout: CaseFolders, Case: imager.Case{Case: "CONT"},
+			Hashes: []string{"sha256"}, Format: "raw", Verify: true, Jobs: 1, SyncEvery: 1 << 20, Now: func() time.Time { return at }}
+	}
+	ctx, cut := context.WithCancelCause(context.Background())
+	s1, err := New(plan(a, vol(&stalling{data: data, at: 4 << 20, ctx: ctx}), c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s1.Run(ctx, &observer{}) }()
+	volDir := filepath.Join(s1.Dir, "md-cont")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if rec, err := imager.ReadRecord(volDir); err == nil && rec.Image.Size >= 3<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the volume never got to 3 MiB durable")
+		}
+	}
+	cut(errors.New("power cut"))
+	<-done
+	aRec, _ := os.ReadFile(filepath.Join(s1.Dir, s1.Jobs[0].ID, "acquisition.json"))
+	old, err := imager.ReadSession(s1.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !old.Sources[0].OK || old.Sources[1].OK {
+		t.Fatalf("cut-off run: %+v", old.Sources)
+	}
+
+	rel, _ := filepath.Rel(target, s1.Dir)
+	p := plan(a, vol(&stalling{data: data}), c)
+	p.Continue = &Continuation{Folder: rel, Record: old}
+	s2, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s2.Jobs) != 2 || !s2.Jobs[0].Source.Resume || s2.Jobs[1].Source.Resume {
+		t.Fatalf("continued jobs: %d (resume %v)", len(s2.Jobs), s2.Jobs)
+	}
+	if err := s2.Run(context.Background(), &observer{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := imager.ReadSession(s1.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Result != imager.SessionOK || got.OK != 3 || len(got.Sources) != 3 {
+		t.Fatalf("continued session: result %s ok %d sources %+v", got.Result, got.OK, got.Sources)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s1.Dir, s1.Jobs[0].ID, "acquisition.json")); string(b) != string(aRec) {
+		t.Error("the source imaged before the cut was imaged again")
+	}
+	rec, err := imager.ReadRecord(volDir)
+	sum := sha256.Sum256(data)
+	if err != nil || rec.Result != imager.ResultOK || len(rec.Runs) != 2 || rec.Hashes["sha256"] != hexOf(sum[:]) {
+		t.Fatalf("resumed volume: %v result %s runs %d", err, rec.Result, len(rec.Runs))
+	}
+	if _, err := imager.ReadSession(s1.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s1.Dir, "session-run1.json")); err != nil {
+		t.Errorf("the cut-off run's record was not kept: %v", err)
+	}
+}
+
+func hexOf(b []byte) string {
+	const h = "0123456789abcdef"
+	out := make([]byte, 2*len(b))
+	for i, c := range b {
+		out[2*i], out[2*i+1] = h[c>>4], h[c&15]
+	}
+	return string(out)
 }

@@ -76,7 +76,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	opt := engineOptions(r, src, srcRec.info, sinks, piece)
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
 	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: prev.Unreadable, Check: func(pieces []imager.Piece) error {
-		return samePieces(prev.Pieces, pieces, n)
+		return samePieces(prev.Pieces, pieces, n, prev.Image.PieceSize)
 	}}
 	res, runErr := imager.Run(ctx, opt)
 	release()
@@ -189,10 +189,11 @@ func sameContent(src reader, img *imager.MultiFile, n int64, prev *imager.Record
 }
 
 // samePieces compares the pieces re-made from the image on the target with
-// those the record holds for the durable bytes.
-func samePieces(recorded, made []imager.Piece, n int64) error {
+// the whole pieces (windows of size bytes) the record holds for the durable
+// bytes; a short last piece of a partial image's record is not a window.
+func samePieces(recorded, made []imager.Piece, n, size int64) error {
 	for i, p := range recorded {
-		if p.Offset+p.Length > n {
+		if p.Offset+p.Length > n || p.Length != size {
 			break
 		}
 		if i >= len(made) || made[i] != p {
@@ -220,6 +221,12 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time) *imager
 	end.Stopped, end.To, end.StoppedBy = prev.Finished, prev.Image.Size, stopped
 	rec.Runs = append(rec.Runs, imager.RunRecord{Started: imager.RFC3339(started), From: prev.Image.Size})
 	return rec
+}
+
+// Resumable reads the record in dir and says whether Resume can continue
+// it (nil error), returning the record.
+func Resumable(dir string) (*imager.Record, error) {
+	return resumable(&Request{OutDir: dir})
 }
 
 // PreflightResume checks a resume before anything is opened for writing:
