@@ -85,8 +85,19 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		return fail(err)
 	}
 	defer a.unmountTarget(target)
+	var ids []string
 	for _, d := range sources {
-		p.Sources = append(p.Sources, a.sessionSource(d, consent))
+		src := a.sessionSource(d, consent)
+		p.Sources = append(p.Sources, src)
+		ids = append(ids, disk.ID(src.Info))
+	}
+	if cfg.Resume && mode == "unattended" {
+		// A run of this case cut off on this target (power loss, crash)
+		// goes on where it stopped, in its own folder.
+		if c := session.CutOff(TargetMount, cfg.Case, ids); c != nil {
+			a.con.Printf("coldimage: continuing the session cut off in %s (started %s, last written %s): imaged sources are kept, the one in progress resumes (coldimage.resume=0 starts anew)", "/"+c.Folder, c.Record.Started, c.Record.Finished)
+			p.Continue = c
+		}
 	}
 	s, err := session.New(p)
 	if err != nil {

@@ -28,13 +28,16 @@ type Config struct {
 	Term         string // coldimage.term=: TERM for the console UI (default vt220 on serial, linux on tty0)
 	Console      string // the tty the examiner uses: coldimage.console=, else the last console= (/dev/console)
 	Jobs         int    // concurrent acquisitions
-	Wait         int    // seconds to wait for the target to appear
-	Warnings     []string
+	// Resume: a session cut off on the target (power loss, crash) is
+	// continued by the unattended run (coldimage.resume, default 1).
+	Resume   bool
+	Wait     int // seconds to wait for the target to appear
+	Warnings []string
 }
 
 // DefaultConfig is the configuration with nothing on the command line.
 func DefaultConfig() Config {
-	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20}
+	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true}
 }
 
 // AllSources reports whether every eligible disk is to be imaged.
@@ -154,6 +157,16 @@ func (c *Config) set(k, v string) {
 			c.Jobs = n
 		} else {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.jobs=%q is not a positive number", v))
+		}
+	case "resume":
+		switch v {
+		case "1", "yes", "true":
+			c.Resume = true
+		case "0", "no", "false":
+			c.Resume = false
+		default:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.resume=%q is not 1 or 0; resuming", v))
+			c.Resume = true
 		}
 	case "wait":
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {

@@ -1,0 +1,96 @@
+package qemutests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestPowerCutResume cuts the power (the VM killed) while the unattended
+// run images a disk, then boots the appliance again with the same disks:
+// it finds the session cut off on the target, resumes the acquisition
+// where the last checkpoint left it (no new session folder), finishes and
+// verifies; the image equals the host's sha256 of the disk and the record
+// lists both runs. The evidence never changed.
+func TestPowerCutResume(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src.img"), filepath.Join(dir, "target.img")
+	if err := WritePattern(src, 512<<20, 93); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeGPTExt4(target, 704, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	cfg := func(log string) Config {
+		return Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, log),
+			Drives: []Drive{{File: src, Serial: "CUT02"}, {File: target, Serial: "TARGET"}},
+			Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=RESUME"}
+	}
+	v := boot(t, cfg("cut"))
+	// Past a time checkpoint (every 30 s) at TCG speeds, well before the end.
+	for {
+		m := expect(t, v, `vd[a-z]_CUT02 acquire\s+(\d+)%`, 5*time.Minute)
+		if p, _ := strconv.Atoi(m[1]); p >= 60 {
+			break
+		}
+	}
+	v.Kill() // the power cut
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+
+	v = boot(t, cfg("resume"))
+	expect(t, v, `continuing the session cut off in /coldimage/RESUME/\d{8}T\d{6}Z`, 4*time.Minute)
+	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 10*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if m[1] != "1" || m[2] != "0" {
+		t.Fatalf("DONE ok=%s failed=%s after the resume, want ok=1", m[1], m[2])
+	}
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	session := readTarget(t, target) // one session folder: continued, not a new one
+	var rec struct {
+		Result string
+		Hashes map[string]string
+		Runs   []struct {
+			From      int64  `json:"from_byte"`
+			To        int64  `json:"to_byte"`
+			StoppedBy string `json:"stopped_by"`
+		}
+		Verification struct{ Image, Source struct{ Match bool } }
+	}
+	ents, _ := os.ReadDir(session)
+	var id string
+	for _, e := range ents {
+		if e.IsDir() {
+			id = e.Name()
+		}
+	}
+	readJSON(t, filepath.Join(session, id, "acquisition.json"), &rec)
+	if rec.Result != "ok" || rec.Hashes["sha256"] != want || !rec.Verification.Image.Match || !rec.Verification.Source.Match {
+		t.Errorf("resumed record: result %s sha256 %s (want %s) verification %+v", rec.Result, rec.Hashes["sha256"], want, rec.Verification)
+	}
+	if len(rec.Runs) != 2 || rec.Runs[1].From != rec.Runs[0].To || rec.Runs[1].To != 512<<20 {
+		t.Errorf("runs: %+v", rec.Runs)
+	}
+	t.Logf("resumed from byte %d (%s)", rec.Runs[1].From, fmt.Sprint(rec.Runs[0].StoppedBy))
+	if _, err := os.Stat(filepath.Join(session, "session-run1.json")); err != nil {
+		t.Errorf("the cut-off run's session record was not kept: %v", err)
+	}
+	var sj struct {
+		Result string
+		OK     int
+	}
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	if sj.Result != "ok" || sj.OK != 1 {
+		t.Errorf("session.json after the resume: %+v", sj)
+	}
+}

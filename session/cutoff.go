@@ -1,0 +1,43 @@
+package session
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/coldimage/coldimage/imager"
+)
+
+// CutOff finds, on a target mounted at dir, the newest session of the case
+// caseID that was cut off (its session.json still says in-progress: a power
+// loss or crash ended the run) and that imaged at least one of the sources
+// ids names; nil when there is none. Sessions that ended, whatever their
+// result, are never continued.
+func CutOff(dir, caseID string, ids []string) *Continuation {
+	caseDir := filepath.Join("coldimage", imager.CaseFolder(caseID))
+	ents, err := os.ReadDir(filepath.Join(dir, caseDir))
+	if err != nil {
+		return nil
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() > ents[j].Name() }) // newest stamp first
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		rel := filepath.Join(caseDir, e.Name())
+		rec, err := imager.ReadSession(filepath.Join(dir, rel))
+		if err != nil || rec.Result != imager.SessionInProgress {
+			continue
+		}
+		for _, s := range rec.Sources {
+			if want[s.ID] {
+				return &Continuation{Folder: rel, Record: rec}
+			}
+		}
+	}
+	return nil
+}
