@@ -56,6 +56,10 @@ type Session struct {
 // note it and `coldimage verify --session-sha256` can check it later.
 func (s *Session) WrittenSHA256() string { return s.writtenSHA256 }
 
+// NotWritten says the last attempt to write s did not reach its target:
+// WrittenSHA256 is "" until the next write that does.
+func (s *Session) NotWritten() { s.writtenSHA256 = "" }
+
 // SessionTarget is where the images went.
 type SessionTarget struct {
 	Device string `json:"device"`

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coldimage/coldimage/disk"
@@ -106,6 +107,13 @@ type Plan struct {
 	// SyncEvery is the bytes between checkpoints of each in-progress
 	// acquisition record (0: the engine's default, 256 MiB or 30 s).
 	SyncEvery int64
+	// Stall and Grace bound a job that stops answering (DefaultStall,
+	// DefaultGrace when 0): see watch.
+	Stall, Grace time.Duration
+	// TargetGone, when set and true, means the target went away: the
+	// session record is no longer written there (a write to a file system
+	// whose disk was unplugged can block for ever).
+	TargetGone func() bool
 
 	ClockCheck string                // the clock screen's note
 	Events     []imager.SessionEvent // logged before the session began (write-block lifts, …)
@@ -592,17 +600,7 @@ func (s *Session) runJob(ctx context.Context, i int, j *Job, obs *decoupled) {
 		err = imager.Safely("write-block check of "+j.Req.Source, j.Source.Ready)
 	}
 	if err == nil {
-		// The engine turns a panic while reading, hashing or writing into
-		// the job's error; Safely catches one anywhere else in the job
-		// (opening, records, verification).
-		err = imager.Safely("imaging of "+j.Req.Source, func() (err error) {
-			if j.Source.Resume {
-				rec, err = acquire.Resume(ctx, j.Req)
-			} else {
-				rec, err = acquire.Run(ctx, j.Req)
-			}
-			return err
-		})
+		rec, err = s.watch(ctx, j, obs)
 	}
 	if cerr := imager.Safely("releasing "+j.Req.Source, func() error { j.Close(); return nil }); cerr != nil {
 		err = errors.Join(err, cerr)
@@ -616,6 +614,88 @@ func (s *Session) runJob(ctx context.Context, i int, j *Job, obs *decoupled) {
 	s.mu.Unlock()
 	s.Write() // best effort here; the final write reports its error
 	obs.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
+}
+
+// Watchdog limits (Plan.Stall, Plan.Grace when 0).
+const (
+	// DefaultStall: a job that reports nothing at all — no progress, no
+	// retry, no unreadable sector — for this long is stopped. Above the
+	// kernel's error handling of one failing command (30 s timeouts,
+	// retried).
+	DefaultStall = 10 * time.Minute
+	// DefaultGrace: how long a stopped job may take to end by itself (its
+	// records written) before it is given up.
+	DefaultGrace = 30 * time.Second
+)
+
+// ErrStalled is why a job that reported nothing for Plan.Stall stopped.
+var ErrStalled = errors.New("stalled")
+
+type jobResult struct {
+	rec *imager.Record
+	err error
+}
+
+// watch runs the job's acquisition and makes sure the session gets past
+// it whatever happens below: a job that reports nothing for Plan.Stall is
+// stopped, and a job that does not end within Plan.Grace after being
+// stopped (its writer stuck in the kernel on a target that is gone) is
+// given up: its goroutine is left behind, the job ends in error.
+func (s *Session) watch(ctx context.Context, j *Job, obs *decoupled) (*imager.Record, error) {
+	stall, grace := s.plan.Stall, s.plan.Grace
+	if stall <= 0 {
+		stall = DefaultStall
+	}
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	jctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var active atomic.Int64
+	active.Store(time.Now().UnixNano())
+	emit := j.Req.Emit
+	j.Req.Emit = func(ev imager.Event) {
+		active.Store(time.Now().UnixNano())
+		if emit != nil {
+			emit(ev)
+		}
+	}
+	done := make(chan jobResult, 1) // buffered: a job given up may still end later
+	go func() {
+		var r jobResult
+		// The engine turns a panic while reading, hashing or writing into
+		// the job's error; Safely catches one anywhere else in the job
+		// (opening, records, verification).
+		r.err = imager.Safely("imaging of "+j.Req.Source, func() (err error) {
+			if j.Source.Resume {
+				r.rec, err = acquire.Resume(jctx, j.Req)
+			} else {
+				r.rec, err = acquire.Run(jctx, j.Req)
+			}
+			return err
+		})
+		done <- r
+	}()
+	tick := time.NewTicker(min(time.Second, grace/4))
+	defer tick.Stop()
+	var stopped time.Time
+	for {
+		select {
+		case r := <-done:
+			return r.rec, r.err
+		case <-tick.C:
+		}
+		now := time.Now()
+		switch {
+		case stopped.IsZero() && jctx.Err() != nil:
+			stopped = now
+		case stopped.IsZero() && now.Sub(time.Unix(0, active.Load())) > stall:
+			stop(fmt.Errorf("%w: %s reported nothing for %s (source or target not answering)", ErrStalled, j.Req.Source, stall))
+			stopped = now
+		case !stopped.IsZero() && now.Sub(stopped) > grace:
+			return nil, fmt.Errorf("%w; it did not end within %s of being stopped and was given up (its writes are stuck: is the target still there?)", context.Cause(jctx), grace)
+		}
+	}
 }
 
 // Abort stops the running session for the operator: the abort is logged in
@@ -652,6 +732,12 @@ func (s *Session) Fail(msg string) {
 func (s *Session) Write() error {
 	if s.Dir == "" {
 		return nil
+	}
+	if g := s.plan.TargetGone; g != nil && g() {
+		s.mu.Lock()
+		s.NotWritten()
+		s.mu.Unlock()
+		return fmt.Errorf("session record not written to %s: the target is gone", s.Dir)
 	}
 	s.mu.Lock()
 	if s.Result != imager.SessionInProgress && s.Finished == "" {

@@ -559,3 +559,45 @@ func hexOf(b []byte) string {
 	}
 	return string(out)
 }
+
+// stuck blocks every read for ever, deaf to cancellation: a device (or a
+// target write) stuck in the kernel.
+type stuck struct{ release chan struct{} }
+
+func (s stuck) ReadAt(p []byte, off int64) (int, error) { <-s.release; return 0, io.EOF }
+
+// TestWatchdogGivesUp: a job that reports nothing for Stall is stopped,
+// and one that does not end within Grace after that is given up; the
+// session still ends, the other job is imaged, and the record says why.
+func TestWatchdogGivesUp(t *testing.T) {
+	srcDir, target := t.TempDir(), t.TempDir()
+	release := make(chan struct{})
+	defer close(release)
+	member := filepath.Join(srcDir, "member")
+	os.WriteFile(member, make([]byte, 512), 0o444)
+	hung := Source{Info: disk.Info{Path: "md-hung", Name: "md-hung", Kind: "raid", Size: 1 << 20, LogicalSector: 512},
+		Volume: func() (*acquire.Volume, json.RawMessage, func(), error) {
+			return &acquire.Volume{R: stuck{release}, Info: disk.Info{Path: "md-hung", Name: "md-hung", Kind: "raid", Size: 1 << 20}, Members: []string{member}}, nil, nil, nil
+		}}
+	s, err := New(Plan{Sources: []Source{hung, source(t, srcDir, "b.bin", 1<<20, 2)}, Dir: target, Hashes: []string{"sha256"}, Format: "raw",
+		Stall: 300 * time.Millisecond, Grace: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background(), &observer{}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the session never ended: a stuck job held it")
+	}
+	if !errors.Is(s.Jobs[0].Err, ErrStalled) || !strings.Contains(s.Jobs[0].Err.Error(), "given up") {
+		t.Errorf("stuck job: %v", s.Jobs[0].Err)
+	}
+	if s.OK != 1 || s.Failed != 1 || !strings.Contains(s.Sources[0].Error, "stalled") {
+		t.Errorf("ok=%d failed=%d first %+v", s.OK, s.Failed, s.Sources[0])
+	}
+}

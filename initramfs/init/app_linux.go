@@ -29,6 +29,10 @@ type App struct {
 	booted    time.Time
 	uevents   *UeventSocket
 	lastBlock atomic.Int64 // unix nanos of the last block uevent
+
+	tmu          sync.Mutex
+	targetNames  map[string]bool   // the running session's target partition and disk
+	onTargetGone func(name string) // what the session does when one is removed
 }
 
 // NewApp prepares an App writing to out until the consoles are open.
@@ -198,6 +202,7 @@ func (a *App) handleUevents() {
 		case "remove":
 			a.guard.Forget(name)
 			a.con.Printf("coldimage: /dev/%s removed", name)
+			a.targetRemoved(name)
 		}
 	}
 }
@@ -261,7 +266,7 @@ func (a *App) settle() error {
 
 // powerOff syncs and powers the machine off. It does not return when PID 1.
 func powerOff(con *Console) {
-	unix.Sync()
+	boundedSync(con)
 	if os.Getpid() != 1 {
 		return
 	}
@@ -271,12 +276,50 @@ func powerOff(con *Console) {
 }
 
 func reboot(con *Console) {
-	unix.Sync()
+	boundedSync(con)
 	if os.Getpid() != 1 {
 		return
 	}
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil && con != nil {
 		con.Printf("coldimage: reboot: %v", err)
+	}
+}
+
+// boundedSync flushes every file system, waiting at most 20 s: a sync can
+// block for ever on a file system whose disk was unplugged, and the
+// appliance must still power off.
+func boundedSync(con *Console) {
+	done := make(chan struct{})
+	go func() { unix.Sync(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		if con != nil {
+			con.Printf("COLDIMAGE WARNING sync did not finish within 20 s (a target that is gone?): powering off anyway")
+		}
+	}
+}
+
+// watchTarget names the target the running session writes to (its
+// partition and disk) and what to do when the kernel removes either;
+// an empty Device stops watching.
+func (a *App) watchTarget(t Device, gone func(name string)) {
+	a.tmu.Lock()
+	defer a.tmu.Unlock()
+	a.targetNames, a.onTargetGone = nil, gone
+	if t.Name != "" {
+		a.targetNames = map[string]bool{t.Name: true, t.Disk(): true}
+	}
+}
+
+// targetRemoved runs the session's reaction when name is its target.
+func (a *App) targetRemoved(name string) {
+	a.tmu.Lock()
+	gone := a.onTargetGone
+	hit := a.targetNames[name]
+	a.tmu.Unlock()
+	if hit && gone != nil {
+		gone(name)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coldimage/coldimage/disk"
@@ -84,7 +85,21 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	if _, err := a.mountTarget(target, TargetMount); err != nil {
 		return fail(err)
 	}
-	defer a.unmountTarget(target)
+	// A target unplugged while imaging stops every source: writes to its
+	// file system would pile up in memory, then block for ever.
+	var gone atomic.Bool
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	a.watchTarget(target, func(name string) {
+		if gone.Swap(true) {
+			return
+		}
+		a.con.Printf("COLDIMAGE ERROR target /dev/%s removed while imaging: every source stops; the records cannot be written there and are shown on the console", name)
+		stop(fmt.Errorf("the target %s was removed", target.Dev()))
+	})
+	defer a.watchTarget(Device{}, nil)
+	p.TargetGone = gone.Load
+	defer func() { a.unmountTarget(target, gone.Load()) }()
 	var ids []string
 	for _, d := range sources {
 		src := a.sessionSource(d, consent)
@@ -121,6 +136,14 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	prog.Close()
 	for _, r := range s.Sources {
 		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
+	}
+	if gone.Load() {
+		// The record exists only here now: shown in full.
+		a.con.Printf("COLDIMAGE ERROR the target is gone: the session record below was not written to it")
+		for _, l := range strings.Split(strings.TrimRight(s.Text(), "\n"), "\n") {
+			a.con.Printf("  %s", l)
+		}
+		return &s.Session
 	}
 	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
 	return &s.Session
@@ -276,9 +299,16 @@ func (a *App) sessionSource(d Device, consent map[string]bool) session.Source {
 	return src
 }
 
-// unmountTarget syncs and unmounts the target at the end of the session.
-func (a *App) unmountTarget(target Device) {
-	unix.Sync()
+// unmountTarget syncs and unmounts the target at the end of the session;
+// a target that is gone is detached (lazily), not synced.
+func (a *App) unmountTarget(target Device, gone bool) {
+	if gone {
+		if err := unix.Unmount(TargetMount, unix.MNT_DETACH); err != nil {
+			a.con.Printf("COLDIMAGE ERROR detach the removed target %s: %v", TargetMount, err)
+		}
+		return
+	}
+	boundedSync(a.con)
 	if err := unix.Unmount(TargetMount, 0); err != nil {
 		a.con.Printf("COLDIMAGE ERROR unmount target %s: %v", TargetMount, err)
 	} else {
