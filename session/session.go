@@ -329,7 +329,7 @@ func newRecord(p Plan) *Session {
 		s.Target.Folder = "/" + filepath.ToSlash(p.Continue.Folder)
 		if old := p.Continue.Record; old != nil {
 			s.Events = append(s.Events, imager.SessionEvent{Time: imager.RFC3339(now),
-				What: fmt.Sprintf("continues the session started %s and cut off after %s (its record is kept as %s)", old.Started, old.Finished, runRecordName(s.Dir, ".json"))})
+				What: fmt.Sprintf("continues the session started %s and cut off (power loss or crash; its record is kept as %s)", old.Started, filepath.Base(runRecordName(s.Dir, ".json")))})
 		}
 	case p.Layout == CaseFolders:
 		rel := Folder(p.Case.Case, now)

@@ -110,7 +110,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		// A run of this case cut off on this target (power loss, crash)
 		// goes on where it stopped, in its own folder.
 		if c := session.CutOff(TargetMount, cfg.Case, ids); c != nil {
-			a.con.Printf("coldimage: continuing the session cut off in %s (started %s, last written %s): imaged sources are kept, the one in progress resumes (coldimage.resume=0 starts anew)", "/"+c.Folder, c.Record.Started, c.Record.Finished)
+			a.con.Printf("coldimage: continuing the session cut off in %s (started %s): imaged sources are kept, the one in progress resumes (coldimage.resume=0 starts anew)", "/"+c.Folder, c.Record.Started)
 			p.Continue = c
 		}
 	}
