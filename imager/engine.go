@@ -451,7 +451,11 @@ func (p *progress) emit(now time.Time, n int64) {
 		return
 	}
 	p.w.Add(now, n)
-	o.Emit.emit(Event{Kind: EventProgress, Phase: o.Phase, Source: o.Name, Bytes: n, Total: o.Size, Rate: p.w.Rate(), ETA: p.w.ETA(o.Size), Time: now})
+	phase := o.Phase
+	if o.Resume != nil && n < o.Resume.Offset {
+		phase = PhaseResume // still reading the image back from the target
+	}
+	o.Emit.emit(Event{Kind: EventProgress, Phase: phase, Source: o.Name, Bytes: n, Total: o.Size, Rate: p.w.Rate(), ETA: p.w.ETA(o.Size), Time: now})
 }
 
 // read is the single reader: it fills buffers in order and hands each to every consumer.

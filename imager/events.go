@@ -20,6 +20,10 @@ const (
 const (
 	PhaseAcquire = "acquire"
 	PhaseVerify  = "verify"
+	// PhaseResume is a resumed acquisition reading its image back from
+	// the target (up to the resume point) to re-establish its hashes;
+	// progress events only, the pass itself is an acquisition.
+	PhaseResume = "resume"
 )
 
 // Event is everything the engine tells the outside world. It never prints.

@@ -55,7 +55,7 @@ func (b *board) Event(ev imager.Event) {
 	}
 	var p *phaseState
 	switch ev.Phase {
-	case imager.PhaseAcquire:
+	case imager.PhaseAcquire, imager.PhaseResume: // reading the image back counts toward the acquisition
 		p = &r.Acq
 	case imager.PhaseVerify:
 		p = &r.Ver

@@ -25,13 +25,14 @@ type Progress = session.Observer
 // progress event on the wire, written by NewJSON and read by ReadProgress.
 //
 //	{"event":"start","source":P,"id":ID,"size":N}
-//	{"event":"progress","phase":"acquire"|"verify","source":P,"bytes":N,"total":N,"rate":B_PER_S,"eta_s":S}
+//	{"event":"progress","phase":"acquire"|"verify"|"resume","source":P,"bytes":N,"total":N,"rate":B_PER_S,"eta_s":S}
 //	{"event":"unreadable","phase":…,"source":P,"lba":N,"count":N,"error":T}
 //	{"event":"retry","phase":…,"source":P,"lba":N,"count":N,"error":T}
 //	{"event":"phase_done","phase":…,"source":P,"bytes":N,"error":T}
 //	{"event":"done","source":P,"id":ID,"result":R,"outdir":D,"error":T}
 //
-// In progress lines bytes are hashed and written so far, rate is over the
+// "resume" is a resumed acquisition reading its image back from the target
+// up to the resume point. In progress lines bytes are hashed and written so far, rate is over the
 // last ~10 s (imager.RateWindow), eta_s is whole seconds rounded up: 0 only
 // when the phase is done, -1 while unknown (no progress seen in the window).
 // Fields a kind does not use are left out.
