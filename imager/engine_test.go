@@ -294,6 +294,49 @@ func TestRunCheckpoints(t *testing.T) {
 	}
 }
 
+// TestRunResume: a resumed pass hashes the prefix read back from the
+// image and writes only what follows it; its hashes and pieces equal an
+// uninterrupted pass's; the pieces of the prefix reach Check before a byte
+// of the source is read.
+func TestRunResume(t *testing.T) {
+	data := testData(21, 6<<20)
+	full, err := Run(context.Background(), Options{Source: bytes.NewReader(data), Size: int64(len(data)), PieceSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = 5<<20/2 + 512*3 // not a buffer boundary
+	src := &faultySource{data: data, ss: 512, bad: map[int64]bool{}}
+	sink := &memSink{}
+	var checked []Piece
+	var readsAtCheck int
+	res, err := Run(context.Background(), Options{Source: src, Size: int64(len(data)), PieceSize: 1 << 20, BufferSize: 256 << 10,
+		Sinks: []Sink{sink},
+		Resume: &Resume{Offset: at, Prefix: bytes.NewReader(data[:at]), Check: func(p []Piece) error {
+			checked, readsAtCheck = p, src.reads
+			return nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hashes["sha256"] != full.Hashes["sha256"] || !reflect.DeepEqual(res.Pieces, full.Pieces) {
+		t.Error("a resumed pass's hashes or pieces differ from an uninterrupted one's")
+	}
+	if !bytes.Equal(sink.buf.Bytes(), data[at:]) {
+		t.Errorf("the sink got %d bytes, want only the %d after the resume point", sink.buf.Len(), len(data)-at)
+	}
+	if readsAtCheck != 0 || len(checked) != 2 || !reflect.DeepEqual(checked, full.Pieces[:2]) {
+		t.Errorf("Check got %d pieces after %d source reads; want the 2 whole pieces before the resume point, before any read", len(checked), readsAtCheck)
+	}
+	// A Check that refuses stops the pass before the source is read.
+	src.reads = 0
+	refuse := errors.New("pieces differ")
+	sink = &memSink{}
+	if _, err := Run(context.Background(), Options{Source: src, Size: int64(len(data)), PieceSize: 1 << 20, Sinks: []Sink{sink},
+		Resume: &Resume{Offset: at, Prefix: bytes.NewReader(data[:at]), Check: func([]Piece) error { return refuse }}}); !errors.Is(err, refuse) || src.reads != 0 || sink.buf.Len() != 0 {
+		t.Errorf("refused resume: err %v, %d source reads, %d bytes written", err, src.reads, sink.buf.Len())
+	}
+}
+
 func TestRunRetriesFlakySector(t *testing.T) {
 	data := testData(3, 256<<10)
 	src := &faultySource{data: data, ss: 512, bad: map[int64]bool{}, flaky: map[int64]int{40: 2}}
