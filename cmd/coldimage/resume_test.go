@@ -173,8 +173,8 @@ func TestResumeRefusals(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	cmd := startCLI(t, 1<<20, "acquire", "--hash", "sha256", "--piece-size", "1M", src, out)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if rec, err := imager.ReadRecord(out); err == nil && rec.Result == imager.ResultInProgress && rec.Image.Size >= 4<<20 {
-			cmd.Process.Kill()
+		if rec, err := imager.ReadRecord(out); err == nil && rec.Result == imager.ResultInProgress && len(rec.Pieces) >= 4 {
+			cmd.Process.Kill() // 4 whole pieces recorded: the resume point is past 4 MiB
 			break
 		}
 	}
@@ -205,9 +205,9 @@ func TestResumeRefusals(t *testing.T) {
 		{"another source", []string{"acquire", "--resume", other, out}, "differs from the image", nil},
 		{"settings of its own", []string{"acquire", "--resume", "--hash", "md5", out}, "--hash not allowed", nil},
 		{"nothing there", []string{"acquire", "--resume", filepath.Join(dir, "none")}, "nothing to resume", nil},
-		{"image changed inside", []string{"acquire", "--resume", out}, "no longer matches its record: piece at byte 2097152", func() {
+		{"image changed inside", []string{"acquire", "--resume", out}, "no longer matches its record: piece at byte 1048576", func() {
 			f, _ := os.OpenFile(filepath.Join(out, "image.raw"), os.O_WRONLY, 0)
-			f.WriteAt([]byte("tampered"), 2<<20+4096) // neither the first nor the last MiB before the resume point
+			f.WriteAt([]byte("tampered"), 1<<20+4096) // neither the first nor the last MiB before the resume point
 			f.Close()
 			os.Truncate(filepath.Join(out, "image.raw"), rec.Image.Size) // what a resume cuts anyway
 			before = snapshot()

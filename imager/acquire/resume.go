@@ -43,7 +43,8 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	if err := sameSource(prev, srcRec.rec); err != nil {
 		return nil, err
 	}
-	n := prev.Image.Size
+	n := resumePoint(prev)
+	bad := badBefore(prev.Unreadable, n, max(srcRec.info.LogicalSector, 512))
 	var paths []string
 	for _, f := range prev.Image.Files {
 		paths = append(paths, filepath.Join(r.OutDir, f))
@@ -56,7 +57,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	if prefix.Size() < n {
 		return nil, fmt.Errorf("%w: resume: the image files hold %d bytes, the record says %d are durable", ErrRefused, prefix.Size(), n)
 	}
-	if err := sameContent(src, prefix, n, prev, srcRec.info.LogicalSector); err != nil {
+	if err := sameContent(src, prefix, n, bad, srcRec.info.LogicalSector); err != nil {
 		return nil, err
 	}
 	// Every check passed: from here the folder changes.
@@ -66,8 +67,8 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	sinks := []imager.Sink{sink}
 	started := time.Now()
-	rec := resumeRecord(prev, srcRec, started)
-	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: prev.Unreadable, Pieces: prev.Pieces, Time: started})
+	rec := resumeRecord(prev, srcRec, started, n)
+	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: piecesBefore(prev.Pieces, n), Time: started})
 	if err != nil {
 		sink.Abort()
 		return nil, err
@@ -75,7 +76,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	piece := r.PieceSize
 	opt := engineOptions(r, src, srcRec.info, sinks, piece)
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
-	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: prev.Unreadable, Check: func(pieces []imager.Piece) error {
+	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: bad, Check: func(pieces []imager.Piece) error {
 		return samePieces(prev.Pieces, pieces, n, prev.Image.PieceSize)
 	}}
 	res, runErr := imager.Run(ctx, opt)
@@ -160,11 +161,61 @@ func sameSource(prev *imager.Record, now imager.SourceRecord) error {
 	return nil
 }
 
+// resumePoint is where a resume goes on: the end of the recorded whole
+// pieces (windows of the piece size, from byte 0) within the durable bytes,
+// so that every byte kept from the earlier runs is checked against a
+// recorded hash when it is read back (a checkpoint may record fewer pieces
+// than bytes: the piece hasher runs behind the writer). The bytes between
+// it and the durable end are read from the source again. Without pieces
+// (--piece-size 0) it is the durable end, checked by its first and last MiB.
+func resumePoint(prev *imager.Record) int64 {
+	size := prev.Image.PieceSize
+	if size <= 0 {
+		return prev.Image.Size
+	}
+	var end int64
+	for _, p := range prev.Pieces {
+		if p.Offset != end || p.Length != size || p.Offset+p.Length > prev.Image.Size {
+			break
+		}
+		end += size
+	}
+	return end
+}
+
+// piecesBefore are the recorded whole pieces that end by n.
+func piecesBefore(pieces []imager.Piece, n int64) []imager.Piece {
+	var out []imager.Piece
+	for _, p := range pieces {
+		if p.Offset+p.Length <= n {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// badBefore are the recorded unreadable ranges before byte n, the last one
+// cut at n (what lies past n is read again).
+func badBefore(bad []imager.BadRange, n int64, sector int) []imager.BadRange {
+	ss := int64(sector)
+	var out []imager.BadRange
+	for _, r := range bad {
+		if r.LBA*ss >= n {
+			continue
+		}
+		if end := (n + ss - 1) / ss; r.LBA+r.Count > end {
+			r.Count = end - r.LBA
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // sameContent compares the first and the last MiB before the resume point
 // of source and image (recorded unreadable ranges read as zeros on both).
-func sameContent(src reader, img *imager.MultiFile, n int64, prev *imager.Record, sector int) error {
+func sameContent(src reader, img *imager.MultiFile, n int64, bad []imager.BadRange, sector int) error {
 	const span = 1 << 20
-	s := verify.SkipUnreadable(src, prev.Unreadable, max(sector, 512))
+	s := verify.SkipUnreadable(src, bad, max(sector, 512))
 	for _, off := range []int64{0, max(0, n-span)} {
 		l := min(span, n-off)
 		if l <= 0 {
@@ -205,7 +256,7 @@ func samePieces(recorded, made []imager.Piece, n, size int64) error {
 
 // resumeRecord continues the previous record: its start, clock and case,
 // the runs so far (the first one made from the record when it had none).
-func resumeRecord(prev *imager.Record, srcRec opened, started time.Time) *imager.Record {
+func resumeRecord(prev *imager.Record, srcRec opened, started time.Time, from int64) *imager.Record {
 	rec := cloneRecord(prev)
 	rec.Source = srcRec.rec
 	rec.Errors, rec.Verification, rec.Hashes, rec.Pieces, rec.Parts = nil, nil, nil, nil, nil
@@ -219,7 +270,7 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time) *imager
 	}
 	end := &rec.Runs[len(rec.Runs)-1]
 	end.Stopped, end.To, end.StoppedBy = prev.Finished, prev.Image.Size, stopped
-	rec.Runs = append(rec.Runs, imager.RunRecord{Started: imager.RFC3339(started), From: prev.Image.Size})
+	rec.Runs = append(rec.Runs, imager.RunRecord{Started: imager.RFC3339(started), From: from})
 	return rec
 }
 
@@ -259,7 +310,7 @@ func PreflightResume(r *Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}
-	need := prev.Source.Size - prev.Image.Size + RecordRoom(prev.Source.Size, rr.PieceSize)
+	need := prev.Source.Size - resumePoint(prev) + RecordRoom(prev.Source.Size, rr.PieceSize)
 	if need > avail {
 		return fmt.Errorf("%w: not enough space to resume at %s: need %d bytes (%s), %d bytes (%s) free",
 			ErrRefused, abs, need, imager.HumanBytes(need), avail, imager.HumanBytes(avail))
