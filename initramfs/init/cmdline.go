@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
 )
 
 // Config is what the kernel command line asks of the appliance
@@ -28,6 +29,10 @@ type Config struct {
 	Term         string // coldimage.term=: TERM for the console UI (default vt220 on serial, linux on tty0)
 	Console      string // the tty the examiner uses: coldimage.console=, else the last console= (/dev/console)
 	Jobs         int    // concurrent acquisitions
+	// PieceSize is the window of the piecewise hashes (coldimage.piece-size;
+	// 0: the default, 1 GiB, < 0: none). A resume goes on from the end of
+	// the last whole piece: smaller pieces lose less on a power cut.
+	PieceSize int64
 	// Resume: a session cut off on the target (power loss, crash) is
 	// continued by the unattended run (coldimage.resume, default 1).
 	Resume   bool
@@ -157,6 +162,16 @@ func (c *Config) set(k, v string) {
 			c.Jobs = n
 		} else {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.jobs=%q is not a positive number", v))
+		}
+	case "piece-size":
+		n, err := imager.ParseSize(v)
+		switch {
+		case err == nil && n == 0:
+			c.PieceSize = -1 // no piecewise hashes
+		case err == nil && n >= 1<<20:
+			c.PieceSize = n
+		default:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.piece-size=%q: want 0 or a size of at least 1M; using the default", v))
 		}
 	case "resume":
 		switch v {

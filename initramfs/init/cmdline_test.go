@@ -32,6 +32,11 @@ func TestParseCmdline(t *testing.T) {
 			c.Warnings = []string{`coldimage.target.labels: "[x" is not a label pattern; ignored`}
 		}},
 		{"auto off", "coldimage.auto=0 coldimage.ui=plain coldimage.raid=members", func(c *Config) { c.UI, c.RAID = "plain", "members" }},
+		{"resume off, pieces of 64 MiB", "coldimage.resume=0 coldimage.piece-size=64M", func(c *Config) { c.Resume, c.PieceSize = false, 64<<20 }},
+		{"no pieces", "coldimage.piece-size=0 coldimage.resume=1", func(c *Config) { c.PieceSize = -1 }},
+		{"bad resume and piece size warn", "coldimage.resume=maybe coldimage.piece-size=4K", func(c *Config) {
+			c.Warnings = []string{`coldimage.resume="maybe" is not 1 or 0; resuming`, `coldimage.piece-size="4K": want 0 or a size of at least 1M; using the default`}
+		}},
 		{"bad values warn", "coldimage.raid=all coldimage.jobs=x coldimage.bogus=1", func(c *Config) {
 			c.Warnings = []string{`coldimage.raid="all" is not members|volumes|both; using both`, `coldimage.jobs="x" is not a positive number`, "unknown kernel parameter coldimage.bogus"}
 		}},
