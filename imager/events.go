@@ -14,6 +14,9 @@ const (
 	EventUnreadable EventKind = "unreadable" // Bad holds the range given up on
 	EventRetry      EventKind = "retry"      // a read failed; the region is re-read in smaller pieces
 	EventDone       EventKind = "done"       // the phase ended (Err set when it failed)
+	// EventResumed: a resumed acquisition goes on at byte Bytes of Total;
+	// the image before it is read back from the target and checked.
+	EventResumed EventKind = "resumed"
 )
 
 // Phase names a pass over the data.
@@ -42,6 +45,9 @@ type Event struct {
 
 // Emitter receives events. It is called from engine goroutines and must not block for long.
 type Emitter func(Event)
+
+// Emit sends ev when e is set (a nil Emitter drops it), stamping its time.
+func (e Emitter) Emit(ev Event) { e.emit(ev) }
 
 func (e Emitter) emit(ev Event) {
 	if e != nil {

@@ -28,6 +28,7 @@ type Progress = session.Observer
 //	{"event":"progress","phase":"acquire"|"verify"|"resume","source":P,"bytes":N,"total":N,"rate":B_PER_S,"eta_s":S}
 //	{"event":"unreadable","phase":…,"source":P,"lba":N,"count":N,"error":T}
 //	{"event":"retry","phase":…,"source":P,"lba":N,"count":N,"error":T}
+//	{"event":"resumed","source":P,"bytes":N,"total":N}   (a resumed acquisition goes on at byte N)
 //	{"event":"phase_done","phase":…,"source":P,"bytes":N,"error":T}
 //	{"event":"done","source":P,"id":ID,"result":R,"outdir":D,"error":T}
 //
@@ -99,6 +100,8 @@ func (j *jsonProgress) Event(ev imager.Event) {
 	case imager.EventUnreadable, imager.EventRetry:
 		j.line(ProgressLine{Event: string(ev.Kind), Phase: ev.Phase, Source: ev.Source,
 			LBA: n64(ev.Bad.LBA), Count: n64(ev.Bad.Count), Error: ev.Bad.Error})
+	case imager.EventResumed:
+		j.line(ProgressLine{Event: "resumed", Source: ev.Source, Bytes: n64(ev.Bytes), Total: n64(ev.Total)})
 	case imager.EventDone:
 		l := ProgressLine{Event: "phase_done", Phase: ev.Phase, Source: ev.Source, Bytes: n64(ev.Bytes)}
 		if ev.Err != nil {
@@ -179,6 +182,9 @@ func (t *textProgress) Event(ev imager.Event) {
 			j.lastLog = now
 			t.printf("%s: %s %s %s\n", now.UTC().Format("15:04:05"), j.id, j.phase, statusText(j))
 		}
+	case imager.EventResumed:
+		t.printf("%s: %s resumes at byte %d of %d (%s): the image before it is read back from the target and checked against its record\n",
+			time.Now().UTC().Format("15:04:05"), j.id, ev.Bytes, ev.Total, imager.HumanBytes(ev.Bytes))
 	case imager.EventUnreadable:
 		j.bad += ev.Bad.Count
 		t.printf("%s: %s UNREADABLE LBA %d+%d: %s (zero-filled)\n", time.Now().UTC().Format("15:04:05"), j.id, ev.Bad.LBA, ev.Bad.Count, ev.Bad.Error)

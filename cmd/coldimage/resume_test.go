@@ -111,9 +111,12 @@ func TestKillAndResume(t *testing.T) {
 					t.Fatalf("after the kill at %d: the files hold %d bytes, the record says %d are durable and must be the source's", at, len(onDisk), rec.Image.Size)
 				}
 			}
-			_, stderr, err := runCLI(t, "acquire", "--resume", out)
+			stdout, stderr, err := runCLI(t, "acquire", "--resume", "--json-progress", out)
 			if err != nil {
 				t.Fatalf("final resume: %v\n%s", err, stderr)
+			}
+			if runs > 0 && !strings.Contains(stdout, `"event":"resumed"`) {
+				t.Errorf("no resumed line in the progress:\n%s", stdout)
 			}
 			rec, err := imager.ReadRecord(out)
 			if err != nil {

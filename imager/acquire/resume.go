@@ -60,6 +60,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	if err := sameContent(src, prefix, n, bad, srcRec.info.LogicalSector); err != nil {
 		return nil, err
 	}
+	r.Emit.Emit(imager.Event{Kind: imager.EventResumed, Phase: imager.PhaseAcquire, Source: r.Source, Bytes: n, Total: srcRec.info.Size})
 	// Every check passed: from here the folder changes.
 	sink, err := imager.ResumeRawSink(r.OutDir, "image", r.Split, n)
 	if err != nil {
