@@ -148,18 +148,19 @@ type buffer struct {
 }
 
 type engine struct {
-	o       Options
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	pool    chan *buffer
-	scratch []byte
-	bad     []BadRange
-	badMu   sync.Mutex
-	done    atomic.Int64 // bytes every consumer is through with: what progress reports
-	sinks   []*sinkConsumer
-	pieces  *pieceConsumer
-	cpMu    sync.Mutex
-	cpBytes int64 // stream bytes the last checkpoint reported
+	o          Options
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	pool       chan *buffer
+	scratch    []byte
+	bad        []BadRange
+	pendingBad []BadRange // given up on in the region being rescued, not yet reported
+	badMu      sync.Mutex
+	done       atomic.Int64 // bytes every consumer is through with: what progress reports
+	sinks      []*sinkConsumer
+	pieces     *pieceConsumer
+	cpMu       sync.Mutex
+	cpBytes    int64 // stream bytes the last checkpoint reported
 }
 
 // Run performs one pass: read, hash, write to the sinks, and (when the pass
@@ -581,7 +582,24 @@ func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt, rescue bool) e
 	if !rescue {
 		return err
 	}
-	return e.rescue(p, off, src, err)
+	err = e.rescue(p, off, src, err)
+	e.reportBad()
+	return err
+}
+
+// reportBad emits one unreadable event per range the rescue of a region
+// gave up on — merged, not one per sector: an 8 MiB bad region is a few
+// lines on a console, not 16384.
+func (e *engine) reportBad() {
+	e.badMu.Lock()
+	pending := e.pendingBad
+	e.pendingBad = nil
+	e.badMu.Unlock()
+	for _, r := range pending {
+		r := r
+		e.o.Emit.emit(Event{Kind: EventUnreadable, Phase: e.o.Phase, Source: e.o.Name, Total: e.o.Size,
+			Bytes: r.LBA * int64(e.o.SectorSize), Bad: &r})
+	}
 }
 
 // absent asks a source that can tell (disk.Source) whether it is still
@@ -680,13 +698,18 @@ func errText(err error) string {
 func (e *engine) addBad(r BadRange) {
 	e.badMu.Lock()
 	defer e.badMu.Unlock()
-	if k := len(e.bad) - 1; k >= 0 && e.bad[k].LBA+e.bad[k].Count == r.LBA && e.bad[k].Error == r.Error {
-		e.bad[k].Count += r.Count
-	} else {
-		e.bad = append(e.bad, r)
+	e.bad = mergeBad(e.bad, r)
+	e.pendingBad = mergeBad(e.pendingBad, r)
+}
+
+// mergeBad appends r to l, extending the last range when r continues it
+// with the same error.
+func mergeBad(l []BadRange, r BadRange) []BadRange {
+	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error {
+		l[k].Count += r.Count
+		return l
 	}
-	e.o.Emit.emit(Event{Kind: EventUnreadable, Phase: e.o.Phase, Source: e.o.Name, Total: e.o.Size,
-		Bytes: r.LBA * int64(e.o.SectorSize), Bad: &r})
+	return append(l, r)
 }
 
 type hashConsumer struct {
