@@ -571,8 +571,7 @@ func (s stuck) ReadAt(p []byte, off int64) (int, error) { <-s.release; return 0,
 // session still ends, the other job is imaged, and the record says why.
 func TestWatchdogGivesUp(t *testing.T) {
 	srcDir, target := t.TempDir(), t.TempDir()
-	release := make(chan struct{})
-	defer close(release)
+	release := make(chan struct{}) // never closed: the given-up job stays stuck, as in the kernel
 	member := filepath.Join(srcDir, "member")
 	os.WriteFile(member, make([]byte, 512), 0o444)
 	hung := Source{Info: disk.Info{Path: "md-hung", Name: "md-hung", Kind: "raid", Size: 1 << 20, LogicalSector: 512},
