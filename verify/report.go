@@ -188,6 +188,14 @@ func (r *Report) check(ctx context.Context, dir string, o Options) error {
 		}
 	}
 
+	if rec.Result == imager.ResultInProgress {
+		// Cut off: no image to judge, only what the record says is durable.
+		piece, err := checkInProgress(ctx, dir, rec, o)
+		if piece != nil {
+			r.FirstDifference = &Difference{Piece: &Piece{Offset: piece.Offset, Length: piece.Length, Alg: piece.Alg, Recorded: piece.Hex}}
+		}
+		return err
+	}
 	// rec is this function's own copy: check fills in rec.Verification,
 	// which stays here.
 	rec.Verification = nil
