@@ -384,7 +384,14 @@ func (r *Record) Text() string {
 	line("Result:", ResultText(r.Result)+completeNote(r))
 	line("Tool:", r.Tool.Name+" "+r.Tool.Version)
 	line("Started:", r.Started)
-	line("Finished:", r.Finished)
+	if r.Result == ResultInProgress {
+		line("Last checkpoint:", r.Finished+" (the acquisition was running then; if nothing newer is here, it was cut off)")
+	} else {
+		line("Finished:", r.Finished)
+	}
+	for i, run := range r.Runs {
+		line(fmt.Sprintf("Run %d:", i+1), fmt.Sprintf("%s to %s, bytes %d to %d: %s", run.Started, orNone(run.Stopped), run.From, run.To, orNone(run.StoppedBy)))
+	}
 	line("Host clock:", r.Clock.Host)
 	if r.Clock.RTC != "" {
 		line("Hardware clock:", r.Clock.RTC)
@@ -416,7 +423,9 @@ func (r *Record) Text() string {
 	w.Flush()
 	fmt.Fprintf(&b, "\nImage\n-----\n")
 	line("Format:", formatText(r.Image.Format, r.Image.SplitSize, len(r.Image.Files)))
-	if r.Image.Partial {
+	if r.Result == ResultInProgress {
+		line("Size:", fmt.Sprintf("%d bytes durable on the target at the last checkpoint, of the source's %d (the files may hold more, written after it)", r.Image.Size, r.Source.Size))
+	} else if r.Image.Partial {
 		line("Size:", fmt.Sprintf("%d bytes: PARTIAL IMAGE, the first %d of the source's %d bytes", r.Image.Size, r.Image.Size, r.Source.Size))
 	} else {
 		line("Size:", fmt.Sprintf("%d bytes", r.Image.Size))
@@ -425,7 +434,9 @@ func (r *Record) Text() string {
 		line("File:", f)
 	}
 	w.Flush()
-	if r.HashesCover != "" {
+	if r.Result == ResultInProgress {
+		fmt.Fprintf(&b, "\nHashes: none yet (the acquisition had not finished); %d piece hash(es) of the durable bytes below\n", len(r.Pieces))
+	} else if r.HashesCover != "" {
 		head := "Hashes (" + r.HashesCover + ")"
 		fmt.Fprintf(&b, "\n%s\n%s\n", head, strings.Repeat("-", utf8.RuneCountInString(head)))
 	} else {
@@ -558,4 +569,11 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
