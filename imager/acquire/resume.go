@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -311,7 +313,16 @@ func PreflightResume(r *Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}
-	need := prev.Source.Size - resumePoint(prev) + RecordRoom(prev.Source.Size, rr.PieceSize)
+	// What the folder holds now (the image files, bytes past the resume
+	// point included, which are cut; the earlier run's record reserve,
+	// which is reused) counts toward what the finished image takes.
+	var have int64
+	for _, f := range append(slices.Clone(prev.Image.Files), recordReserve) {
+		if st, err := os.Stat(filepath.Join(r.OutDir, f)); err == nil {
+			have += st.Size()
+		}
+	}
+	need := max(0, prev.Source.Size+RecordRoom(prev.Source.Size, rr.PieceSize)-have)
 	if need > avail {
 		return fmt.Errorf("%w: not enough space to resume at %s: need %d bytes (%s), %d bytes (%s) free",
 			ErrRefused, abs, need, imager.HumanBytes(need), avail, imager.HumanBytes(avail))
