@@ -118,14 +118,8 @@ func Preflight(reqs []*Request) error {
 			if err := checkOutDir(abs); err != nil {
 				return err
 			}
-			for _, info := range infos {
-				on, why, err := disk.OutputOnSource(abs, info)
-				if err != nil {
-					return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, info.Path, err)
-				}
-				if on {
-					return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
-				}
+			if err := refuseOnSource(abs, infos); err != nil {
+				return err
 			}
 			dev, avail, err := fsOf(abs)
 			if err != nil {
@@ -140,6 +134,21 @@ func Preflight(reqs []*Request) error {
 		if n > free[dev] {
 			return fmt.Errorf("%w: not enough space for the image(s) at %s: need %d bytes (%s), %d bytes (%s) free",
 				ErrRefused, where[dev], n, imager.HumanBytes(n), free[dev], imager.HumanBytes(free[dev]))
+		}
+	}
+	return nil
+}
+
+// refuseOnSource refuses an output directory on any of the sources (or a
+// partition, parent or holder of one).
+func refuseOnSource(abs string, infos []disk.Info) error {
+	for _, info := range infos {
+		on, why, err := disk.OutputOnSource(abs, info)
+		if err != nil {
+			return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, info.Path, err)
+		}
+		if on {
+			return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
 		}
 	}
 	return nil
@@ -266,10 +275,17 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	res, runErr := imager.Run(ctx, opt)
 	release()
 	fillRecord(rec, res, piece)
+	return recordAndVerify(ctx, r, src, rec, sinks, res, piece, runErr)
+}
+
+// recordAndVerify ends an imaging pass: the partial image is recorded when
+// it stopped early, else the complete one, which is then verified unless
+// r.NoVerify.
+func recordAndVerify(ctx context.Context, r *Request, src reader, rec *imager.Record, sinks []imager.Sink, res *imager.Result, piece int64, runErr error) (*imager.Record, error) {
 	if runErr != nil {
 		return recordPartial(ctx, r, rec, sinks, res, piece, runErr)
 	}
-	rec, err = recordComplete(ctx, r, rec, sinks, res)
+	rec, err := recordComplete(ctx, r, rec, sinks, res)
 	if err != nil {
 		return rec, err
 	}

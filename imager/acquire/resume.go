@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/verify"
 )
@@ -94,20 +93,11 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	fillRecord(rec, res, piece)
 	last := &rec.Runs[len(rec.Runs)-1]
-	last.Stopped, last.To = imager.RFC3339(time.Now()), res.Size
+	last.Stopped, last.To, last.StoppedBy = imager.RFC3339(time.Now()), res.Size, "finished"
 	if runErr != nil {
 		last.StoppedBy = runErr.Error()
-		return recordPartial(ctx, r, rec, sinks, res, piece, runErr)
 	}
-	last.StoppedBy = "finished"
-	rec, err = recordComplete(ctx, r, rec, sinks, res)
-	if err != nil {
-		return rec, err
-	}
-	if r.NoVerify {
-		return rec, outcome(rec)
-	}
-	return verifyCopies(ctx, r, src, rec)
+	return recordAndVerify(ctx, r, src, rec, sinks, res, piece, runErr)
 }
 
 // resumable reads the record in r.OutDir, refuses what cannot be resumed,
@@ -300,14 +290,8 @@ func PreflightResume(r *Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: output directory %s: %v", ErrRefused, r.OutDir, err)
 	}
-	for _, info := range infos {
-		on, why, err := disk.OutputOnSource(abs, info)
-		if err != nil {
-			return fmt.Errorf("%w: check whether %s is on source %s: %v", ErrRefused, abs, info.Path, err)
-		}
-		if on {
-			return fmt.Errorf("%w: output directory is on the source: %s", ErrRefused, why)
-		}
+	if err := refuseOnSource(abs, infos); err != nil {
+		return err
 	}
 	_, avail, err := fsOf(abs)
 	if err != nil {
