@@ -58,6 +58,27 @@ type Record struct {
 	Runs []RunRecord `json:"runs,omitempty"`
 }
 
+// DurablePieces are the record's whole pieces (windows of Image.PieceSize)
+// from byte 0 on, one after the other, within Image.Size: for a record cut
+// off or stopped early, the pieces that vouch for bytes it says are on the
+// target. A resume goes on where they end; verification checks them.
+func (r *Record) DurablePieces() []Piece {
+	size := r.Image.PieceSize
+	if size <= 0 {
+		return nil
+	}
+	var out []Piece
+	var end int64
+	for _, p := range r.Pieces {
+		if p.Offset != end || p.Length != size || p.Offset+p.Length > r.Image.Size {
+			break
+		}
+		out = append(out, p)
+		end += size
+	}
+	return out
+}
+
 // RunRecord is one run of a resumed acquisition (Record.Runs).
 type RunRecord struct {
 	Started   string `json:"started"`

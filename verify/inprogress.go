@@ -26,12 +26,7 @@ func checkInProgress(ctx context.Context, dir string, rec *imager.Record, o Opti
 	if img.Size() < n {
 		return nil, fmt.Errorf("%w: image in %s holds %d bytes, the record says %d are durable", ErrMismatch, dir, img.Size(), n)
 	}
-	var whole []imager.Piece
-	for _, p := range rec.Pieces {
-		if p.Length == rec.Image.PieceSize && p.Offset+p.Length <= n {
-			whole = append(whole, p)
-		}
-	}
+	whole := rec.DurablePieces()
 	checked := int64(0)
 	if len(whole) > 0 {
 		last := whole[len(whole)-1]

@@ -70,7 +70,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	sinks := []imager.Sink{sink}
 	started := time.Now()
 	rec := resumeRecord(prev, srcRec, started, n)
-	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: piecesBefore(prev.Pieces, n), Time: started})
+	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: prev.DurablePieces(), Time: started})
 	if err != nil {
 		sink.Abort()
 		return nil, err
@@ -79,7 +79,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	opt := engineOptions(r, src, srcRec.info, sinks, piece)
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
 	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: bad, Check: func(pieces []imager.Piece) error {
-		return samePieces(prev.Pieces, pieces, n, prev.Image.PieceSize)
+		return samePieces(prev.DurablePieces(), pieces)
 	}}
 	res, runErr := imager.Run(ctx, opt)
 	release()
@@ -162,29 +162,10 @@ func sameSource(prev *imager.Record, now imager.SourceRecord) error {
 // it and the durable end are read from the source again. Without pieces
 // (--piece-size 0) it is the durable end, checked by its first and last MiB.
 func resumePoint(prev *imager.Record) int64 {
-	size := prev.Image.PieceSize
-	if size <= 0 {
+	if prev.Image.PieceSize <= 0 {
 		return prev.Image.Size
 	}
-	var end int64
-	for _, p := range prev.Pieces {
-		if p.Offset != end || p.Length != size || p.Offset+p.Length > prev.Image.Size {
-			break
-		}
-		end += size
-	}
-	return end
-}
-
-// piecesBefore are the recorded whole pieces that end by n.
-func piecesBefore(pieces []imager.Piece, n int64) []imager.Piece {
-	var out []imager.Piece
-	for _, p := range pieces {
-		if p.Offset+p.Length <= n {
-			out = append(out, p)
-		}
-	}
-	return out
+	return int64(len(prev.DurablePieces())) * prev.Image.PieceSize // contiguous from byte 0
 }
 
 // badBefore are the recorded unreadable ranges before byte n, the last one
@@ -233,13 +214,9 @@ func sameContent(src reader, img *imager.MultiFile, n int64, bad []imager.BadRan
 }
 
 // samePieces compares the pieces re-made from the image on the target with
-// the whole pieces (windows of size bytes) the record holds for the durable
-// bytes; a short last piece of a partial image's record is not a window.
-func samePieces(recorded, made []imager.Piece, n, size int64) error {
+// the record's durable ones (Record.DurablePieces).
+func samePieces(recorded, made []imager.Piece) error {
 	for i, p := range recorded {
-		if p.Offset+p.Length > n || p.Length != size {
-			break
-		}
 		if i >= len(made) || made[i] != p {
 			return fmt.Errorf("%w: not resumed: the image on the target no longer matches its record: piece at byte %d (length %d) hashes differently", ErrRefused, p.Offset, p.Length)
 		}
