@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -178,13 +179,7 @@ func TestRunRecords(t *testing.T) {
 
 func sha256Hex(t *testing.T, p string) string {
 	sum := fileSum(t, p)
-	const hexd = "0123456789abcdef"
-	var b strings.Builder
-	for _, c := range sum {
-		b.WriteByte(hexd[c>>4])
-		b.WriteByte(hexd[c&15])
-	}
-	return b.String()
+	return hex.EncodeToString(sum[:])
 }
 
 // TestOneSourceNoRecord: one source goes into OUTDIR itself, which then
@@ -540,7 +535,7 @@ func TestContinueSession(t *testing.T) {
 	}
 	rec, err := imager.ReadRecord(volDir)
 	sum := sha256.Sum256(data)
-	if err != nil || rec.Result != imager.ResultOK || len(rec.Runs) != 2 || rec.Hashes["sha256"] != hexOf(sum[:]) {
+	if err != nil || rec.Result != imager.ResultOK || len(rec.Runs) != 2 || rec.Hashes["sha256"] != hex.EncodeToString(sum[:]) {
 		t.Fatalf("resumed volume: %v result %s runs %d", err, rec.Result, len(rec.Runs))
 	}
 	if _, err := imager.ReadSession(s1.Dir); err != nil {
@@ -549,15 +544,6 @@ func TestContinueSession(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s1.Dir, "session-run1.json")); err != nil {
 		t.Errorf("the cut-off run's record was not kept: %v", err)
 	}
-}
-
-func hexOf(b []byte) string {
-	const h = "0123456789abcdef"
-	out := make([]byte, 2*len(b))
-	for i, c := range b {
-		out[2*i], out[2*i+1] = h[c>>4], h[c&15]
-	}
-	return string(out)
 }
 
 // stuck blocks every read for ever, deaf to cancellation: a device (or a

@@ -22,10 +22,6 @@ type skipUnreadable struct {
 // there instead): what verification compares, and what a resume compares
 // with the image already on the target.
 func SkipUnreadable(r io.ReaderAt, bad []imager.BadRange, sectorSize int) io.ReaderAt {
-	return newSkipUnreadable(r, bad, sectorSize)
-}
-
-func newSkipUnreadable(r io.ReaderAt, bad []imager.BadRange, sectorSize int) io.ReaderAt {
 	if len(bad) == 0 {
 		return r
 	}

@@ -37,7 +37,7 @@ func TestSkipUnreadable(t *testing.T) {
 	for _, r := range rec {
 		clear(want[r.LBA*512 : (r.LBA+r.Count)*512])
 	}
-	r := newSkipUnreadable(src, rec, 512)
+	r := SkipUnreadable(src, rec, 512)
 	for _, c := range []struct{ off, n int64 }{{0, 64 << 10}, {0, 512}, {3 * 512, 512}, {1000, 5000}, {40*512 - 10, 20}, {127 * 512, 512}, {126 * 512, 1024}, {60 << 10, 4 << 10}} {
 		p := make([]byte, c.n)
 		for i := range p {

@@ -178,7 +178,7 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 	if o.Source != nil {
 		// What the acquisition recorded as unreadable is not re-read: the
 		// image holds zeros there (v.NotReread says which ranges).
-		opt.Name, opt.Source, opt.Compare = o.SourceName, newSkipUnreadable(o.Source, rec.Unreadable, opt.SectorSize), img
+		opt.Name, opt.Source, opt.Compare = o.SourceName, SkipUnreadable(o.Source, rec.Unreadable, opt.SectorSize), img
 		v.NotReread = rec.Unreadable
 	} else {
 		opt.Name, opt.Source = filepath.Join(dir, rec.Image.Files[0]), img

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -100,13 +101,8 @@ func TestInProgressRecordIsTruthful(t *testing.T) {
 }
 
 func sha256hex(b []byte) string {
-	s := sha256.Sum256(b)
-	const h = "0123456789abcdef"
-	out := make([]byte, 64)
-	for i, c := range s {
-		out[2*i], out[2*i+1] = h[c>>4], h[c&15]
-	}
-	return string(out)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // badReader fails reads touching its bad sectors and counts them after
