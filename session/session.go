@@ -137,12 +137,6 @@ type Continuation struct {
 	Record *imager.Session // its session.json as the cut-off run left it
 }
 
-// Resumable says whether dir holds an acquisition that acquire.Resume can
-// continue (nil), and why not otherwise.
-func Resumable(dir string) error {
-	_, err := acquire.Resumable(dir)
-	return err
-}
 
 // Job is one source of a session.
 type Job struct {
@@ -182,7 +176,7 @@ func (s *Session) continued(src *Source, id string) (imager.SessionSource, bool)
 			continue
 		}
 		dir := filepath.Join(s.Dir, id)
-		switch err := Resumable(dir); {
+		switch _, err := acquire.Resumable(dir); {
 		case old.OK:
 			return old, true
 		case err == nil:
@@ -535,11 +529,9 @@ const (
 func (j *Job) pending() imager.SessionSource {
 	in := j.Source.Info
 	return imager.SessionSource{Device: j.Req.Source, ID: j.ID, Size: in.Size, Model: in.Model, Serial: in.Serial,
-		ReadOnly: in.ReadOnly || in.Kind == disk.KindFile || j.Source.Volume != nil, Outdir: j.outdir(),
+		ReadOnly: in.ReadOnly || in.Kind == disk.KindFile || j.Source.Volume != nil, Outdir: j.ID,
 		PartTable: in.PartTable, Partitions: partitionLayout(in), Result: "not started", Verified: "not run"}
 }
-
-func (j *Job) outdir() string { return j.ID }
 
 // Run runs the jobs, Plan.Jobs at a time, reporting to obs, rewriting the
 // session record after each job, and writes the final record. A panic in a

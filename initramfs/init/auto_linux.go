@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -209,8 +208,6 @@ func (w consoleWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
-var _ io.Writer = consoleWriter{}
 
 // openTarget finds the target (waiting cfg.Wait seconds), records it, and
 // refuses one on our boot medium. It returns the devices seen and the boot
