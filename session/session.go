@@ -137,7 +137,6 @@ type Continuation struct {
 	Record *imager.Session // its session.json as the cut-off run left it
 }
 
-
 // Job is one source of a session.
 type Job struct {
 	Source Source
