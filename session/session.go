@@ -355,7 +355,7 @@ func (s *Session) job(src Source, id string) (*Job, error) {
 		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
 		SyncEvery: p.SyncEvery,
 	}
-	if p.Format == "split" || p.Format == "raw" {
+	if p.Format == "split" { // New made a raw image with pieces "split"
 		r.Split = p.Split
 	}
 	for _, m := range p.Mirrors {
