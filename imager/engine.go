@@ -48,9 +48,17 @@ type Options struct {
 	// up to the first difference and computed separately from there on.
 	Compare io.ReaderAt
 
-	BufferSize    int           // bytes per read; DefaultBufferSize when 0 (rounded to the sector)
-	Buffers       int           // buffers in the pool; DefaultBuffers when 0
-	Retries       int           // re-reads of a failing sector; DefaultRetries when 0, none when < 0
+	BufferSize int // bytes per read; DefaultBufferSize when 0 (rounded to the sector)
+	Buffers    int // buffers in the pool; DefaultBuffers when 0
+	Retries    int // re-reads of a failing sector; DefaultRetries when 0, none when < 0
+	// RescueTime bounds the rescue of what failed: the passes after the
+	// copy pass, or the time spent narrowing failures down in the stream
+	// (E01). What is left stays zero-filled, in the map. 0: no limit.
+	RescueTime time.Duration
+	// SlowRead: a copy-pass read slower than this (rescue after copying
+	// only) is kept but makes the pass skip ahead. DefaultSlowRead when 0,
+	// never when < 0.
+	SlowRead      time.Duration
 	Phase         string        // PhaseAcquire when empty
 	Emit          Emitter       // progress and error events
 	ProgressEvery time.Duration // 500 ms when 0
@@ -116,6 +124,7 @@ type Result struct {
 	Parts      []Piece // PartSize windows, every algorithm
 	Sinks      []SinkResult
 	Unreadable []BadRange
+	Rescue     *RescueReport // when rescue passes ran
 	Started    time.Time
 	// Duration is the imaging time: from the start of the pass until every
 	// buffer was hashed and written and the sinks were finished (flushed,
@@ -141,6 +150,7 @@ type buffer struct {
 	cmp    []byte // compare stream, same length
 	same   bool
 	prefix bool // read back from Resume.Prefix: hashed, not written again
+	snap   bool // the hashers keep their state before this buffer (rescue re-hash)
 	off    int64
 	refs   atomic.Int32
 	mem    []byte
@@ -161,6 +171,20 @@ type engine struct {
 	pieces     *pieceConsumer
 	cpMu       sync.Mutex
 	cpBytes    int64 // stream bytes the last checkpoint reported
+
+	// Rescue (rescue.go).
+	deferred     bool // rescue after the copy pass: every sink a Patcher
+	skipTo       int64
+	skipStep     int64
+	skipWhy      string
+	snapAt       atomic.Int64  // stream offset of the buffer flagged snap; -1 before
+	spent        time.Duration // in-stream rescue time so far
+	pendingRetry []BadRange    // set aside, not yet reported
+	lastEvents   time.Time
+	report       *RescueReport
+	rescuing     atomic.Bool
+	rescueAll    atomic.Int64 // rescue progress: the bytes to deal with…
+	rehashLeft   atomic.Int64 // …and, while re-hashing, those left to hash (else -1)
 }
 
 // Run performs one pass: read, hash, write to the sinks, and (when the pass
@@ -171,7 +195,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Started: time.Now(), FirstDifference: -1, Sinks: make([]SinkResult, len(o.Sinks))}
-	e := &engine{o: o}
+	e := &engine{o: o, deferred: o.deferredRescue()}
+	e.snapAt.Store(-1)
+	e.rehashLeft.Store(-1)
 	if o.Resume != nil {
 		e.bad = append([]BadRange(nil), o.Resume.Unreadable...)
 		e.cpBytes = o.Resume.Offset
@@ -187,6 +213,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	err := Safely("imaging of "+o.Name, func() error { return e.run(res) })
 	prog.stop()
 	res.Unreadable = e.bad
+	res.Rescue = e.report
 	if err == nil {
 		final := Final{Hashes: res.Hashes, Unreadable: e.bad, SectorSize: o.SectorSize, Size: res.Size}
 		for i, s := range o.Sinks {
@@ -257,6 +284,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Phase == "" {
 		o.Phase = PhaseAcquire
+	}
+	if o.SlowRead == 0 {
+		o.SlowRead = DefaultSlowRead
 	}
 	if o.ProgressEvery == 0 {
 		o.ProgressEvery = 500 * time.Millisecond
@@ -360,6 +390,19 @@ func (e *engine) run(res *Result) error {
 	if cause := context.Cause(e.ctx); cause != nil && readErr == nil {
 		readErr = cause
 	}
+	if readErr == nil && e.deferred && e.unread() > 0 {
+		// Every buffer is hashed and written: the sinks are idle and the
+		// rescue writes what it recovers into place.
+		recovered, err := e.rescuePasses()
+		if err == nil && recovered > 0 {
+			var hcs []*hashConsumer
+			for _, alg := range o.Hashes {
+				hcs = append(hcs, hashers[alg])
+			}
+			err = e.rehash(hcs, []*pieceConsumer{pieces, parts})
+		}
+		readErr = err
+	}
 	for i, sc := range sinks {
 		res.Sinks[i] = SinkResult{Bytes: sc.n, Err: sc.err}
 	}
@@ -451,6 +494,14 @@ func (p *progress) emit(now time.Time, n int64) {
 	if o.Emit == nil {
 		return
 	}
+	if p.e.rescuing.Load() {
+		all, left := p.e.rescueAll.Load(), p.e.rehashLeft.Load()
+		if left < 0 {
+			left = p.e.unread()
+		}
+		o.Emit.emit(Event{Kind: EventProgress, Phase: PhaseRescue, Source: o.Name, Bytes: max(0, all-left), Total: all, ETA: ETAUnknown, Time: now})
+		return
+	}
 	p.w.Add(now, n)
 	phase := o.Phase
 	if o.Resume != nil && n < o.Resume.Offset {
@@ -475,15 +526,20 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		}
 		b.data = b.mem[:n]
 		b.off = off
-		b.prefix = false
+		b.prefix, b.snap = false, false
 		if r := o.Resume; r != nil && off < r.Offset {
 			// The image already on the target, up to the resume point.
 			b.data = b.mem[:min(n, r.Offset-off)]
 			n = int64(len(b.data))
 			b.prefix = true
-			if err := e.readRegion(b.data, off, r.Prefix, false); err != nil {
+			if err := e.readRegion(b.data, off, r.Prefix); err != nil {
 				e.pool <- b
 				return fmt.Errorf("read back the image on the target at byte %d: %w", off, err)
+			}
+			if e.deferred && e.snapAt.Load() < 0 && unreadIn(r.Unreadable, off, n, int64(o.SectorSize)) {
+				// An area an earlier run left for the rescue: it goes on.
+				b.snap = true
+				e.snapAt.Store(off)
 			}
 		} else {
 			if r := o.Resume; r != nil && off == r.Offset {
@@ -492,7 +548,13 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 					return err
 				}
 			}
-			if err := e.readRegion(b.data, off, o.Source, true); err != nil {
+			if off < e.skipTo {
+				// Skipped past trouble: zeros for now, rescued later.
+				b.data = b.mem[:min(n, e.skipTo-off)]
+				n = int64(len(b.data))
+				clear(b.data)
+				e.setAside(b, off, n, StateNonTried, e.skipWhy)
+			} else if err := e.readSource(b); err != nil {
 				e.pool <- b
 				return err
 			}
@@ -503,7 +565,7 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		b.same = true
 		if o.Compare != nil {
 			b.cmp = b.cmem[:n]
-			if err := e.readRegion(b.cmp, off, o.Compare, false); err != nil {
+			if err := e.readRegion(b.cmp, off, o.Compare); err != nil {
 				e.pool <- b
 				return fmt.Errorf("read image at byte %d: %w", off, err)
 			}
@@ -531,10 +593,22 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		off += n
 		res.Size = off
 	}
+	e.flushEvents(true)
 	if r := o.Resume; r != nil && r.Offset >= o.Size {
 		return e.resumeCheck() // everything was on the target already
 	}
 	return nil
+}
+
+// unreadIn says whether bytes [off, off+n) hold a range of the map not
+// read yet.
+func unreadIn(m []BadRange, off, n, ss int64) bool {
+	for _, r := range m {
+		if r.State != "" && r.LBA*ss < off+n && (r.LBA+r.Count)*ss > off {
+			return true
+		}
+	}
+	return false
 }
 
 // resumeCheck waits until every consumer is through the prefix read back
@@ -558,48 +632,17 @@ func (e *engine) resumeCheck() error {
 	return r.Check(pieces)
 }
 
-// readRegion fills p from src at off. With rescue set, a failing read is split
-// into smaller pieces down to the logical sector; a sector that fails every
-// retry is zero-filled and recorded. Without rescue (image read-back) any read
-// error is returned.
-func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt, rescue bool) error {
+// readRegion fills p from src at off, for reads that are not rescued
+// (the image read back, the compared stream): any read error is returned.
+func (e *engine) readRegion(p []byte, off int64, src io.ReaderAt) error {
 	n, err := src.ReadAt(p, off)
 	if err == nil || (n == len(p) && errors.Is(err, io.EOF)) {
 		return nil
 	}
-	if cerr := context.Cause(e.ctx); cerr != nil {
-		return cerr
+	if ferr := e.fatalRead(off, n, err, src); ferr != nil {
+		return ferr
 	}
-	if gone(err) {
-		return e.vanished(off, err)
-	}
-	if why := absent(src); why != nil {
-		return e.vanished(off+int64(n), why) // a removed disk reads as empty, or fails with EIO
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s ended at byte %d, short of its recorded size %d: %w", e.o.Name, off+int64(n), e.o.Size, err)
-	}
-	if !rescue {
-		return err
-	}
-	err = e.rescue(p, off, src, err)
-	e.reportBad()
 	return err
-}
-
-// reportBad emits one unreadable event per range the rescue of a region
-// gave up on — merged, not one per sector: an 8 MiB bad region is a few
-// lines on a console, not 16384.
-func (e *engine) reportBad() {
-	e.badMu.Lock()
-	pending := e.pendingBad
-	e.pendingBad = nil
-	e.badMu.Unlock()
-	for _, r := range pending {
-		r := r
-		e.o.Emit.emit(Event{Kind: EventUnreadable, Phase: e.o.Phase, Source: e.o.Name, Total: e.o.Size,
-			Bytes: r.LBA * int64(e.o.SectorSize), Bad: &r})
-	}
 }
 
 // absent asks a source that can tell (disk.Source) whether it is still
@@ -658,8 +701,9 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 		return nil
 	}
 	count := (int64(len(p)) + ss - 1) / ss
-	e.o.Emit.emit(Event{Kind: EventRetry, Phase: e.o.Phase, Source: e.o.Name, Bytes: off, Total: e.o.Size,
-		Bad: &BadRange{LBA: lba, Count: count, Error: errText(err)}})
+	e.badMu.Lock()
+	e.pendingRetry = mergeBad(e.pendingRetry, BadRange{LBA: lba, Count: count, Error: errText(err)})
+	e.badMu.Unlock()
 	step := (count + 7) / 8 * ss
 	for o := int64(0); o < int64(len(p)); o += step {
 		if cerr := context.Cause(e.ctx); cerr != nil {
@@ -705,7 +749,7 @@ func (e *engine) addBad(r BadRange) {
 // mergeBad appends r to l, extending the last range when r continues it
 // with the same error.
 func mergeBad(l []BadRange, r BadRange) []BadRange {
-	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error {
+	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error && l[k].State == r.State {
 		l[k].Count += r.Count
 		return l
 	}
@@ -718,9 +762,14 @@ type hashConsumer struct {
 	hashers Hashers
 	compare bool
 	err     error
+	snap    hash.Hash // state before the buffer flagged snap
+	snapErr error
 }
 
 func (c *hashConsumer) consume(b *buffer) error {
+	if b.snap {
+		c.save()
+	}
 	if c.compare && !b.same && c.h2 == nil && c.err == nil {
 		// First difference: the compared stream's hash forks off here.
 		h2, err := c.hashers.cloneHash(c.alg, c.h)
@@ -746,6 +795,7 @@ type pieceConsumer struct {
 	filled  int64
 	mu      sync.Mutex // guards out: checkpoints read it from a sink's goroutine
 	out     []Piece
+	snap    *pieceSnap // state before the buffer flagged snap
 }
 
 // done is a copy of the pieces finished so far.
@@ -756,6 +806,9 @@ func (c *pieceConsumer) done() []Piece {
 }
 
 func (c *pieceConsumer) consume(b *buffer) error {
+	if b.snap {
+		c.save()
+	}
 	p := b.data
 	for len(p) > 0 {
 		if c.cur == nil {
@@ -857,6 +910,14 @@ func (e *engine) checkpoint() error {
 		return nil
 	}
 	e.cpBytes = n
+	return e.o.Checkpoint(e.checkpointAt(n))
+}
+
+// checkpointAt is the checkpoint for n durable stream bytes: the map
+// before them and the pieces that end by them — but none from the first
+// area set aside for the rescue on, whose bytes the rescue may still
+// write: a resume goes on from there.
+func (e *engine) checkpointAt(n int64) Checkpoint {
 	var bad []BadRange
 	e.badMu.Lock()
 	for _, r := range e.bad {
@@ -865,15 +926,19 @@ func (e *engine) checkpoint() error {
 		}
 	}
 	e.badMu.Unlock()
+	limit := n
+	if s := e.snapAt.Load(); s >= 0 && s < limit {
+		limit = s
+	}
 	var pieces []Piece
 	if e.pieces != nil {
 		for _, p := range e.pieces.done() {
-			if p.Offset+p.Length <= n {
+			if p.Offset+p.Length <= limit {
 				pieces = append(pieces, p)
 			}
 		}
 	}
-	return e.o.Checkpoint(Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now()})
+	return Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now()}
 }
 
 // consumerName says which consumer of a pass crashed.

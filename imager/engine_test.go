@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zeebo/blake3"
 )
@@ -55,7 +56,24 @@ type faultySource struct {
 	gone    bool
 	mu      sync.Mutex
 	reads   int
+	failed  int
 	flaky   map[int64]int // LBA → failures before it reads
+	// badDelay is how long a failing read takes (a real drive retries
+	// inside for seconds); deadFrom > 0: every read touching a byte from
+	// there on fails with EIO (a dead drive that is still attached);
+	// slow reads of bytes in [slowFrom, slowTo) take slowDelay.
+	badDelay         time.Duration
+	deadFrom         int64
+	slowFrom, slowTo int64
+	slowDelay        time.Duration
+}
+
+func (f *faultySource) fail(off int64) (int, error) {
+	f.mu.Lock()
+	f.failed++
+	f.mu.Unlock()
+	time.Sleep(f.badDelay)
+	return 0, fmt.Errorf("read at %d: %w", off, syscall.EIO)
 }
 
 func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
@@ -73,17 +91,23 @@ func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
 		return 0, errors.New("EOF-ish")
 	}
 	end := min(off+int64(len(p)), int64(len(f.data)))
+	if f.deadFrom > 0 && end > f.deadFrom {
+		return f.fail(off)
+	}
 	for lba := off / f.ss; lba*f.ss < end; lba++ {
 		if f.bad[lba] {
-			return 0, fmt.Errorf("read at %d: %w", off, syscall.EIO)
+			return f.fail(off)
 		}
 		f.mu.Lock()
 		if f.flaky[lba] > 0 {
 			f.flaky[lba]--
 			f.mu.Unlock()
-			return 0, fmt.Errorf("read at %d: %w", off, syscall.EIO)
+			return f.fail(off)
 		}
 		f.mu.Unlock()
+	}
+	if off < f.slowTo && end > f.slowFrom {
+		time.Sleep(f.slowDelay)
 	}
 	n := copy(p, f.data[off:end])
 	if n < len(p) {
@@ -154,10 +178,10 @@ func TestRunBadSectors(t *testing.T) {
 		bad  []int64
 		want []BadRange
 	}{
-		{"one sector", 1 << 20, []int64{100}, []BadRange{{100, 1, ""}}},
-		{"first and last", 1 << 20, []int64{0, 2047}, []BadRange{{0, 1, ""}, {2047, 1, ""}}},
-		{"run across buffers", 1 << 20, []int64{126, 127, 128, 129, 130}, []BadRange{{126, 5, ""}}},
-		{"scattered", 3<<20 + 1024, []int64{7, 9, 4000, 4001, 6145}, []BadRange{{7, 1, ""}, {9, 1, ""}, {4000, 2, ""}, {6145, 1, ""}}},
+		{"one sector", 1 << 20, []int64{100}, []BadRange{{100, 1, "", ""}}},
+		{"first and last", 1 << 20, []int64{0, 2047}, []BadRange{{0, 1, "", ""}, {2047, 1, "", ""}}},
+		{"run across buffers", 1 << 20, []int64{126, 127, 128, 129, 130}, []BadRange{{126, 5, "", ""}}},
+		{"scattered", 3<<20 + 1024, []int64{7, 9, 4000, 4001, 6145}, []BadRange{{7, 1, "", ""}, {9, 1, "", ""}, {4000, 2, "", ""}, {6145, 1, "", ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := testData(7, tc.size)

@@ -12,8 +12,11 @@ const (
 	EventStart      EventKind = "start"      // a phase begins: Total is known
 	EventProgress   EventKind = "progress"   // periodic: Bytes (done: hashed and written), Rate, ETA
 	EventUnreadable EventKind = "unreadable" // Bad holds the range given up on
-	EventRetry      EventKind = "retry"      // a read failed; the region is re-read in smaller pieces
-	EventDone       EventKind = "done"       // the phase ended (Err set when it failed)
+	EventRetry      EventKind = "retry"      // a read failed; Bad is set aside for the rescue (State set) or re-read in smaller pieces now
+	// EventRescue: a rescue pass (Pass) starts, or ends (Done); Bytes is
+	// what is still not read. Err says the time limit stopped the rescue.
+	EventRescue EventKind = "rescue"
+	EventDone   EventKind = "done" // the phase ended (Err set when it failed)
 	// EventResumed: a resumed acquisition goes on at byte Bytes of Total;
 	// the image before it is read back from the target and checked.
 	EventResumed EventKind = "resumed"
@@ -27,6 +30,10 @@ const (
 	// the target (up to the resume point) to re-establish its hashes;
 	// progress events only, the pass itself is an acquisition.
 	PhaseResume = "resume"
+	// PhaseRescue is an acquisition's rescue passes, after its copy pass:
+	// progress events only; Bytes of Total are the bytes of the areas set
+	// aside that were dealt with.
+	PhaseRescue = "rescue"
 )
 
 // Event is everything the engine tells the outside world. It never prints.
@@ -36,10 +43,12 @@ type Event struct {
 	Source string        `json:"source,omitempty"`
 	Bytes  int64         `json:"bytes"`
 	Total  int64         `json:"total"`
-	Rate   float64       `json:"rate"`          // bytes per second over the last RateWindow span
-	ETA    time.Duration `json:"-"`             // remaining time at Rate, whole seconds; ETAUnknown (< 0) when no progress was seen
-	Bad    *BadRange     `json:"bad,omitempty"` // for unreadable and retry
-	Err    error         `json:"-"`             // for done
+	Rate   float64       `json:"rate"`           // bytes per second over the last RateWindow span
+	ETA    time.Duration `json:"-"`              // remaining time at Rate, whole seconds; ETAUnknown (< 0) when no progress was seen
+	Bad    *BadRange     `json:"bad,omitempty"`  // for unreadable and retry
+	Pass   string        `json:"pass,omitempty"` // for rescue
+	Done   bool          `json:"done,omitempty"` // for rescue: the pass ended
+	Err    error         `json:"-"`              // for done
 	Time   time.Time     `json:"-"`
 }
 

@@ -20,7 +20,8 @@ type RawSink struct {
 	inFile    int64
 	files     []string
 	written   int64
-	mu        sync.Mutex // guards files: Files is asked from other goroutines (checkpoints)
+	mu        sync.Mutex       // guards files: Files is asked from other goroutines (checkpoints)
+	patch     map[int]*os.File // pieces opened to rewrite rescued areas (WriteAt) and read them back
 }
 
 // NewRawSink prepares a raw sink; files are created on the first Write
@@ -88,6 +89,9 @@ func (s *RawSink) Write(p []byte) (int, error) {
 
 // Finish fsyncs and closes the last piece and the directory.
 func (s *RawSink) Finish(Final) error {
+	if err := s.closePatch(); err != nil {
+		return err
+	}
 	if s.f == nil && len(s.files) == 0 {
 		if err := s.next(); err != nil { // empty source: an empty image file
 			return err
@@ -104,12 +108,86 @@ func (s *RawSink) Finish(Final) error {
 
 // Abort closes (synced) what was written, keeping it.
 func (s *RawSink) Abort() error {
+	perr := s.closePatch()
 	if s.f == nil {
-		return nil
+		return perr
 	}
 	err := closeSynced(s.f)
 	s.f = nil
-	return errors.Join(err, SyncDir(s.dir))
+	return errors.Join(perr, err, SyncDir(s.dir))
+}
+
+// WriteAt rewrites bytes the sink already took (Write): a rescued area,
+// zero-filled when it was first written. It never writes past them.
+func (s *RawSink) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > s.written {
+		return 0, fmt.Errorf("rewrite image bytes %d–%d: only %d bytes were written", off, off+int64(len(p)), s.written)
+	}
+	return s.at(p, off, func(f *os.File, p []byte, off int64) (int, error) { return f.WriteAt(p, off) })
+}
+
+// ReadAt reads back what the sink wrote (with any rewrites).
+func (s *RawSink) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > s.written {
+		return 0, fmt.Errorf("read image bytes %d–%d back: only %d bytes were written: %w", off, off+int64(len(p)), s.written, io.EOF)
+	}
+	return s.at(p, off, func(f *os.File, p []byte, off int64) (int, error) { return f.ReadAt(p, off) })
+}
+
+// at runs op on the pieces that hold p at stream offset off.
+func (s *RawSink) at(p []byte, off int64, op func(*os.File, []byte, int64) (int, error)) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		i, in := 0, off
+		chunk := p
+		if s.split > 0 {
+			i, in = int(off/s.split), off%s.split
+			chunk = chunk[:min(int64(len(chunk)), s.split-in)]
+		}
+		f, err := s.patchFile(i)
+		if err != nil {
+			return total, err
+		}
+		n, err := op(f, chunk, in)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("%s at byte %d: %w", f.Name(), in+int64(n), err)
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return total, nil
+}
+
+func (s *RawSink) patchFile(i int) (*os.File, error) {
+	if f := s.patch[i]; f != nil {
+		return f, nil
+	}
+	s.mu.Lock()
+	if i >= len(s.files) {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("image piece %d was not written", i+1)
+	}
+	name := s.files[i]
+	s.mu.Unlock()
+	f, err := os.OpenFile(name, os.O_RDWR, 0) // an existing piece: never created here
+	if err != nil {
+		return nil, fmt.Errorf("open image piece to rewrite a rescued area: %w", err)
+	}
+	if s.patch == nil {
+		s.patch = map[int]*os.File{}
+	}
+	s.patch[i] = f
+	return f, nil
+}
+
+// closePatch fsyncs and closes the pieces opened by WriteAt/ReadAt.
+func (s *RawSink) closePatch() error {
+	var errs []error
+	for i, f := range s.patch {
+		errs = append(errs, closeSynced(f))
+		delete(s.patch, i)
+	}
+	return errors.Join(errs...)
 }
 
 func (s *RawSink) Files() []string {
@@ -124,6 +202,11 @@ func (s *RawSink) Files() []string {
 // has gone (unplugged, I/O errors on writeback) fails here, not silently in
 // the page cache.
 func (s *RawSink) Sync() error {
+	for _, f := range s.patch {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", f.Name(), err)
+		}
+	}
 	if s.f != nil {
 		if err := s.f.Sync(); err != nil { // the file grows: its size must be synced too
 			return fmt.Errorf("sync %s: %w", s.f.Name(), err)

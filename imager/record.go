@@ -56,6 +56,10 @@ type Record struct {
 	// target at the start and at the end. Absent for one uninterrupted run.
 	// Additive.
 	Runs []RunRecord `json:"runs,omitempty"`
+	// Rescue says what the rescue passes did when reads failed (raw
+	// images); the map itself is Unreadable, each range with the state
+	// the rescue left it in. Additive.
+	Rescue *RescueReport `json:"rescue,omitempty"`
 }
 
 // DurablePieces are the record's whole pieces (windows of Image.PieceSize)
@@ -475,9 +479,39 @@ func (r *Record) Text() string {
 		for _, u := range r.Unreadable {
 			n += u.Count
 		}
-		fmt.Fprintf(&b, "%d sector(s) in %d range(s), zero-filled in the image\n", n, len(r.Unreadable))
+		var unread int64
 		for _, u := range r.Unreadable {
-			fmt.Fprintf(&b, "  LBA %d-%d (%d sectors): %s\n", u.LBA, u.LBA+u.Count-1, u.Count, u.Error)
+			if u.State != "" {
+				unread += u.Count
+			}
+		}
+		fmt.Fprintf(&b, "%d sector(s) in %d range(s), zero-filled in the image", n, len(r.Unreadable))
+		if unread > 0 {
+			fmt.Fprintf(&b, "; %d of them NOT READ (the rescue stopped before it reached them)", unread)
+		}
+		fmt.Fprintln(&b)
+		for _, u := range r.Unreadable {
+			state := ""
+			if u.State != "" {
+				state = " — NOT READ, " + u.State
+			}
+			fmt.Fprintf(&b, "  LBA %d-%d (%d sectors): %s%s\n", u.LBA, u.LBA+u.Count-1, u.Count, u.Error, state)
+		}
+	}
+	if rs := r.Rescue; rs != nil {
+		fmt.Fprintf(&b, "\nRescue of unreadable areas (retries %d", rs.Retries)
+		if rs.TimeLimitSec > 0 {
+			fmt.Fprintf(&b, ", time limit %s", time.Duration(rs.TimeLimitSec*float64(time.Second)))
+		}
+		fmt.Fprintf(&b, ")\n")
+		for _, p := range rs.Passes {
+			fmt.Fprintf(&b, "  %-9s %8.1f s  %d reads, %d failed, %d bytes recovered, %d bytes left unread\n", p.Pass, p.Seconds, p.Reads, p.Failed, p.Recovered, p.Left)
+		}
+		if rs.Stopped {
+			fmt.Fprintf(&b, "  STOPPED BY THE TIME LIMIT: the areas marked NOT READ above were not read\n")
+		}
+		if rs.RehashFrom >= 0 {
+			fmt.Fprintf(&b, "  Hashes re-made from the image on the target from byte %d on, after rescued bytes were written into it\n", rs.RehashFrom)
 		}
 	}
 	fmt.Fprintf(&b, "\nVerification\n------------\n")

@@ -6,6 +6,10 @@ type BadRange struct {
 	LBA   int64  `json:"lba"`   // first unreadable logical sector
 	Count int64  `json:"count"` // number of logical sectors
 	Error string `json:"error"` // the last error the kernel returned for it
+	// State is where the rescue left the range (StateNonTried,
+	// StateNonTrimmed, StateNonScraped: not fully read yet, zero-filled
+	// for now); empty for sectors that failed every read, retries included.
+	State string `json:"state,omitempty"`
 }
 
 // Final is what a Sink is told once the whole stream has been written.

@@ -107,6 +107,9 @@ type Plan struct {
 	// SyncEvery is the bytes between checkpoints of each in-progress
 	// acquisition record (0: the engine's default, 256 MiB or 30 s).
 	SyncEvery int64
+	// Rescue bounds the rescue of unreadable areas (retries, time limit,
+	// slow-read threshold).
+	Rescue imager.RescueSettings
 	// Stall and Grace bound a job that stops answering (DefaultStall,
 	// DefaultGrace when 0): see watch.
 	Stall, Grace time.Duration
@@ -353,7 +356,7 @@ func (s *Session) job(src Source, id string) (*Job, error) {
 		Source: src.Path, OutDir: out, Format: acquireFormat(p.Format), Hashes: p.Hashes,
 		SegmentSize: p.SegmentSize, PieceSize: p.PieceSize, Case: p.Case, NoVerify: !p.Verify,
 		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
-		SyncEvery: p.SyncEvery,
+		SyncEvery: p.SyncEvery, Rescue: p.Rescue,
 	}
 	if p.Format == "split" { // New made a raw image with pieces "split"
 		r.Split = p.Split

@@ -27,11 +27,18 @@ type Progress = session.Observer
 //	{"event":"start","source":P,"id":ID,"size":N}
 //	{"event":"progress","phase":"acquire"|"verify"|"resume","source":P,"bytes":N,"total":N,"rate":B_PER_S,"eta_s":S}
 //	{"event":"unreadable","phase":…,"source":P,"lba":N,"count":N,"error":T}
-//	{"event":"retry","phase":…,"source":P,"lba":N,"count":N,"error":T}
+//	{"event":"retry","phase":…,"source":P,"lba":N,"count":N,"error":T,"state":S}
+//	{"event":"rescue","phase":"acquire","source":P,"pass":NAME,"bytes":LEFT,"total":N,"done":true,"error":T}
 //	{"event":"resumed","source":P,"bytes":N,"total":N}   (a resumed acquisition goes on at byte N)
 //	{"event":"phase_done","phase":…,"source":P,"bytes":N,"error":T}
 //	{"event":"done","source":P,"id":ID,"result":R,"outdir":D,"error":T}
 //
+// Unreadable and retry lines are merged ranges, at most a batch a second.
+// A retry line with a state ("non-tried", "non-trimmed") is an area the
+// copy pass set aside for the rescue passes; a rescue line is a rescue
+// pass starting or ending ("done"), bytes the bytes not read yet; its
+// error says the time limit stopped the rescue. Phase "rescue" progress
+// counts the set-aside bytes dealt with.
 // "resume" is a resumed acquisition reading its image back from the target
 // up to the resume point. In progress lines bytes are hashed and written so far, rate is over the
 // last ~10 s (imager.RateWindow), eta_s is whole seconds rounded up: 0 only
@@ -49,6 +56,9 @@ type ProgressLine struct {
 	ETA    *int64 `json:"eta_s,omitempty"`
 	LBA    *int64 `json:"lba,omitempty"`
 	Count  *int64 `json:"count,omitempty"`
+	State  string `json:"state,omitempty"`
+	Pass   string `json:"pass,omitempty"`
+	Done   bool   `json:"done,omitempty"`
 	Result string `json:"result,omitempty"`
 	Outdir string `json:"outdir,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -99,7 +109,13 @@ func (j *jsonProgress) Event(ev imager.Event) {
 			Total: n64(ev.Total), Rate: n64(int64(ev.Rate)), ETA: n64(etaSeconds(ev.ETA))})
 	case imager.EventUnreadable, imager.EventRetry:
 		j.line(ProgressLine{Event: string(ev.Kind), Phase: ev.Phase, Source: ev.Source,
-			LBA: n64(ev.Bad.LBA), Count: n64(ev.Bad.Count), Error: ev.Bad.Error})
+			LBA: n64(ev.Bad.LBA), Count: n64(ev.Bad.Count), Error: ev.Bad.Error, State: ev.Bad.State})
+	case imager.EventRescue:
+		l := ProgressLine{Event: "rescue", Phase: ev.Phase, Source: ev.Source, Pass: ev.Pass, Bytes: n64(ev.Bytes), Total: n64(ev.Total), Done: ev.Done}
+		if ev.Err != nil {
+			l.Error = ev.Err.Error()
+		}
+		j.line(l)
 	case imager.EventResumed:
 		j.line(ProgressLine{Event: "resumed", Source: ev.Source, Bytes: n64(ev.Bytes), Total: n64(ev.Total)})
 	case imager.EventDone:
@@ -137,6 +153,9 @@ type jobState struct {
 	eta          time.Duration
 	bad          int64
 	lastLog      time.Time
+	// Ranges not yet printed: unreadable, and set aside for the rescue.
+	errs, setAside []imager.BadRange
+	lastErr        time.Time
 }
 
 type textProgress struct {
@@ -178,7 +197,9 @@ func (t *textProgress) Event(ev imager.Event) {
 				t.draw()
 				t.lastDraw = now
 			}
-		} else if now.Sub(j.lastLog) >= t.interval {
+		}
+		t.flushErrs(j, false)
+		if !t.tty && now.Sub(j.lastLog) >= t.interval {
 			j.lastLog = now
 			t.printf("%s: %s %s %s\n", now.UTC().Format("15:04:05"), j.id, j.phase, statusText(j))
 		}
@@ -186,9 +207,31 @@ func (t *textProgress) Event(ev imager.Event) {
 		t.printf("%s: %s resumes at byte %d of %d (%s): the image before it is read back from the target and checked against its record\n",
 			time.Now().UTC().Format("15:04:05"), j.id, ev.Bytes, ev.Total, imager.HumanBytes(ev.Bytes))
 	case imager.EventUnreadable:
-		j.bad += ev.Bad.Count
-		t.printf("%s: %s UNREADABLE LBA %d+%d: %s (zero-filled)\n", time.Now().UTC().Format("15:04:05"), j.id, ev.Bad.LBA, ev.Bad.Count, ev.Bad.Error)
+		if ev.Phase == imager.PhaseAcquire {
+			j.bad += ev.Bad.Count
+		}
+		j.errs = append(j.errs, *ev.Bad)
+		t.flushErrs(j, false)
+	case imager.EventRetry:
+		if ev.Bad != nil && ev.Bad.State != "" { // in-stream narrowing is not news; areas set aside are
+			j.setAside = append(j.setAside, *ev.Bad)
+			t.flushErrs(j, false)
+		}
+	case imager.EventRescue:
+		t.flushErrs(j, true)
+		now := time.Now().UTC().Format("15:04:05")
+		switch {
+		case ev.Err != nil:
+			t.printf("%s: %s rescue STOPPED in pass %s: %v\n", now, j.id, ev.Pass, ev.Err)
+		case ev.Pass == imager.PassRehash:
+			t.printf("%s: %s rescue: re-hashing the image from byte %d (rescued bytes were written into it)\n", now, j.id, ev.Total-ev.Bytes)
+		case ev.Done:
+			t.printf("%s: %s rescue: pass %s done, %s not read yet\n", now, j.id, ev.Pass, imager.HumanBytes(ev.Bytes))
+		default:
+			t.printf("%s: %s rescue: pass %s starts on %s not read yet\n", now, j.id, ev.Pass, imager.HumanBytes(ev.Bytes))
+		}
 	case imager.EventDone:
+		t.flushErrs(j, true)
 		if ev.Err != nil {
 			t.printf("%s: %s %s failed: %v\n", time.Now().UTC().Format("15:04:05"), j.id, ev.Phase, ev.Err)
 		}
@@ -198,6 +241,9 @@ func (t *textProgress) Event(ev imager.Event) {
 func (t *textProgress) JobDone(source, id, outdir, result string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if j := t.jobs[source]; j != nil {
+		t.flushErrs(j, true)
+	}
 	msg := fmt.Sprintf("%s: %s done: result %s, record in %s", time.Now().UTC().Format("15:04:05"), id, result, outdir)
 	if err != nil {
 		msg += fmt.Sprintf(" (%v)", err)
@@ -248,6 +294,47 @@ func (t *textProgress) draw() {
 	}
 	fmt.Fprintf(t.w, "\r\033[K%s", line)
 	t.drawn = true
+}
+
+// flushErrs prints what the job's unreadable and set-aside ranges add up
+// to since the last such line: one line each, at most every 10 s (1 s on a
+// terminal) unless forced — a failing drive is a few lines on a 115200-baud
+// console, not one per sector. The record lists every range.
+func (t *textProgress) flushErrs(j *jobState, force bool) {
+	every := 10 * time.Second
+	if t.tty {
+		every = time.Second
+	}
+	if len(j.errs)+len(j.setAside) == 0 || (!force && time.Since(j.lastErr) < every) {
+		return
+	}
+	j.lastErr = time.Now()
+	now := j.lastErr.UTC().Format("15:04:05")
+	if len(j.setAside) > 0 {
+		var n int64
+		for _, r := range j.setAside {
+			n += r.Count
+		}
+		t.printf("%s: %s read errors: %d area(s), %d sector(s) from LBA %d set aside for the rescue passes (%s)\n",
+			now, j.id, len(j.setAside), n, j.setAside[0].LBA, j.setAside[0].Error)
+		j.setAside = nil
+	}
+	if len(j.errs) > 0 {
+		var n int64
+		var list []string
+		for i, r := range j.errs {
+			n += r.Count
+			if i < 4 {
+				list = append(list, fmt.Sprintf("%d+%d", r.LBA, r.Count))
+			}
+		}
+		if len(j.errs) > 4 {
+			list = append(list, fmt.Sprintf("and %d more", len(j.errs)-4))
+		}
+		t.printf("%s: %s UNREADABLE %d sector(s) in %d range(s), LBA %s: %s (zero-filled)\n",
+			now, j.id, n, len(j.errs), strings.Join(list, ", "), j.errs[0].Error)
+		j.errs = nil
+	}
 }
 
 func statusText(j *jobState) string {

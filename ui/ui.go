@@ -105,6 +105,8 @@ type Config struct {
 	// Jobs is how many sources are imaged at the same time (coldimage.jobs
 	// on the appliance); 0: all of them.
 	Jobs int
+	// Rescue bounds the rescue of unreadable areas (the boot settings').
+	Rescue imager.RescueSettings
 
 	Actions  []Action // offered on the summary besides "image more"; default poweroff, reboot, shell
 	Mode     string   // recorded in session.json ("ui" when empty)

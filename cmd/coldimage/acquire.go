@@ -36,6 +36,7 @@ type acquireArgs struct {
 	mirrors      []string
 	members      []string
 	resume       bool // continue the acquisition in outdir
+	rescue       imager.RescueSettings
 }
 
 // syncEvery overrides the bytes between checkpoints of the in-progress
@@ -66,7 +67,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	s, err := session.New(session.Plan{
 		Mode: "host", Version: Version, Sources: srcs, Dir: a.outdir, Layout: session.OutDir, Mirrors: a.mirrors,
 		Case: a.caseInfo, Hashes: a.algs, Format: a.format, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
-		Verify: !a.noVerify, SyncEvery: syncEvery,
+		Verify: !a.noVerify, SyncEvery: syncEvery, Rescue: a.rescue,
 	})
 	if err != nil {
 		return err
@@ -110,6 +111,9 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	notes := fs.String("notes", "", "notes for the record")
 	noVerify := fs.Bool("no-verify", false, "skip re-reading source and image after acquisition")
 	jsonProgress := fs.Bool("json-progress", false, "report progress as JSON lines on stdout")
+	retries := fs.Int("retries", imager.DefaultRetries, "re-reads of each bad sector after the rescue passes (0: none)")
+	rescueTime := fs.Duration("rescue-time", 0, "bound on the rescue of unreadable areas after the copy pass, e.g. 30m (0: none; what is left is recorded as not read)")
+	slowRead := fs.Duration("slow-read", imager.DefaultSlowRead, "a read slower than this makes the copy pass skip ahead (its data is kept; skipped areas are read later; 0: never)")
 	resume := fs.Bool("resume", false, "continue the acquisition cut off or stopped in OUTDIR (its record's settings apply; SOURCE defaults to the recorded one)")
 	var mirrors []string
 	var members []string
@@ -132,8 +136,25 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	if err != nil {
 		return nil, err
 	}
+	if *retries < 0 {
+		return nil, usageError(fmt.Sprintf("--retries %d: want 0 or more", *retries))
+	}
+	if *rescueTime < 0 || *slowRead < 0 {
+		return nil, usageError("--rescue-time and --slow-read take a duration of 0 or more (e.g. 30m, 5s)")
+	}
+	rescue := imager.RescueSettings{Retries: *retries, Time: *rescueTime, SlowRead: *slowRead}
+	if *retries == 0 {
+		rescue.Retries = -1 // none
+	}
+	if *slowRead == 0 {
+		rescue.SlowRead = -1 // never
+	}
 	if *resume {
-		return resumeArgs(fs, pos, *noVerify, *jsonProgress)
+		a, err := resumeArgs(fs, pos, *noVerify, *jsonProgress)
+		if a != nil {
+			a.rescue = rescue
+		}
+		return a, err
 	}
 	if len(pos) < 2 {
 		fs.Usage()
@@ -182,7 +203,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		sources: pos[:len(pos)-1], outdir: pos[len(pos)-1],
 		format: *format, algs: algs, split: splitN, segment: segN, piece: pieceN,
 		caseInfo: imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
-		noVerify: *noVerify, jsonProgress: *jsonProgress, mirrors: mirrors, members: members,
+		noVerify: *noVerify, jsonProgress: *jsonProgress, mirrors: mirrors, members: members, rescue: rescue,
 	}, nil
 }
 
@@ -193,7 +214,7 @@ func resumeArgs(fs *flag.FlagSet, pos []string, noVerify, jsonProgress bool) (*a
 	var clash []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "resume", "no-verify", "json-progress", "member":
+		case "resume", "no-verify", "json-progress", "member", "retries", "rescue-time", "slow-read":
 		default:
 			clash = append(clash, "--"+f.Name)
 		}

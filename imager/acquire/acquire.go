@@ -39,6 +39,7 @@ type Request struct {
 	BufferSize  int
 	Buffers     int   // buffers in the engine's pool (0: the engine's default)
 	SyncEvery   int64 // bytes between checkpoints of the in-progress record (0: the engine's default)
+	Rescue      imager.RescueSettings
 }
 
 // Volume is a logical volume assembled in user space (a RAID volume): read
@@ -460,6 +461,7 @@ func engineOptions(r *Request, src reader, info disk.Info, sinks []imager.Sink, 
 	if r.Split > 0 {
 		opt.PartSize = r.Split
 	}
+	r.Rescue.Apply(&opt)
 	return opt
 }
 
@@ -480,6 +482,7 @@ func fillRecord(rec *imager.Record, res *imager.Result, piece int64) {
 	if rec.Unreadable == nil {
 		rec.Unreadable = []imager.BadRange{}
 	}
+	rec.Rescue = res.Rescue
 	rec.DurationSec = res.Duration.Seconds()
 	if rec.DurationSec > 0 {
 		rec.RateMBps = float64(res.Size) / 1e6 / rec.DurationSec

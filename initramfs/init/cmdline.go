@@ -5,6 +5,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
@@ -35,7 +36,10 @@ type Config struct {
 	PieceSize int64
 	// Resume: a session cut off on the target (power loss, crash) is
 	// continued by the unattended run (coldimage.resume, default 1).
-	Resume   bool
+	Resume bool
+	// Rescue bounds the rescue of unreadable areas: coldimage.retries,
+	// coldimage.rescue-time (e.g. 30m; default none), coldimage.slow-read.
+	Rescue   imager.RescueSettings
 	Wait     int // seconds to wait for the target to appear
 	Warnings []string
 }
@@ -172,6 +176,26 @@ func (c *Config) set(k, v string) {
 			c.PieceSize = n
 		default:
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.piece-size=%q: want 0 or a size of at least 1M; using the default", v))
+		}
+	case "retries":
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			c.Rescue.Retries = n
+			if n == 0 {
+				c.Rescue.Retries = -1 // none
+			}
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.retries=%q is not 0 or more; using %d", v, imager.DefaultRetries))
+		}
+	case "rescue-time", "slow-read":
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.%s=%q is not a duration such as 30m or 5s; using the default", strings.TrimPrefix(k, "coldimage."), v))
+			break
+		}
+		if strings.HasSuffix(k, "rescue-time") {
+			c.Rescue.Time = d
+		} else if c.Rescue.SlowRead = d; d == 0 {
+			c.Rescue.SlowRead = -1 // never
 		}
 	case "resume":
 		switch v {
