@@ -493,3 +493,67 @@ func sourceKey(root string, tags []string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// NBDServer is a read-only NBD server on a unix socket (Debian's nbdkit
+// with the failing-disk plugin in testdata/), serving a disk image whose
+// bad ranges fail slowly with EIO.
+type NBDServer struct {
+	Socket string
+	cmd    *exec.Cmd
+}
+
+// NBDOptions say how the served disk fails.
+type NBDOptions struct {
+	Bad       [][2]int64    // byte ranges [start, end) whose reads fail…
+	BadDelay  time.Duration // …after this long
+	ReadDelay time.Duration // every other read takes this long
+}
+
+// StartNBD serves img read-only on a new unix socket in dir, failing as o
+// says. The server's log goes to dir/nbdkit.log.
+func StartNBD(dir, img string, o NBDOptions) (*NBDServer, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	var ranges strings.Builder
+	for _, r := range o.Bad {
+		fmt.Fprintf(&ranges, "%d %d\n", r[0], r[1])
+	}
+	badFile := filepath.Join(dir, "bad-ranges.txt")
+	if err := os.WriteFile(badFile, []byte(ranges.String()), 0o644); err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(dir, "nbd.sock")
+	log, err := os.Create(filepath.Join(dir, "nbdkit.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd := exec.Command("nbdkit", "--foreground", "--readonly", "--unix", sock, "python",
+		filepath.Join(root, "qemu-tests", "testdata", "failing_disk.py"),
+		"file="+img, "bad="+badFile, fmt.Sprintf("delay=%g", o.BadDelay.Seconds()), fmt.Sprintf("readdelay=%g", o.ReadDelay.Seconds()))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start nbdkit (apt-get install nbdkit nbdkit-plugin-python): %w", err)
+	}
+	s := &NBDServer{Socket: sock, cmd: cmd}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Kill()
+			return nil, fmt.Errorf("nbdkit did not open %s within 20 s (see %s)", sock, log.Name())
+		}
+	}
+}
+
+// Kill stops the server at once, as a drive that dies does: the guest's
+// reads fail from then on.
+func (s *NBDServer) Kill() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}

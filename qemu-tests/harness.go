@@ -31,6 +31,9 @@ type Drive struct {
 	// BlkdebugConf, when set, puts QEMU's blkdebug error injector between
 	// the guest and File.
 	BlkdebugConf string
+	// NBD, when set, is the unix socket of an NBD server (StartNBD)
+	// serving the disk instead of File.
+	NBD string
 }
 
 // Config describes one guest.
@@ -89,6 +92,9 @@ func (c Config) Args(monSock string) []string {
 		file := "file=" + d.File
 		if d.BlkdebugConf != "" {
 			file = fmt.Sprintf("file.driver=blkdebug,file.config=%s,file.image.filename=%s", d.BlkdebugConf, d.File)
+		}
+		if d.NBD != "" {
+			file = "file.driver=nbd,file.server.type=unix,file.server.path=" + d.NBD
 		}
 		a = append(a, "-drive", fmt.Sprintf("if=none,id=%s,format=raw,cache=writeback,%s", id, file))
 		dev := "virtio-blk-pci"

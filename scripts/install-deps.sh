@@ -8,6 +8,7 @@ pkgs=(
 	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
 	dc3dd                            # benchmark baseline
 	qemu-system-x86 qemu-utils       # end-to-end tests
+	nbdkit nbdkit-plugin-python      # slow failing disks for the rescue tests (NBD into QEMU)
 	kmod busybox-static mdadm        # appliance/RAID fixture guests
 	zstd xz-utils                    # initramfs compression checks
 	time                             # /usr/bin/time for peak RSS in benchmarks
