@@ -94,7 +94,7 @@ func (c Config) Args(monSock string) []string {
 			file = fmt.Sprintf("file.driver=blkdebug,file.config=%s,file.image.filename=%s", d.BlkdebugConf, d.File)
 		}
 		if d.NBD != "" {
-			file = "file.driver=nbd,file.server.type=unix,file.server.path=" + d.NBD
+			file = "readonly=on,file.driver=nbd,file.server.type=unix,file.server.path=" + d.NBD // the server is read-only
 		}
 		a = append(a, "-drive", fmt.Sprintf("if=none,id=%s,format=raw,cache=writeback,%s", id, file))
 		dev := "virtio-blk-pci"

@@ -180,6 +180,11 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 		// image holds zeros there (v.NotReread says which ranges).
 		opt.Name, opt.Source, opt.Compare = o.SourceName, SkipUnreadable(o.Source, rec.Unreadable, opt.SectorSize), img
 		v.NotReread = rec.Unreadable
+		// A source failing now where the acquisition read it is not
+		// rescued again: its reads are narrowed down for at most
+		// SourceRescue, then skipped past (a dying disk must not hold
+		// the session for hours). The verdict is "not completed".
+		opt.RescueTime = SourceRescue
 	} else {
 		opt.Name, opt.Source = filepath.Join(dir, rec.Image.Files[0]), img
 		opt.Retries = -1
@@ -206,6 +211,9 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 		}
 	}
 	v.Image = imager.VerifyPart{Hashes: imageHashes, Match: equalHashes(imageHashes, rec.Hashes)}
+	if err := rereadFailed(v, res, opt.SectorSize); err != nil {
+		return res, err
+	}
 
 	// Name the first piece whose hash differs from the record: from the
 	// byte comparison when source and image differ, else from the piecewise
@@ -236,6 +244,33 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 		return res, fmt.Errorf("%w: %s hashes differ from the record in %s%s", ErrMismatch, what, dir, where)
 	}
 	return res, nil
+}
+
+// SourceRescue bounds the time verification spends narrowing down source
+// reads that fail on re-read.
+const SourceRescue = 30 * time.Second
+
+// rereadFailed is the verdict when the source could not be re-read where
+// the acquisition read it, and the image matches its record: not a
+// mismatch (nothing says the evidence changed where it could be read
+// before the first failure) but a verification that could not be
+// completed. A difference before the first failing sector is a mismatch.
+func rereadFailed(v *imager.Verification, res *imager.Result, sector int) error {
+	if v.Source == nil || len(res.Unreadable) == 0 || !v.Image.Match {
+		return nil
+	}
+	first := res.Unreadable[0].LBA * int64(sector)
+	if v.FirstDifference != nil && *v.FirstDifference < first {
+		return nil
+	}
+	var n int64
+	for _, u := range res.Unreadable {
+		n += u.Count
+	}
+	v.Status = imager.VerifyFailed
+	v.Error = fmt.Sprintf("the source could not be re-read: %d sector(s) in %d range(s) from LBA %d that the acquisition read; the image matches its record",
+		n, len(res.Unreadable), res.Unreadable[0].LBA)
+	return fmt.Errorf("%w: %s", ErrNotCompleted, v.Error)
 }
 
 func pieceAt(pieces []imager.Piece, off int64) *imager.Piece {

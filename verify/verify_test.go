@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/coldimage/coldimage/imager"
@@ -101,5 +102,38 @@ func flip(at int64) func(*testing.T, string) {
 		f.ReadAt(b, at)
 		b[0] ^= 0x80
 		f.WriteAt(b, at)
+	}
+}
+
+// TestRereadFailed: a source that fails on re-read where the acquisition
+// read it, with the image matching its record, is a verification not
+// completed — not a mismatch — unless source and image already differ
+// before the first failing sector.
+func TestRereadFailed(t *testing.T) {
+	five := int64(5 * 512)
+	hundred := int64(100 * 512)
+	for _, tc := range []struct {
+		name       string
+		unreadable []imager.BadRange
+		imageMatch bool
+		firstDiff  *int64
+		want       error
+	}{
+		{"nothing failed", nil, true, nil, nil},
+		{"failed, image matches", []imager.BadRange{{LBA: 10, Count: 8}}, true, &hundred, ErrNotCompleted},
+		{"failed, no difference seen", []imager.BadRange{{LBA: 10, Count: 8}}, true, nil, ErrNotCompleted},
+		{"difference before the failure", []imager.BadRange{{LBA: 10, Count: 8}}, true, &five, nil},
+		{"image does not match its record", []imager.BadRange{{LBA: 10, Count: 8}}, false, &hundred, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &imager.Verification{Source: &imager.VerifyPart{}, Image: imager.VerifyPart{Match: tc.imageMatch}, FirstDifference: tc.firstDiff}
+			err := rereadFailed(v, &imager.Result{Unreadable: tc.unreadable}, 512)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if err != nil && (v.Status != imager.VerifyFailed || !strings.Contains(v.Error, "could not be re-read")) {
+				t.Errorf("verification %q %q", v.Status, v.Error)
+			}
+		})
 	}
 }
