@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coldimage/coldimage/imager"
 )
@@ -135,6 +136,33 @@ func TestParseInterleaved(t *testing.T) {
 		pos, err := parseInterleaved(fs, tc.args, io.Discard)
 		if err != nil || !reflect.DeepEqual(pos, tc.wantPos) || *src != tc.wantSrc {
 			t.Errorf("%v: pos %v src %q err %v; want %v %q", tc.args, pos, *src, err, tc.wantPos, tc.wantSrc)
+		}
+	}
+}
+
+// TestRescueFlags: --retries, --rescue-time and --slow-read parse into the
+// rescue settings (0 meaning none/never), also with --resume; bad values
+// are usage errors naming the flag.
+func TestRescueFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want imager.RescueSettings
+	}{
+		{nil, imager.RescueSettings{Retries: imager.DefaultRetries, SlowRead: imager.DefaultSlowRead}},
+		{[]string{"--retries", "0", "--slow-read", "0"}, imager.RescueSettings{Retries: -1, SlowRead: -1}},
+		{[]string{"--retries", "5", "--rescue-time", "30m", "--slow-read", "2s"}, imager.RescueSettings{Retries: 5, Time: 30 * time.Minute, SlowRead: 2 * time.Second}},
+	} {
+		a, err := parseAcquireArgs(append(append([]string{}, tc.args...), "/dev/null", "out"), io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if a.rescue != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.args, a.rescue, tc.want)
+		}
+	}
+	for _, bad := range [][]string{{"--retries", "-1"}, {"--retries", "x"}, {"--rescue-time", "-5s"}, {"--rescue-time", "30"}, {"--slow-read", "soon"}} {
+		if _, err := parseAcquireArgs(append(bad, "/dev/null", "out"), io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("%q: %v (exit %d), want a usage error naming the flag", bad, err, exitCode(err))
 		}
 	}
 }

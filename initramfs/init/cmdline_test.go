@@ -3,6 +3,9 @@ package main
 import (
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 func TestParseCmdline(t *testing.T) {
@@ -36,6 +39,17 @@ func TestParseCmdline(t *testing.T) {
 		{"no pieces", "coldimage.piece-size=0 coldimage.resume=1", func(c *Config) { c.PieceSize = -1 }},
 		{"bad resume and piece size warn", "coldimage.resume=maybe coldimage.piece-size=4K", func(c *Config) {
 			c.Warnings = []string{`coldimage.resume="maybe" is not 1 or 0; resuming`, `coldimage.piece-size="4K": want 0 or a size of at least 1M; using the default`}
+		}},
+		{"rescue bounds", "coldimage.retries=0 coldimage.rescue-time=2h coldimage.slow-read=0", func(c *Config) {
+			c.Rescue = imager.RescueSettings{Retries: -1, Time: 2 * time.Hour, SlowRead: -1}
+		}},
+		{"rescue values", "coldimage.retries=4 coldimage.slow-read=1500ms", func(c *Config) {
+			c.Rescue = imager.RescueSettings{Retries: 4, SlowRead: 1500 * time.Millisecond}
+		}},
+		{"bad rescue values warn", "coldimage.retries=-2 coldimage.rescue-time=30 coldimage.slow-read=-1s", func(c *Config) {
+			c.Warnings = []string{`coldimage.retries="-2" is not 0 or more; using 2`,
+				`coldimage.rescue-time="30" is not a duration such as 30m or 5s; using the default`,
+				`coldimage.slow-read="-1s" is not a duration such as 30m or 5s; using the default`}
 		}},
 		{"bad values warn", "coldimage.raid=all coldimage.jobs=x coldimage.bogus=1", func(c *Config) {
 			c.Warnings = []string{`coldimage.raid="all" is not members|volumes|both; using both`, `coldimage.jobs="x" is not a positive number`, "unknown kernel parameter coldimage.bogus"}
