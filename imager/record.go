@@ -60,6 +60,20 @@ type Record struct {
 	// images); the map itself is Unreadable, each range with the state
 	// the rescue left it in. Additive.
 	Rescue *RescueReport `json:"rescue,omitempty"`
+	// DeviceSettings are kernel settings of the source's device changed
+	// for the acquisition (its command timeout) and whether they were put
+	// back. Additive.
+	DeviceSettings []DeviceSetting `json:"device_settings,omitempty"`
+}
+
+// DeviceSetting is a kernel setting of a source's device (a sysfs
+// attribute) changed for an acquisition: nothing sent to the medium.
+type DeviceSetting struct {
+	File     string `json:"file"`
+	Was      string `json:"was"`
+	Set      string `json:"set"`
+	Restored bool   `json:"restored"`
+	Error    string `json:"error,omitempty"` // why it was not put back
 }
 
 // DurablePieces are the record's whole pieces (windows of Image.PieceSize)
@@ -496,6 +510,16 @@ func (r *Record) Text() string {
 				state = " — NOT READ, " + u.State
 			}
 			fmt.Fprintf(&b, "  LBA %d-%d (%d sectors): %s%s\n", u.LBA, u.LBA+u.Count-1, u.Count, u.Error, state)
+		}
+	}
+	for _, d := range r.DeviceSettings {
+		switch {
+		case d.Set == "":
+			fmt.Fprintf(&b, "Device setting not changed: %s: %s\n", d.File, d.Error)
+		case d.Restored:
+			fmt.Fprintf(&b, "Device setting for the imaging: %s %s -> %s, put back afterwards\n", d.File, d.Was, d.Set)
+		default:
+			fmt.Fprintf(&b, "Device setting for the imaging: %s %s -> %s, NOT put back: %s\n", d.File, d.Was, d.Set, d.Error)
 		}
 	}
 	if rs := r.Rescue; rs != nil {

@@ -51,6 +51,10 @@ type RescueSettings struct {
 	Retries  int           // re-reads of a bad sector: DefaultRetries when 0, none when < 0
 	Time     time.Duration // bound on the rescue after the copy pass; 0: none
 	SlowRead time.Duration // DefaultSlowRead when 0, never when < 0
+	// DeviceTimeout is the source disk's command timeout for the
+	// acquisition (disk.LowerTimeout): disk.DefaultCommandTimeout when
+	// 0, left alone when < 0. Not an engine option.
+	DeviceTimeout time.Duration
 }
 
 // Apply sets the engine's options from s.

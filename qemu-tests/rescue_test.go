@@ -33,7 +33,11 @@ type rescueRecord struct {
 		} `json:"passes"`
 		Stopped bool `json:"stopped_by_time_limit"`
 	} `json:"rescue"`
-	DurationSec float64 `json:"duration_seconds"`
+	DurationSec    float64 `json:"duration_seconds"`
+	DeviceSettings []struct {
+		File, Was, Set string
+		Restored       bool
+	} `json:"device_settings"`
 }
 
 func needNBD(t *testing.T) {
@@ -229,7 +233,7 @@ func TestDeadSource(t *testing.T) {
 	}
 	hDead, hKeep := hashOf(t, dead), hashOf(t, keep)
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
-		Drives: []Drive{{NBD: nbd.Socket, Serial: "DEAD"}, {File: keep, Serial: "KEEP"}, {File: target, Serial: "TARGET"}},
+		Drives: []Drive{{NBD: nbd.Socket, Serial: "DEAD"}, {File: keep, Serial: "KEEP", Bus: "scsi"}, {File: target, Serial: "TARGET"}},
 		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=DEAD coldimage.hash=sha256 coldimage.rescue-time=30s"})
 	expect(t, v, `vd[a-z]_DEAD acquire\s+([2-9]\d)%`, 8*time.Minute)
 	nbd.Kill()
@@ -288,12 +292,16 @@ func TestDeadSource(t *testing.T) {
 		t.Errorf("%d console lines about the dead disk", len(lines))
 	}
 	var keepRec rescueRecord
-	kd, _ := filepath.Glob(filepath.Join(session, "vd?_KEEP"))
+	kd, _ := filepath.Glob(filepath.Join(session, "sd?_KEEP"))
 	if len(kd) != 1 {
-		t.Fatalf("no vd?_KEEP folder in %s", session)
+		t.Fatalf("no sd?_KEEP folder in %s", session)
 	}
 	readJSON(t, filepath.Join(kd[0], "acquisition.json"), &keepRec)
 	if keepRec.Result != "ok" || keepRec.Hashes["sha256"] != hKeep {
 		t.Errorf("live source: result %q sha256 %s, want ok and %s", keepRec.Result, keepRec.Hashes["sha256"], hKeep)
+	}
+	// The SCSI disk's command timeout was lowered for the imaging and put back.
+	if ds := keepRec.DeviceSettings; len(ds) != 1 || !strings.HasSuffix(ds[0].File, "/device/timeout") || ds[0].Was != "30" || ds[0].Set != "10" || !ds[0].Restored {
+		t.Errorf("device settings %+v, want the command timeout 30 -> 10, put back", ds)
 	}
 }

@@ -113,6 +113,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	jsonProgress := fs.Bool("json-progress", false, "report progress as JSON lines on stdout")
 	retries := fs.Int("retries", imager.DefaultRetries, "re-reads of each bad sector after the rescue passes (0: none)")
 	rescueTime := fs.Duration("rescue-time", 0, "bound on the rescue of unreadable areas after the copy pass, e.g. 30m (0: none; what is left is recorded as not read)")
+	devTimeout := fs.Duration("device-timeout", disk.DefaultCommandTimeout, "the source disk's kernel command timeout while it is imaged (sysfs device/timeout, put back afterwards; 0: leave it)")
 	slowRead := fs.Duration("slow-read", imager.DefaultSlowRead, "a read slower than this makes the copy pass skip ahead (its data is kept; skipped areas are read later; 0: never)")
 	resume := fs.Bool("resume", false, "continue the acquisition cut off or stopped in OUTDIR (its record's settings apply; SOURCE defaults to the recorded one)")
 	var mirrors []string
@@ -139,10 +140,13 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	if *retries < 0 {
 		return nil, usageError(fmt.Sprintf("--retries %d: want 0 or more", *retries))
 	}
-	if *rescueTime < 0 || *slowRead < 0 {
-		return nil, usageError("--rescue-time and --slow-read take a duration of 0 or more (e.g. 30m, 5s)")
+	if *rescueTime < 0 || *slowRead < 0 || *devTimeout < 0 {
+		return nil, usageError("--rescue-time, --slow-read and --device-timeout take a duration of 0 or more (e.g. 30m, 5s)")
 	}
-	rescue := imager.RescueSettings{Retries: *retries, Time: *rescueTime, SlowRead: *slowRead}
+	rescue := imager.RescueSettings{Retries: *retries, Time: *rescueTime, SlowRead: *slowRead, DeviceTimeout: *devTimeout}
+	if *devTimeout == 0 {
+		rescue.DeviceTimeout = -1 // leave it
+	}
 	if *retries == 0 {
 		rescue.Retries = -1 // none
 	}
@@ -214,7 +218,7 @@ func resumeArgs(fs *flag.FlagSet, pos []string, noVerify, jsonProgress bool) (*a
 	var clash []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "resume", "no-verify", "json-progress", "member", "retries", "rescue-time", "slow-read":
+		case "resume", "no-verify", "json-progress", "member", "retries", "rescue-time", "slow-read", "device-timeout":
 		default:
 			clash = append(clash, "--"+f.Name)
 		}

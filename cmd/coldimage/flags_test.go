@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 )
 
@@ -148,9 +149,9 @@ func TestRescueFlags(t *testing.T) {
 		args []string
 		want imager.RescueSettings
 	}{
-		{nil, imager.RescueSettings{Retries: imager.DefaultRetries, SlowRead: imager.DefaultSlowRead}},
-		{[]string{"--retries", "0", "--slow-read", "0"}, imager.RescueSettings{Retries: -1, SlowRead: -1}},
-		{[]string{"--retries", "5", "--rescue-time", "30m", "--slow-read", "2s"}, imager.RescueSettings{Retries: 5, Time: 30 * time.Minute, SlowRead: 2 * time.Second}},
+		{nil, imager.RescueSettings{Retries: imager.DefaultRetries, SlowRead: imager.DefaultSlowRead, DeviceTimeout: disk.DefaultCommandTimeout}},
+		{[]string{"--retries", "0", "--slow-read", "0", "--device-timeout", "0"}, imager.RescueSettings{Retries: -1, SlowRead: -1, DeviceTimeout: -1}},
+		{[]string{"--retries", "5", "--rescue-time", "30m", "--slow-read", "2s", "--device-timeout", "5s"}, imager.RescueSettings{Retries: 5, Time: 30 * time.Minute, SlowRead: 2 * time.Second, DeviceTimeout: 5 * time.Second}},
 	} {
 		a, err := parseAcquireArgs(append(append([]string{}, tc.args...), "/dev/null", "out"), io.Discard)
 		if err != nil {
@@ -160,7 +161,7 @@ func TestRescueFlags(t *testing.T) {
 			t.Errorf("%q: %+v, want %+v", tc.args, a.rescue, tc.want)
 		}
 	}
-	for _, bad := range [][]string{{"--retries", "-1"}, {"--retries", "x"}, {"--rescue-time", "-5s"}, {"--rescue-time", "30"}, {"--slow-read", "soon"}} {
+	for _, bad := range [][]string{{"--retries", "-1"}, {"--retries", "x"}, {"--rescue-time", "-5s"}, {"--rescue-time", "30"}, {"--slow-read", "soon"}, {"--device-timeout", "-1s"}} {
 		if _, err := parseAcquireArgs(append(bad, "/dev/null", "out"), io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
 			t.Errorf("%q: %v (exit %d), want a usage error naming the flag", bad, err, exitCode(err))
 		}

@@ -273,10 +273,48 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	opt := engineOptions(r, src, info, sinks, piece)
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
+	restore := lowerTimeout(r, info, rec)
 	res, runErr := imager.Run(ctx, opt)
+	restore()
 	release()
 	fillRecord(rec, res, piece)
 	return recordAndVerify(ctx, r, src, rec, sinks, res, piece, runErr)
+}
+
+// lowerTimeout lowers the command timeout of the source's disk for the
+// imaging (r.Rescue.DeviceTimeout; a failing sector then costs seconds,
+// not the kernel's 30), recording it in rec; the returned function puts it
+// back and records that. A file or a volume has no such setting.
+func lowerTimeout(r *Request, info disk.Info, rec *imager.Record) func() {
+	d := r.Rescue.DeviceTimeout
+	if d == 0 {
+		d = disk.DefaultCommandTimeout
+	}
+	name := ""
+	switch {
+	case r.Volume != nil:
+	case info.Kind == disk.KindDisk:
+		name = info.Name
+	case info.Kind == disk.KindPart:
+		name = info.Parent
+	}
+	c, restore, err := disk.LowerTimeout(name, d)
+	if err != nil { // not fatal: the kernel's timeout stays, and the record says why
+		rec.DeviceSettings = append(rec.DeviceSettings, imager.DeviceSetting{File: name + " command timeout", Error: err.Error()})
+		return func() {}
+	}
+	if c == nil {
+		return func() {}
+	}
+	rec.DeviceSettings = append(rec.DeviceSettings, imager.DeviceSetting{File: c.File, Was: c.Was, Set: c.Set})
+	i := len(rec.DeviceSettings) - 1
+	return func() {
+		if err := restore(); err != nil {
+			rec.DeviceSettings[i].Error = err.Error()
+			return
+		}
+		rec.DeviceSettings[i].Restored = true
+	}
 }
 
 // recordAndVerify ends an imaging pass: the partial image is recorded when

@@ -81,7 +81,9 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: bad, Check: func(pieces []imager.Piece) error {
 		return samePieces(prev.DurablePieces(), pieces)
 	}}
+	restore := lowerTimeout(r, srcRec.info, rec)
 	res, runErr := imager.Run(ctx, opt)
+	restore()
 	release()
 	if errors.Is(runErr, ErrRefused) {
 		// The image read back did not match its record: nothing of the

@@ -186,16 +186,23 @@ func (c *Config) set(k, v string) {
 		} else {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.retries=%q is not 0 or more; using %d", v, imager.DefaultRetries))
 		}
-	case "rescue-time", "slow-read":
+	case "rescue-time", "slow-read", "device-timeout":
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.%s=%q is not a duration such as 30m or 5s; using the default", strings.TrimPrefix(k, "coldimage."), v))
 			break
 		}
-		if strings.HasSuffix(k, "rescue-time") {
+		switch {
+		case strings.HasSuffix(k, "rescue-time"):
 			c.Rescue.Time = d
-		} else if c.Rescue.SlowRead = d; d == 0 {
-			c.Rescue.SlowRead = -1 // never
+		case strings.HasSuffix(k, "device-timeout"):
+			if c.Rescue.DeviceTimeout = d; d == 0 {
+				c.Rescue.DeviceTimeout = -1 // leave it
+			}
+		default:
+			if c.Rescue.SlowRead = d; d == 0 {
+				c.Rescue.SlowRead = -1 // never
+			}
 		}
 	case "resume":
 		switch v {

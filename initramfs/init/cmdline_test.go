@@ -40,11 +40,11 @@ func TestParseCmdline(t *testing.T) {
 		{"bad resume and piece size warn", "coldimage.resume=maybe coldimage.piece-size=4K", func(c *Config) {
 			c.Warnings = []string{`coldimage.resume="maybe" is not 1 or 0; resuming`, `coldimage.piece-size="4K": want 0 or a size of at least 1M; using the default`}
 		}},
-		{"rescue bounds", "coldimage.retries=0 coldimage.rescue-time=2h coldimage.slow-read=0", func(c *Config) {
-			c.Rescue = imager.RescueSettings{Retries: -1, Time: 2 * time.Hour, SlowRead: -1}
+		{"rescue bounds", "coldimage.retries=0 coldimage.rescue-time=2h coldimage.slow-read=0 coldimage.device-timeout=0", func(c *Config) {
+			c.Rescue = imager.RescueSettings{Retries: -1, Time: 2 * time.Hour, SlowRead: -1, DeviceTimeout: -1}
 		}},
-		{"rescue values", "coldimage.retries=4 coldimage.slow-read=1500ms", func(c *Config) {
-			c.Rescue = imager.RescueSettings{Retries: 4, SlowRead: 1500 * time.Millisecond}
+		{"rescue values", "coldimage.retries=4 coldimage.slow-read=1500ms coldimage.device-timeout=5s", func(c *Config) {
+			c.Rescue = imager.RescueSettings{Retries: 4, SlowRead: 1500 * time.Millisecond, DeviceTimeout: 5 * time.Second}
 		}},
 		{"bad rescue values warn", "coldimage.retries=-2 coldimage.rescue-time=30 coldimage.slow-read=-1s", func(c *Config) {
 			c.Warnings = []string{`coldimage.retries="-2" is not 0 or more; using 2`,
