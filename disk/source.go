@@ -86,6 +86,12 @@ func (s *Source) Close() error {
 }
 
 // aligned reports whether p, off and len(p) allow an O_DIRECT read.
+// alignedSpan reports whether n bytes at off are whole aligned units of
+// the device (O_DIRECT may read them given an aligned buffer).
+func (s *Source) alignedSpan(n int, off int64) bool {
+	return n > 0 && off%s.align == 0 && int64(n)%s.align == 0
+}
+
 func (s *Source) aligned(p []byte, off int64) bool {
 	if len(p) == 0 || off%s.align != 0 || int64(len(p))%s.align != 0 {
 		return false

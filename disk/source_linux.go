@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -116,6 +117,18 @@ func (s *Source) ReadAt(p []byte, off int64) (int, error) {
 				s.useDir.Store(false)
 				continue
 			}
+		} else if s.direct != nil && s.useDir.Load() && s.alignedSpan(len(p)-n, pos) {
+			// Sector-aligned on the device but not in memory (a slice
+			// into a buffer): through an aligned bounce buffer, still
+			// O_DIRECT — a buffered read would read whole pages and
+			// read ahead, touching sectors not asked for (a failing
+			// drive's bad ones among them).
+			m, err = s.bounced(p[n:], pos)
+			s.directReads.Add(1)
+			if errors.Is(err, syscall.EINVAL) {
+				s.useDir.Store(false)
+				continue
+			}
 		} else {
 			m, err = pread(s.buffered, p[n:], pos)
 			s.bufferedReads.Add(1)
@@ -129,6 +142,22 @@ func (s *Source) ReadAt(p []byte, off int64) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// bounceSize is the most one bounced read moves.
+const bounceSize = 1 << 20
+
+var bounces = sync.Pool{New: func() any { return AlignedBuffer(bounceSize) }}
+
+// bounced reads p at off through an aligned buffer with O_DIRECT, at most
+// bounceSize bytes (ReadAt loops for the rest).
+func (s *Source) bounced(p []byte, off int64) (int, error) {
+	b := bounces.Get().([]byte)
+	defer bounces.Put(b)
+	want := min(len(p), bounceSize)
+	m, err := pread(s.direct, b[:want], off)
+	copy(p, b[:m])
+	return m, err
 }
 
 func pread(f *os.File, p []byte, off int64) (int, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sort"
 	"sync"
 	"time"
 )
@@ -23,7 +24,7 @@ const (
 	PassCopy   = "copy"      // the stream itself: skips ahead past failing or slow reads
 	PassSkip   = "copy-back" // reads what the copy pass skipped, backwards, in buffer-sized blocks
 	PassTrim   = "trim"      // reads the edges of each failed block up to its first bad sector
-	PassScrape = "scrape"    // reads what lies between trimmed edges, sector by sector
+	PassScrape = "scrape"    // reads what lies between trimmed edges up to each bad sector, smallest areas first
 	PassRetry  = "retry"     // re-reads each bad sector, Options.Retries times
 	PassRehash = "rehash"    // re-hashes the image from the first rescued area on
 )
@@ -331,6 +332,13 @@ func (e *engine) rescuePasses() (int64, error) {
 	for _, p := range passes {
 		for t := 0; t < p.times; t++ {
 			todo := e.inState(p.state)
+			if p.name == PassScrape {
+				// Smallest first: a small area between two bad sectors of
+				// one failed block is mostly good and quick to read; a
+				// large one is most likely a bad region that would take
+				// the rest of the time limit a failing sector at a time.
+				sort.SliceStable(todo, func(i, j int) bool { return todo[i].Count < todo[j].Count })
+			}
 			if len(todo) == 0 {
 				break
 			}
@@ -518,11 +526,18 @@ func (r *rescuer) edge(from, to int64, dir int64) (int64, bool, error) {
 	return pos, false, nil
 }
 
-// scrape reads a range sector by sector; those that fail are bad.
+// scrape reads a range forward up to each bad sector in turn, the reads
+// growing while they succeed (as trim's edges do): a run of bad sectors
+// costs one failed read each, good sectors between bad ones few reads.
 func (r *rescuer) scrape(br BadRange) error {
-	return r.eachSector(br, func(s int64, why string) {
-		r.e.mark(BadRange{LBA: s, Count: 1, Error: why}, true)
-	})
+	for pos, end := br.LBA, br.LBA+br.Count; pos < end; {
+		next, stopped, err := r.edge(pos, end, 1)
+		if err != nil || !stopped {
+			return err
+		}
+		pos = next
+	}
+	return nil
 }
 
 // retry reads each bad sector of the range once more.

@@ -50,7 +50,7 @@ func needNBD(t *testing.T) {
 // TestSlowBadSectors serves a 256 MiB source to the guest over NBD from a
 // test server whose bad sectors take 1 s to fail — a contiguous 8 MiB bad
 // region and 50 scattered bad sectors — and images it unattended with
-// coldimage.rescue-time=180s. The copy pass skips past the trouble, the
+// coldimage.rescue-time=300s. The copy pass skips past the trouble, the
 // rescue trims every scattered sector down to itself and works on the
 // region until its time is up: the record's map holds exactly the bad
 // sectors and the region (its unread part marked so), every byte outside
@@ -90,7 +90,7 @@ func TestSlowBadSectors(t *testing.T) {
 	h0 := hashOf(t, src)
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
 		Drives: []Drive{{NBD: nbd.Socket, Serial: "FAILING"}, {File: target, Serial: "TARGET"}},
-		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=RESCUE coldimage.hash=sha256 coldimage.rescue-time=180s"})
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=RESCUE coldimage.hash=sha256 coldimage.rescue-time=300s"})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 20*time.Minute)
 	if err := v.Wait(2 * time.Minute); err != nil {
@@ -188,8 +188,8 @@ func TestSlowBadSectors(t *testing.T) {
 		}
 	}
 	t.Logf("passes %v: %.0f s of rescue, %.0f s imaging in all", passes, rescueSec, rec.DurationSec)
-	if rescueSec > 180+10 {
-		t.Errorf("the rescue passes took %.0f s, past the 180 s limit", rescueSec)
+	if rescueSec > 300+10 {
+		t.Errorf("the rescue passes took %.0f s, past the 300 s limit", rescueSec)
 	}
 	var notRead int
 	for _, st := range inMap {
