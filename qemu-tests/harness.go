@@ -47,6 +47,10 @@ type Config struct {
 	Monitor        bool      // HMP monitor on a unix socket
 	Echo           io.Writer // optional live copy of the console
 	ExtraArgs      []string  // further QEMU arguments (e.g. a second serial port)
+	// ConsoleRate, when > 0, is how many bytes per second of console
+	// output the test reads (11520 for a real 115200-baud UART): QEMU's
+	// serial port then waits for the reader, as a real UART's FIFO does.
+	ConsoleRate int
 }
 
 // VM is a running guest.
@@ -150,17 +154,27 @@ func Start(c Config) (*VM, error) {
 	if err := v.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", QEMU, err)
 	}
-	go v.read(out)
+	go v.read(out, c.ConsoleRate)
 	return v, nil
 }
 
 // read splits the console into lines. A full-screen UI may draw for a
 // long time without a newline, so the unterminated tail (partial) is
 // searched too; escape sequences are removed before matching.
-func (v *VM) read(r io.Reader) {
+func (v *VM) read(r io.Reader, rate int) {
 	buf := make([]byte, 4096)
+	if rate > 0 {
+		buf = buf[:64] // small reads, paced: a UART drains a byte at a time
+	}
+	start, got := time.Now(), 0
 	for {
 		n, err := r.Read(buf)
+		if rate > 0 && n > 0 {
+			got += n
+			if ahead := time.Duration(got)*time.Second/time.Duration(rate) - time.Since(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
 		if n > 0 {
 			v.mu.Lock()
 			if v.log != nil {

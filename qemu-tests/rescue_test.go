@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -303,5 +304,72 @@ func TestDeadSource(t *testing.T) {
 	// The SCSI disk's command timeout was lowered for the imaging and put back.
 	if ds := keepRec.DeviceSettings; len(ds) != 1 || !strings.HasSuffix(ds[0].File, "/device/timeout") || ds[0].Was != "30" || ds[0].Set != "10" || !ds[0].Restored {
 		t.Errorf("device settings %+v, want the command timeout 30 -> 10, put back", ds)
+	}
+}
+
+// TestConsoleAt115200: the console does not pace the engine. The same
+// disk — an 8 MiB bad region and 7 bad sectors in 256 MiB, served over
+// NBD, failing at once — is imaged unattended twice: once with the console
+// read as fast as QEMU writes it, once read at a real 115200-baud UART's
+// rate (11520 bytes/s, so QEMU's serial port waits for the reader). The
+// imaging time in the record is within 1.2× of the unlimited run's, and
+// both records agree.
+func TestConsoleAt115200(t *testing.T) {
+	needNBD(t)
+	a := appliance(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "bad.img")
+	const size, ss = 256 << 20, 512
+	if err := WritePattern(src, size, 61); err != nil {
+		t.Fatal(err)
+	}
+	bad := [][2]int64{{60 << 20, 68 << 20}}
+	for _, l := range []int64{1000, 50000, 90001, 200000, 300007, 400000, 500009} {
+		bad = append(bad, [2]int64{l * ss, (l + 1) * ss})
+	}
+	h0 := hashOf(t, src)
+	run := func(rate int) rescueRecord {
+		sub := filepath.Join(dir, fmt.Sprint("rate", rate))
+		os.Mkdir(sub, 0o755)
+		nbd, err := StartNBD(sub, src, NBDOptions{Bad: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nbd.Kill()
+		target := filepath.Join(sub, "target.img")
+		if err := MakeGPTExt4(target, 400, "EVIDENCE"); err != nil {
+			t.Fatal(err)
+		}
+		v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, fmt.Sprint("-rate", rate)), ConsoleRate: rate,
+			Drives: []Drive{{NBD: nbd.Socket, Serial: "BAD"}, {File: target, Serial: "TARGET"}},
+			Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=BAUD coldimage.hash=sha256 coldimage.rescue-time=120s"})
+		expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 20*time.Minute)
+		if err := v.Wait(2 * time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		session := readTarget(t, target)
+		dirs, _ := filepath.Glob(filepath.Join(session, "vd?_BAD"))
+		if len(dirs) != 1 {
+			t.Fatalf("no vd?_BAD folder in %s", session)
+		}
+		var rec rescueRecord
+		readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
+		var bytes int
+		for _, l := range v.Lines() {
+			bytes += len(l) + 1
+		}
+		t.Logf("console read at %d B/s (0: unlimited): %d bytes of console, imaging took %.1f s, result %s", rate, bytes, rec.DurationSec, rec.Result)
+		return rec
+	}
+	fast := run(0)
+	slow := run(11520)
+	if hashOf(t, src) != h0 {
+		t.Fatal("source changed")
+	}
+	if fast.Hashes["sha256"] != slow.Hashes["sha256"] || len(fast.Unreadable) != len(slow.Unreadable) {
+		t.Errorf("the two runs disagree: %s %d ranges vs %s %d ranges", fast.Hashes["sha256"], len(fast.Unreadable), slow.Hashes["sha256"], len(slow.Unreadable))
+	}
+	if slow.DurationSec > 1.2*fast.DurationSec {
+		t.Errorf("imaging took %.1f s with a 115200-baud console, %.1f s without: more than 1.2×", slow.DurationSec, fast.DurationSec)
 	}
 }

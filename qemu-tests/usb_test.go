@@ -137,7 +137,7 @@ func startArgs(t *testing.T, args []string, logPath string) *VM {
 	if err := v.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", QEMU, err)
 	}
-	go v.read(&cursorLines{r: out})
+	go v.read(&cursorLines{r: out}, 0)
 	t.Cleanup(v.Kill)
 	t.Logf("console log: %s", logPath)
 	return v
