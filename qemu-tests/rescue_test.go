@@ -342,7 +342,7 @@ func TestConsoleAt115200(t *testing.T) {
 		}
 		v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, fmt.Sprint("-rate", rate)), ConsoleRate: rate,
 			Drives: []Drive{{NBD: nbd.Socket, Serial: "BAD"}, {File: target, Serial: "TARGET"}},
-			Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=BAUD coldimage.hash=sha256 coldimage.rescue-time=120s"})
+			Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=BAUD coldimage.hash=sha256 coldimage.retries=0"})
 		expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 20*time.Minute)
 		if err := v.Wait(2 * time.Minute); err != nil {
 			t.Fatal(err)
