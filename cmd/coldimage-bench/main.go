@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("coldimage-bench", flag.ContinueOnError)
 	bin := fs.String("bin", "bin/coldimage", "coldimage binary")
 	dir := fs.String("dir", "/dev/shm", "scratch directory (tmpfs, so the disk's fsync speed is not measured)")
+	diskDir := fs.String("disk-dir", "/var/tmp", "scratch directory on a disk, where checkpoints (fsync) cost what they cost")
 	write := fs.String("write", "", "update this BENCHMARKS.md with the table")
 	runs := fs.Int("runs", 2, "runs per measurement (best is kept)")
 	if err := fs.Parse(args); err != nil {
@@ -210,7 +211,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	os.RemoveAll(out)
 
-	// 7. Package benchmarks (RAID reassembly, E01 codec).
+	// 7. Durable progress and resume, on a disk (fsync is real there).
+	if err := durableBench(*bin, *diskDir, src, *runs, logf, &rows); err != nil {
+		logf("durable/resume benchmark: %v", err)
+	}
+
+	// 8. Package benchmarks (RAID reassembly, E01 codec).
 	for _, b := range []struct{ pkg, pattern string }{
 		{"./raid/", "BenchmarkRAID5Read"},
 		{"./imager/ewf/", "BenchmarkWriteE01|BenchmarkReadE01"},
@@ -241,6 +247,92 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return updateFile(*write, table)
 	}
 	return nil
+}
+
+// durableBench measures, in a folder on a disk: what the checkpoints of
+// the in-progress record cost (a fsync of the image and an atomic record
+// every 256 MiB) against a run with none, and an acquisition killed
+// (SIGKILL) at 90 % and resumed against one uninterrupted run. The source
+// is copied there first, so both read the same medium.
+func durableBench(bin, dir, src0 string, runs int, logf func(string, ...any), rows *[]row) error {
+	work, err := os.MkdirTemp(dir, "coldimage-bench-disk-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "src.dd")
+	if err := copyFile(src0, src); err != nil {
+		return err
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	out := filepath.Join(work, "out")
+	mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+	acquire := func(env []string, args ...string) time.Duration {
+		os.RemoveAll(out)
+		d, _, err := timed(bin, env, append(append([]string{"acquire", "--hash", "sha256,blake3", "--no-verify", "--piece-size", "64M"}, args...), src, out)...)
+		if err != nil {
+			logf("acquire: %v", err)
+		}
+		return d
+	}
+	none := best(runs, func() time.Duration { return acquire([]string{"COLDIMAGE_SYNC_EVERY=1T"}) })
+	with := best(runs, func() time.Duration { return acquire(nil) })
+	*rows = append(*rows, row{"durable progress: acquire on a disk, checkpoint every 256 MiB (default)", fmt.Sprintf("%.0f MB/s", mbps(with)),
+		fmt.Sprintf("%.1f %% slower than %.0f MB/s with no checkpoint (target ≤ 3 %%)", (with.Seconds()/none.Seconds()-1)*100, mbps(none))})
+	logf("durable: %.0f vs %.0f MB/s", mbps(with), mbps(none))
+
+	resume := best(runs, func() time.Duration {
+		os.RemoveAll(out)
+		start := time.Now()
+		cmd := exec.Command(bin, "acquire", "--hash", "sha256,blake3", "--no-verify", "--piece-size", "64M", src, out)
+		if err := cmd.Start(); err != nil {
+			logf("acquire: %v", err)
+			return 0
+		}
+		for {
+			st, err := os.Stat(filepath.Join(out, "image.raw"))
+			if err == nil && st.Size() >= size*9/10 {
+				break
+			}
+			if time.Since(start) > 10*time.Minute {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		first := time.Since(start)
+		d, _, err := timed(bin, nil, "acquire", "--resume", "--no-verify", out)
+		if err != nil {
+			logf("acquire --resume: %v", err)
+		}
+		return first + d
+	})
+	*rows = append(*rows, row{"resume: killed at 90 %, then acquire --resume (on a disk)", fmt.Sprintf("%.2f s in all", resume.Seconds()),
+		fmt.Sprintf("%.2f× one uninterrupted run of %.2f s (target ≤ 1.25): the resume reads the image back to re-make its hashes", resume.Seconds()/with.Seconds(), with.Seconds())})
+	logf("resume: %.2f× one run", resume.Seconds()/with.Seconds())
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func dirSize(dir, prefix string) int64 {

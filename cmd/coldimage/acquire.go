@@ -40,8 +40,22 @@ type acquireArgs struct {
 }
 
 // syncEvery overrides the bytes between checkpoints of the in-progress
-// record; only tests set it (the power-cut tests need small checkpoints).
+// record: tests set it (the power-cut tests need small checkpoints), and
+// the environment's COLDIMAGE_SYNC_EVERY (a size) does, for benchmarks
+// that measure what checkpoints cost.
 var syncEvery int64
+
+func checkpointEvery() int64 {
+	if syncEvery != 0 {
+		return syncEvery
+	}
+	if v := os.Getenv("COLDIMAGE_SYNC_EVERY"); v != "" {
+		if n, err := imager.ParseSize(v); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
+}
 
 // runAcquire is `coldimage acquire`. The steps: parse and check the flags,
 // write-block the sources, describe them, plan the session (package
@@ -67,7 +81,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	s, err := session.New(session.Plan{
 		Mode: "host", Version: Version, Sources: srcs, Dir: a.outdir, Layout: session.OutDir, Mirrors: a.mirrors,
 		Case: a.caseInfo, Hashes: a.algs, Format: a.format, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
-		Verify: !a.noVerify, SyncEvery: syncEvery, Rescue: a.rescue,
+		Verify: !a.noVerify, SyncEvery: checkpointEvery(), Rescue: a.rescue,
 	})
 	if err != nil {
 		return err
