@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/coldimage/coldimage/imager"
@@ -20,7 +21,8 @@ type boardRow struct {
 	Size          int64
 	Phase         string // acquire, verify
 	Acq, Ver      phaseState
-	Bad           int64 // unreadable sectors so far
+	Bad           int64  // unreadable sectors so far
+	Rescue        string // what the rescue of unreadable areas is doing, once it runs
 	Done          bool
 	Result, Error string
 }
@@ -51,6 +53,18 @@ func (b *board) Event(ev imager.Event) {
 	defer b.mu.Unlock()
 	r := b.rows[ev.Source]
 	if r == nil {
+		return
+	}
+	if ev.Kind == imager.EventRescue {
+		switch {
+		case ev.Err != nil:
+			r.Rescue = fmt.Sprintf("rescue STOPPED by its time limit: %s NOT READ", imager.HumanBytes(ev.Bytes))
+		case ev.Pass == imager.PassRehash:
+			r.Rescue = "rescue done; re-hashing the image"
+		case !ev.Done:
+			r.Rescue = fmt.Sprintf("rescue pass %s: %s not read yet", ev.Pass, imager.HumanBytes(ev.Bytes))
+		}
+		b.gen++
 		return
 	}
 	var p *phaseState

@@ -641,6 +641,8 @@ func (a *app) drawProgress(w, h int) [2]string {
 			state = "done: " + r.Result
 		case !r.Acq.Started:
 			state = "queued" // coldimage.jobs sources run at a time
+		case r.Rescue != "":
+			state = r.Rescue
 		}
 		a.put(y, 0, clip(fmt.Sprintf("%-26s %9s  unreadable sectors %d  %s", clip(r.ID, 26), imager.HumanBytes(r.Size), r.Bad, state), w), stBold)
 		a.put(y+1, 0, clip(phaseLine("acquire", r.Acq, true), w), stPlain)

@@ -751,3 +751,25 @@ func bigSourceConfig(t *testing.T) Config {
 		Case:    imager.Case{Case: "C", Examiner: "E"},
 	}
 }
+
+// TestBoardRescue: the progress board says what the rescue of unreadable
+// areas is doing, and in capitals when its time limit stopped it.
+func TestBoardRescue(t *testing.T) {
+	b := newBoard()
+	b.JobStart("/dev/sda", "sda_X", 1<<30)
+	for _, tc := range []struct {
+		ev   imager.Event
+		want string
+	}{
+		{imager.Event{Kind: imager.EventRescue, Pass: imager.PassTrim, Bytes: 12 << 20}, "rescue pass trim: 12.0 MiB not read yet"},
+		{imager.Event{Kind: imager.EventRescue, Pass: imager.PassTrim, Bytes: 8 << 20, Done: true}, "rescue pass trim: 12.0 MiB not read yet"},
+		{imager.Event{Kind: imager.EventRescue, Pass: imager.PassScrape, Bytes: 8 << 20, Err: errors.New("rescue time limit reached")}, "rescue STOPPED by its time limit: 8.0 MiB NOT READ"},
+	} {
+		tc.ev.Source = "/dev/sda"
+		b.Event(tc.ev)
+		rows, _ := b.snapshot()
+		if rows[0].Rescue != tc.want {
+			t.Errorf("after %+v: %q, want %q", tc.ev, rows[0].Rescue, tc.want)
+		}
+	}
+}
