@@ -394,6 +394,7 @@ func (r *rescuer) read(off, n int64) (data []byte, ok bool, why string, err erro
 	if !r.deadline.IsZero() && time.Now().After(r.deadline) {
 		return nil, false, "", errTimeUp
 	}
+	e.flushEvents(false) // what the last reads found, at most once a second
 	q := e.scratch[:n]
 	k, rerr := e.o.Source.ReadAt(q, off)
 	r.pass.Reads++
