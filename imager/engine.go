@@ -212,7 +212,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// the sinks are still aborted and the pass ends with the crash.
 	err := Safely("imaging of "+o.Name, func() error { return e.run(res) })
 	prog.stop()
-	res.Unreadable = e.bad
+	res.Unreadable = compactMap(e.bad)
 	res.Rescue = e.report
 	if err == nil {
 		final := Final{Hashes: res.Hashes, Unreadable: e.bad, SectorSize: o.SectorSize, Size: res.Size}
@@ -747,9 +747,12 @@ func (e *engine) addBad(r BadRange) {
 }
 
 // mergeBad appends r to l, extending the last range when r continues it
-// with the same error.
+// with the same error and state — except failed reads not yet trimmed:
+// each is trimmed on its own, from its own edges (merged, a run of failed
+// blocks would leave everything between its first and last bad sector to
+// the slow scrape).
 func mergeBad(l []BadRange, r BadRange) []BadRange {
-	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error && l[k].State == r.State {
+	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error && l[k].State == r.State && r.State != StateNonTrimmed {
 		l[k].Count += r.Count
 		return l
 	}

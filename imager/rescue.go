@@ -254,6 +254,20 @@ func putRange(m []BadRange, r BadRange, keep bool) []BadRange {
 	return out
 }
 
+// compactMap merges neighbouring ranges of the same error and state, the
+// failed reads not yet trimmed too: the map as the record shows it.
+func compactMap(m []BadRange) []BadRange {
+	var out []BadRange
+	for _, r := range m {
+		if k := len(out) - 1; k >= 0 && out[k].LBA+out[k].Count == r.LBA && out[k].Error == r.Error && out[k].State == r.State {
+			out[k].Count += r.Count
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 func (e *engine) mark(r BadRange, keep bool) {
 	e.badMu.Lock()
 	defer e.badMu.Unlock()
