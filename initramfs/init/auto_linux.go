@@ -28,7 +28,18 @@ const TargetMount = "/run/coldimage/target"
 func (a *App) unattended(ctx context.Context) error {
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
 	a.con.Printf("coldimage: unattended run starting (%.1fs after init start)", time.Since(a.booted).Seconds())
-	s := a.imageSession(ctx, a.cfg, "unattended", nil)
+	s, gone := a.imageSession(ctx, a.cfg, "unattended", nil)
+	// A target pulled while imaging: when it is plugged back in, the
+	// session goes on where its records on the target say it stopped.
+	for tries := 0; gone && a.cfg.Resume && a.cfg.ReplugWait > 0 && tries < 3; tries++ {
+		a.con.Printf("COLDIMAGE WAITING for the target (%s) to be plugged back in, up to %s: the session then resumes from its records there", a.cfg.Target, a.cfg.ReplugWait)
+		if _, _, err := a.findTarget(a.cfg.Target, a.cfg.ReplugWait); err != nil {
+			a.con.Printf("coldimage: the target did not come back (%v): ending", err)
+			break
+		}
+		a.con.Printf("coldimage: the target is back: resuming the session")
+		s, gone = a.imageSession(ctx, a.cfg, "unattended", nil)
+	}
 	// session-sha256: the sha256 of session.json as last written on the
 	// target (coldimage verify --session-sha256 checks it later); the
 	// short form when no session.json could be written.
@@ -60,13 +71,14 @@ func (a *App) findTarget(spec string, wait time.Duration) (Device, []Device, err
 // text menu: the boot steps' part (find the target, select the sources,
 // lift write-blocking on the target alone and mount it), then package
 // session plans, preflights, runs and records it. consent names
-// unprotected devices the operator accepted.
-func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) *imager.Session {
+// unprotected devices the operator accepted. gone says the target was
+// removed while imaging.
+func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent map[string]bool) (_ *imager.Session, gone bool) {
 	started := time.Now()
 	p := a.sessionPlan(cfg, mode, started)
-	fail := func(err error) *imager.Session {
+	fail := func(err error) (*imager.Session, bool) {
 		a.con.Printf("COLDIMAGE ERROR %v", err)
-		return &session.RefusedRecord(p, err).Session
+		return &session.RefusedRecord(p, err).Session, false
 	}
 	target, devs, boot, err := a.openTarget(&p, cfg)
 	if err != nil {
@@ -86,19 +98,19 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	}
 	// A target unplugged while imaging stops every source: writes to its
 	// file system would pile up in memory, then block for ever.
-	var gone atomic.Bool
+	var pulled atomic.Bool
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	a.watchTarget(target, func(name string) {
-		if gone.Swap(true) {
+		if pulled.Swap(true) {
 			return
 		}
 		a.con.Printf("COLDIMAGE ERROR target /dev/%s removed while imaging: every source stops; the records cannot be written there and are shown on the console", name)
 		stop(fmt.Errorf("the target %s was removed", target.Dev()))
 	})
 	defer a.watchTarget(Device{}, nil)
-	p.TargetGone = gone.Load
-	defer func() { a.unmountTarget(target, gone.Load()) }()
+	p.TargetGone = pulled.Load
+	defer func() { a.unmountTarget(target, pulled.Load()) }()
 	var ids []string
 	for _, d := range sources {
 		src := a.sessionSource(d, consent)
@@ -124,7 +136,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		if err := a.writeRecord(r); err != nil {
 			a.con.Printf("COLDIMAGE ERROR %v", err)
 		}
-		return &r.Session
+		return &r.Session, false
 	}
 	prog := ui.NewText(consoleWriter{a.con}, false, 3*time.Second)
 	loud := quietKernel() // "I/O error" lines would split ours mid-line
@@ -136,16 +148,16 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	for _, r := range s.Sources {
 		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
 	}
-	if gone.Load() {
+	if pulled.Load() {
 		// The record exists only here now: shown in full.
 		a.con.Printf("COLDIMAGE ERROR the target is gone: the session record below was not written to it")
 		for _, l := range strings.Split(strings.TrimRight(s.Text(), "\n"), "\n") {
 			a.con.Printf("  %s", l)
 		}
-		return &s.Session
+		return &s.Session, true
 	}
 	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
-	return &s.Session
+	return &s.Session, false
 }
 
 // sessionPlan is what the configuration asks of a session; openTarget and

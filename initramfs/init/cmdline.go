@@ -39,14 +39,18 @@ type Config struct {
 	Resume bool
 	// Rescue bounds the rescue of unreadable areas: coldimage.retries,
 	// coldimage.rescue-time (e.g. 30m; default none), coldimage.slow-read.
-	Rescue   imager.RescueSettings
-	Wait     int // seconds to wait for the target to appear
-	Warnings []string
+	Rescue imager.RescueSettings
+	// ReplugWait: an unattended run whose target was pulled while imaging
+	// waits this long for it to come back, then resumes the session
+	// (coldimage.replug-wait; default 10m, 0 ends at once).
+	ReplugWait time.Duration
+	Wait       int // seconds to wait for the target to appear
+	Warnings   []string
 }
 
 // DefaultConfig is the configuration with nothing on the command line.
 func DefaultConfig() Config {
-	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true}
+	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true, ReplugWait: 10 * time.Minute}
 }
 
 // AllSources reports whether every eligible disk is to be imaged.
@@ -185,6 +189,12 @@ func (c *Config) set(k, v string) {
 			}
 		} else {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.retries=%q is not 0 or more; using %d", v, imager.DefaultRetries))
+		}
+	case "replug-wait":
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			c.ReplugWait = d
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.replug-wait=%q is not a duration such as 10m; using %s", v, c.ReplugWait))
 		}
 	case "rescue-time", "slow-read", "device-timeout":
 		d, err := time.ParseDuration(v)

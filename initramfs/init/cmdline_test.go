@@ -43,6 +43,10 @@ func TestParseCmdline(t *testing.T) {
 		{"rescue bounds", "coldimage.retries=0 coldimage.rescue-time=2h coldimage.slow-read=0 coldimage.device-timeout=0", func(c *Config) {
 			c.Rescue = imager.RescueSettings{Retries: -1, Time: 2 * time.Hour, SlowRead: -1, DeviceTimeout: -1}
 		}},
+		{"replug wait", "coldimage.replug-wait=90s", func(c *Config) { c.ReplugWait = 90 * time.Second }},
+		{"bad replug wait warns", "coldimage.replug-wait=soon", func(c *Config) {
+			c.Warnings = []string{`coldimage.replug-wait="soon" is not a duration such as 10m; using 10m0s`}
+		}},
 		{"rescue values", "coldimage.retries=4 coldimage.slow-read=1500ms coldimage.device-timeout=5s", func(c *Config) {
 			c.Rescue = imager.RescueSettings{Retries: 4, SlowRead: 1500 * time.Millisecond, DeviceTimeout: 5 * time.Second}
 		}},

@@ -121,7 +121,7 @@ func (a *App) menuImage(ctx context.Context) bool {
 			}
 		}
 	}
-	s := a.imageSession(ctx, cfg, "menu", consent)
+	s, _ := a.imageSession(ctx, cfg, "menu", consent)
 	a.con.Printf("coldimage: session finished ok=%d failed=%d", s.OK, s.Failed)
 	return true
 }
