@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +41,29 @@ func TestETAShown(t *testing.T) {
 		if err := json.Unmarshal(out.Bytes(), &m); err != nil || m.ETA != c.secs {
 			t.Errorf("JSON %s: eta_s %d, want %d (%v)", out.Bytes(), m.ETA, c.secs, err)
 		}
+	}
+}
+
+// TestTextErrorLines: unreadable ranges reported a sector at a time (a
+// scrape finds them so) are one merged range on the console, at most one
+// line per 10 s on a log, plus one when the phase ends.
+func TestTextErrorLines(t *testing.T) {
+	var b strings.Builder
+	p := NewText(&b, false, time.Hour)
+	p.JobStart("/dev/sda", "sda_X", 1<<30)
+	for l := int64(1000); l < 1050; l++ {
+		p.Event(imager.Event{Kind: imager.EventUnreadable, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bad: &imager.BadRange{LBA: l, Count: 1, Error: "EIO"}})
+	}
+	p.Event(imager.Event{Kind: imager.EventUnreadable, Phase: imager.PhaseAcquire, Source: "/dev/sda", Bad: &imager.BadRange{LBA: 5000, Count: 1, Error: "EIO"}})
+	p.Event(imager.Event{Kind: imager.EventDone, Phase: imager.PhaseAcquire, Source: "/dev/sda"})
+	var lines []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.Contains(l, "UNREADABLE") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 2 || !strings.Contains(lines[0], "1 sector(s) in 1 range(s), LBA 1000+1") ||
+		!strings.Contains(lines[1], "50 sector(s) in 2 range(s), LBA 1001+49, 5000+1") {
+		t.Errorf("error lines:\n%s", strings.Join(lines, "\n"))
 	}
 }
