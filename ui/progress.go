@@ -297,11 +297,11 @@ func (t *textProgress) draw() {
 }
 
 // flushErrs prints what the job's unreadable and set-aside ranges add up
-// to since the last such line: one line each, at most every 10 s (1 s on a
+// to since the last such line: one line each, at most every 30 s (1 s on a
 // terminal) unless forced — a failing drive is a few lines on a 115200-baud
 // console, not one per sector. The record lists every range.
 func (t *textProgress) flushErrs(j *jobState, force bool) {
-	every := 10 * time.Second
+	every := 30 * time.Second
 	if t.tty {
 		every = time.Second
 	}

@@ -46,7 +46,7 @@ func TestETAShown(t *testing.T) {
 
 // TestTextErrorLines: unreadable ranges reported a sector at a time (a
 // scrape finds them so) are one merged range on the console, at most one
-// line per 10 s on a log, plus one when the phase ends.
+// line per 30 s on a log, plus one when the phase ends.
 func TestTextErrorLines(t *testing.T) {
 	var b strings.Builder
 	p := NewText(&b, false, time.Hour)
