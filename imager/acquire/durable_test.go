@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,5 +162,51 @@ func TestVerifyDoesNotRepeatRescue(t *testing.T) {
 	}
 	if !strings.Contains(rec.Text(), "not re-read:") {
 		t.Error("acquisition.txt does not say what was not re-read")
+	}
+}
+
+// TestResumeBeforeFirstCheckpoint: a run cut off before its first
+// checkpoint leaves a record that names no image file, while the folder
+// holds a partial image.raw. The resume's room check counts the file on
+// the target (it is cut and reused), so a target with room for the rest
+// lets it resume, and the resumed image equals the source.
+func TestResumeBeforeFirstCheckpoint(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	src, data := sourceFile(t, 6<<20, 9)
+	mnt := t.TempDir()
+	if b, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=10m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, b)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	out := filepath.Join(mnt, "out")
+	if _, err := Run(context.Background(), &Request{Source: src, OutDir: out, Hashes: []string{"sha256"}, NoVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Back to what the target holds after a cut before the first checkpoint.
+	rec, err := imager.ReadRecord(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Result, rec.Complete, rec.Image.Files, rec.Image.Size = imager.ResultInProgress, false, nil, 0
+	rec.Hashes, rec.Pieces, rec.Verification = map[string]string{}, []imager.Piece{}, nil
+	if err := imager.WriteRecord(out, rec, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(out, "image.raw"), 5<<20); err != nil {
+		t.Fatal(err)
+	}
+	r := &Request{OutDir: out, Source: src}
+	if err := PreflightResume(r); err != nil {
+		t.Fatalf("resume refused although the target has room for the rest: %v", err)
+	}
+	got, err := Resume(context.Background(), &Request{OutDir: out, Source: src, NoVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := os.ReadFile(filepath.Join(out, "image.raw"))
+	if !bytes.Equal(img, data) || got.Result != imager.ResultOK {
+		t.Errorf("resumed image equal %v, result %q", bytes.Equal(img, data), got.Result)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -246,6 +245,22 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time, from in
 	return rec
 }
 
+// rawFilesIn names the raw image files present in dir: image.raw, or
+// image.raw.001, .002, … while they exist.
+func rawFilesIn(dir string, split int64) []string {
+	if split <= 0 {
+		return []string{imager.RawFileName("image", false, 0)}
+	}
+	var out []string
+	for i := 0; ; i++ {
+		name := imager.RawFileName("image", true, i)
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return out
+		}
+		out = append(out, name)
+	}
+}
+
 // Resumable reads the record in dir and says whether Resume can continue
 // it (nil error), returning the record.
 func Resumable(dir string) (*imager.Record, error) {
@@ -278,9 +293,11 @@ func PreflightResume(r *Request) error {
 	}
 	// What the folder holds now (the image files, bytes past the resume
 	// point included, which are cut; the earlier run's record reserve,
-	// which is reused) counts toward what the finished image takes.
+	// which is reused) counts toward what the finished image takes. The
+	// files are looked for by name: a run cut off before its first
+	// checkpoint has a record that names none.
 	var have int64
-	for _, f := range append(slices.Clone(prev.Image.Files), recordReserve) {
+	for _, f := range append(rawFilesIn(r.OutDir, prev.Image.SplitSize), recordReserve) {
 		if st, err := os.Stat(filepath.Join(r.OutDir, f)); err == nil {
 			have += st.Size()
 		}
