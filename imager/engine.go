@@ -185,6 +185,9 @@ type engine struct {
 	rescuing     atomic.Bool
 	rescueAll    atomic.Int64 // rescue progress: the bytes to deal with…
 	rehashLeft   atomic.Int64 // …and, while re-hashing, those left to hash (else -1)
+	copyStart    time.Time    // the copy pass (the stream): when it started, its reads and failed reads
+	copyReads    int64
+	copyFailed   int64
 }
 
 // Run performs one pass: read, hash, write to the sinks, and (when the pass
@@ -309,6 +312,7 @@ type consumer interface {
 
 func (e *engine) run(res *Result) error {
 	o := e.o
+	e.copyStart = time.Now()
 	e.pool = make(chan *buffer, o.Buffers)
 	for i := 0; i < o.Buffers; i++ {
 		b := &buffer{mem: AlignedBuffer(o.BufferSize)}

@@ -135,6 +135,7 @@ func (e *engine) readSource(b *buffer) error {
 	t := time.Now()
 	n, err := src.ReadAt(p, off)
 	took := time.Since(t)
+	e.copyReads++
 	if err == nil || (n == len(p) && errors.Is(err, io.EOF)) {
 		if e.deferred && e.o.SlowRead > 0 && took > e.o.SlowRead {
 			e.skipAfter(off+int64(len(p)), fmt.Sprintf("skipped after a slow read (%.1f s for %d bytes at byte %d)", took.Seconds(), len(p), off))
@@ -153,6 +154,7 @@ func (e *engine) readSource(b *buffer) error {
 		e.flushEvents(false)
 		return err
 	}
+	e.copyFailed++
 	clear(p)
 	e.setAside(b, off, int64(len(p)), StateNonTrimmed, errText(err))
 	e.skipAfter(off+int64(len(p)), "skipped after a read error: "+errText(err))
@@ -320,7 +322,8 @@ var errTimeUp = errors.New("rescue time limit reached")
 // Recovered bytes are written into every sink in place; every SyncInterval
 // the sinks are synced and a checkpoint records the map.
 func (e *engine) rescuePasses() (int64, error) {
-	rep := &RescueReport{Retries: e.o.Retries, TimeLimitSec: e.o.RescueTime.Seconds(), SlowReadSec: e.o.SlowRead.Seconds(), RehashFrom: -1}
+	rep := &RescueReport{Retries: e.o.Retries, TimeLimitSec: e.o.RescueTime.Seconds(), SlowReadSec: e.o.SlowRead.Seconds(), RehashFrom: -1,
+		Passes: []PassReport{{Pass: PassCopy, Seconds: time.Since(e.copyStart).Seconds(), Reads: e.copyReads, Failed: e.copyFailed, Left: e.unread()}}}
 	e.report = rep
 	r := &rescuer{e: e, lastSync: time.Now()}
 	if e.o.RescueTime > 0 {
@@ -557,18 +560,13 @@ func (r *rescuer) scrape(br BadRange) error {
 
 // retry reads each bad sector of the range once more.
 func (r *rescuer) retry(br BadRange) error {
-	return r.eachSector(br, func(int64, string) {})
-}
-
-func (r *rescuer) eachSector(br BadRange, failed func(s int64, why string)) error {
 	ss := int64(r.e.o.SectorSize)
 	for s := br.LBA; s < br.LBA+br.Count; s++ {
-		data, ok, why, err := r.read(s*ss, ss)
+		data, ok, _, err := r.read(s*ss, ss)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			failed(s, why)
 			continue
 		}
 		if err := r.recover(data, s*ss); err != nil {

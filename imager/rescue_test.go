@@ -151,7 +151,7 @@ func TestRescuePasses(t *testing.T) {
 			for _, p := range res.Rescue.Passes {
 				passes = append(passes, p.Pass)
 			}
-			if !reflect.DeepEqual(passes, []string{PassSkip, PassTrim, PassScrape, PassRetry, PassRetry, PassRehash}) {
+			if !reflect.DeepEqual(passes, []string{PassCopy, PassSkip, PassTrim, PassScrape, PassRetry, PassRetry, PassRehash}) {
 				t.Errorf("passes %v", passes)
 			}
 			// Events are merged ranges (flushed at most once a second and
@@ -268,11 +268,15 @@ func TestRescueDeadSource(t *testing.T) {
 	if res.Rescue == nil || len(res.Rescue.Passes) == 0 {
 		t.Fatalf("no rescue report: %+v", res.Rescue)
 	}
-	copyFails := src.failed
-	for _, p := range res.Rescue.Passes {
-		copyFails -= int(p.Failed)
+	copy := res.Rescue.Passes[0]
+	var later int
+	for _, p := range res.Rescue.Passes[1:] {
+		later += int(p.Failed)
 	}
-	if copyFails > 12 {
+	if copy.Pass != PassCopy || int(copy.Failed)+later != src.failed {
+		t.Errorf("passes %+v do not account for the %d failed reads", res.Rescue.Passes, src.failed)
+	}
+	if copyFails := copy.Failed; copyFails > 12 {
 		t.Errorf("the copy pass failed %d reads on a dead drive: it should skip ahead", copyFails)
 	}
 	if res.Unreadable[len(res.Unreadable)-1].LBA+res.Unreadable[len(res.Unreadable)-1].Count != 64<<20/512 {
@@ -297,7 +301,7 @@ func TestRescueSlowReads(t *testing.T) {
 	if len(res.Unreadable) != 0 {
 		t.Errorf("map %+v: nothing is unreadable", res.Unreadable)
 	}
-	if res.Rescue == nil || res.Rescue.Passes[0].Pass != PassSkip || res.Rescue.Passes[0].Recovered == 0 {
+	if res.Rescue == nil || res.Rescue.Passes[1].Pass != PassSkip || res.Rescue.Passes[1].Recovered == 0 {
 		t.Errorf("rescue %+v: want the skipped area read by the copy-back pass", res.Rescue)
 	}
 	if res.Hashes["sha256"] != refHashes(data)["sha256"] {
