@@ -76,6 +76,20 @@ type DeviceSetting struct {
 	Error    string `json:"error,omitempty"` // why it was not put back
 }
 
+// RescueUnfinished says the image is whole but its rescue stopped (its
+// time limit) with ranges of the map not read: a resume goes on with them.
+func (r *Record) RescueUnfinished() bool {
+	if r.Image.Partial || r.Image.Size != r.Source.Size {
+		return false
+	}
+	for _, u := range r.Unreadable {
+		if u.State != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // DurablePieces are the record's whole pieces (windows of Image.PieceSize)
 // from byte 0 on, one after the other, within Image.Size: for a record cut
 // off or stopped early, the pieces that vouch for bytes it says are on the

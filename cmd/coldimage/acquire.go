@@ -104,8 +104,13 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // a raw image on the target (interrupted, target full, source gone).
 func resumeHint(stderr io.Writer, jobs []*session.Job) {
 	for _, j := range jobs {
-		if r := j.Rec; r != nil && r.Image.Partial && r.Image.Format == "raw" && !r.Complete {
+		r := j.Rec
+		switch {
+		case r == nil || r.Image.Format != "raw" || r.Complete:
+		case r.Image.Partial:
 			fmt.Fprintf(stderr, "coldimage: %s stopped at byte %d of %d; to continue it: coldimage acquire --resume %s\n", j.Req.Source, r.Image.Size, r.Source.Size, j.Req.OutDir)
+		case r.RescueUnfinished():
+			fmt.Fprintf(stderr, "coldimage: %s: the rescue stopped at its time limit with areas not read; to go on with them: coldimage acquire --resume [--rescue-time LIMIT] %s\n", j.Req.Source, j.Req.OutDir)
 		}
 	}
 }

@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,5 +211,89 @@ func TestResumeBeforeFirstCheckpoint(t *testing.T) {
 	img, _ := os.ReadFile(filepath.Join(out, "image.raw"))
 	if !bytes.Equal(img, data) || got.Result != imager.ResultOK {
 		t.Errorf("resumed image equal %v, result %q", bytes.Equal(img, data), got.Result)
+	}
+}
+
+// badVolume is a volume whose bad sectors fail (slowly) with EIO.
+type badVolume struct {
+	data  []byte
+	bad   map[int64]bool
+	delay time.Duration
+}
+
+func (b *badVolume) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(b.data)) {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), int64(len(b.data)))
+	for lba := off / 512; lba*512 < end; lba++ {
+		if b.bad[lba] {
+			time.Sleep(b.delay)
+			return 0, fmt.Errorf("read at %d: %w", off, syscall.EIO)
+		}
+	}
+	n := copy(p, b.data[off:end])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestResumeUnfinishedRescue: an acquisition whose rescue stopped at its
+// time limit (image whole, areas not read) is resumable: --resume reads the
+// image back, checks it against its pieces, goes on with the areas not
+// read, and ends with only bad sectors in the map, the image equal to the
+// source with them zeroed, the hashes those of that image, and two runs.
+func TestResumeUnfinishedRescue(t *testing.T) {
+	const size = 8 << 20
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	vol := &badVolume{data: data, bad: map[int64]bool{}, delay: 2 * time.Millisecond}
+	want := append([]byte(nil), data...)
+	for l := int64(4096); l < 4096+1024; l++ { // 512 KiB bad
+		vol.bad[l] = true
+	}
+	for _, l := range []int64{100, 9000, 15000} {
+		vol.bad[l] = true
+	}
+	for l := range vol.bad {
+		clear(want[l*512 : (l+1)*512])
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	req := func(limit time.Duration) *Request {
+		return &Request{Source: "vol-test", OutDir: out, Hashes: []string{"sha256"}, PieceSize: 1 << 20, BufferSize: 256 << 10,
+			Volume: &Volume{R: vol, Info: disk.Info{Name: "vol-test", Size: size, LogicalSector: 512, Kind: "raid"}, Members: []string{"/dev/null"}},
+			Rescue: imager.RescueSettings{Time: limit, Retries: -1}}
+	}
+	rec, err := Run(context.Background(), req(100*time.Millisecond))
+	if !errors.Is(err, ErrIncomplete) || rec == nil || !rec.RescueUnfinished() || rec.Rescue == nil || !rec.Rescue.Stopped {
+		t.Fatalf("first run: %v; record unfinished %v, rescue %+v", err, rec != nil && rec.RescueUnfinished(), rec.Rescue)
+	}
+	if _, err := Resumable(out); err != nil {
+		t.Fatalf("an unfinished rescue is not resumable: %v", err)
+	}
+	rec, err = Resume(context.Background(), req(0))
+	if !errors.Is(err, ErrIncomplete) || rec == nil {
+		t.Fatalf("resume: %v (want incomplete: bad sectors stay)", err)
+	}
+	img, _ := os.ReadFile(filepath.Join(out, "image.raw"))
+	sum := sha256.Sum256(want)
+	if !bytes.Equal(img, want) || rec.Hashes["sha256"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("image equal %v, sha256 %s want %x", bytes.Equal(img, want), rec.Hashes["sha256"], sum)
+	}
+	var n int64
+	for _, u := range rec.Unreadable {
+		if u.State != "" {
+			t.Errorf("range %+v still not read", u)
+		}
+		n += u.Count
+	}
+	if n != int64(len(vol.bad)) || rec.RescueUnfinished() || len(rec.Runs) != 2 || !strings.Contains(rec.Runs[0].StoppedBy, "time limit") {
+		t.Errorf("map %d sectors (want %d), unfinished %v, runs %+v", n, len(vol.bad), rec.RescueUnfinished(), rec.Runs)
+	}
+	if rec.Verification == nil || rec.Verification.Source == nil || !rec.Verification.Source.Match {
+		t.Errorf("verification %+v", rec.Verification)
 	}
 }

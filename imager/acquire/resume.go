@@ -111,8 +111,8 @@ func resumable(r *Request) (*imager.Record, error) {
 	switch {
 	case prev.Complete || prev.Result == imager.ResultOK:
 		return nil, fmt.Errorf("%w: the acquisition in %s is complete (result %s): nothing to resume", ErrRefused, r.OutDir, prev.Result)
-	case prev.Result != imager.ResultInProgress && !(prev.Result == imager.ResultIncomplete && prev.Image.Partial):
-		return nil, fmt.Errorf("%w: the acquisition in %s ended with result %q, not cut off or stopped early: nothing to resume", ErrRefused, r.OutDir, prev.Result)
+	case prev.Result != imager.ResultInProgress && !(prev.Result == imager.ResultIncomplete && (prev.Image.Partial || prev.RescueUnfinished())):
+		return nil, fmt.Errorf("%w: the acquisition in %s ended with result %q, not cut off, stopped early or with its rescue unfinished: nothing to resume", ErrRefused, r.OutDir, prev.Result)
 	case prev.Image.Format != "raw":
 		return nil, fmt.Errorf("%w: %s holds a %s image: only raw and split raw images are resumed; image again into a new folder", ErrRefused, r.OutDir, prev.Image.Format)
 	case len(prev.Image.Copies) > 0:
@@ -233,7 +233,10 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time, from in
 	rec.Errors, rec.Verification, rec.Hashes, rec.Pieces, rec.Parts = nil, nil, nil, nil, nil
 	rec.Image.FileHashes, rec.HashesCover = nil, ""
 	stopped := "cut off (power loss, crash or kill) after its last checkpoint"
-	if prev.Result != imager.ResultInProgress && len(prev.Errors) > 0 {
+	switch {
+	case prev.Result != imager.ResultInProgress && prev.RescueUnfinished():
+		stopped = "finished with its rescue stopped by the time limit, areas not read"
+	case prev.Result != imager.ResultInProgress && len(prev.Errors) > 0:
 		stopped = prev.Errors[0]
 	}
 	if len(rec.Runs) == 0 {
