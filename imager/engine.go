@@ -756,11 +756,10 @@ func (e *engine) addBad(r BadRange) {
 // blocks would leave everything between its first and last bad sector to
 // the slow scrape).
 func mergeBad(l []BadRange, r BadRange) []BadRange {
-	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error && l[k].State == r.State && r.State != StateNonTrimmed {
-		l[k].Count += r.Count
-		return l
+	if r.State == StateNonTrimmed {
+		return append(l, r)
 	}
-	return append(l, r)
+	return AppendRange(l, r)
 }
 
 type hashConsumer struct {

@@ -261,11 +261,7 @@ func putRange(m []BadRange, r BadRange, keep bool) []BadRange {
 func compactMap(m []BadRange) []BadRange {
 	var out []BadRange
 	for _, r := range m {
-		if k := len(out) - 1; k >= 0 && out[k].LBA+out[k].Count == r.LBA && out[k].Error == r.Error && out[k].State == r.State {
-			out[k].Count += r.Count
-			continue
-		}
-		out = append(out, r)
+		out = AppendRange(out, r)
 	}
 	return out
 }

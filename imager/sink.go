@@ -12,6 +12,25 @@ type BadRange struct {
 	State string `json:"state,omitempty"`
 }
 
+// Extend extends r by next when next continues it (adjacent, same error
+// and state) and reports whether it did: the one rule by which the record,
+// the events and the console merge ranges.
+func (r *BadRange) Extend(next BadRange) bool {
+	if r.LBA+r.Count != next.LBA || r.Error != next.Error || r.State != next.State {
+		return false
+	}
+	r.Count += next.Count
+	return true
+}
+
+// AppendRange appends r to l, extending l's last range when r continues it.
+func AppendRange(l []BadRange, r BadRange) []BadRange {
+	if k := len(l) - 1; k >= 0 && l[k].Extend(r) {
+		return l
+	}
+	return append(l, r)
+}
+
 // Final is what a Sink is told once the whole stream has been written.
 type Final struct {
 	// Hashes of the whole stream (as written, zero fill included): algorithm

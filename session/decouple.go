@@ -70,9 +70,8 @@ func (d *decoupled) Event(ev imager.Event) {
 		return
 	case imager.EventUnreadable, imager.EventRetry:
 		if b := d.badEv; b != nil && ev.Bad != nil && b.Bad != nil && b.Kind == ev.Kind && b.Source == ev.Source && b.Phase == ev.Phase &&
-			b.Bad.Error == ev.Bad.Error && b.Bad.LBA+b.Bad.Count == ev.Bad.LBA {
-			b.Bad.Count += ev.Bad.Count // one line for the range, not one per sector
-			return
+			b.Bad.Extend(*ev.Bad) {
+			return // one line for the range, not one per sector
 		}
 		if len(d.q) >= maxQueued {
 			d.dropped++

@@ -210,11 +210,11 @@ func (t *textProgress) Event(ev imager.Event) {
 		if ev.Phase == imager.PhaseAcquire {
 			j.bad += ev.Bad.Count
 		}
-		j.errs = appendRange(j.errs, *ev.Bad)
+		j.errs = imager.AppendRange(j.errs, *ev.Bad)
 		t.flushErrs(j, false)
 	case imager.EventRetry:
 		if ev.Bad != nil && ev.Bad.State != "" { // in-stream narrowing is not news; areas set aside are
-			j.setAside = appendRange(j.setAside, *ev.Bad)
+			j.setAside = imager.AppendRange(j.setAside, *ev.Bad)
 			t.flushErrs(j, false)
 		}
 	case imager.EventRescue:
@@ -335,16 +335,6 @@ func (t *textProgress) flushErrs(j *jobState, force bool) {
 			now, j.id, n, len(j.errs), strings.Join(list, ", "), j.errs[0].Error)
 		j.errs = nil
 	}
-}
-
-// appendRange appends r, extending the last range when r continues it
-// with the same error and state: a line names ranges, not sectors.
-func appendRange(l []imager.BadRange, r imager.BadRange) []imager.BadRange {
-	if k := len(l) - 1; k >= 0 && l[k].LBA+l[k].Count == r.LBA && l[k].Error == r.Error && l[k].State == r.State {
-		l[k].Count += r.Count
-		return l
-	}
-	return append(l, r)
 }
 
 func statusText(j *jobState) string {
