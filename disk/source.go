@@ -85,18 +85,15 @@ func (s *Source) Close() error {
 	return err
 }
 
-// aligned reports whether p, off and len(p) allow an O_DIRECT read.
 // alignedSpan reports whether n bytes at off are whole aligned units of
 // the device (O_DIRECT may read them given an aligned buffer).
 func (s *Source) alignedSpan(n int, off int64) bool {
 	return n > 0 && off%s.align == 0 && int64(n)%s.align == 0
 }
 
-func (s *Source) aligned(p []byte, off int64) bool {
-	if len(p) == 0 || off%s.align != 0 || int64(len(p))%s.align != 0 {
-		return false
-	}
-	return uintptr(unsafe.Pointer(&p[0]))&(DirectAlign-1) == 0
+// memAligned reports whether p starts where O_DIRECT may read into it.
+func memAligned(p []byte) bool {
+	return len(p) > 0 && uintptr(unsafe.Pointer(&p[0]))&(DirectAlign-1) == 0
 }
 
 // ReadError is a failed read of a source: device or file, byte offset,

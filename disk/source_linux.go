@@ -93,9 +93,10 @@ func fileDirectAlign(path string) int64 {
 }
 
 // ReadAt reads len(p) bytes at off like os.File.ReadAt: n < len(p) only
-// with an error, io.EOF at the end of the source. Aligned requests (see
-// AlignedBuffer) use O_DIRECT; everything else, and everything after the
-// first EINVAL from O_DIRECT, uses the buffered descriptor. I/O errors are
+// with an error, io.EOF at the end of the source. Requests aligned on the
+// device use O_DIRECT (through an aligned bounce buffer when p is not
+// aligned in memory, see AlignedBuffer); everything else, and everything
+// after the first EINVAL from O_DIRECT, uses the buffered descriptor. I/O errors are
 // returned wrapped with the device and offset, so errors.Is(err,
 // syscall.EIO) holds.
 func (s *Source) ReadAt(p []byte, off int64) (int, error) {
@@ -110,20 +111,17 @@ func (s *Source) ReadAt(p []byte, off int64) (int, error) {
 		pos := off + int64(n)
 		var m int
 		var err error
-		if s.direct != nil && s.useDir.Load() && s.aligned(p[n:], pos) {
-			m, err = pread(s.direct, p[n:], pos)
-			s.directReads.Add(1)
-			if errors.Is(err, syscall.EINVAL) {
-				s.useDir.Store(false)
-				continue
+		if s.direct != nil && s.useDir.Load() && s.alignedSpan(len(p)-n, pos) {
+			if memAligned(p[n:]) {
+				m, err = pread(s.direct, p[n:], pos)
+			} else {
+				// Aligned on the device but not in memory (a slice into
+				// a buffer): through an aligned bounce buffer, still
+				// O_DIRECT — a buffered read would read whole pages and
+				// read ahead, touching sectors not asked for (a failing
+				// drive's bad ones among them).
+				m, err = s.bounced(p[n:], pos)
 			}
-		} else if s.direct != nil && s.useDir.Load() && s.alignedSpan(len(p)-n, pos) {
-			// Sector-aligned on the device but not in memory (a slice
-			// into a buffer): through an aligned bounce buffer, still
-			// O_DIRECT — a buffered read would read whole pages and
-			// read ahead, touching sectors not asked for (a failing
-			// drive's bad ones among them).
-			m, err = s.bounced(p[n:], pos)
 			s.directReads.Add(1)
 			if errors.Is(err, syscall.EINVAL) {
 				s.useDir.Store(false)
