@@ -357,9 +357,10 @@ func (e *engine) rescuePasses() (int64, error) {
 			}
 			err := r.run(p.name, todo, p.each)
 			if errors.Is(err, errTimeUp) {
-				rep.Stopped = e.unread() > 0
-				e.o.Emit.emit(Event{Kind: EventRescue, Phase: e.o.Phase, Source: e.o.Name, Pass: p.name, Bytes: e.unread(), Total: e.o.Size,
-					Err: fmt.Errorf("%w after %s: %d bytes not read stay zero-filled", errTimeUp, e.o.RescueTime, e.unread())})
+				left := e.unread()
+				rep.Stopped = left > 0
+				e.o.Emit.emit(Event{Kind: EventRescue, Phase: e.o.Phase, Source: e.o.Name, Pass: p.name, Bytes: left, Total: e.o.Size,
+					Err: fmt.Errorf("%w after %s: %d bytes not read stay zero-filled", errTimeUp, e.o.RescueTime, left)})
 				return r.recovered, r.checkpoint(true)
 			}
 			if err != nil {
@@ -627,13 +628,12 @@ func (e *engine) rehash(hcs []*hashConsumer, pcs []*pieceConsumer) error {
 	e.rehashLeft.Store(e.o.Size - from)
 	e.rescuing.Store(true)
 	defer e.rescuing.Store(false)
-	bufs := [2][]byte{AlignedBuffer(e.o.BufferSize), AlignedBuffer(e.o.BufferSize)}
-	for i, off := 0, from; off < e.o.Size; i++ {
+	for off := from; off < e.o.Size; {
 		if cerr := context.Cause(e.ctx); cerr != nil {
 			return cerr
 		}
 		n := min(int64(e.o.BufferSize), e.o.Size-off)
-		p := bufs[i%2][:n]
+		p := e.scratch[:n] // the rescue is over: the scratch buffer is free
 		if _, err := img.ReadAt(p, off); err != nil {
 			return fmt.Errorf("read the rescued image of %s back at byte %d to hash it: %w", e.o.Name, off, err)
 		}
