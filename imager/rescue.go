@@ -58,6 +58,16 @@ type RescueSettings struct {
 	DeviceTimeout time.Duration
 }
 
+// ZeroOff turns a rescue setting as the examiner gives it (flag, kernel
+// command line), where 0 means none or never, into RescueSettings' form,
+// where 0 means the default and a negative value none.
+func ZeroOff[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
 // Apply sets the engine's options from s.
 func (s RescueSettings) Apply(o *Options) {
 	o.Retries, o.RescueTime, o.SlowRead = s.Retries, s.Time, s.SlowRead

@@ -162,16 +162,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	if *rescueTime < 0 || *slowRead < 0 || *devTimeout < 0 {
 		return nil, usageError("--rescue-time, --slow-read and --device-timeout take a duration of 0 or more (e.g. 30m, 5s)")
 	}
-	rescue := imager.RescueSettings{Retries: *retries, Time: *rescueTime, SlowRead: *slowRead, DeviceTimeout: *devTimeout}
-	if *devTimeout == 0 {
-		rescue.DeviceTimeout = -1 // leave it
-	}
-	if *retries == 0 {
-		rescue.Retries = -1 // none
-	}
-	if *slowRead == 0 {
-		rescue.SlowRead = -1 // never
-	}
+	rescue := imager.RescueSettings{Retries: imager.ZeroOff(*retries), Time: *rescueTime, SlowRead: imager.ZeroOff(*slowRead), DeviceTimeout: imager.ZeroOff(*devTimeout)}
 	if *resume {
 		a, err := resumeArgs(fs, pos, *noVerify, *jsonProgress)
 		if a != nil {

@@ -183,10 +183,7 @@ func (c *Config) set(k, v string) {
 		}
 	case "retries":
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			c.Rescue.Retries = n
-			if n == 0 {
-				c.Rescue.Retries = -1 // none
-			}
+			c.Rescue.Retries = imager.ZeroOff(n)
 		} else {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.retries=%q is not 0 or more; using %d", v, imager.DefaultRetries))
 		}
@@ -206,13 +203,9 @@ func (c *Config) set(k, v string) {
 		case strings.HasSuffix(k, "rescue-time"):
 			c.Rescue.Time = d
 		case strings.HasSuffix(k, "device-timeout"):
-			if c.Rescue.DeviceTimeout = d; d == 0 {
-				c.Rescue.DeviceTimeout = -1 // leave it
-			}
+			c.Rescue.DeviceTimeout = imager.ZeroOff(d)
 		default:
-			if c.Rescue.SlowRead = d; d == 0 {
-				c.Rescue.SlowRead = -1 // never
-			}
+			c.Rescue.SlowRead = imager.ZeroOff(d)
 		}
 	case "resume":
 		switch v {
