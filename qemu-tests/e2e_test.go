@@ -470,13 +470,10 @@ func TestBadSectors(t *testing.T) {
 	f.Close()
 	session := readTarget(t, target)
 	// By serial: the guest may name the virtio disks in another order.
-	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_BAD"))
-	if len(dirs) != 1 {
-		t.Fatalf("no vd?_BAD folder in %s", session)
-	}
+	folder := sourceFolder(t, session, "vd?_BAD")
 	var rec acquisitionJSON
-	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
-	if got := hashOf(t, filepath.Join(dirs[0], "image.raw")); got != hashOf(t, want) {
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
+	if got := hashOf(t, filepath.Join(folder, "image.raw")); got != hashOf(t, want) {
 		t.Errorf("image sha256 %s, want the source with sectors %v zeroed (%s)", got, bad, hashOf(t, want))
 	}
 	var got []string
@@ -803,4 +800,15 @@ func TestConsoleUIOnTTYS1(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// sourceFolder is the one source folder in a session folder whose name
+// matches pattern (by serial: the guest may name disks in another order).
+func sourceFolder(t *testing.T, session, pattern string) string {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(session, pattern))
+	if len(dirs) != 1 {
+		t.Fatalf("want one %s folder in %s, found %v", pattern, session, dirs)
+	}
+	return dirs[0]
 }

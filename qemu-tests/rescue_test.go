@@ -116,12 +116,9 @@ func TestSlowBadSectors(t *testing.T) {
 	}
 
 	session := readTarget(t, target)
-	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_FAILING"))
-	if len(dirs) != 1 {
-		t.Fatalf("no vd?_FAILING folder in %s", session)
-	}
+	folder := sourceFolder(t, session, "vd?_FAILING")
 	var rec rescueRecord
-	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
 	if rec.Result == "ok" || rec.Result == "mismatch" {
 		t.Errorf("result %q", rec.Result)
 	}
@@ -155,7 +152,7 @@ func TestSlowBadSectors(t *testing.T) {
 		t.Errorf("the region's edges are %q and %q, want trimmed to bad sectors", inMap[regionLo], inMap[regionHi-1])
 	}
 	// The image: the source outside the map, zeros inside.
-	img, err := os.ReadFile(filepath.Join(dirs[0], "image.raw"))
+	img, err := os.ReadFile(filepath.Join(folder, "image.raw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +198,7 @@ func TestSlowBadSectors(t *testing.T) {
 	if notRead == 0 {
 		t.Error("nothing of the region is marked not read, although the time limit stopped the rescue")
 	}
-	txt, _ := os.ReadFile(filepath.Join(dirs[0], "acquisition.txt"))
+	txt, _ := os.ReadFile(filepath.Join(folder, "acquisition.txt"))
 	if !strings.Contains(string(txt), "STOPPED BY THE TIME LIMIT") || !strings.Contains(string(txt), "NOT READ") {
 		t.Errorf("acquisition.txt does not say the rescue stopped and what it did not read:\n%s", txt)
 	}
@@ -251,12 +248,9 @@ func TestDeadSource(t *testing.T) {
 		t.Fatal("a source changed")
 	}
 	session := readTarget(t, target)
-	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_DEAD"))
-	if len(dirs) != 1 {
-		t.Fatalf("no vd?_DEAD folder in %s", session)
-	}
+	folder := sourceFolder(t, session, "vd?_DEAD")
 	var rec rescueRecord
-	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
 	if rec.Rescue == nil {
 		t.Fatalf("no rescue in the dead source's record (result %q)", rec.Result)
 	}
@@ -295,11 +289,8 @@ func TestDeadSource(t *testing.T) {
 		t.Errorf("%d console lines about the dead disk", len(lines))
 	}
 	var keepRec rescueRecord
-	kd, _ := filepath.Glob(filepath.Join(session, "sd?_KEEP"))
-	if len(kd) != 1 {
-		t.Fatalf("no sd?_KEEP folder in %s", session)
-	}
-	readJSON(t, filepath.Join(kd[0], "acquisition.json"), &keepRec)
+	keepFolder := sourceFolder(t, session, "sd?_KEEP")
+	readJSON(t, filepath.Join(keepFolder, "acquisition.json"), &keepRec)
 	if keepRec.Result != "ok" || keepRec.Hashes["sha256"] != hKeep {
 		t.Errorf("live source: result %q sha256 %s, want ok and %s", keepRec.Result, keepRec.Hashes["sha256"], hKeep)
 	}
@@ -350,12 +341,9 @@ func TestConsoleAt115200(t *testing.T) {
 			t.Fatal(err)
 		}
 		session := readTarget(t, target)
-		dirs, _ := filepath.Glob(filepath.Join(session, "vd?_BAD"))
-		if len(dirs) != 1 {
-			t.Fatalf("no vd?_BAD folder in %s", session)
-		}
+		folder := sourceFolder(t, session, "vd?_BAD")
 		var rec rescueRecord
-		readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
+		readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
 		var bytes int
 		for _, l := range v.Lines() {
 			bytes += len(l) + 1

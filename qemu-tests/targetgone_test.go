@@ -107,11 +107,8 @@ func TestTargetReplugged(t *testing.T) {
 		t.Fatal("the source changed")
 	}
 	session := readTarget(t, target)
-	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_SRCR"))
-	if len(dirs) != 1 {
-		t.Fatalf("no vd?_SRCR folder in %s", session)
-	}
-	if got := hashOf(t, filepath.Join(dirs[0], "image.raw")); got != h {
+	folder := sourceFolder(t, session, "vd?_SRCR")
+	if got := hashOf(t, filepath.Join(folder, "image.raw")); got != h {
 		t.Errorf("image sha256 %s, want the source's %s", got, h)
 	}
 	var rec struct {
@@ -122,7 +119,7 @@ func TestTargetReplugged(t *testing.T) {
 			To   int64 `json:"to_byte"`
 		}
 	}
-	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &rec)
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
 	t.Logf("runs %+v", rec.Runs)
 	if rec.Result != "ok" || rec.Hashes["sha256"] != h || len(rec.Runs) != 2 || rec.Runs[1].From == 0 || rec.Runs[1].From > rec.Runs[0].To {
 		t.Errorf("record: result %q sha256 %s runs %+v; want ok, the source's hash, two runs, the second from where the first stopped", rec.Result, rec.Hashes["sha256"], rec.Runs)

@@ -423,16 +423,13 @@ func TestAbortDuringVerify(t *testing.T) {
 		t.Fatal("the evidence changed")
 	}
 	session := readTarget(t, target)
-	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_ABRT01"))
-	if len(dirs) != 1 {
-		t.Fatalf("no image folder in %s", session)
-	}
-	if got := hashOf(t, filepath.Join(dirs[0], "image.raw")); got != want {
+	folder := sourceFolder(t, session, "vd?_ABRT01")
+	if got := hashOf(t, filepath.Join(folder, "image.raw")); got != want {
 		t.Errorf("image.raw sha256 %s, evidence %s: the image is not complete", got, want)
 	}
 	log, _ := os.ReadFile(consoleLog(t, a, ""))
 	texts := map[string][]byte{"console": log}
-	for _, f := range []string{filepath.Join(session, "session.json"), filepath.Join(session, "session.txt"), filepath.Join(dirs[0], "acquisition.json"), filepath.Join(dirs[0], "acquisition.txt")} {
+	for _, f := range []string{filepath.Join(session, "session.json"), filepath.Join(session, "session.txt"), filepath.Join(folder, "acquisition.json"), filepath.Join(folder, "acquisition.txt")} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -499,19 +496,16 @@ func TestUTF8CaseE01(t *testing.T) {
 	if sj.Case.Case != caseText || sj.Case.Examiner != examiner || sj.Case.Notes != notes {
 		t.Errorf("session.json case %+v", sj.Case)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(session, "vd?_UTF01"))
-	if len(dirs) != 1 {
-		t.Fatalf("no image folder in %s", session)
-	}
+	folder := sourceFolder(t, session, "vd?_UTF01")
 	var aj struct {
 		Result string
 		Case   struct{ Case, Examiner, Notes string }
 	}
-	readJSON(t, filepath.Join(dirs[0], "acquisition.json"), &aj)
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &aj)
 	if aj.Result != "ok" || aj.Case.Case != caseText || aj.Case.Examiner != examiner || aj.Case.Notes != notes {
 		t.Errorf("acquisition.json result %q case %+v", aj.Result, aj.Case)
 	}
-	out, err := Run("ewfinfo", filepath.Join(dirs[0], "image.E01"))
+	out, err := Run("ewfinfo", filepath.Join(folder, "image.E01"))
 	if err != nil {
 		t.Fatalf("ewfinfo: %v\n%s", err, out)
 	}

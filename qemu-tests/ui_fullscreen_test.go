@@ -171,14 +171,11 @@ func TestConsoleUIFullScreenDriven(t *testing.T) {
 	}
 	session := readTarget(t, target)
 	for i, serial := range []string{"FSA", "FSB"} {
-		dirs, _ := filepath.Glob(filepath.Join(session, "vd?_"+serial))
-		if len(dirs) != 1 {
-			t.Fatalf("no vd?_%s folder in %s", serial, session)
+		folder := sourceFolder(t, session, "vd?_"+serial)
+		if rec := checkImage(t, folder, h[i]); rec.Result != "ok" {
+			t.Errorf("%s: result %q", folder, rec.Result)
 		}
-		if rec := checkImage(t, dirs[0], h[i]); rec.Result != "ok" {
-			t.Errorf("%s: result %q", dirs[0], rec.Result)
-		}
-		checkNotes(t, filepath.Join(dirs[0], "acquisition.json"), notes)
+		checkNotes(t, filepath.Join(folder, "acquisition.json"), notes)
 	}
 	checkNotes(t, filepath.Join(session, "session.json"), notes)
 	var sj sessionJSON
