@@ -92,6 +92,14 @@ type Resume struct {
 // Syncer is a Sink that can make what it was given so far durable.
 type Syncer interface{ Sync() error }
 
+// LaggingSyncer is a Syncer that makes its stream durable at boundaries of
+// its own (an E01 at its chunk groups): Sync only asks for one soon, and
+// Durable says how many stream bytes are durable now.
+type LaggingSyncer interface {
+	Syncer
+	Durable() int64
+}
+
 // Checkpoint is how much of the stream every sink holds durably.
 type Checkpoint struct {
 	Bytes      int64      // stream bytes synced on every sink
@@ -886,7 +894,19 @@ func (c *sinkConsumer) consume(b *buffer) error {
 func (c *sinkConsumer) sync() error {
 	o := c.e.o
 	sy, ok := c.s.(Syncer)
-	if !ok || o.Checkpoint == nil || (c.n-c.synced < o.SyncEvery && time.Since(c.last) < o.SyncInterval) {
+	if !ok || o.Checkpoint == nil {
+		return nil
+	}
+	lag, lagging := c.s.(LaggingSyncer)
+	if lagging {
+		if d := lag.Durable(); d > c.durable.Load() {
+			c.durable.Store(d)
+			if err := c.e.checkpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	if c.n-c.synced < o.SyncEvery && time.Since(c.last) < o.SyncInterval {
 		return nil
 	}
 	if err := sy.Sync(); err != nil {
@@ -894,6 +914,9 @@ func (c *sinkConsumer) sync() error {
 		return c.err
 	}
 	c.synced, c.last = c.n, time.Now()
+	if lagging {
+		return nil // the checkpoint comes once the sink says it is durable
+	}
 	c.durable.Store(c.n)
 	return c.e.checkpoint()
 }

@@ -163,13 +163,16 @@ type SourceRecord struct {
 }
 
 type ImageRecord struct {
-	Format     string                       `json:"format"` // raw | e01
-	Files      []string                     `json:"files"`  // names relative to the record's directory
-	Size       int64                        `json:"size"`   // bytes of media in the image
-	SplitSize  int64                        `json:"split_size,omitempty"`
-	PieceSize  int64                        `json:"segment_size,omitempty"` // piecewise hash window
-	Copies     []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
-	FileHashes map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
+	Format    string   `json:"format"` // raw | e01
+	Files     []string `json:"files"`  // names relative to the record's directory
+	Size      int64    `json:"size"`   // bytes of media in the image
+	SplitSize int64    `json:"split_size,omitempty"`
+	// E01SegmentSize is an E01's most bytes per segment file, which a
+	// resume needs to lay out the rest of the set. Additive to schema 1.
+	E01SegmentSize int64                        `json:"e01_segment_size,omitempty"`
+	PieceSize      int64                        `json:"segment_size,omitempty"` // piecewise hash window
+	Copies         []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
+	FileHashes     map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
 	// Partial: the acquisition stopped early and the image holds only the
 	// first Size bytes of the source, as written (the logical bytes: a
 	// split image's pieces joined, an E01's media). Additive to schema 1.

@@ -604,6 +604,9 @@ func extra(all, chosen []string) []string {
 }
 
 func (a *app) drawConfirm(w, h int) [2]string {
+	if a.offer != nil {
+		return a.drawCutOff(w, h)
+	}
 	a.put(2, 0, clip("Nothing has been written or unlocked yet. Check everything below:", w), stBold)
 	var lines []string
 	for _, l := range a.choiceLines() {
@@ -620,6 +623,31 @@ func (a *app) drawConfirm(w, h int) [2]string {
 		second = "Up/Down (j/k) scroll   " + second
 	}
 	return [2]string{"y start imaging now", second}
+}
+
+// drawCutOff asks what to do with a cut-off session of the case found on
+// the target (the target is mounted; no source has been read).
+func (a *app) drawCutOff(w, h int) [2]string {
+	a.put(2, 0, clip("A session of this case was cut off on this target. Continue it?", w), stBold)
+	lines := cutOffLines(a.offer, "c", "n")
+	for i, l := range lines {
+		if 4+i >= h-4 {
+			break
+		}
+		a.put(4+i, 0, clip(l, w), stPlain)
+	}
+	return [2]string{"c continue the cut-off session   n start a new session", "Esc or b back (the target is unmounted and write-blocked again)"}
+}
+
+// cutOffLines describe a cut-off session and the two answers.
+// The answers are named cont and fresh (keys or words).
+func cutOffLines(f *CutOffFound, cont, fresh string) []string {
+	var out []string
+	out = append(out, wrap(f.Error(), 76)...)
+	out = append(out, "")
+	out = append(out, wrap(cont+": the session goes on in its folder. Sources imaged ok before the cut are kept; the one in progress resumes from its last checkpoint (its image is read back and checked first); the others start. Both runs are recorded.", 76)...)
+	out = append(out, wrap(fresh+": a new session folder; the cut-off one is left as it is.", 76)...)
+	return out
 }
 
 func (a *app) drawProgress(w, h int) [2]string {

@@ -504,6 +504,21 @@ func (p *plain) confirm(ctx context.Context) error {
 		logged := len(p.a.ch.Log)
 		s, err := runSession(ctx, p.a.cfg, &p.a.ch, p.watchAbort)
 		p.a.notePrepared()
+		var found *CutOffFound
+		if errors.As(err, &found) {
+			again, err := p.cutOff(ctx, found)
+			if err != nil {
+				return err
+			}
+			if !again {
+				return errBack
+			}
+			s, err = runSession(ctx, p.a.cfg, &p.a.ch, p.watchAbort)
+			p.a.notePrepared()
+			if errors.As(err, &found) {
+				err = fmt.Errorf("a cut-off session is still found after the answer: %w", err)
+			}
+		}
 		if s == nil {
 			for _, e := range p.a.ch.Log[min(logged, len(p.a.ch.Log)):] {
 				p.printf("  %s %s\n", e.Time, e.What) // recorded in the next session's record
@@ -517,6 +532,33 @@ func (p *plain) confirm(ctx context.Context) error {
 			p.printf("! %v\n", err)
 		}
 		return nil
+	}
+}
+
+// cutOff asks what to do with a cut-off session of the case found on the
+// target: continue it or start a new one (true: plan again), or go back
+// (false: the target is released again).
+func (p *plain) cutOff(ctx context.Context, f *CutOffFound) (bool, error) {
+	p.printf("\nA session of this case was cut off on this target:\n")
+	for _, l := range cutOffLines(f, "continue", "new") {
+		p.printf("  %s\n", l)
+	}
+	for {
+		ans, err := p.ask(ctx, "type continue, new, or < to go back", "")
+		if errors.Is(err, errBack) {
+			if err := p.a.ch.GoBack(p.cfg); err != nil {
+				p.printf("! %v\n", err)
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if ans == "continue" || ans == "new" {
+			p.a.ch.CutOff = &CutOffAnswer{Folder: f.Folder, Continue: ans == "continue"}
+			return true, nil
+		}
+		p.printf("! type continue (the whole word), new, or <\n")
 	}
 }
 

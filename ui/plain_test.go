@@ -83,28 +83,8 @@ func TestPlainShellNeedsConfirmation(t *testing.T) {
 // In plain mode, "abort" then "yes" typed while imaging stops the session;
 // the abort is logged and the records say incomplete.
 func TestPlainAbort(t *testing.T) {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
 	cfg := bigSourceConfig(t)
-	cfg.In, cfg.Out, cfg.Plain, cfg.Actions = inR, outW, true, []Action{ActionQuit}
-	term := uitest.New(outR, inW, 80, 24)
-	type result struct {
-		o   Outcome
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		o, err := Run(context.Background(), cfg)
-		outW.Close()
-		done <- result{o, err}
-	}()
-	answer := func(prompt, line string) {
-		t.Helper()
-		if _, err := term.WaitPrompt(prompt, 30*time.Second); err != nil {
-			t.Fatalf("%v\n%s", err, term.Output())
-		}
-		io.WriteString(inW, line+"\n")
-	}
+	term, inW, answer, done := runPlainTerm(t, cfg)
 	answer("sources", "big.img")
 	ts, _ := cfg.Targets()
 	answer("target name", ts[0].Name)
@@ -126,7 +106,7 @@ func TestPlainAbort(t *testing.T) {
 	waitOutput("abort imaging?")
 	io.WriteString(inW, "yes\n")
 	answer("type one of", "quit")
-	var r result
+	var r plainResult
 	select {
 	case r = <-done:
 	case <-time.After(time.Minute):
@@ -147,6 +127,35 @@ func TestPlainAbort(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, term.Output())
 		}
 	}
+}
+
+// plainResult is how a line-mode Run ended.
+type plainResult struct {
+	o   Outcome
+	err error
+}
+
+// runPlainTerm runs line mode on cfg behind a terminal: answer waits for a
+// prompt and types a line; done gets the outcome.
+func runPlainTerm(t *testing.T, cfg Config) (term *uitest.Terminal, in io.Writer, answer func(prompt, line string), done <-chan plainResult) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	cfg.In, cfg.Out, cfg.Plain, cfg.Actions = inR, outW, true, []Action{ActionQuit}
+	term = uitest.New(outR, inW, 80, 24)
+	ch := make(chan plainResult, 1)
+	go func() {
+		o, err := Run(context.Background(), cfg)
+		outW.Close()
+		ch <- plainResult{o, err}
+	}()
+	answer = func(prompt, line string) {
+		t.Helper()
+		if _, err := term.WaitPrompt(prompt, 30*time.Second); err != nil {
+			t.Fatalf("%v\n%s", err, term.Output())
+		}
+		io.WriteString(inW, line+"\n")
+	}
+	return term, inW, answer, ch
 }
 
 // Names are what line mode takes: kernel names, paths, disk serials, and

@@ -70,6 +70,7 @@ type app struct {
 	done    chan error
 	abort   context.CancelCauseFunc // stops the running session
 	asking  bool                    // the abort question is open
+	offer   *CutOffFound            // the cut-off session question is open (confirm page)
 	aborted bool                    // the operator aborted the running session
 	lastGen int
 	scroll  int // summary scroll
@@ -810,32 +811,55 @@ func (a *app) keyConfirm(ctx context.Context, ev *tcell.EventKey) {
 		a.scroll = max(0, a.scroll-1)
 	case isDown(ev):
 		a.scroll++ // drawConfirm keeps it within the lines
+	case a.offer != nil && isBack(ev):
+		a.offer = nil
+		if err := a.ch.GoBack(a.cfg); err != nil {
+			a.msg = err.Error()
+		}
+		a.page = pageCase
+	case a.offer != nil && ev.Key() == tcell.KeyRune && (ev.Rune() == 'c' || ev.Rune() == 'n'):
+		a.ch.CutOff = &CutOffAnswer{Folder: a.offer.Folder, Continue: ev.Rune() == 'c'}
+		a.offer = nil
+		a.start(ctx)
+	case a.offer != nil:
+		a.msg = "answer first: c continues the cut-off session, n starts a new one, Esc goes back"
 	case isBack(ev):
 		a.page = pageCase
 	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'y' || ev.Rune() == 'Y'):
-		a.releaseOthers()
-		s, err := Plan(ctx, a.cfg, &a.ch)
-		a.notePrepared()
-		if err != nil {
-			a.msg = "refused: " + err.Error()
-			return
-		}
-		if err := s.Begin(); err != nil {
-			s.Close()
-			a.msg = "refused: the session record cannot be written on the target: " + err.Error()
-			return
-		}
-		a.session, a.board, a.lastGen = s, newBoard(), -1
-		for _, j := range s.Jobs {
-			a.board.JobStart(j.Req.Source, j.ID, j.Source.Size) // rows in order before the first draw
-		}
-		done := make(chan error, 1)
-		a.done = done
-		jctx, abort := context.WithCancelCause(ctx)
-		a.abort, a.asking, a.aborted = abort, false, false
-		go func() { done <- s.Run(jctx, a.board) }()
-		a.page = pageProgress
+		a.start(ctx)
 	}
+}
+
+// start plans the session and runs it; a cut-off session of the case on
+// the target opens the question first (a.offer).
+func (a *app) start(ctx context.Context) {
+	a.releaseOthers()
+	s, err := Plan(ctx, a.cfg, &a.ch)
+	a.notePrepared()
+	var found *CutOffFound
+	if errors.As(err, &found) {
+		a.offer, a.scroll = found, 0
+		return
+	}
+	if err != nil {
+		a.msg = "refused: " + err.Error()
+		return
+	}
+	if err := s.Begin(); err != nil {
+		s.Close()
+		a.msg = "refused: the session record cannot be written on the target: " + err.Error()
+		return
+	}
+	a.session, a.board, a.lastGen = s, newBoard(), -1
+	for _, j := range s.Jobs {
+		a.board.JobStart(j.Req.Source, j.ID, j.Source.Size) // rows in order before the first draw
+	}
+	done := make(chan error, 1)
+	a.done = done
+	jctx, abort := context.WithCancelCause(ctx)
+	a.abort, a.asking, a.aborted = abort, false, false
+	go func() { done <- s.Run(jctx, a.board) }()
+	a.page = pageProgress
 }
 
 func (a *app) keySummary(ev *tcell.EventKey) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/session"
@@ -29,6 +31,64 @@ type Choices struct {
 	// locked again) not yet in a session record: the next session's
 	// record starts with them.
 	Log []imager.SessionEvent
+	// CutOff is the examiner's answer to Plan's CutOffFound: continue the
+	// session cut off in Folder, or start a new one. It applies to that
+	// folder only.
+	CutOff *CutOffAnswer
+}
+
+// CutOffAnswer says what to do with the cut-off session in Folder.
+type CutOffAnswer struct {
+	Folder   string
+	Continue bool
+}
+
+// CutOffFound is Plan's answer when the prepared target holds a session of
+// the case that was cut off (power loss, crash) while imaging a chosen
+// source: the examiner decides first (Choices.CutOff) whether it goes on
+// — sources imaged then are kept, the one in progress resumes from its
+// last checkpoint — or a new session starts. The target stays prepared.
+type CutOffFound struct{ *session.Continuation }
+
+func (e *CutOffFound) Error() string {
+	return fmt.Sprintf("the target holds a session of this case that was cut off (power loss or crash): /%s, started %s, %s",
+		filepath.ToSlash(e.Folder), e.Record.Started, cutOffState(e.Record))
+}
+
+// cutOffState says what a cut-off session had done.
+func cutOffState(r *imager.Session) string {
+	var ok, other []string
+	for _, s := range r.Sources {
+		if s.OK {
+			ok = append(ok, s.ID)
+		} else {
+			other = append(other, s.ID)
+		}
+	}
+	return fmt.Sprintf("%d source(s) imaged ok before the cut (%s), %d not finished (%s)",
+		len(ok), orDash(strings.Join(ok, ", ")), len(other), orDash(strings.Join(other, ", ")))
+}
+
+// sourceIDs are the ids the session folder names the chosen sources by.
+func (c *Choices) sourceIDs() []string {
+	var ids []string
+	for _, d := range c.Sources {
+		ids = append(ids, disk.ID(d.Info))
+	}
+	return ids
+}
+
+// GoBack is the examiner going back from the cut-off question: the target
+// Plan prepared is released again (unmounted, write-blocked).
+func (c *Choices) GoBack(cfg Config) error {
+	if c.Target == nil || c.Target.Dir == "" || c.Target.Prepare == nil {
+		return nil
+	}
+	err := c.release(cfg.Now(), errors.New("the examiner went back instead of answering whether to continue the cut-off session"))
+	if c.Target.Dir == "" {
+		return nil // released
+	}
+	return err
 }
 
 // Bytes is the size of the chosen sources.
@@ -100,7 +160,16 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 		c.note(cfg.Now(), fmt.Sprintf("write-blocking lifted on target %s (disk %s) and mounted read-write on %s", t.Name, orDash(t.Disk), d))
 		t.Dir = d // prepared once: a second Plan must not mount again
 	}
-	s, err := session.New(plan(cfg, c))
+	p := plan(cfg, c)
+	if cont := session.CutOff(t.Dir, c.Case.Case, c.sourceIDs()); cont != nil {
+		switch a := c.CutOff; {
+		case a == nil || a.Folder != cont.Folder:
+			return nil, &CutOffFound{cont} // asked first
+		case a.Continue:
+			p.Continue = cont
+		}
+	}
+	s, err := session.New(p)
 	if err != nil {
 		return nil, c.release(cfg.Now(), err)
 	}

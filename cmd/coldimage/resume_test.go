@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/verify"
 )
 
 // startCLI starts the coldimage command as a process of its own (the test
@@ -67,66 +68,66 @@ func TestKillAndResume(t *testing.T) {
 	}{
 		{"raw", nil, []int64{2 << 20, 17 << 20, 40 << 20}},
 		{"split", []string{"--split", "5M"}, []int64{9 << 20, 30 << 20}},
+		{"e01", []string{"--format", "e01", "--segment-size", "1M"}, []int64{3 << 20, 11 << 20, 26 << 20, 38 << 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			args := append(append([]string{"acquire", "--hash", "sha256,md5", "--piece-size", "1M"}, tc.extra...), src, out)
-			runs := 0
+			runs, finished := 0, false
 			for i, at := range tc.kills {
 				if i > 0 {
 					args = []string{"acquire", "--resume", out}
 				}
 				cmd := startCLI(t, 1<<20, args...)
+				exited := make(chan struct{})
+				go func() { cmd.Wait(); close(exited) }()
 				deadline := time.Now().Add(time.Minute)
 				killed := false
+			wait:
 				for time.Now().Before(deadline) {
 					if rec, err := imager.ReadRecord(out); err == nil && rec.Result == imager.ResultInProgress && rec.Image.Size >= at {
 						cmd.Process.Kill()
 						killed = true
 						break
 					}
-					if cmd.ProcessState != nil {
-						break
+					select {
+					case <-exited:
+						break wait
+					case <-time.After(time.Millisecond):
 					}
-					time.Sleep(time.Millisecond)
 				}
-				cmd.Wait()
+				<-exited
 				rec, err := imager.ReadRecord(out)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !killed || rec.Result != imager.ResultInProgress {
 					t.Logf("run %d finished before the kill at %d (result %s): fine, nothing left to cut", i, at, rec.Result)
+					finished = rec.Result == imager.ResultOK
 					break
 				}
 				runs++
 				// What the record says is durable is on the target and is the source's.
-				var files []string
-				for _, f := range rec.Image.Files {
-					files = append(files, filepath.Join(out, f))
-				}
 				b, _ := os.ReadFile(src)
-				onDisk := readAll(t, files)
+				onDisk := imageBytes(t, out, rec)
 				if int64(len(onDisk)) < rec.Image.Size || string(onDisk[:rec.Image.Size]) != string(b[:rec.Image.Size]) {
-					t.Fatalf("after the kill at %d: the files hold %d bytes, the record says %d are durable and must be the source's", at, len(onDisk), rec.Image.Size)
+					t.Fatalf("after the kill at %d: the image holds %d bytes, the record says %d are durable and must be the source's", at, len(onDisk), rec.Image.Size)
 				}
 			}
-			stdout, stderr, err := runCLI(t, "acquire", "--resume", "--json-progress", out)
-			if err != nil {
-				t.Fatalf("final resume: %v\n%s", err, stderr)
-			}
-			if runs > 0 && !strings.Contains(stdout, `"event":"resumed"`) {
-				t.Errorf("no resumed line in the progress:\n%s", stdout)
+			if !finished {
+				stdout, stderr, err := runCLI(t, "acquire", "--resume", "--json-progress", out)
+				if err != nil {
+					t.Fatalf("final resume: %v\n%s", err, stderr)
+				}
+				if runs > 0 && !strings.Contains(stdout, `"event":"resumed"`) {
+					t.Errorf("no resumed line in the progress:\n%s", stdout)
+				}
 			}
 			rec, err := imager.ReadRecord(out)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var files []string
-			for _, f := range rec.Image.Files {
-				files = append(files, filepath.Join(out, f))
-			}
-			if got := fileSHA256(t, files...); got != want || rec.Hashes["sha256"] != want || rec.Hashes["md5"] != refRec.Hashes["md5"] {
+			if got := fmt.Sprintf("%x", sha256.Sum256(imageBytes(t, out, rec))); got != want || rec.Hashes["sha256"] != want || rec.Hashes["md5"] != refRec.Hashes["md5"] {
 				t.Errorf("resumed image sha256 %s, record %s / md5 %s; want %s / md5 %s", got, rec.Hashes["sha256"], rec.Hashes["md5"], want, refRec.Hashes["md5"])
 			}
 			if fmt.Sprint(rec.Pieces) != fmt.Sprint(refRec.Pieces) {
@@ -151,6 +152,23 @@ func TestKillAndResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// imageBytes reads the image the record in dir describes: a raw image's
+// files joined, an E01's media (as far as its chunk tables go, when the
+// record is in progress).
+func imageBytes(t *testing.T, dir string, rec *imager.Record) []byte {
+	t.Helper()
+	img, err := verify.OpenImage(dir, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	b := make([]byte, img.Size())
+	if _, err := img.ReadAt(b, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func readAll(t *testing.T, paths []string) []byte {
@@ -234,6 +252,54 @@ func TestResumeRefusals(t *testing.T) {
 				t.Errorf("a refused resume changed the folder:\nbefore %s\nafter %s", before, after)
 			}
 		})
+	}
+}
+
+// TestResumeRefusalsE01: an E01 cut off mid-run, whose durable chunks
+// were then changed on the target (the stored Adler-32 no longer matches,
+// or the chunk reads back different from its recorded piece), is not
+// resumed, and the refusal leaves every segment file as it was.
+func TestResumeRefusalsE01(t *testing.T) {
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.dd", 24<<20, 75)
+	out := filepath.Join(dir, "out")
+	cmd := startCLI(t, 1<<20, "acquire", "--format", "e01", "--segment-size", "1M", "--hash", "sha256", "--piece-size", "1M", src, out)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if rec, err := imager.ReadRecord(out); err == nil && rec.Result == imager.ResultInProgress && len(rec.Pieces) >= 6 {
+			cmd.Process.Kill()
+			break
+		}
+	}
+	cmd.Wait()
+	if rec, err := imager.ReadRecord(out); err != nil || rec.Result != imager.ResultInProgress {
+		t.Skipf("the run finished before it could be cut (%v)", err)
+	}
+	snapshot := func() string {
+		var b strings.Builder
+		ents, _ := os.ReadDir(out)
+		for _, e := range ents {
+			if n := e.Name(); n == "acquisition.json" || strings.HasPrefix(n, "image.E") {
+				fmt.Fprintf(&b, "%s:%s\n", n, fileSHA256(t, filepath.Join(out, n)))
+			}
+		}
+		return b.String()
+	}
+	seg := filepath.Join(out, "image.E03") // media from about 2 MiB: neither the first nor the last MiB before the resume point
+	st, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(seg, os.O_WRONLY, 0)
+	f.WriteAt([]byte("tampered"), st.Size()/2)
+	f.Close()
+	before := snapshot()
+	_, _, err = runCLI(t, "acquire", "--resume", out)
+	if err == nil || !strings.Contains(err.Error(), "not resumed") {
+		t.Fatalf("err %v, want a refusal", err)
+	}
+	t.Logf("refused: %v", err)
+	if after := snapshot(); after != before {
+		t.Errorf("a refused resume changed the folder:\nbefore %s\nafter %s", before, after)
 	}
 }
 

@@ -435,6 +435,12 @@ func newRecord(r *Request, srcRec opened, started time.Time) *imager.Record {
 		// What a resume needs before any hash exists.
 		HashAlgorithms: r.Hashes,
 	}
+	if r.Format == "e01" {
+		rec.Image.E01SegmentSize = r.SegmentSize
+		if rec.Image.E01SegmentSize == 0 {
+			rec.Image.E01SegmentSize = ewf.DefaultSegmentSize
+		}
+	}
 	if r.PieceSize >= 0 {
 		rec.Image.PieceSize = r.PieceSize
 		if rec.Image.PieceSize == 0 {
@@ -641,26 +647,32 @@ func newSink(r *Request, dir string, info disk.Info, started time.Time) (imager.
 	case "raw":
 		return imager.NewRawSink(dir, "image", r.Split)
 	case "e01":
-		return ewf.Create(dir, "image", ewf.Options{
-			SegmentSize: r.SegmentSize,
-			SectorSize:  info.LogicalSector,
-			MediaSize:   info.Size,
-			Level:       1,
-			Case:        r.Case.Case,
-			Examiner:    r.Case.Examiner,
-			Evidence:    r.Case.Evidence,
-			Notes:       r.Case.Notes,
-			Description: r.Tool.Name + " " + r.Tool.Version + " acquisition of " + r.Source,
-			Model:       info.Model,
-			Serial:      info.Serial,
-			Acquired:    started,
-			System:      started,
-			Tool:        ewfVersion(r.Tool.Version),
-			Logical:     info.Kind != disk.KindDisk, // partitions, files, RAID volumes
-			Removable:   info.Removable,
-		})
+		return ewf.Create(dir, "image", ewfOptions(r, info, started))
 	}
 	return nil, fmt.Errorf("unknown format %q", r.Format)
+}
+
+// ewfOptions are the E01 writer's options for the job (the same when a
+// resume continues the set).
+func ewfOptions(r *Request, info disk.Info, started time.Time) ewf.Options {
+	return ewf.Options{
+		SegmentSize: r.SegmentSize,
+		SectorSize:  info.LogicalSector,
+		MediaSize:   info.Size,
+		Level:       1,
+		Case:        r.Case.Case,
+		Examiner:    r.Case.Examiner,
+		Evidence:    r.Case.Evidence,
+		Notes:       r.Case.Notes,
+		Description: r.Tool.Name + " " + r.Tool.Version + " acquisition of " + r.Source,
+		Model:       info.Model,
+		Serial:      info.Serial,
+		Acquired:    started,
+		System:      started,
+		Tool:        ewfVersion(r.Tool.Version),
+		Logical:     info.Kind != disk.KindDisk, // partitions, files, RAID volumes
+		Removable:   info.Removable,
+	}
 }
 
 // ewfVersion fits the tool version into EnCase's header "av" field, which

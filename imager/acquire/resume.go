@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/ewf"
 	"github.com/coldimage/coldimage/verify"
 )
 
@@ -44,12 +47,14 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 		return nil, err
 	}
 	n := resumePoint(prev)
-	bad := badBefore(prev.Unreadable, n, max(srcRec.info.LogicalSector, 512))
-	var paths []string
-	for _, f := range prev.Image.Files {
-		paths = append(paths, filepath.Join(r.OutDir, f))
+	if prev.Image.Format == "e01" {
+		// An E01 goes on after a closed chunk group.
+		if n, err = ewf.ResumePoint(r.OutDir, "image", n); err != nil {
+			return nil, fmt.Errorf("%w: resume: %v", ErrRefused, err)
+		}
 	}
-	prefix, err := imager.OpenFiles(paths)
+	bad := badBefore(prev.Unreadable, n, max(srcRec.info.LogicalSector, 512))
+	prefix, err := openPrefix(r.OutDir, prev, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: resume: %v", ErrRefused, err)
 	}
@@ -62,14 +67,15 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	r.Emit.Emit(imager.Event{Kind: imager.EventResumed, Phase: imager.PhaseAcquire, Source: r.Source, Bytes: n, Total: srcRec.info.Size})
 	// Every check passed: from here the folder changes.
-	sink, err := imager.ResumeRawSink(r.OutDir, "image", r.Split, n)
+	sink, err := resumeSink(r, prev, srcRec.info, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
 	sinks := []imager.Sink{sink}
 	started := time.Now()
 	rec := resumeRecord(prev, srcRec, started, n)
-	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: prev.DurablePieces(), Time: started})
+	kept := piecesBefore(prev.DurablePieces(), n)
+	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: kept, Time: started})
 	if err != nil {
 		sink.Abort()
 		return nil, err
@@ -77,8 +83,8 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	piece := r.PieceSize
 	opt := engineOptions(r, src, srcRec.info, sinks, piece)
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
-	opt.Resume = &imager.Resume{Offset: n, Prefix: prefix, Unreadable: bad, Check: func(pieces []imager.Piece) error {
-		return samePieces(prev.DurablePieces(), pieces)
+	opt.Resume = &imager.Resume{Offset: n, Prefix: refuseOnError{prefix}, Unreadable: bad, Check: func(pieces []imager.Piece) error {
+		return samePieces(kept, pieces)
 	}}
 	restore := lowerTimeout(r, srcRec.info, rec)
 	res, runErr := imager.Run(ctx, opt)
@@ -113,8 +119,10 @@ func resumable(r *Request) (*imager.Record, error) {
 		return nil, fmt.Errorf("%w: the acquisition in %s is complete (result %s): nothing to resume", ErrRefused, r.OutDir, prev.Result)
 	case prev.Result != imager.ResultInProgress && !(prev.Result == imager.ResultIncomplete && (prev.Image.Partial || prev.RescueUnfinished())):
 		return nil, fmt.Errorf("%w: the acquisition in %s ended with result %q, not cut off, stopped early or with its rescue unfinished: nothing to resume", ErrRefused, r.OutDir, prev.Result)
-	case prev.Image.Format != "raw":
-		return nil, fmt.Errorf("%w: %s holds a %s image: only raw and split raw images are resumed; image again into a new folder", ErrRefused, r.OutDir, prev.Image.Format)
+	case prev.Image.Format != "raw" && prev.Image.Format != "e01":
+		return nil, fmt.Errorf("%w: %s holds a %s image: only raw, split raw and E01 images are resumed; image again into a new folder", ErrRefused, r.OutDir, prev.Image.Format)
+	case prev.Image.Format == "e01" && prev.Image.E01SegmentSize <= 0:
+		return nil, fmt.Errorf("%w: the record in %s does not give the E01's segment size (written by an older coldimage): not resumed", ErrRefused, r.OutDir)
 	case len(prev.Image.Copies) > 0:
 		return nil, fmt.Errorf("%w: %s was written with --mirror copies: not resumed; image again into new folders", ErrRefused, r.OutDir)
 	case len(prev.HashAlgorithms) == 0:
@@ -125,7 +133,8 @@ func resumable(r *Request) (*imager.Record, error) {
 	if r.Source == "" {
 		r.Source = prev.Source.Path
 	}
-	r.Format, r.Split, r.Hashes, r.Case, r.RAID, r.Mirrors = "raw", prev.Image.SplitSize, prev.HashAlgorithms, prev.Case, prev.RAID, nil
+	r.Format, r.Split, r.Hashes, r.Case, r.RAID, r.Mirrors = prev.Image.Format, prev.Image.SplitSize, prev.HashAlgorithms, prev.Case, prev.RAID, nil
+	r.SegmentSize = prev.Image.E01SegmentSize
 	r.PieceSize = prev.Image.PieceSize
 	if r.PieceSize == 0 {
 		r.PieceSize = -1 // recorded without pieces
@@ -186,9 +195,60 @@ func badBefore(bad []imager.BadRange, n int64, sector int) []imager.BadRange {
 	return out
 }
 
+// image is an image on the target, read back: a raw image's files joined,
+// or an E01's media.
+type image interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}
+
+// openPrefix opens the image in dir that a resume goes on from n: the raw
+// files the record names, or the E01 set as far as its closed chunk groups
+// go (nothing to read when n is 0).
+func openPrefix(dir string, prev *imager.Record, n int64) (image, error) {
+	if prev.Image.Format == "e01" {
+		if n == 0 {
+			return imager.OpenFiles(nil)
+		}
+		return ewf.OpenPartial(filepath.Join(dir, ewf.FirstSegment("image")))
+	}
+	var paths []string
+	for _, f := range prev.Image.Files {
+		paths = append(paths, filepath.Join(dir, f))
+	}
+	return imager.OpenFiles(paths)
+}
+
+// refuseOnError reads the image back for a resume: an image that cannot be
+// read back (a damaged E01 chunk, a file cut short) refuses the resume, as
+// one that reads back different from its record does.
+type refuseOnError struct{ img image }
+
+func (r refuseOnError) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.img.ReadAt(p, off)
+	if err != nil && !(err == io.EOF && n == len(p)) {
+		err = fmt.Errorf("%w: not resumed: the image on the target cannot be read back: %w", ErrRefused, err)
+	}
+	return n, err
+}
+
+// resumeSink continues the image in r.OutDir at byte n: raw files are cut
+// there, an E01 set after the chunk group that ends there.
+func resumeSink(r *Request, prev *imager.Record, info disk.Info, n int64) (imager.Sink, error) {
+	if prev.Image.Format != "e01" {
+		return imager.ResumeRawSink(r.OutDir, "image", r.Split, n)
+	}
+	started, err := time.Parse(time.RFC3339, prev.Started)
+	if err != nil {
+		started = time.Now() // only a set created anew (n = 0) holds it
+	}
+	return ewf.Reopen(r.OutDir, "image", ewfOptions(r, info, started), n)
+}
+
 // sameContent compares the first and the last MiB before the resume point
 // of source and image (recorded unreadable ranges read as zeros on both).
-func sameContent(src reader, img *imager.MultiFile, n int64, bad []imager.BadRange, sector int) error {
+func sameContent(src reader, img image, n int64, bad []imager.BadRange, sector int) error {
 	const span = 1 << 20
 	s := verify.SkipUnreadable(src, bad, max(sector, 512))
 	for _, off := range []int64{0, max(0, n-span)} {
@@ -212,6 +272,18 @@ func sameContent(src reader, img *imager.MultiFile, n int64, bad []imager.BadRan
 		}
 	}
 	return nil
+}
+
+// piecesBefore are the pieces that end by byte n: an E01 goes on from the
+// end of a chunk group, which may lie inside a recorded piece.
+func piecesBefore(pieces []imager.Piece, n int64) []imager.Piece {
+	var out []imager.Piece
+	for _, p := range pieces {
+		if p.Offset+p.Length <= n {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // samePieces compares the pieces re-made from the image on the target with
@@ -248,9 +320,17 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time, from in
 	return rec
 }
 
-// rawFilesIn names the raw image files present in dir: image.raw, or
-// image.raw.001, .002, … while they exist.
-func rawFilesIn(dir string, split int64) []string {
+// imageFilesIn names the image files present in dir: image.raw, or
+// image.raw.001, .002, … or image.E01, .E02, … while they exist.
+func imageFilesIn(dir string, prev *imager.Record) []string {
+	split := prev.Image.SplitSize
+	if prev.Image.Format == "e01" {
+		var out []string
+		for _, p := range ewf.SegmentFiles(dir, "image") {
+			out = append(out, filepath.Base(p))
+		}
+		return out
+	}
 	if split <= 0 {
 		return []string{imager.RawFileName("image", false, 0)}
 	}
@@ -300,7 +380,7 @@ func PreflightResume(r *Request) error {
 	// files are looked for by name: a run cut off before its first
 	// checkpoint has a record that names none.
 	var have int64
-	for _, f := range append(rawFilesIn(r.OutDir, prev.Image.SplitSize), recordReserve) {
+	for _, f := range append(imageFilesIn(r.OutDir, prev), recordReserve) {
 		if st, err := os.Stat(filepath.Join(r.OutDir, f)); err == nil {
 			have += st.Size()
 		}

@@ -41,6 +41,7 @@ type output struct {
 	chunks int64   // chunks written
 	vol    volume  // what the volume/data sections say so far
 	fixups []fixup // where volume/data sections were written
+	cut    *cut    // a reopened set's cut, made before its first write
 }
 
 type fixup struct {
@@ -106,11 +107,14 @@ func (o *output) openSegment() error {
 	o.segNo++
 	o.path, o.f, o.pos, o.groupsInSeg = p, f, 0, 0
 	if o.bw == nil {
-		o.bw = bufio.NewWriterSize(f, 1<<20)
+		o.bw = newBufWriter(f)
 	} else {
 		o.bw.Reset(f)
 	}
 	o.w.addFile(p)
+	if err := imager.SyncDir(o.dir); err != nil { // the new name must outlive a power cut too
+		return fmt.Errorf("ewf: create segment %s: %w", p, err)
+	}
 	if err := o.write(marshalFileHeader(uint16(o.segNo))); err != nil {
 		return err
 	}
@@ -141,6 +145,8 @@ func (o *output) writeVolume(typ string) error {
 	return o.writeSection(typ, o.vol.marshal())
 }
 
+func newBufWriter(f *os.File) *bufio.Writer { return bufio.NewWriterSize(f, 1<<20) }
+
 func platform() string {
 	if runtime.GOOS == "linux" {
 		return "Linux"
@@ -159,6 +165,9 @@ func (o *output) fits(need int64, n int, newGroup bool) bool {
 }
 
 func (o *output) writeChunk(data []byte, compressed bool) error {
+	if err := o.applyCut(); err != nil {
+		return err
+	}
 	need := int64(len(data))
 	if o.inGroup && (len(o.entries) >= o.maxEntries || !o.fits(need, len(o.entries)+1, false)) {
 		if err := o.closeGroup(); err != nil {
@@ -216,7 +225,18 @@ func (o *output) closeGroup() error {
 	if err := o.writeSection("table", t); err != nil {
 		return err
 	}
-	return o.writeSection("table2", t)
+	if err := o.writeSection("table2", t); err != nil {
+		return err
+	}
+	// A closed group is a point the set can be resumed from: made durable.
+	if err := o.bw.Flush(); err != nil {
+		return fmt.Errorf("ewf: write %s: %w", o.path, err)
+	}
+	if err := o.f.Sync(); err != nil {
+		return fmt.Errorf("ewf: make %s durable: %w", o.path, err)
+	}
+	o.w.durable.Store(o.chunks * int64(o.w.chunkSize))
+	return nil
 }
 
 // closeSegment ends a segment that is followed by another one.
@@ -261,6 +281,10 @@ func (o *output) abort() error {
 func (o *output) finish(size int64, f imager.Final) error {
 	if o.f == nil {
 		return errors.New("ewf: finish: image already closed")
+	}
+	if err := o.applyCut(); err != nil {
+		o.abort()
+		return err
 	}
 	if o.inGroup {
 		if err := o.closeGroup(); err != nil {

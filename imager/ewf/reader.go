@@ -110,6 +110,10 @@ func open(firstSegment string, partial bool) (*Reader, error) {
 			f.Close()
 			return nil, fmt.Errorf("ewf: %w", err)
 		}
+		if partial && n > 1 && st.Size() < fileHeaderSize {
+			f.Close()
+			break // a segment created, its header not written yet: the set ends before it
+		}
 		s, err := parseSegmentMode(f, st.Size(), p, partial)
 		f.Close()
 		if err != nil {

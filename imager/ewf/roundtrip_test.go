@@ -102,7 +102,7 @@ func TestRoundTrip(t *testing.T) {
 				}
 				limit := c.options().SegmentSize
 				if limit == 0 {
-					limit = defaultSegmentSize
+					limit = DefaultSegmentSize
 				}
 				if i == len(files)-1 {
 					limit += error2HeaderSize + 8*int64(len(c.bad)) + 4 + descriptorSize // error2 is not reserved

@@ -13,6 +13,7 @@ type segment struct {
 	header  map[string]string
 	vol     *volume
 	tables  []tableRef
+	volOff  int64 // data offset of the first volume (or data) section
 	errors  []errorRange
 	hashMD5 *[16]byte
 	digMD5  *[16]byte
@@ -27,6 +28,7 @@ type tableRef struct {
 	n          int
 	base       int64
 	end        int64 // end of the chunk data of the last entry
+	after      int64 // end of the last section describing it (its table2 copy when there is one)
 }
 
 // maxSectionRead bounds the data read for a header, volume, error2, hash or
@@ -165,7 +167,7 @@ func (p *segParser) section(d descriptor, off int64) error {
 			return c.wrap(err)
 		}
 		if p.s.vol == nil {
-			p.s.vol = &v
+			p.s.vol, p.s.volOff = &v, c.dataOff
 		}
 	case "sectors":
 		p.sectorsEnd = off + int64(d.Size)
@@ -234,7 +236,7 @@ func (p *segParser) tableSection(c sec) error {
 	if p.sectorsEnd > 0 && p.sectorsEnd <= c.off {
 		end = p.sectorsEnd
 	}
-	t := tableRef{entriesOff: c.dataOff + tableHeaderSize, mirrorOff: -1, n: int(h.Entries), base: int64(h.Base), end: end}
+	t := tableRef{entriesOff: c.dataOff + tableHeaderSize, mirrorOff: -1, n: int(h.Entries), base: int64(h.Base), end: end, after: c.off + int64(c.d.Size)}
 	switch {
 	case c.d.Type == "table" && err != nil:
 		p.tableErr = c.wrap(err)
@@ -249,7 +251,7 @@ func (p *segParser) tableSection(c sec) error {
 		p.tableErr = nil
 	case len(p.s.tables) > 0:
 		if q := &p.s.tables[len(p.s.tables)-1]; q.n == t.n && q.base == t.base && q.mirrorOff < 0 {
-			q.mirrorOff = t.entriesOff
+			q.mirrorOff, q.after = t.entriesOff, t.after
 		}
 	}
 	return nil

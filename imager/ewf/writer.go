@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
@@ -39,8 +40,9 @@ type Options struct {
 
 const (
 	// ChunkSize is the media bytes per chunk.
-	ChunkSize          = 32 << 10
-	defaultSegmentSize = 2 << 30
+	ChunkSize = 32 << 10
+	// DefaultSegmentSize is the bytes per segment file when Options.SegmentSize is 0.
+	DefaultSegmentSize = 2 << 30
 	minSegmentSize     = 1 << 20
 	// batchChunks chunks travel together through the compressing pool.
 	batchChunks = 32
@@ -83,6 +85,9 @@ type Writer struct {
 	err    error // first error of the output goroutine
 	files  []string
 	zeroCk chunkOut // an all-zero chunk as stored
+
+	syncReq atomic.Bool  // Sync asked for the open chunk group to be closed
+	durable atomic.Int64 // media bytes in closed, fsynced chunk groups
 }
 
 var _ imager.Sink = (*Writer)(nil)
@@ -90,35 +95,8 @@ var _ imager.Sink = (*Writer)(nil)
 // Create starts dir/base.E01 (never overwriting an existing file) and the
 // compressing pool.
 func Create(dir, base string, opt Options) (*Writer, error) {
-	if opt.SegmentSize == 0 {
-		opt.SegmentSize = defaultSegmentSize
-	}
-	if opt.SegmentSize < minSegmentSize {
-		return nil, fmt.Errorf("ewf: segment size %d below the minimum of %d bytes", opt.SegmentSize, minSegmentSize)
-	}
-	if opt.SectorSize == 0 {
-		opt.SectorSize = 512
-	}
-	if opt.SectorSize < 512 || opt.SectorSize > ChunkSize || ChunkSize%opt.SectorSize != 0 {
-		return nil, fmt.Errorf("ewf: sector size %d must be a power of two from 512 to %d", opt.SectorSize, ChunkSize)
-	}
-	if opt.MediaSize < 0 || opt.MediaSize%int64(opt.SectorSize) != 0 {
-		return nil, fmt.Errorf("ewf: media size %d is not a whole number of %d-byte sectors (EWF stores whole sectors; use raw): %w",
-			opt.MediaSize, opt.SectorSize, ErrUnaligned)
-	}
-	if opt.Level < LevelNone || opt.Level > LevelBest {
-		return nil, fmt.Errorf("ewf: compression level %d not in 0 (none), 1 (fast), 2 (best)", opt.Level)
-	}
-	if chunks := (opt.MediaSize + ChunkSize - 1) / ChunkSize; chunks > math.MaxUint32 {
-		return nil, fmt.Errorf("ewf: %d bytes need %d chunks; EWF counts chunks in 32 bits (at most %d bytes)", opt.MediaSize, chunks, int64(math.MaxUint32)*ChunkSize)
-	}
-	// Every segment holds at least its share of media; a set has at most
-	// maxSegments files (E01…ZZZ).
-	if perSeg := opt.SegmentSize - minSegmentOverhead; perSeg < math.MaxInt64/maxSegments && opt.MediaSize > perSeg*maxSegments {
-		return nil, fmt.Errorf("ewf: %d bytes do not fit in %d segments of %d bytes (E01…ZZZ); use a larger segment size", opt.MediaSize, maxSegments, opt.SegmentSize)
-	}
-	if opt.Workers <= 0 {
-		opt.Workers = runtime.GOMAXPROCS(0)
+	if err := opt.check(); err != nil {
+		return nil, err
 	}
 	w := &Writer{opt: opt, chunkSize: ChunkSize}
 	var setID [16]byte
@@ -137,10 +115,51 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 		}
 		return nil, err
 	}
-	zc := compressChunk(newCompressor(opt.Level), make([]byte, ChunkSize))
+	w.start()
+	return w, nil
+}
+
+// check fills in the defaults and refuses what EWF cannot hold.
+func (opt *Options) check() error {
+	if opt.SegmentSize == 0 {
+		opt.SegmentSize = DefaultSegmentSize
+	}
+	if opt.SegmentSize < minSegmentSize {
+		return fmt.Errorf("ewf: segment size %d below the minimum of %d bytes", opt.SegmentSize, minSegmentSize)
+	}
+	if opt.SectorSize == 0 {
+		opt.SectorSize = 512
+	}
+	if opt.SectorSize < 512 || opt.SectorSize > ChunkSize || ChunkSize%opt.SectorSize != 0 {
+		return fmt.Errorf("ewf: sector size %d must be a power of two from 512 to %d", opt.SectorSize, ChunkSize)
+	}
+	if opt.MediaSize < 0 || opt.MediaSize%int64(opt.SectorSize) != 0 {
+		return fmt.Errorf("ewf: media size %d is not a whole number of %d-byte sectors (EWF stores whole sectors; use raw): %w",
+			opt.MediaSize, opt.SectorSize, ErrUnaligned)
+	}
+	if opt.Level < LevelNone || opt.Level > LevelBest {
+		return fmt.Errorf("ewf: compression level %d not in 0 (none), 1 (fast), 2 (best)", opt.Level)
+	}
+	if chunks := (opt.MediaSize + ChunkSize - 1) / ChunkSize; chunks > math.MaxUint32 {
+		return fmt.Errorf("ewf: %d bytes need %d chunks; EWF counts chunks in 32 bits (at most %d bytes)", opt.MediaSize, chunks, int64(math.MaxUint32)*ChunkSize)
+	}
+	// Every segment holds at least its share of media; a set has at most
+	// maxSegments files (E01…ZZZ).
+	if perSeg := opt.SegmentSize - minSegmentOverhead; perSeg < math.MaxInt64/maxSegments && opt.MediaSize > perSeg*maxSegments {
+		return fmt.Errorf("ewf: %d bytes do not fit in %d segments of %d bytes (E01…ZZZ); use a larger segment size", opt.MediaSize, maxSegments, opt.SegmentSize)
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	return nil
+}
+
+// start starts the compressing pool and the output goroutine.
+func (w *Writer) start() {
+	zc := compressChunk(newCompressor(w.opt.Level), make([]byte, ChunkSize))
 	w.zeroCk = chunkOut{data: append([]byte(nil), zc.data...), compressed: zc.compressed}
 
-	n := opt.Workers
+	n := w.opt.Workers
 	// Batches in flight: each holds 1 MiB of media and up to 1 MiB of output.
 	depth := min(2*n+2, maxBatches)
 	w.free = make(chan *batch, depth)
@@ -155,7 +174,6 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 		go w.compressLoop()
 	}
 	go w.outputLoop()
-	return w, nil
 }
 
 func (w *Writer) setErr(err error) {
@@ -243,6 +261,11 @@ func (w *Writer) outputLoop() {
 					break
 				}
 			}
+			if w.syncReq.Swap(false) && w.out.inGroup && w.firstErr() == nil {
+				if err := w.out.closeGroup(); err != nil {
+					w.setErr(err)
+				}
+			}
 		}
 		b.chunks = b.chunks[:0]
 		w.free <- b
@@ -305,6 +328,20 @@ func (w *Writer) Abort() error {
 	w.drain()
 	return errors.Join(w.firstErr(), w.out.abort())
 }
+
+// Sync asks for the chunks given so far to be made durable: the output
+// closes the open chunk group after the batch it is writing and fsyncs the
+// segment. It does not wait; Durable says how far the set is durable. (A
+// group is where a resumed set can go on: Reopen.)
+func (w *Writer) Sync() error {
+	w.syncReq.Store(true)
+	return w.firstErr()
+}
+
+// Durable is how many media bytes are durable on the target: those of the
+// chunk groups closed and fsynced so far, at a segment's end, at the chunk
+// table's limit, or after Sync.
+func (w *Writer) Durable() int64 { return w.durable.Load() }
 
 // Files lists the segment files created so far.
 func (w *Writer) Files() []string {

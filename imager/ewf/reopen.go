@@ -1,0 +1,242 @@
+package ewf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/coldimage/coldimage/imager"
+)
+
+// setScan is what a segment set on the target holds, as a resume sees it:
+// the segments that parse (in order, up to the first that does not end with
+// a next section) and every file of the set after them.
+type setScan struct {
+	segs []scannedSeg
+	rest []string // later segment files: never made durable, or after a gap
+}
+
+type scannedSeg struct {
+	path string
+	seg  *segment
+}
+
+// scanSet reads the segment set dir/base.E01… (upper-case extensions, as
+// Create names them), tolerating a last segment cut short.
+func scanSet(dir, base string) (*setScan, error) {
+	sc := &setScan{}
+	open := true
+	for n := 1; ; n++ {
+		p, err := segmentPath(dir, base, n)
+		if err != nil {
+			return sc, nil // past ZZZ
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return sc, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ewf: %w", err)
+		}
+		if !open {
+			f.Close()
+			sc.rest = append(sc.rest, p)
+			continue
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("ewf: %w", err)
+		}
+		s, err := parseSegmentMode(f, st.Size(), p, true)
+		f.Close()
+		if err != nil {
+			// A segment whose header never reached the disk: the set ends before it.
+			open = false
+			sc.rest = append(sc.rest, p)
+			continue
+		}
+		if int(s.number) != n {
+			return nil, fmt.Errorf("ewf: %s: file header says segment %d, its name says %d", p, s.number, n)
+		}
+		sc.segs = append(sc.segs, scannedSeg{path: p, seg: s})
+		open = s.last == "next"
+	}
+}
+
+// boundary is one closed chunk group: where a resumed set can go on.
+type boundary struct {
+	seg    int   // index in setScan.segs
+	groups int   // groups of that segment up to and including this one
+	chunks int64 // chunks of the set up to the end of this group
+	after  int64 // end of its table2 section in the segment file
+}
+
+// boundaries lists the closed groups (table and table2 both written) in
+// order; a group without its table2 copy ends the list.
+func (sc *setScan) boundaries() []boundary {
+	var out []boundary
+	var chunks int64
+	for i, s := range sc.segs {
+		for j, t := range s.seg.tables {
+			if t.mirrorOff < 0 {
+				return out
+			}
+			chunks += int64(t.n)
+			out = append(out, boundary{seg: i, groups: j + 1, chunks: chunks, after: t.after})
+		}
+	}
+	return out
+}
+
+// ResumePoint is the last point at or before upTo media bytes where the
+// set dir/base.E01… can go on (Reopen): the end of a chunk group closed
+// with both its tables. 0 when there is none.
+func ResumePoint(dir, base string, upTo int64) (int64, error) {
+	sc, err := scanSet(dir, base)
+	if err != nil {
+		return 0, err
+	}
+	var at int64
+	for _, b := range sc.boundaries() {
+		if n := b.chunks * ChunkSize; n <= upTo {
+			at = n
+		}
+	}
+	return at, nil
+}
+
+// Reopen continues the segment set dir/base.E01… that a run left after a
+// crash, a power cut or Abort, from media byte at: a point ResumePoint
+// gave. opt must be the options the set was created with (the set's
+// volume section must agree). Chunk groups and segments past that point,
+// which no checkpoint vouched for, are cut off, and writing goes on as if
+// the run had not stopped: the set keeps its identifier and its first
+// segment's header. At 0 the set is removed and created anew.
+func Reopen(dir, base string, opt Options, at int64) (*Writer, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
+	sc, err := scanSet(dir, base)
+	if err != nil {
+		return nil, err
+	}
+	if at == 0 {
+		for _, s := range sc.segs {
+			sc.rest = append(sc.rest, s.path)
+		}
+		if err := removeAll(dir, sc.rest); err != nil {
+			return nil, err
+		}
+		return Create(dir, base, opt)
+	}
+	var b *boundary
+	for _, x := range sc.boundaries() {
+		if x.chunks*ChunkSize == at {
+			b = &x
+			break
+		}
+	}
+	if b == nil {
+		return nil, fmt.Errorf("ewf: %s: no closed chunk group ends at media byte %d: the set cannot go on from there", segName(dir, base), at)
+	}
+	w := &Writer{opt: opt, chunkSize: ChunkSize}
+	first := sc.segs[0].seg.vol
+	if first == nil {
+		return nil, fmt.Errorf("ewf: %s: no volume section", sc.segs[0].path)
+	}
+	o := &output{w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, setID: first.SetID, maxEntries: tableEntriesLimit}
+	if want := o.volumeFor(opt.MediaSize); *first != want {
+		return nil, fmt.Errorf("ewf: %s: its volume section (%d sectors of %d bytes, compression %d) is not that of the image to continue (%d sectors of %d bytes, compression %d)",
+			sc.segs[0].path, first.Sectors, first.BytesPerSector, first.CompressionLevel, want.Sectors, want.BytesPerSector, want.CompressionLevel)
+	}
+	o.vol = *first
+	for _, s := range sc.segs[:b.seg+1] {
+		o.fixups = append(o.fixups, fixup{path: s.path, off: s.seg.volOff})
+		w.files = append(w.files, s.path)
+	}
+	for _, s := range sc.segs[b.seg+1:] {
+		sc.rest = append(sc.rest, s.path)
+	}
+	last := sc.segs[b.seg].path
+	f, err := os.OpenFile(last, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ewf: reopen %s: %w", last, err)
+	}
+	o.segNo, o.path, o.f, o.pos = b.seg+1, last, f, b.after
+	o.groupsInSeg, o.chunks = b.groups, b.chunks
+	o.bw = newBufWriter(f)
+	// The set changes only when the first chunk (or Finish) comes: a
+	// resume refused before then (Abort) leaves it as it was.
+	o.cut = &cut{remove: sc.rest}
+	w.out, w.written = o, at
+	w.durable.Store(at)
+	w.start()
+	return w, nil
+}
+
+// cut is what Reopen removes from the set before it goes on: the current
+// segment's bytes past the resume point, and the later segment files.
+type cut struct{ remove []string }
+
+// applyCut cuts the set back to where it goes on, once.
+func (o *output) applyCut() error {
+	c := o.cut
+	if c == nil {
+		return nil
+	}
+	o.cut = nil
+	if err := removeAll(o.dir, c.remove); err != nil {
+		return err
+	}
+	if err := o.f.Truncate(o.pos); err != nil {
+		return fmt.Errorf("ewf: cut %s back to %d bytes: %w", o.path, o.pos, err)
+	}
+	if _, err := o.f.Seek(o.pos, 0); err != nil {
+		return fmt.Errorf("ewf: reopen %s at %d: %w", o.path, o.pos, err)
+	}
+	if err := o.f.Sync(); err != nil {
+		return fmt.Errorf("ewf: make %s durable: %w", o.path, err)
+	}
+	return nil
+}
+
+// removeAll removes segment files that a resume does not keep, durably.
+func removeAll(dir string, paths []string) error {
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("ewf: remove %s, past the point the set goes on from: %w", p, err)
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	if err := imager.SyncDir(dir); err != nil {
+		return fmt.Errorf("ewf: %w", err)
+	}
+	return nil
+}
+
+func segName(dir, base string) string {
+	return filepath.Join(dir, FirstSegment(base))
+}
+
+// FirstSegment names the first segment file of base: base.E01.
+func FirstSegment(base string) string { return base + ".E01" }
+
+// SegmentFiles lists the segment files of dir/base present on the target,
+// in order, up to the first missing one.
+func SegmentFiles(dir, base string) []string {
+	var out []string
+	for n := 1; ; n++ {
+		p, err := segmentPath(dir, base, n)
+		if err != nil {
+			return out
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return out
+		}
+		out = append(out, p)
+	}
+}

@@ -1,0 +1,183 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/gdamore/tcell/v2"
+)
+
+// cutOffTarget is a target holding a session of case C that was cut off
+// right after it began (session.json in progress, the source not started),
+// as a power cut leaves it; it returns the config and that session folder.
+func cutOffTarget(t *testing.T) (Config, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "small.img")
+	b := make([]byte, 8<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	if err := os.WriteFile(p, b, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	info, err := disk.Inspect(p)
+	if err != nil {
+		t.Skipf("inspect: %v", err)
+	}
+	target := t.TempDir()
+	cfg := Config{
+		Devices: func() ([]Device, error) { return []Device{{Info: info}}, nil },
+		Targets: func() ([]Target, error) { return []Target{{Name: target, Dir: target, Free: -1, Given: true}}, nil },
+		Case:    imager.Case{Case: "C", Examiner: "E"},
+		Hashes:  []string{"sha256"},
+	}
+	first := cfg
+	first.Now = func() time.Time { return time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC) }
+	ch := &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: target, Dir: target, Free: -1, Given: true},
+		Case: cfg.Case, Hashes: cfg.Hashes, Format: "raw", Verify: true}
+	s, err := Plan(context.Background(), first, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Begin(); err != nil { // and then the power went
+		t.Fatal(err)
+	}
+	s.Close()
+	return cfg, s.Dir
+}
+
+// TestCutOffOffered: a session of the case cut off on the chosen target is
+// put to the examiner before anything is imaged. "new" starts a new
+// folder; "continue" goes on in the cut-off one, keeping its record as
+// session-run1.json; an answer about another folder is asked again.
+func TestCutOffOffered(t *testing.T) {
+	cfg, cut := cutOffTarget(t)
+	cfg.Now = func() time.Time { return time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC) }
+	devs, _ := cfg.Devices()
+	ts, _ := cfg.Targets()
+	ch := &Choices{Sources: devs, Target: &ts[0], Case: cfg.Case, Hashes: cfg.Hashes, Format: "raw", Verify: true}
+	rel, _ := filepath.Rel(ts[0].Dir, cut)
+
+	_, err := Plan(context.Background(), cfg, ch)
+	var found *CutOffFound
+	if !errors.As(err, &found) || found.Folder != rel || !strings.Contains(err.Error(), "cut off") {
+		t.Fatalf("Plan: %v; want the cut-off session in %s offered", err, rel)
+	}
+	ch.CutOff = &CutOffAnswer{Folder: "coldimage/C/20200101T000000Z", Continue: true}
+	if _, err := Plan(context.Background(), cfg, ch); !errors.As(err, &found) {
+		t.Fatalf("an answer about another folder was taken: %v", err)
+	}
+	ch.CutOff = &CutOffAnswer{Folder: rel}
+	s, err := Plan(context.Background(), cfg, ch)
+	if err != nil || s.Dir == cut {
+		t.Fatalf("new: %v, folder %v", err, s)
+	}
+	ch.CutOff.Continue = true
+	s, err = Plan(context.Background(), cfg, ch)
+	if err != nil || s.Dir != cut {
+		t.Fatalf("continue: %v, folder %s, want %s", err, s.Dir, cut)
+	}
+	if err := s.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := imager.ReadSession(cut)
+	if err != nil || rec.Result != "ok" || len(rec.Sources) != 1 || !rec.Sources[0].OK {
+		t.Fatalf("continued session: %v %+v", err, rec)
+	}
+	if _, err := os.Stat(filepath.Join(cut, "session-run1.json")); err != nil {
+		t.Errorf("the cut-off run's record is not kept: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(cut)); len(ents) != 1 {
+		t.Errorf("%d session folders, want the one continued", len(ents))
+	}
+}
+
+// TestPlainCutOffQuestion: line mode asks before imaging; a wrong word is
+// asked again, < goes back to the questions with nothing written, and
+// "continue" images into the cut-off session's folder.
+func TestPlainCutOffQuestion(t *testing.T) {
+	cfg, cut := cutOffTarget(t)
+	cfg.Now = func() time.Time { return time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC) }
+	term, _, answer, done := runPlainTerm(t, cfg)
+	answer("sources", "small.img")
+	ts, _ := cfg.Targets()
+	answer("target name", ts[0].Name)
+	answer("real time", "")
+	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
+		answer(q, "")
+	}
+	answer("type yes to start imaging", "yes")
+	answer("type continue, new", "maybe")
+	answer("type continue, new", "<")
+	if ents, _ := os.ReadDir(filepath.Dir(cut)); len(ents) != 1 {
+		t.Fatalf("going back left %d session folders", len(ents))
+	}
+	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
+		answer(q, "")
+	}
+	answer("type yes to start imaging", "yes")
+	answer("type continue, new", "continue")
+	answer("type one of", "quit")
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("Run: %v\n%s", r.err, term.Output())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("Run did not end:\n%s", term.Output())
+	}
+	rec, err := imager.ReadSession(cut)
+	if err != nil || rec.Result != "ok" {
+		t.Fatalf("continued session: %v %+v\n%s", err, rec, term.Output())
+	}
+	for _, want := range []string{"was cut off on this target", "type continue (the whole word)", "continue: the session goes on in its folder"} {
+		if !strings.Contains(term.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, term.Output())
+		}
+	}
+}
+
+// TestScreenCutOffQuestion: the full-screen console asks on the confirm
+// page; other keys do not start anything, Esc goes back, c continues the
+// cut-off session.
+func TestScreenCutOffQuestion(t *testing.T) {
+	cfg, cut := cutOffTarget(t)
+	cfg.Now = func() time.Time { return time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC) }
+	a, v := testApp(t, "vt100", cfg)
+	keys(a, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter, tcell.KeyF10)
+	keys(a, "y")
+	a.draw()
+	if a.page != pageConfirm || a.offer == nil || !strings.Contains(v.dump(), "A session of this case was cut off on this target") || !strings.Contains(v.dump(), "c continue the cut-off session") {
+		t.Fatalf("no question (page %v, msg %q):\n%s", a.page, a.msg, v.dump())
+	}
+	keys(a, "y")
+	if a.session != nil || a.offer == nil {
+		t.Fatal("y started imaging while the question was open")
+	}
+	keys(a, tcell.KeyEscape)
+	if a.offer != nil || a.page != pageCase {
+		t.Fatalf("Esc: offer %v page %v", a.offer, a.page)
+	}
+	keys(a, tcell.KeyF10, "y", "c")
+	if a.page != pageProgress || a.session == nil || a.session.Dir != cut {
+		t.Fatalf("c did not continue the cut-off session (page %v, msg %q)", a.page, a.msg)
+	}
+	select {
+	case err := <-a.done:
+		a.sessionDone(err)
+	case <-time.After(time.Minute):
+		t.Fatal("the continued session did not end")
+	}
+	if rec, err := imager.ReadSession(cut); err != nil || rec.Result != "ok" {
+		t.Fatalf("continued session: %v %+v", err, rec)
+	}
+}
