@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coldimage/coldimage/ui/uitest"
 )
 
 // TestPowerCutResume cuts the power (the VM killed) while the unattended
@@ -92,5 +95,100 @@ func TestPowerCutResume(t *testing.T) {
 	readJSON(t, filepath.Join(session, "session.json"), &sj)
 	if sj.Result != "ok" || sj.OK != 1 {
 		t.Errorf("session.json after the resume: %+v", sj)
+	}
+}
+
+// TestPlainCutOffContinueE01 cuts the power while line mode images a disk
+// to E01, boots again, and goes through the questions as an examiner
+// would: before imaging, the console describes the session cut off on the
+// target and asks; a wrong word is asked again; "continue" resumes the E01
+// after its last durable chunk group, in the same folder. The finished set
+// passes ewfverify and holds the evidence; the evidence never changed.
+func TestPlainCutOffContinueE01(t *testing.T) {
+	a := appliance(t)
+	if _, err := Run("ewfverify", "-h"); err != nil && strings.Contains(err.Error(), "executable file not found") {
+		t.Fatalf("ewfverify (ewf-tools) is not installed: %v", err)
+	}
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src.img"), filepath.Join(dir, "target.img")
+	if err := WritePattern(src, 512<<20, 94); err != nil {
+		t.Fatal(err)
+	}
+	// Room for a whole second image: the target screen's room check runs
+	// before the target is mounted, so it cannot count the cut-off image.
+	if err := MakeGPTExt4(target, 1200, "EVIDENCE"); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	questions := func(term *uitest.Terminal) func(prompt, line string) {
+		answer := plainAnswer(t, term)
+		answer("sources: names", "CUTE01")
+		answer("target name", evidenceTarget(t, term))
+		answer("real time", "")
+		answer("case number", "CUT-E01")
+		answer("examiner", "E")
+		for _, q := range []string{"evidence number", "notes", "hashes"} {
+			answer(q, "")
+		}
+		answer("format", "e01")
+		answer("verify after imaging", "")
+		answer("type yes to start imaging", "yes")
+		return answer
+	}
+	v, term := bootPlain(t, a, src, "CUTE01", target, "coldimage.piece-size=32M")
+	questions(term)
+	for {
+		m := expect(t, v, `vd[a-z]_CUTE01 acquire\s+(\d+)%`, 5*time.Minute)
+		// Past the checkpoint at 256 MiB (a closed chunk group), before the end.
+		if p, _ := strconv.Atoi(m[1]); p >= 60 {
+			break
+		}
+	}
+	v.Kill() // the power cut
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+
+	v, term = bootPlain(t, a, src, "CUTE01", target, "coldimage.piece-size=32M")
+	answer := questions(term)
+	answer("type continue, new", "keep going")
+	answer("type continue, new", "continue")
+	answer("type one of", "poweroff")
+	answer("power off now?", "yes")
+	if err := v.Wait(3 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	out := term.Output()
+	for _, s := range []string{"A session of this case was cut off on this target", "type continue (the whole word)"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("the console does not say %q", s)
+		}
+	}
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	session := readTarget(t, target) // one session folder: continued
+	folder := sourceFolder(t, session, "vd?_CUTE01")
+	var rec struct {
+		Result string
+		Hashes map[string]string
+		Runs   []struct {
+			From int64 `json:"from_byte"`
+			To   int64 `json:"to_byte"`
+		}
+	}
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
+	if rec.Result != "ok" || rec.Hashes["sha256"] != want || len(rec.Runs) != 2 || rec.Runs[1].To != 512<<20 {
+		t.Errorf("continued record: result %s sha256 %s (want %s) runs %+v", rec.Result, rec.Hashes["sha256"], want, rec.Runs)
+	}
+	if len(rec.Runs) == 2 && (rec.Runs[1].From < 256<<20 || rec.Runs[1].From > rec.Runs[0].To) {
+		t.Errorf("resumed from byte %d, want the chunk group closed at the 256 MiB checkpoint (runs %+v)", rec.Runs[1].From, rec.Runs)
+	}
+	t.Logf("resumed from byte %d", rec.Runs[len(rec.Runs)-1].From)
+	if _, err := os.Stat(filepath.Join(session, "session-run1.json")); err != nil {
+		t.Errorf("the cut-off run's session record was not kept: %v", err)
+	}
+	if b, err := Run("ewfverify", "-q", filepath.Join(folder, "image.E01")); err != nil || !strings.Contains(b, "ewfverify: SUCCESS") {
+		t.Errorf("ewfverify: %v\n%s", err, b)
 	}
 }

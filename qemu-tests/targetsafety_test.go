@@ -584,12 +584,12 @@ func plainAnswer(t *testing.T, term *uitest.Terminal) func(prompt, line string) 
 
 // bootPlain boots the appliance in line mode with one source disk and one
 // target disk, its serial console read by an 80×24 terminal.
-func bootPlain(t *testing.T, a *Appliance, src, serial, target string) (*VM, *uitest.Terminal) {
+func bootPlain(t *testing.T, a *Appliance, src, serial, target string, extra ...string) (*VM, *uitest.Terminal) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.Close() })
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
-		Drives: []Drive{{File: src, Serial: serial}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain"})
+		Drives: []Drive{{File: src, Serial: serial}, {File: target, Serial: "TARGET"}}, Append: baseAppend + " coldimage.ui=plain" + strings.Join(append([]string{""}, extra...), " ")})
 	term := uitest.New(pr, v, 80, 24)
 	term.KeyDelay = 20 * time.Millisecond
 	return v, term

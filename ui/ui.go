@@ -107,6 +107,10 @@ type Config struct {
 	Jobs int
 	// Rescue bounds the rescue of unreadable areas (the boot settings').
 	Rescue imager.RescueSettings
+	// PieceSize is the piecewise hash window, which is also how far back a
+	// resume after a power cut goes (coldimage.piece-size; 0: the default,
+	// <0: none).
+	PieceSize int64
 
 	Actions  []Action // offered on the summary besides "image more"; default poweroff, reboot, shell
 	Mode     string   // recorded in session.json ("ui" when empty)

@@ -86,7 +86,7 @@ type Writer struct {
 	files  []string
 	zeroCk chunkOut // an all-zero chunk as stored
 
-	syncReq atomic.Bool  // Sync asked for the open chunk group to be closed
+	syncAt  atomic.Int64 // Sync asked for a chunk group to end at these media bytes (0: no)
 	durable atomic.Int64 // media bytes in closed, fsynced chunk groups
 }
 
@@ -260,10 +260,12 @@ func (w *Writer) outputLoop() {
 					w.setErr(err)
 					break
 				}
-			}
-			if w.syncReq.Swap(false) && w.out.inGroup && w.firstErr() == nil {
-				if err := w.out.closeGroup(); err != nil {
-					w.setErr(err)
+				if at := w.syncAt.Load(); at > 0 && w.out.chunks*int64(w.chunkSize) >= at && w.out.inGroup {
+					w.syncAt.CompareAndSwap(at, 0)
+					if err := w.out.closeGroup(); err != nil {
+						w.setErr(err)
+						break
+					}
 				}
 			}
 		}
@@ -330,11 +332,14 @@ func (w *Writer) Abort() error {
 }
 
 // Sync asks for the chunks given so far to be made durable: the output
-// closes the open chunk group after the batch it is writing and fsyncs the
-// segment. It does not wait; Durable says how far the set is durable. (A
-// group is where a resumed set can go on: Reopen.)
+// closes the chunk group where they end (the engine's buffers end on chunk
+// boundaries, and so at its piece boundaries) and fsyncs the segment. It
+// does not wait; Durable says how far the set is durable. (A group is
+// where a resumed set can go on: Reopen.)
 func (w *Writer) Sync() error {
-	w.syncReq.Store(true)
+	if w.written > 0 {
+		w.syncAt.Store(w.written)
+	}
 	return w.firstErr()
 }
 
