@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.Version=$(VERSION)
 BIN := bin/coldimage
 FUZZTIME ?= 10000x
 # Every parser of untrusted on-disk data has a fuzz target; make test runs each briefly.
-FUZZ_TARGETS := ./raid/:FuzzParseMD090 ./raid/:FuzzParseMD1 ./raid/:FuzzExamineOpen ./raid/:FuzzDDF \
+FUZZ_TARGETS := ./disk/passthru/:FuzzParsers ./raid/:FuzzParseMD090 ./raid/:FuzzParseMD1 ./raid/:FuzzExamineOpen ./raid/:FuzzDDF \
 	./raid/:FuzzIMSM ./raid/:FuzzLVM2 ./raid/:FuzzBtrfs ./raid/:FuzzZFS ./raid/:FuzzLDM \
 	./raid/:FuzzRAID6Degraded ./imager/ewf/:FuzzParseSegment ./imager/ewf/:FuzzHeaderText ./disk/:FuzzPartTable ./disk/:FuzzProbe \
 	./disk/:FuzzFSSpace

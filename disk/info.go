@@ -36,9 +36,12 @@ type Info struct {
 	PartLabel string `json:"part_label,omitempty"` // GPT partition name
 	PartUUID  string `json:"part_uuid,omitempty"`  // GPT partition GUID
 
-	FSType  string `json:"fs_type,omitempty"` // guessed from magic bytes (see Probe)
-	FSLabel string `json:"fs_label,omitempty"`
-	FSUUID  string `json:"fs_uuid,omitempty"`
+	FSType string `json:"fs_type,omitempty"` // guessed from magic bytes (see Probe)
+	// Encryption: what the content tells about encryption (Encryption):
+	// an encrypted-volume format, or "possibly encrypted".
+	Encryption string `json:"encryption,omitempty"`
+	FSLabel    string `json:"fs_label,omitempty"`
+	FSUUID     string `json:"fs_uuid,omitempty"`
 
 	Holders    []string `json:"holders,omitempty"`    // sysfs holders (md, dm, ...)
 	RAID       string   `json:"raid,omitempty"`       // RAID membership found by the raid probers (filled by callers)

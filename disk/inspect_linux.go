@@ -74,6 +74,9 @@ func inspectFile(path string, size int64) (Info, error) {
 	}
 	table, entries := readPartTable(f, size, 512)
 	info.PartTable = table
+	if table == "" {
+		info.Encryption = Encryption(f, size, info.FSType)
+	}
 	for _, e := range entries {
 		p := Info{
 			Name: fmt.Sprintf("%s-p%d", info.Name, e.Number), Kind: KindPart, Size: e.Size,
@@ -81,12 +84,19 @@ func inspectFile(path string, size int64) (Info, error) {
 			Parent: info.Name, PartNumber: e.Number, Start: e.Start,
 			PartType: e.Type, PartLabel: e.Label, PartUUID: e.UUID,
 		}
-		if fs, ok := Probe(io.NewSectionReader(f, e.Start, e.Size), e.Size); ok {
-			p.FSType, p.FSLabel, p.FSUUID = fs.Type, fs.Label, fs.UUID
-		}
+		probeVolume(&p, io.NewSectionReader(f, e.Start, e.Size), e.Size)
 		info.Partitions = append(info.Partitions, p)
 	}
 	return info, nil
+}
+
+// probeVolume fills in what a partition holds: its file system, and what
+// its content says about encryption.
+func probeVolume(p *Info, r io.ReaderAt, size int64) {
+	if fs, ok := Probe(r, size); ok {
+		p.FSType, p.FSLabel, p.FSUUID = fs.Type, fs.Label, fs.UUID
+	}
+	p.Encryption = Encryption(r, size, p.FSType)
 }
 
 // inspectBlock describes kernel block device name opened through path.
@@ -138,12 +148,18 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 			parentEntries = parentTable(id.Parent)
 		}
 		applyEntry(&info, parentEntries)
+		if info.Size > 0 {
+			info.Encryption = Encryption(f, info.Size, info.FSType)
+		}
 		return info, nil
 	}
 
 	var entries []partEntry
 	if info.Size > 0 {
 		info.PartTable, entries = readPartTable(f, info.Size, info.LogicalSector)
+		if info.PartTable == "" {
+			info.Encryption = Encryption(f, info.Size, info.FSType)
+		}
 	}
 	if entries == nil {
 		entries = []partEntry{} // read: do not re-read for each partition
@@ -169,9 +185,7 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 				Parent: name, PartNumber: e.Number, Start: e.Start,
 				PartType: e.Type, PartLabel: e.Label, PartUUID: e.UUID,
 			}
-			if fs, ok := Probe(io.NewSectionReader(f, e.Start, e.Size), e.Size); ok {
-				p.FSType, p.FSLabel, p.FSUUID = fs.Type, fs.Label, fs.UUID
-			}
+			probeVolume(&p, io.NewSectionReader(f, e.Start, e.Size), e.Size)
 			info.Partitions = append(info.Partitions, p)
 		}
 	}

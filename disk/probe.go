@@ -30,6 +30,8 @@ var probers = []prober{
 	{"linux_raid_member", probeMD},
 	{"LVM2_member", probeLVM},
 	{"crypto_LUKS", probeLUKS},
+	{"BitLocker", probeBitLocker},
+	{"apfs", probeAPFS},
 	{"xfs", probeXFS},
 	{"btrfs", probeBtrfs},
 	{"ext", probeExt},

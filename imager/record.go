@@ -60,6 +60,14 @@ type Record struct {
 	// images); the map itself is Unreadable, each range with the state
 	// the rescue left it in. Additive.
 	Rescue *RescueReport `json:"rescue,omitempty"`
+	// Device is what the source's drive says about itself through
+	// read-only passthrough commands (the whole disk's, for a partition).
+	// Additive to schema 1.
+	Device *DeviceIdentity `json:"device,omitempty"`
+	// Encryption lists what the source's content tells about encryption,
+	// per volume ("sda2: LUKS: encrypted volume"): the image of such a
+	// volume holds ciphertext. Additive to schema 1.
+	Encryption []string `json:"encryption,omitempty"`
 	// DeviceSettings are kernel settings of the source's device changed
 	// for the acquisition (its command timeout) and whether they were put
 	// back. Additive.
@@ -477,6 +485,15 @@ func (r *Record) Text() string {
 	}
 	line("Read-only:", ro)
 	w.Flush()
+	for _, e := range r.Encryption {
+		line("ENCRYPTION:", e+" (the image holds what the drive gives: ciphertext, unless it was unlocked before)")
+	}
+	w.Flush()
+	if d := r.Device; d != nil {
+		fmt.Fprintf(&b, "\nDrive (as it reports itself, read-only passthrough)\n---------------------------------------------------\n")
+		d.text(line)
+		w.Flush()
+	}
 	fmt.Fprintf(&b, "\nImage\n-----\n")
 	line("Format:", formatText(r.Image.Format, r.Image.SplitSize, len(r.Image.Files)))
 	if r.Result == ResultInProgress {

@@ -26,8 +26,16 @@ const QEMU = "qemu-system-x86_64"
 type Drive struct {
 	File   string // raw image; or the blkdebug config with Image set
 	Serial string
-	// Bus: "virtio" (virtio-blk-pci, default) or "scsi" (scsi-hd on virtio-scsi).
+	// Bus: "virtio" (virtio-blk-pci, default), "scsi" (scsi-hd on
+	// virtio-scsi), "ahci" (a SATA ide-hd on an ICH9 AHCI controller) or
+	// "nvme" (a namespace of the NVMe controller named by Ctrl, with
+	// Serial as the controller's serial).
 	Bus string
+	// Props are further properties of the device: model=, wwn=,
+	// vendor=, product=, rotation_rate=, eui64=, detached=on (nvme).
+	Props string
+	// Ctrl groups nvme namespaces on one controller (default: one each).
+	Ctrl string
 	// BlkdebugConf, when set, puts QEMU's blkdebug error injector between
 	// the guest and File.
 	BlkdebugConf string
@@ -91,6 +99,7 @@ func (c Config) Args(monSock string) []string {
 	} else {
 		a = append(a, "-monitor", "none")
 	}
+	ahciPorts, nvmeNS := 0, map[string]int{}
 	for i, d := range c.Drives {
 		id := fmt.Sprintf("d%d", i)
 		file := "file=" + d.File
@@ -102,12 +111,35 @@ func (c Config) Args(monSock string) []string {
 		}
 		a = append(a, "-drive", fmt.Sprintf("if=none,id=%s,format=raw,cache=writeback,%s", id, file))
 		dev := "virtio-blk-pci"
-		if d.Bus == "scsi" {
+		serial := d.Serial
+		switch d.Bus {
+		case "scsi":
 			dev = "scsi-hd,bus=scsi0.0"
+		case "ahci":
+			if ahciPorts == 0 {
+				a = append(a, "-device", "ich9-ahci,id=ahci0")
+			}
+			dev = fmt.Sprintf("ide-hd,bus=ahci0.%d", ahciPorts)
+			ahciPorts++
+		case "nvme":
+			ctrl := d.Ctrl
+			if ctrl == "" {
+				ctrl = fmt.Sprintf("nvme%d", i)
+			}
+			if nvmeNS[ctrl] == 0 {
+				a = append(a, "-device", fmt.Sprintf("nvme-subsys,id=sub%s,nqn=%s", ctrl, ctrl),
+					"-device", fmt.Sprintf("nvme,id=%s,serial=%s,subsys=sub%s", ctrl, d.Serial, ctrl))
+			}
+			nvmeNS[ctrl]++
+			dev = fmt.Sprintf("nvme-ns,bus=%s,nsid=%d", ctrl, nvmeNS[ctrl])
+			serial = "" // the controller's
 		}
 		dev += fmt.Sprintf(",id=dev%d,drive=%s", i, id) // dev<i>: what device_del names
-		if d.Serial != "" {
-			dev += ",serial=" + d.Serial
+		if serial != "" {
+			dev += ",serial=" + serial
+		}
+		if d.Props != "" {
+			dev += "," + d.Props
 		}
 		a = append(a, "-device", dev)
 	}

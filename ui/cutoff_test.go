@@ -181,3 +181,17 @@ func TestScreenCutOffQuestion(t *testing.T) {
 		t.Fatalf("continued session: %v %+v", err, rec)
 	}
 }
+
+// TestConfirmWarnsOfEncryption: the confirm screen warns, per source, of
+// what its content tells about encryption (its own and its partitions').
+func TestConfirmWarnsOfEncryption(t *testing.T) {
+	a := &app{ch: Choices{Case: imager.Case{Case: "C", Examiner: "E"}, Format: "raw", Hashes: []string{"sha256"},
+		Sources: []Device{{Info: disk.Info{Name: "sda", Kind: disk.KindDisk, Size: 1 << 30}}, {Info: disk.Info{Name: "sdb", Kind: disk.KindDisk, Size: 1 << 30, Encryption: "possibly encrypted: no file system found"}}}},
+		devs: []Device{{Info: disk.Info{Name: "sda2", Kind: disk.KindPart, Parent: "sda", Encryption: "BitLocker: encrypted volume"}}}}
+	got := strings.Join(a.choiceLines(), "\n")
+	for _, w := range []string{"WARNING sda2: BitLocker: encrypted volume: the image will hold ciphertext", "WARNING sdb: possibly encrypted"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("confirm lines lack %q:\n%s", w, got)
+		}
+	}
+}

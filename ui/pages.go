@@ -567,6 +567,9 @@ func (a *app) choiceLines() []string {
 	l = append(l, fmt.Sprintf("Sources (%d, %s):", len(c.Sources), imager.HumanBytes(c.Bytes())))
 	for _, d := range c.Sources {
 		l = append(l, fmt.Sprintf("  %-14s %9s  %-18s %s", d.Name, imager.HumanBytes(d.Size), clip(orDash(d.Model), 18), clip(orDash(d.Serial), 20)))
+		for _, e := range a.encryption(d) {
+			l = append(l, "    WARNING "+e+": the image will hold ciphertext")
+		}
 	}
 	l = append(l, "")
 	if t := c.Target; t != nil {
@@ -582,6 +585,18 @@ func (a *app) choiceLines() []string {
 		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", dir, imager.CaseFolder(c.Case.Case)))
 	}
 	return l
+}
+
+// encryption lists what the source and its partitions (those in the
+// device list, and those Inspect nested) tell about encryption.
+func (a *app) encryption(d Device) []string {
+	out := disk.EncryptionFindings(d.Info)
+	for _, p := range a.devs {
+		if p.Kind == disk.KindPart && p.Parent == d.Name && p.Encryption != "" && len(d.Info.Partitions) == 0 {
+			out = append(out, p.Name+": "+p.Encryption)
+		}
+	}
+	return out
 }
 
 // imageFormat is the image format a form choice writes ("split" is raw).

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/disk/passthru"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/raid"
 )
@@ -49,16 +50,19 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if infos == nil {
 			infos = []disk.Info{}
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(infos)
+		return writeJSON(stdout, infos)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tSECTOR\tRO\tRM\tTRANSPORT\tMODEL\tSERIAL\tCONTENT")
+	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tSECTOR\tRO\tRM\tTRANSPORT\tMODEL\tSERIAL\tCONTENT\tHPA\tLOCK\tENC")
 	var row func(i disk.Info, indent string)
 	row = func(i disk.Info, indent string) {
-		fmt.Fprintf(w, "%s%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", indent, i.Name, i.Kind, imager.HumanBytes(i.Size),
-			i.LogicalSector, i.PhysicalSector, yesNo(i.ReadOnly), yesNo(i.Removable), dash(i.Transport), dash(i.Model), dash(i.Serial), content(i))
+		hpa, lock := "", ""
+		if i.Kind == disk.KindDisk {
+			hpa, lock = driveColumns(passthru.Identify(filepath.Join("/dev", i.Name)))
+		}
+		fmt.Fprintf(w, "%s%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", indent, i.Name, i.Kind, imager.HumanBytes(i.Size),
+			i.LogicalSector, i.PhysicalSector, yesNo(i.ReadOnly), yesNo(i.Removable), dash(i.Transport), dash(i.Model), dash(i.Serial), content(i),
+			dash(hpa), dash(lock), dash(encColumn(i.Encryption)))
 		for _, p := range i.Partitions {
 			row(p, indent+"  ")
 		}
@@ -91,6 +95,38 @@ func content(i disk.Info) string {
 		parts = append(parts, "error: "+i.Error)
 	}
 	return dash(strings.Join(parts, ", "))
+}
+
+// driveColumns are list's HPA and LOCK columns from what the drive said:
+// hidden sectors ("none", "N hidden", "?" when not known; "-" for drives
+// without the ATA feature), and "LOCKED" or "no".
+func driveColumns(d *imager.DeviceIdentity) (hpa, lock string) {
+	switch {
+	case d.HPAHidden != nil && *d.HPAHidden > 0:
+		hpa = fmt.Sprintf("%d hidden", *d.HPAHidden)
+	case d.HPAHidden != nil:
+		hpa = "none"
+	case d.HiddenArea != "":
+		hpa = "?"
+	}
+	if d.DCOHidden != nil && *d.DCOHidden > 0 {
+		hpa += fmt.Sprintf(" +DCO %d", *d.DCOHidden)
+	}
+	if d.Transport != "none" {
+		lock = "no"
+		if d.Locked {
+			lock = "LOCKED"
+		}
+	}
+	return strings.TrimSpace(hpa), lock
+}
+
+// encColumn shortens an encryption finding for list's ENC column.
+func encColumn(e string) string {
+	if i := strings.IndexByte(e, ':'); i > 0 {
+		e = e[:i]
+	}
+	return strings.ReplaceAll(e, " ", "-")
 }
 
 func yesNo(b bool) string {

@@ -24,6 +24,8 @@ const usage = `usage: coldimage COMMAND [flags] ...
 
 commands:
   list [--json]                         disks, partitions, RAID membership
+  identify [--json] DEVICE              what the drive says about itself (read-only
+                                        passthrough: INQUIRY, ATA IDENTIFY, NVMe Identify)
   acquire [flags] SOURCE... OUTDIR      image, hash, verify, record
   verify OUTDIR [--source SOURCE] [--record-dir DIR | --record -] [--session-sha256 HEX]
                                         re-hash image (and source) against the record and
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "list":
 		return runList(ctx, rest, stdout, stderr)
+	case "identify":
+		return runIdentify(ctx, rest, stdout, stderr)
 	case "acquire":
 		return runAcquire(ctx, rest, stdout, stderr)
 	case "verify":

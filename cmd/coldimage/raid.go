@@ -138,9 +138,7 @@ func runRaidExamine(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(stdout, rep)
 	}
 	printReport(stdout, rep)
 	return nil
@@ -403,4 +401,12 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// writeJSON writes v as indented JSON: the --json output of list,
+// identify and raid examine.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/disk/passthru"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/ewf"
 	"github.com/coldimage/coldimage/verify"
@@ -253,6 +254,8 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	started := time.Now()
 	rec := newRecord(r, srcRec, started)
+	rec.Device = identify(r, info)
+	rec.Encryption = disk.EncryptionFindings(info)
 	sinks, err := openSinks(r, info, started, made)
 	if err != nil {
 		return nil, err
@@ -829,6 +832,20 @@ func (r *Request) open() (reader, opened, error) {
 		return nil, opened{}, fmt.Errorf("%w: source %s is not read-only (BLKROGET=0); refusing to read it", ErrRefused, r.Source)
 	}
 	return src, opened{src.Info, sourceRecord(r.Source, src)}, nil
+}
+
+// identify asks the source's drive (a partition's disk) who it is, with
+// read-only passthrough commands; nil for files and volumes.
+func identify(r *Request, info disk.Info) *imager.DeviceIdentity {
+	switch {
+	case r.Volume != nil:
+		return nil
+	case info.Kind == disk.KindDisk:
+		return passthru.Identify(filepath.Join("/dev", info.Name))
+	case info.Kind == disk.KindPart && info.Parent != "":
+		return passthru.Identify(filepath.Join("/dev", info.Parent))
+	}
+	return nil
 }
 
 func sourceRecord(path string, s *disk.Source) imager.SourceRecord {
