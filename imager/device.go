@@ -48,6 +48,9 @@ type DeviceIdentity struct {
 	// Locked when either says the data cannot be read as it is now.
 	// Nothing is ever unlocked.
 	ATASecurity string `json:"ata_security,omitempty"`
+	// Health is the SMART summary: ATA overall status and attributes, or
+	// the NVMe health log, in a line.
+	Health string `json:"health,omitempty"`
 	TCG         string `json:"tcg,omitempty"`
 	Locked      bool   `json:"locked,omitempty"`
 	// Namespaces lists an NVMe controller's namespaces: each active one,
@@ -99,6 +102,9 @@ func (d *DeviceIdentity) text(line func(k, v string)) {
 	}
 	if d.HiddenArea != "" {
 		line("Hidden areas:", d.HiddenArea)
+	}
+	if d.Health != "" {
+		line("Health (SMART):", d.Health)
 	}
 	if d.ATASecurity != "" {
 		line("ATA security:", d.ATASecurity)

@@ -111,6 +111,9 @@ func TestDriveIdentity(t *testing.T) {
 				t.Errorf("SATA security %q locked %v", d.ATASecurity, d.Locked)
 			}
 		}
+		if pattern == "nvme0n1*" && !strings.Contains(d.Health, "power-on hours") {
+			t.Errorf("NVMe health: %q", d.Health)
+		}
 		if pattern == "nvme0n1*" {
 			var attached, detached int
 			for _, n := range d.Namespaces {

@@ -38,13 +38,16 @@ var allowed = []Command{
 	{"SECURITY PROTOCOL IN (TCG Level 0 Discovery)", IfaceSCSI, 0xA2, 0x01, false}, // protocol 01h, ComID 0001h only
 	{"ATA IDENTIFY DEVICE", IfaceATA, 0xEC, 0, false},
 	{"ATA READ NATIVE MAX ADDRESS EXT", IfaceATA, 0x27, 0, true},
-	{"ATA DEVICE CONFIGURATION IDENTIFY", IfaceATA, 0xB1, 0xC2, false}, // feature C2h; the other DCO features (restore, freeze, set) are not listed
+	{"ATA DEVICE CONFIGURATION IDENTIFY", IfaceATA, 0xB1, 0xC2, false},
+	{"ATA SMART READ DATA", IfaceATA, 0xB0, 0xD0, false},    // feature D0h; not the self-test, log-writing or enable/disable features
+	{"ATA SMART RETURN STATUS", IfaceATA, 0xB0, 0xDA, true}, // feature DAh // feature C2h; the other DCO features (restore, freeze, set) are not listed
 	{"NVMe Identify Namespace", IfaceNVMe, 0x06, 0x00, false},
 	{"NVMe Identify Controller", IfaceNVMe, 0x06, 0x01, false},
 	{"NVMe Identify active namespace list", IfaceNVMe, 0x06, 0x02, false},
 	{"NVMe Identify allocated namespace list", IfaceNVMe, 0x06, 0x10, false},
 	{"NVMe Identify allocated namespace", IfaceNVMe, 0x06, 0x11, false},
 	{"NVMe Security Receive (TCG Level 0 Discovery)", IfaceNVMe, 0x82, 0x01, false}, // SECP 01h, SPSP 0001h only
+	{"NVMe Get Log Page SMART / Health Information", IfaceNVMe, 0x02, 0x02, false},  // LID 02h
 }
 
 // stdInquiry stands for "no VPD page": the standard INQUIRY data.
@@ -87,10 +90,10 @@ func scsiKey(cdb []byte) (byte, byte) {
 
 // ataKey says which allow-list entry the ATA command inside an ATA
 // PASS-THROUGH(16) CDB is: its command (byte 14) and, for DEVICE
-// CONFIGURATION, its feature (byte 4).
+// CONFIGURATION and SMART, its feature (byte 4).
 func ataKey(cdb []byte) (byte, byte) {
-	if cdb[14] == 0xB1 {
-		return cdb[14], cdb[4]
+	if cdb[14] == 0xB1 || cdb[14] == 0xB0 {
+		return cdb[14], cdb[4] // DEVICE CONFIGURATION and SMART: by feature
 	}
 	return cdb[14], 0
 }

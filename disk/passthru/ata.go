@@ -225,3 +225,85 @@ func parseATAIdentify(b []byte) (ATAIdentity, error) {
 	id.Trusted = w(48)&0xc000 == 0x4000 && w(48)&1 != 0
 	return id, nil
 }
+
+// smartCDB is SMART (ACS-3 7.48) with feature (byte 4) D0h READ DATA
+// (PIO data-in, one block) or DAh RETURN STATUS (non-data, CK_COND): LBA
+// 15:8 (byte 10) 4Fh and LBA 23:16 (byte 12) C2h, as the command requires.
+func smartCDB(feature byte) []byte {
+	var c []byte
+	if feature == 0xDA {
+		c = readNativeMaxCDB()
+		c[1] = 3 << 1 // 28-bit
+		c[13] = 0
+	} else {
+		c = ataPassThrough16(0xB0)
+	}
+	c[14], c[4], c[10], c[12] = 0xB0, feature, 0x4F, 0xC2
+	return c
+}
+
+// smartStatus reads RETURN STATUS's answer from the registers: LBA 23:8
+// C24Fh no threshold exceeded, 2CF4h a threshold exceeded.
+func smartStatus(r *ataRegs) string {
+	switch r.LBA >> 8 & 0xffff {
+	case 0xC24F:
+		return "passed"
+	case 0x2CF4:
+		return "FAILING (a threshold was exceeded)"
+	}
+	return fmt.Sprintf("not known (registers %#x)", r.LBA)
+}
+
+// ATAHealth are SMART READ DATA's vendor attributes (the de facto layout
+// every drive uses): 30 entries of 12 bytes from byte 2: byte 0 the ID,
+// 3 the current value, 5–10 the raw value (little-endian); byte 511 the
+// checksum. Kept: 5 reallocated sectors, 9 power-on hours (low 32 bits),
+// 197 pending sectors, 198 offline uncorrectable (-1 when absent).
+type ATAHealth struct {
+	Reallocated, PowerOnHours, Pending, Uncorrectable int64
+}
+
+func parseATASMART(b []byte) (ATAHealth, error) {
+	h := ATAHealth{-1, -1, -1, -1}
+	if len(b) < 512 {
+		return h, fmt.Errorf("SMART READ DATA: %d bytes: %w", len(b), errShort)
+	}
+	var sum byte
+	for _, c := range b[:512] {
+		sum += c
+	}
+	if sum != 0 {
+		return h, fmt.Errorf("SMART READ DATA: checksum: the 512 bytes sum to %#02x, not 0", sum)
+	}
+	for i := 0; i < 30; i++ {
+		e := b[2+12*i : 14+12*i]
+		raw := int64(e[5]) | int64(e[6])<<8 | int64(e[7])<<16 | int64(e[8])<<24 | int64(e[9])<<32 | int64(e[10])<<40
+		switch e[0] {
+		case 5:
+			h.Reallocated = raw
+		case 9:
+			h.PowerOnHours = raw & 0xffffffff
+		case 197:
+			h.Pending = raw
+		case 198:
+			h.Uncorrectable = raw
+		}
+	}
+	return h, nil
+}
+
+func (h ATAHealth) String() string {
+	var p []string
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"reallocated sectors", h.Reallocated}, {"pending sectors", h.Pending}, {"offline uncorrectable", h.Uncorrectable}, {"power-on hours", h.PowerOnHours}} {
+		if f.v >= 0 {
+			p = append(p, fmt.Sprintf("%d %s", f.v, f.name))
+		}
+	}
+	if len(p) == 0 {
+		return "no known attributes"
+	}
+	return strings.Join(p, ", ")
+}

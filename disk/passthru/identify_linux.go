@@ -146,6 +146,7 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 		id.DeviceSectors, id.LogicalSector, id.PhysicalSector = a.Sectors, a.LogicalSector, a.PhysicalSector
 	}
 	hidden(d, id, a.Sectors)
+	ataHealth(d, id)
 	id.ATASecurity = a.Security.String()
 	id.Locked = a.Security.Locked
 	if a.Trusted {
@@ -153,6 +154,28 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 	} else {
 		id.TCG = "trusted computing not supported (IDENTIFY word 48): not a TCG self-encrypting drive"
 	}
+}
+
+// ataHealth asks SMART for the overall status and the attributes.
+func ataHealth(d *dev, id *imager.DeviceIdentity) {
+	var parts []string
+	if s, err := d.scsi(smartCDB(0xDA), 0); err != nil {
+		id.Errors = append(id.Errors, "ATA SMART RETURN STATUS: "+err.Error())
+	} else if r := ataReturn(s); r != nil {
+		parts = append(parts, "overall "+smartStatus(r))
+	}
+	if b, err := d.scsi(smartCDB(0xD0), 512); err != nil {
+		id.Errors = append(id.Errors, "ATA SMART READ DATA: "+err.Error())
+	} else {
+		id.Raw["ata_smart"] = hex.EncodeToString(b)
+		h, err := parseATASMART(b)
+		if err != nil {
+			id.Errors = append(id.Errors, err.Error())
+		} else {
+			parts = append(parts, h.String())
+		}
+	}
+	id.Health = strings.Join(parts, "; ")
 }
 
 // securityIn asks for the TCG Level 0 Discovery.
@@ -222,6 +245,14 @@ func identifyNVMe(d *dev, id *imager.DeviceIdentity, name string) {
 			id.Errors = append(id.Errors, err.Error())
 		}
 		id.Vendor, id.Model, id.Serial, id.Firmware = fmt.Sprintf("%04x", c.VendorID), c.Model, c.Serial, c.Firmware
+		if b, err := d.nvme(0x02, 0xFFFFFFFF, nvmeSMARTCDW10); err == nil {
+			id.Raw["nvme_smart"] = hex.EncodeToString(b[:512])
+			if h, err := parseNVMeHealth(b); err == nil {
+				id.Health = h.String()
+			}
+		} else {
+			id.Errors = append(id.Errors, "NVMe SMART / Health log: "+err.Error())
+		}
 		if c.Security {
 			if b, err := d.nvme(0x82, 0, 0x01<<24|0x0001<<8); err == nil {
 				tcg(id, b)

@@ -98,8 +98,8 @@ func allZero(b []byte) bool {
 // 23–8) is ComID 0001h, Level 0 Discovery.
 func nvmeKey(op byte, cdw10 uint32) byte {
 	switch op {
-	case 0x06:
-		return byte(cdw10)
+	case 0x06, 0x02:
+		return byte(cdw10) // Identify: CNS; Get Log Page: LID
 	case 0x82:
 		if cdw10>>8&0xffff == 0x0001 {
 			return byte(cdw10 >> 24)
@@ -107,4 +107,36 @@ func nvmeKey(op byte, cdw10 uint32) byte {
 		return 0xFF
 	}
 	return 0
+}
+
+// nvmeSMARTCDW10 asks Get Log Page for the SMART / Health Information log
+// (LID 02h), 512 bytes: NUMDL (bits 31–16) 127 dwords, 0-based.
+const nvmeSMARTCDW10 = 127<<16 | 0x02
+
+// NVMeHealth is the SMART / Health Information log (NVMe Base 2.0 Figure
+// 207): byte 0 critical warning, 3 available spare (%), 5 percentage used,
+// 128–143 power on hours, 160–175 media and data integrity errors
+// (128-bit little-endian counters; the low 64 bits are kept).
+type NVMeHealth struct {
+	CriticalWarning byte
+	AvailableSpare  int
+	PercentageUsed  int
+	PowerOnHours    uint64
+	MediaErrors     uint64
+}
+
+func parseNVMeHealth(b []byte) (NVMeHealth, error) {
+	if len(b) < 512 {
+		return NVMeHealth{}, fmt.Errorf("NVMe SMART / Health log: %d bytes: %w", len(b), errShort)
+	}
+	return NVMeHealth{CriticalWarning: b[0], AvailableSpare: int(b[3]), PercentageUsed: int(b[5]),
+		PowerOnHours: binary.LittleEndian.Uint64(b[128:136]), MediaErrors: binary.LittleEndian.Uint64(b[160:168])}, nil
+}
+
+func (h NVMeHealth) String() string {
+	s := fmt.Sprintf("%d%% of rated life used, %d%% spare left, %d power-on hours, %d media errors", h.PercentageUsed, h.AvailableSpare, h.PowerOnHours, h.MediaErrors)
+	if h.CriticalWarning != 0 {
+		s = fmt.Sprintf("CRITICAL WARNING %#02x (bit 0 spare low, 1 temperature, 2 reliability degraded, 3 read-only, 4 backup failed); ", h.CriticalWarning) + s
+	}
+	return s
 }

@@ -178,6 +178,74 @@ func TestNVMeIdentify(t *testing.T) {
 	}
 }
 
+// smartReply is SMART READ DATA with attributes 5, 9, 197 and 198 and its
+// checksum.
+func smartReply(realloc, hours, pending, unc int64) []byte {
+	b := make([]byte, 512)
+	for i, a := range []struct {
+		id  byte
+		raw int64
+	}{{1, 0}, {5, realloc}, {9, hours}, {197, pending}, {198, unc}} {
+		e := b[2+12*i:]
+		e[0], e[3] = a.id, 100
+		for k := 0; k < 6; k++ {
+			e[5+k] = byte(a.raw >> (8 * k))
+		}
+	}
+	var sum byte
+	for _, c := range b {
+		sum += c
+	}
+	b[511] = -sum
+	return b
+}
+
+func TestHealth(t *testing.T) {
+	for _, r := range []struct {
+		cdb []byte
+		n   int
+	}{{smartCDB(0xD0), 512}, {smartCDB(0xDA), 0}} {
+		if _, err := checkCDB(r.cdb, r.n); err != nil || r.cdb[10] != 0x4f || r.cdb[12] != 0xc2 {
+			t.Errorf("SMART % x: %v", r.cdb, err)
+		}
+	}
+	for _, f := range []byte{0xD4 /* EXECUTE OFF-LINE IMMEDIATE */, 0xD6 /* WRITE LOG */, 0xD8 /* ENABLE */, 0xD9 /* DISABLE */} {
+		c := smartCDB(0xD0)
+		c[4] = f
+		if _, err := checkCDB(c, 512); err == nil {
+			t.Errorf("SMART feature %#02x allowed", f)
+		}
+	}
+	if _, err := lookup(IfaceNVMe, 0x02, nvmeKey(0x02, nvmeSMARTCDW10)); err != nil {
+		t.Error(err)
+	}
+	if _, err := lookup(IfaceNVMe, 0x02, nvmeKey(0x02, 127<<16|0x03)); err == nil {
+		t.Error("Get Log Page for the firmware slot log allowed")
+	}
+	h, err := parseATASMART(smartReply(8, 26280, 2, 1))
+	if err != nil || h != (ATAHealth{8, 26280, 2, 1}) || h.String() != "8 reallocated sectors, 2 pending sectors, 1 offline uncorrectable, 26280 power-on hours" {
+		t.Errorf("%+v %q %v", h, h, err)
+	}
+	bad := smartReply(0, 1, 0, 0)
+	bad[20]++
+	if _, err := parseATASMART(bad); err == nil {
+		t.Error("a bad SMART checksum was taken")
+	}
+	for lba, want := range map[uint64]string{0xC24F00: "passed", 0x2CF400: "FAILING", 0: "not known"} {
+		if got := smartStatus(&ataRegs{LBA: lba}); !strings.Contains(got, want) {
+			t.Errorf("RETURN STATUS %#x: %q", lba, got)
+		}
+	}
+	log := make([]byte, 512)
+	log[0], log[3], log[5] = 0x04, 90, 7
+	binary.LittleEndian.PutUint64(log[128:], 1234)
+	binary.LittleEndian.PutUint64(log[160:], 3)
+	n, err := parseNVMeHealth(log)
+	if err != nil || n.PercentageUsed != 7 || n.PowerOnHours != 1234 || n.MediaErrors != 3 || !strings.Contains(n.String(), "CRITICAL WARNING 0x04") {
+		t.Errorf("%+v %q %v", n, n, err)
+	}
+}
+
 // level0Reply is a Level 0 Discovery: the 48-byte header, the TPer
 // feature (0001h), the Locking feature (0002h) with flags, and an SSC.
 func level0Reply(locking byte, ssc uint16) []byte {
@@ -238,6 +306,9 @@ var covered = map[string]string{
 	"ATA IDENTIFY DEVICE":                           "TestATAIdentify",
 	"ATA READ NATIVE MAX ADDRESS EXT":               "TestHiddenAreas",
 	"ATA DEVICE CONFIGURATION IDENTIFY":             "TestHiddenAreas",
+	"ATA SMART READ DATA":                           "TestHealth",
+	"ATA SMART RETURN STATUS":                       "TestHealth",
+	"NVMe Get Log Page SMART / Health Information":  "TestHealth",
 	"NVMe Identify Namespace":                       "TestNVMeIdentify",
 	"NVMe Identify Controller":                      "TestNVMeIdentify",
 	"NVMe Identify active namespace list":           "TestNVMeIdentify",
@@ -261,7 +332,7 @@ func TestAllowListCovered(t *testing.T) {
 			t.Errorf("covered names %q, which is not on the allow-list", name)
 		}
 	}
-	if len(AllowList()) != 16 {
+	if len(AllowList()) != 19 {
 		t.Errorf("%d commands on the allow-list: a change to it must be reviewed here too", len(AllowList()))
 	}
 }
@@ -416,6 +487,7 @@ func FuzzParsers(f *testing.F) {
 	f.Add(ataIdentifyReply("m", "s", "f", 1000, 1, 7200))
 	f.Add(nvmeNSReply(8, 8, 8, 12, nil))
 	f.Add(level0Reply(0x1f, 0x0203))
+	f.Add(smartReply(1, 2, 3, 4))
 	f.Add([]byte{0x72, 0x01, 0x00, 0x1d, 0, 0, 0, 14, 0x09, 0x0c, 0x01, 0x00, 0, 0, 0x23, 0x89, 0x01, 0x67, 0x00, 0x45, 0x40, 0x50})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseInquiry(b)
@@ -436,5 +508,7 @@ func FuzzParsers(f *testing.F) {
 		ataReturn(b)
 		parseDCO(b)
 		parseLevel0(b)
+		parseATASMART(b)
+		parseNVMeHealth(b)
 	})
 }
