@@ -809,7 +809,8 @@ type pieceConsumer struct {
 	filled  int64
 	mu      sync.Mutex // guards out: checkpoints read it from a sink's goroutine
 	out     []Piece
-	snap    *pieceSnap // state before the buffer flagged snap
+	snap    *pieceSnap   // state before the buffer flagged snap
+	doneTo  atomic.Int64 // the end of the pieces finished so far
 }
 
 // done is a copy of the pieces finished so far.
@@ -854,6 +855,7 @@ func (c *pieceConsumer) flush() {
 	}
 	c.mu.Unlock()
 	c.start += c.filled
+	c.doneTo.Store(c.start)
 	c.filled = 0
 	c.cur = nil
 }
@@ -899,7 +901,9 @@ func (c *sinkConsumer) sync() error {
 	}
 	lag, lagging := c.s.(LaggingSyncer)
 	if lagging {
-		if d := lag.Durable(); d > c.durable.Load() {
+		// A checkpoint once the pieces reach what became durable, so that
+		// it vouches for every byte a resume keeps.
+		if d := lag.Durable(); d > c.durable.Load() && c.e.piecesTo(d) {
 			c.durable.Store(d)
 			if err := c.e.checkpoint(); err != nil {
 				return err
@@ -908,6 +912,9 @@ func (c *sinkConsumer) sync() error {
 	}
 	if c.n-c.synced < o.SyncEvery && time.Since(c.last) < o.SyncInterval {
 		return nil
+	}
+	if lagging && !c.e.pieceBoundary(c.n) && time.Since(c.last) < 2*o.SyncInterval {
+		return nil // a sink durable at its own boundaries: one a resume can go on from
 	}
 	if err := sy.Sync(); err != nil {
 		c.err = fmt.Errorf("make the image of %s durable at byte %d: %w", c.name, c.n, err)
@@ -919,6 +926,17 @@ func (c *sinkConsumer) sync() error {
 	}
 	c.durable.Store(c.n)
 	return c.e.checkpoint()
+}
+
+// piecesTo says whether the piece hashes have reached byte n (true without
+// piece hashing).
+func (e *engine) piecesTo(n int64) bool {
+	return e.pieces == nil || e.pieces.doneTo.Load() >= n
+}
+
+// pieceBoundary says whether byte n ends a piece (true without pieces).
+func (e *engine) pieceBoundary(n int64) bool {
+	return e.pieces == nil || n%e.o.PieceSize == 0
 }
 
 // checkpoint calls Options.Checkpoint when every sink has made more of the
