@@ -63,7 +63,7 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 		id.Errors = append(id.Errors, "INQUIRY: "+err.Error())
 		return
 	}
-	id.Raw["inquiry"] = hex.EncodeToString(b)
+	id.Raw["inquiry"] = hex.EncodeToString(declared(b, 4, 5))
 	inq, err := parseInquiry(b)
 	if err != nil {
 		id.Errors = append(id.Errors, err.Error())
@@ -72,7 +72,7 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 	id.Transport, id.Vendor, id.Model, id.Firmware = "scsi", inq.Vendor, inq.Product, inq.Rev
 	pages := map[byte]bool{}
 	if b, err := d.scsi(inquiryCDB(true, 0x00, 252), 252); err == nil {
-		id.Raw["vpd00"] = hex.EncodeToString(b)
+		id.Raw["vpd00"] = hex.EncodeToString(vpdDeclared(b))
 		if pages, err = parseSupportedPages(b); err != nil {
 			id.Errors = append(id.Errors, err.Error())
 		}
@@ -81,7 +81,7 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 	}
 	if pages[0x80] {
 		if b, err := d.scsi(inquiryCDB(true, 0x80, 252), 252); err == nil {
-			id.Raw["vpd80"] = hex.EncodeToString(b)
+			id.Raw["vpd80"] = hex.EncodeToString(vpdDeclared(b))
 			id.Serial, err = parseUnitSerial(b)
 			if err != nil {
 				id.Errors = append(id.Errors, err.Error())
@@ -90,7 +90,7 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 	}
 	if pages[0x83] {
 		if b, err := d.scsi(inquiryCDB(true, 0x83, 1020), 1020); err == nil {
-			id.Raw["vpd83"] = hex.EncodeToString(b)
+			id.Raw["vpd83"] = hex.EncodeToString(vpdDeclared(b))
 			des, err := parseDeviceID(b)
 			if err != nil {
 				id.Errors = append(id.Errors, err.Error())
@@ -100,7 +100,7 @@ func identifySCSI(d *dev, id *imager.DeviceIdentity) {
 	}
 	if pages[0xB1] {
 		if b, err := d.scsi(inquiryCDB(true, 0xB1, 64), 64); err == nil {
-			id.Raw["vpdb1"] = hex.EncodeToString(b)
+			id.Raw["vpdb1"] = hex.EncodeToString(vpdDeclared(b))
 			if id.RotationRPM, err = parseBlockChars(b); err != nil {
 				id.Errors = append(id.Errors, err.Error())
 			}
@@ -363,4 +363,21 @@ func trimZeros(b []byte) []byte {
 		n--
 	}
 	return b[:n]
+}
+
+// declared cuts a reply to the length it declares: the byte at lenAt plus
+// the header before it (standard INQUIRY: byte 4, plus 5).
+func declared(b []byte, lenAt, header int) []byte {
+	if len(b) > lenAt {
+		return b[:min(len(b), header+int(b[lenAt]))]
+	}
+	return b
+}
+
+// vpdDeclared cuts a VPD page to its page length (bytes 2–3) plus 4.
+func vpdDeclared(b []byte) []byte {
+	if len(b) >= 4 {
+		return b[:min(len(b), 4+(int(b[2])<<8|int(b[3])))]
+	}
+	return b
 }
