@@ -183,15 +183,30 @@ func TestScreenCutOffQuestion(t *testing.T) {
 }
 
 // TestConfirmWarnsOfEncryption: the confirm screen warns, per source, of
-// what its content tells about encryption (its own and its partitions').
+// what its content tells about encryption (its own and its partitions'),
+// of sectors its drive hides and of a locked drive; each drive is asked once.
 func TestConfirmWarnsOfEncryption(t *testing.T) {
-	a := &app{ch: Choices{Case: imager.Case{Case: "C", Examiner: "E"}, Format: "raw", Hashes: []string{"sha256"},
+	hidden := int64(2048)
+	drives := map[string]*imager.DeviceIdentity{
+		"/dev/sda": {Transport: "ata", HPAHidden: &hidden, HiddenArea: "HPA: 2048 sectors hidden (accessible 1000, native 3048)", Locked: true, ATASecurity: "ATA SECURITY ENABLED AND LOCKED"},
+	}
+	asked := 0
+	a := &app{cfg: Config{Identify: func(dev string) *imager.DeviceIdentity { asked++; return drives[dev] }},
+		ch: Choices{Case: imager.Case{Case: "C", Examiner: "E"}, Format: "raw", Hashes: []string{"sha256"},
 		Sources: []Device{{Info: disk.Info{Name: "sda", Kind: disk.KindDisk, Size: 1 << 30}}, {Info: disk.Info{Name: "sdb", Kind: disk.KindDisk, Size: 1 << 30, Encryption: "possibly encrypted: no file system found"}}}},
 		devs: []Device{{Info: disk.Info{Name: "sda2", Kind: disk.KindPart, Parent: "sda", Encryption: "BitLocker: encrypted volume"}}}}
 	got := strings.Join(a.choiceLines(), "\n")
-	for _, w := range []string{"WARNING sda2: BitLocker: encrypted volume: the image will hold ciphertext", "WARNING sdb: possibly encrypted"} {
+	for _, w := range []string{"WARNING sda2: BitLocker: encrypted volume: the image will hold ciphertext", "WARNING sdb: possibly encrypted",
+		"WARNING sda: HPA: 2048 sectors hidden (accessible 1000, native 3048): those sectors are not imaged", "WARNING sda: LOCKED: ATA SECURITY ENABLED AND LOCKED"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("confirm lines lack %q:\n%s", w, got)
 		}
+	}
+	if strings.Contains(got, "WARNING sdb: HPA") {
+		t.Error("a drive without a hidden area was warned about")
+	}
+	a.choiceLines() // redrawn: the drives are not asked again
+	if asked != 2 {
+		t.Errorf("the drives were asked %d times for 2 sources over two draws", asked)
 	}
 }

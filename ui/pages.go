@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"unicode"
@@ -9,6 +10,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/disk/passthru"
 	"github.com/coldimage/coldimage/imager"
 )
 
@@ -570,6 +572,7 @@ func (a *app) choiceLines() []string {
 		for _, e := range a.encryption(d) {
 			l = append(l, "    WARNING "+e+": the image will hold ciphertext")
 		}
+		l = append(l, a.driveWarnings(d)...)
 	}
 	l = append(l, "")
 	if t := c.Target; t != nil {
@@ -595,6 +598,48 @@ func (a *app) encryption(d Device) []string {
 		if p.Kind == disk.KindPart && p.Parent == d.Name && p.Encryption != "" && len(d.Info.Partitions) == 0 {
 			out = append(out, p.Name+": "+p.Encryption)
 		}
+	}
+	return out
+}
+
+// driveWarnings asks the source's drive (a partition's disk), once, and
+// says what the examiner must know before imaging: sectors a host
+// protected area or a configuration overlay hides, which are not imaged,
+// and a locked drive.
+func (a *app) driveWarnings(d Device) []string {
+	name := d.Name
+	switch d.Kind {
+	case disk.KindDisk:
+	case disk.KindPart:
+		name = d.Parent
+	default:
+		return nil
+	}
+	if name == "" || d.Volume != nil {
+		return nil
+	}
+	id, ok := a.idents[name]
+	if !ok {
+		ask := a.cfg.Identify
+		if ask == nil {
+			ask = passthru.Identify
+		}
+		id = ask(filepath.Join("/dev", name))
+		if a.idents == nil {
+			a.idents = map[string]*imager.DeviceIdentity{}
+		}
+		a.idents[name] = id
+	}
+	if id == nil {
+		return nil
+	}
+	var out []string
+	if (id.HPAHidden != nil && *id.HPAHidden > 0) || (id.DCOHidden != nil && *id.DCOHidden > 0) || strings.Contains(id.HiddenArea, "PRESENT") {
+		out = append(out, fmt.Sprintf("    WARNING %s: %s: those sectors are not imaged", name, id.HiddenArea))
+	}
+	if id.Locked {
+		why := strings.Join(nonEmpty(id.ATASecurity, id.TCG), "; ")
+		out = append(out, fmt.Sprintf("    WARNING %s: LOCKED: %s", name, why))
 	}
 	return out
 }

@@ -165,6 +165,8 @@ func fixtureConfig() Config {
 		Devices: func() ([]Device, error) { return fixtureDevices(), nil },
 		Targets: func() ([]Target, error) { return fixtureTargets(), nil },
 		Case:    imager.Case{Examiner: "J. Doe"},
+		// The fixture's disks are not this machine's: their drives are not asked.
+		Identify: func(string) *imager.DeviceIdentity { return nil },
 	}
 }
 

@@ -107,6 +107,10 @@ type Config struct {
 	Jobs int
 	// Rescue bounds the rescue of unreadable areas (the boot settings').
 	Rescue imager.RescueSettings
+	// Identify asks a source's drive who it is (read-only passthrough;
+	// passthru.Identify when nil), for the confirm screen's warnings about
+	// hidden areas and locked drives. Asked once per disk.
+	Identify func(dev string) *imager.DeviceIdentity
 	// PieceSize is the piecewise hash window, which is also how far back a
 	// resume after a power cut goes (coldimage.piece-size; 0: the default,
 	// <0: none).
