@@ -25,13 +25,11 @@ func probeAPFS(r io.ReaderAt, size int64) (FS, bool) {
 	return FS{Type: "apfs", UUID: uuidString(b[72:88])}, true
 }
 
-// Encryption says what a volume's content tells about encryption, for the
-// examiner to know before leaving the site that the image will hold
-// ciphertext: an encrypted-volume format, or, where no file system was
-// recognised, random-looking data throughout ("possibly encrypted": a
-// VeraCrypt/TrueCrypt volume has no signature; compressed data looks the
-// same). "" when neither. It reads 64 samples of 4 KiB at most.
-func Encryption(r io.ReaderAt, size int64, fsType string) string {
+// Encryption says what a volume's signature tells about encryption, for
+// the examiner to know before leaving the site that the image will hold
+// ciphertext: LUKS, BitLocker, an APFS container. It reads nothing beyond
+// what Probe read. "" when none.
+func Encryption(fsType string) string {
 	switch fsType {
 	case "crypto_LUKS":
 		return "LUKS: encrypted volume"
@@ -39,10 +37,18 @@ func Encryption(r io.ReaderAt, size int64, fsType string) string {
 		return "BitLocker: encrypted volume"
 	case "apfs":
 		return "APFS container: its volumes may be FileVault-encrypted"
-	case "":
-		if randomThroughout(r, size) {
-			return "possibly encrypted: no file system found, random-looking data throughout"
-		}
+	}
+	return ""
+}
+
+// PossiblyEncrypted is the finding for a volume with no file system whose
+// data looks random throughout (a VeraCrypt/TrueCrypt volume has no
+// signature; compressed data looks the same): "" when r does not. It
+// reads 64 samples of 4 KiB: callers give it the image, not a source,
+// so that a failing drive is not read more than the acquisition reads it.
+func PossiblyEncrypted(r io.ReaderAt, size int64) string {
+	if randomThroughout(r, size) {
+		return "possibly encrypted: no file system found, random-looking data throughout"
 	}
 	return ""
 }
@@ -98,6 +104,3 @@ func EncryptionFindings(info Info) []string {
 	}
 	return out
 }
-
-// HasPartitions says whether the kernel lists partitions of disk name.
-func HasPartitions(name string) bool { return len(diskPartitions(name)) > 0 }

@@ -10,9 +10,11 @@ import (
 	"testing"
 )
 
-// TestEncryptionFindings: a LUKS2 volume made by cryptsetup, BitLocker and
-// APFS headers built from their published layouts, and a random-filled
-// partition are flagged; a plain ext4, zeros and text are not.
+// TestEncryptionFindings: a LUKS2 volume made by cryptsetup and BitLocker
+// and APFS headers built from their published layouts are named by
+// Inspect; random-filled data is possibly encrypted (PossiblyEncrypted,
+// which acquisitions run on the image); a plain ext4, zeros and text are
+// neither.
 func TestEncryptionFindings(t *testing.T) {
 	dir := t.TempDir()
 	const size = 32 << 20
@@ -31,18 +33,26 @@ func TestEncryptionFindings(t *testing.T) {
 			b[i] = byte(r.Uint32())
 		}
 	}
-	cases := map[string]struct {
-		path string
-		want string
-	}{
-		"random":    {img("random.img", random), "possibly encrypted"},
-		"zeros":     {img("zeros.img", func([]byte) {}), ""},
-		"text":      {img("text.img", func(b []byte) { copy(b, bytes.Repeat([]byte("the evidence was handled with care. "), size/35)) }), ""},
-		"bitlocker": {img("bitlocker.img", func(b []byte) { random(b); copy(b[0:], []byte{0xeb, 0x58, 0x90}); copy(b[3:], "-FVE-FS-") }), "BitLocker: encrypted volume"},
+	type tc struct {
+		path   string
+		want   string // Inspect's finding
+		random bool   // PossiblyEncrypted's
+	}
+	cases := map[string]tc{
+		"random": {img("random.img", random), "", true},
+		"zeros":  {img("zeros.img", func([]byte) {}), "", false},
+		"text": {img("text.img", func(b []byte) {
+			copy(b, bytes.Repeat([]byte("the evidence was handled with care. "), size/35))
+		}), "", false},
+		"bitlocker": {img("bitlocker.img", func(b []byte) {
+			random(b)
+			copy(b[0:], []byte{0xeb, 0x58, 0x90})
+			copy(b[3:], "-FVE-FS-")
+		}), "BitLocker: encrypted volume", false},
 		"apfs": {img("apfs.img", func(b []byte) {
 			copy(b[32:], "NXSB")
 			copy(b[72:], []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
-		}), "APFS container"},
+		}), "APFS container", false},
 	}
 	if _, err := exec.LookPath("cryptsetup"); err == nil {
 		p := img("luks.img", func([]byte) {})
@@ -52,7 +62,7 @@ func TestEncryptionFindings(t *testing.T) {
 			"--pbkdf-force-iterations", "1000", "--key-file", key, p).CombinedOutput(); err != nil {
 			t.Fatalf("cryptsetup: %v %s", err, out)
 		}
-		cases["luks2 (cryptsetup)"] = struct{ path, want string }{p, "LUKS: encrypted volume"}
+		cases["luks2 (cryptsetup)"] = tc{p, "LUKS: encrypted volume", false}
 	} else {
 		t.Log("cryptsetup not installed: the LUKS2 case is skipped (scripts/install-deps.sh installs it)")
 	}
@@ -61,7 +71,7 @@ func TestEncryptionFindings(t *testing.T) {
 		if out, err := exec.Command("mkfs.ext4", "-q", "-F", p).CombinedOutput(); err != nil {
 			t.Fatalf("mkfs.ext4: %v %s", err, out)
 		}
-		cases["ext4 over random"] = struct{ path, want string }{p, ""}
+		cases["ext4 over random"] = tc{p, "", false}
 	}
 	for name, c := range cases {
 		info, err := Inspect(c.path)
@@ -70,6 +80,18 @@ func TestEncryptionFindings(t *testing.T) {
 		}
 		if c.want == "" && info.Encryption != "" || c.want != "" && !strings.Contains(info.Encryption, c.want) {
 			t.Errorf("%s: encryption %q (fs %q), want %q", name, info.Encryption, info.FSType, c.want)
+		}
+		if c.want != "" || info.FSType != "" {
+			continue // a volume with a signature or a file system is not sampled
+		}
+		f, err := os.Open(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := PossiblyEncrypted(f, size)
+		f.Close()
+		if (got != "") != c.random {
+			t.Errorf("%s: PossiblyEncrypted %q, want random %v", name, got, c.random)
 		}
 	}
 }

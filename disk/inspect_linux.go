@@ -74,9 +74,7 @@ func inspectFile(path string, size int64) (Info, error) {
 	}
 	table, entries := readPartTable(f, size, 512)
 	info.PartTable = table
-	if table == "" {
-		info.Encryption = Encryption(f, size, info.FSType)
-	}
+	info.Encryption = Encryption(info.FSType)
 	for _, e := range entries {
 		p := Info{
 			Name: fmt.Sprintf("%s-p%d", info.Name, e.Number), Kind: KindPart, Size: e.Size,
@@ -96,7 +94,7 @@ func probeVolume(p *Info, r io.ReaderAt, size int64) {
 	if fs, ok := Probe(r, size); ok {
 		p.FSType, p.FSLabel, p.FSUUID = fs.Type, fs.Label, fs.UUID
 	}
-	p.Encryption = Encryption(r, size, p.FSType)
+	p.Encryption = Encryption(p.FSType)
 }
 
 // inspectBlock describes kernel block device name opened through path.
@@ -148,18 +146,14 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 			parentEntries = parentTable(id.Parent)
 		}
 		applyEntry(&info, parentEntries)
-		if info.Size > 0 {
-			info.Encryption = Encryption(f, info.Size, info.FSType)
-		}
+		info.Encryption = Encryption(info.FSType)
 		return info, nil
 	}
 
 	var entries []partEntry
 	if info.Size > 0 {
 		info.PartTable, entries = readPartTable(f, info.Size, info.LogicalSector)
-		if info.PartTable == "" {
-			info.Encryption = Encryption(f, info.Size, info.FSType)
-		}
+		info.Encryption = Encryption(info.FSType)
 	}
 	if entries == nil {
 		entries = []partEntry{} // read: do not re-read for each partition

@@ -281,7 +281,49 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	restore()
 	release()
 	fillRecord(rec, res, piece)
+	if runErr == nil {
+		imageEncryption(rec, info, sinks[0].Files(), r.Format)
+	}
 	return recordAndVerify(ctx, r, src, rec, sinks, res, piece, runErr)
+}
+
+// imageEncryption adds to the record, for each volume without a file
+// system (the whole source when it has no partition table, else each
+// partition), whether its data looks random throughout: possibly
+// encrypted. It reads the image just written, never the source again: a
+// failing drive is read no more than the acquisition read it.
+func imageEncryption(rec *imager.Record, info disk.Info, files []string, format string) {
+	if len(files) == 0 {
+		return
+	}
+	var img interface {
+		io.ReaderAt
+		Close() error
+	}
+	var err error
+	if format == "e01" {
+		img, err = ewf.Open(files[0])
+	} else {
+		img, err = imager.OpenFiles(files)
+	}
+	if err != nil {
+		rec.Errors = append(rec.Errors, "encryption check of the image: "+err.Error())
+		return
+	}
+	defer img.Close()
+	check := func(name string, off, size int64) {
+		if f := disk.PossiblyEncrypted(io.NewSectionReader(img, off, size), size); f != "" {
+			rec.Encryption = append(rec.Encryption, name+": "+f)
+		}
+	}
+	if info.PartTable == "" && info.FSType == "" {
+		check(info.Name, 0, info.Size)
+	}
+	for _, p := range info.Partitions {
+		if p.FSType == "" && p.Size > 0 && p.Start >= 0 && p.Start+p.Size <= info.Size {
+			check(p.Name, p.Start, p.Size)
+		}
+	}
 }
 
 // lowerTimeout lowers the command timeout of the source's disk for the

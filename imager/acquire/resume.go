@@ -99,6 +99,9 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 		return nil, runErr
 	}
 	fillRecord(rec, res, piece)
+	if runErr == nil {
+		imageEncryption(rec, srcRec.info, sinks[0].Files(), r.Format)
+	}
 	last := &rec.Runs[len(rec.Runs)-1]
 	last.Stopped, last.To, last.StoppedBy = imager.RFC3339(time.Now()), res.Size, "finished"
 	if runErr != nil {

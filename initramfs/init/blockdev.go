@@ -180,9 +180,7 @@ func (g *Guard) describe(name string) Device {
 			if fs, ok := disk.Probe(f, d.Size); ok {
 				d.FSType, d.FSLabel, d.FSUUID = fs.Type, fs.Label, fs.UUID
 			}
-			if d.Kind == disk.KindPart || !disk.HasPartitions(name) {
-				d.Encryption = disk.Encryption(f, d.Size, d.FSType)
-			}
+			d.Encryption = disk.Encryption(d.FSType)
 			f.Close()
 		}
 	}
