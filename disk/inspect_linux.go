@@ -69,12 +69,9 @@ func inspectFile(path string, size int64) (Info, error) {
 		return info, fmt.Errorf("inspect %s: %w", path, err)
 	}
 	defer f.Close()
-	if fs, ok := Probe(f, size); ok {
-		info.FSType, info.FSLabel, info.FSUUID = fs.Type, fs.Label, fs.UUID
-	}
+	info.ProbeFS(f, size)
 	table, entries := readPartTable(f, size, 512)
 	info.PartTable = table
-	info.Encryption = Encryption(info.FSType)
 	for _, e := range entries {
 		p := Info{
 			Name: fmt.Sprintf("%s-p%d", info.Name, e.Number), Kind: KindPart, Size: e.Size,
@@ -82,19 +79,10 @@ func inspectFile(path string, size int64) (Info, error) {
 			Parent: info.Name, PartNumber: e.Number, Start: e.Start,
 			PartType: e.Type, PartLabel: e.Label, PartUUID: e.UUID,
 		}
-		probeVolume(&p, io.NewSectionReader(f, e.Start, e.Size), e.Size)
+		p.ProbeFS(io.NewSectionReader(f, e.Start, e.Size), e.Size)
 		info.Partitions = append(info.Partitions, p)
 	}
 	return info, nil
-}
-
-// probeVolume fills in what a partition holds: its file system, and what
-// its content says about encryption.
-func probeVolume(p *Info, r io.ReaderAt, size int64) {
-	if fs, ok := Probe(r, size); ok {
-		p.FSType, p.FSLabel, p.FSUUID = fs.Type, fs.Label, fs.UUID
-	}
-	p.Encryption = Encryption(p.FSType)
 }
 
 // inspectBlock describes kernel block device name opened through path.
@@ -136,9 +124,7 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 	}
 	noteAccess("read", fd)
 	if info.Size > 0 {
-		if fs, ok := Probe(f, info.Size); ok {
-			info.FSType, info.FSLabel, info.FSUUID = fs.Type, fs.Label, fs.UUID
-		}
+		info.ProbeFS(f, info.Size)
 	}
 
 	if id.IsPart {
@@ -146,14 +132,12 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 			parentEntries = parentTable(id.Parent)
 		}
 		applyEntry(&info, parentEntries)
-		info.Encryption = Encryption(info.FSType)
 		return info, nil
 	}
 
 	var entries []partEntry
 	if info.Size > 0 {
 		info.PartTable, entries = readPartTable(f, info.Size, info.LogicalSector)
-		info.Encryption = Encryption(info.FSType)
 	}
 	if entries == nil {
 		entries = []partEntry{} // read: do not re-read for each partition
@@ -179,7 +163,7 @@ func inspectBlock(name, path string, parentEntries []partEntry) (Info, error) {
 				Parent: name, PartNumber: e.Number, Start: e.Start,
 				PartType: e.Type, PartLabel: e.Label, PartUUID: e.UUID,
 			}
-			probeVolume(&p, io.NewSectionReader(f, e.Start, e.Size), e.Size)
+			p.ProbeFS(io.NewSectionReader(f, e.Start, e.Size), e.Size)
 			info.Partitions = append(info.Partitions, p)
 		}
 	}

@@ -54,6 +54,15 @@ func Probe(r io.ReaderAt, size int64) (FS, bool) {
 	return FS{}, false
 }
 
+// ProbeFS fills in what the size-byte volume behind r holds (Probe): its
+// file system, and what its signature says about encryption (Encryption).
+func (i *Info) ProbeFS(r io.ReaderAt, size int64) {
+	if fs, ok := Probe(r, size); ok {
+		i.FSType, i.FSLabel, i.FSUUID = fs.Type, fs.Label, fs.UUID
+	}
+	i.Encryption = Encryption(i.FSType)
+}
+
 // readBytes returns n bytes at off, or nil when they cannot all be read.
 func readBytes(r io.ReaderAt, size, off int64, n int) []byte {
 	if off < 0 || n <= 0 || (size > 0 && off+int64(n) > size) {

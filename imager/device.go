@@ -51,8 +51,8 @@ type DeviceIdentity struct {
 	// Health is the SMART summary: ATA overall status and attributes, or
 	// the NVMe health log, in a line.
 	Health string `json:"health,omitempty"`
-	TCG         string `json:"tcg,omitempty"`
-	Locked      bool   `json:"locked,omitempty"`
+	TCG    string `json:"tcg,omitempty"`
+	Locked bool   `json:"locked,omitempty"`
 	// Namespaces lists an NVMe controller's namespaces: each active one,
 	// and those allocated but not attached (flagged: not imaged).
 	Namespaces []NVMeNamespace `json:"namespaces,omitempty"`

@@ -5,15 +5,16 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 )
 
 // CutOff finds, on a target mounted at dir, the newest session of the case
 // caseID that was cut off (its session.json still says in-progress: a power
-// loss or crash ended the run) and that imaged at least one of the sources
-// ids names; nil when there is none. Sessions that ended, whatever their
+// loss or crash ended the run) and that imaged at least one of sources (by
+// source-id); nil when there is none. Sessions that ended, whatever their
 // result, are never continued.
-func CutOff(dir, caseID string, ids []string) *Continuation {
+func CutOff(dir, caseID string, sources []Source) *Continuation {
 	caseDir := filepath.Join("coldimage", imager.CaseFolder(caseID))
 	ents, err := os.ReadDir(filepath.Join(dir, caseDir))
 	if err != nil {
@@ -21,8 +22,8 @@ func CutOff(dir, caseID string, ids []string) *Continuation {
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() > ents[j].Name() }) // newest stamp first
 	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
+	for _, src := range sources {
+		want[disk.ID(src.Info)] = true
 	}
 	for _, e := range ents {
 		if !e.IsDir() {

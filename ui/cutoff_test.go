@@ -112,18 +112,14 @@ func TestPlainCutOffQuestion(t *testing.T) {
 	ts, _ := cfg.Targets()
 	answer("target name", ts[0].Name)
 	answer("real time", "")
-	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
-		answer(q, "")
-	}
+	caseDefaults(answer)
 	answer("type yes to start imaging", "yes")
 	answer("type continue, new", "maybe")
 	answer("type continue, new", "<")
 	if ents, _ := os.ReadDir(filepath.Dir(cut)); len(ents) != 1 {
 		t.Fatalf("going back left %d session folders", len(ents))
 	}
-	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
-		answer(q, "")
-	}
+	caseDefaults(answer)
 	answer("type yes to start imaging", "yes")
 	answer("type continue, new", "continue")
 	answer("type one of", "quit")
@@ -193,7 +189,7 @@ func TestConfirmWarnsOfEncryption(t *testing.T) {
 	asked := 0
 	a := &app{cfg: Config{Identify: func(dev string) *imager.DeviceIdentity { asked++; return drives[dev] }},
 		ch: Choices{Case: imager.Case{Case: "C", Examiner: "E"}, Format: "raw", Hashes: []string{"sha256"},
-		Sources: []Device{{Info: disk.Info{Name: "sda", Kind: disk.KindDisk, Size: 1 << 30}}, {Info: disk.Info{Name: "sdb", Kind: disk.KindDisk, Size: 1 << 30, Encryption: "possibly encrypted: no file system found"}}}},
+			Sources: []Device{{Info: disk.Info{Name: "sda", Kind: disk.KindDisk, Size: 1 << 30}}, {Info: disk.Info{Name: "sdb", Kind: disk.KindDisk, Size: 1 << 30, Encryption: "possibly encrypted: no file system found"}}}},
 		devs: []Device{{Info: disk.Info{Name: "sda2", Kind: disk.KindPart, Parent: "sda", Encryption: "BitLocker: encrypted volume"}}}}
 	got := strings.Join(a.choiceLines(), "\n")
 	for _, w := range []string{"WARNING sda2: BitLocker: encrypted volume: the image will hold ciphertext", "WARNING sdb: possibly encrypted",

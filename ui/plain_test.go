@@ -89,9 +89,7 @@ func TestPlainAbort(t *testing.T) {
 	ts, _ := cfg.Targets()
 	answer("target name", ts[0].Name)
 	answer("real time", "")
-	for _, q := range []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"} {
-		answer(q, "")
-	}
+	caseDefaults(answer)
 	answer("type yes to start imaging", "yes")
 	waitOutput := func(text string) {
 		t.Helper()
@@ -133,6 +131,16 @@ func TestPlainAbort(t *testing.T) {
 type plainResult struct {
 	o   Outcome
 	err error
+}
+
+// caseQuestions are line mode's questions after the clock check, in order.
+var caseQuestions = []string{"case number", "examiner", "evidence number", "notes", "hashes", "format", "verify after imaging"}
+
+// caseDefaults answers every case question with its default (Enter).
+func caseDefaults(answer func(prompt, line string)) {
+	for _, q := range caseQuestions {
+		answer(q, "")
+	}
 }
 
 // runPlainTerm runs line mode on cfg behind a terminal: answer waits for a

@@ -46,8 +46,8 @@ type app struct {
 	devs   []Device
 	devErr error
 	idents map[string]*imager.DeviceIdentity // what each source's drive said, asked once
-	cur    int // sources list cursor
-	top    int // sources list scroll
+	cur    int                               // sources list cursor
+	top    int                               // sources list scroll
 	sel    map[string]bool
 
 	targets []Target // offered: eligible and passing the target policy (or confirmed)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/session"
@@ -67,15 +66,6 @@ func cutOffState(r *imager.Session) string {
 	}
 	return fmt.Sprintf("%d source(s) imaged ok before the cut (%s), %d not finished (%s)",
 		len(ok), orDash(strings.Join(ok, ", ")), len(other), orDash(strings.Join(other, ", ")))
-}
-
-// sourceIDs are the ids the session folder names the chosen sources by.
-func (c *Choices) sourceIDs() []string {
-	var ids []string
-	for _, d := range c.Sources {
-		ids = append(ids, disk.ID(d.Info))
-	}
-	return ids
 }
 
 // GoBack is the examiner going back from the cut-off question: the target
@@ -161,7 +151,7 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 		t.Dir = d // prepared once: a second Plan must not mount again
 	}
 	p := plan(cfg, c)
-	if cont := session.CutOff(t.Dir, c.Case.Case, c.sourceIDs()); cont != nil {
+	if cont := session.CutOff(t.Dir, c.Case.Case, p.Sources); cont != nil {
 		switch a := c.CutOff; {
 		case a == nil || a.Folder != cont.Folder:
 			return nil, &CutOffFound{cont} // asked first

@@ -59,17 +59,29 @@ func OpenImage(dir string, rec *imager.Record) (Image, error) {
 	if len(rec.Image.Files) == 0 {
 		return nil, fmt.Errorf("record in %s lists no image files", dir)
 	}
-	paths := imagePaths(dir, rec)
-	switch rec.Image.Format {
+	if f := rec.Image.Format; f != "raw" && f != "e01" {
+		return nil, fmt.Errorf("record in %s: unknown image format %q", dir, f)
+	}
+	return OpenPaths(rec.Image.Format, imagePaths(dir, rec), rec.Image.Partial)
+}
+
+// OpenPaths opens the image files of a format, read-only: raw files joined,
+// or the E01 set whose first segment is paths[0] (partial: a set whose
+// writing stopped, as far as its chunk tables go).
+func OpenPaths(format string, paths []string, partial bool) (Image, error) {
+	switch format {
 	case "raw":
 		return imager.OpenFiles(paths)
 	case "e01":
-		if rec.Image.Partial {
+		if len(paths) == 0 {
+			return nil, errors.New("no E01 segment files")
+		}
+		if partial {
 			return ewf.OpenPartial(paths[0])
 		}
 		return ewf.Open(paths[0])
 	}
-	return nil, fmt.Errorf("record in %s: unknown image format %q", dir, rec.Image.Format)
+	return nil, fmt.Errorf("unknown image format %q", format)
 }
 
 // imagePaths are the image files the record in dir lists.

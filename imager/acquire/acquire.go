@@ -296,16 +296,7 @@ func imageEncryption(rec *imager.Record, info disk.Info, files []string, format 
 	if len(files) == 0 {
 		return
 	}
-	var img interface {
-		io.ReaderAt
-		Close() error
-	}
-	var err error
-	if format == "e01" {
-		img, err = ewf.Open(files[0])
-	} else {
-		img, err = imager.OpenFiles(files)
-	}
+	img, err := verify.OpenPaths(format, files, false)
 	if err != nil {
 		rec.Errors = append(rec.Errors, "encryption check of the image: "+err.Error())
 		return

@@ -198,35 +198,20 @@ func badBefore(bad []imager.BadRange, n int64, sector int) []imager.BadRange {
 	return out
 }
 
-// image is an image on the target, read back: a raw image's files joined,
-// or an E01's media.
-type image interface {
-	io.ReaderAt
-	Size() int64
-	Close() error
-}
-
 // openPrefix opens the image in dir that a resume goes on from n: the raw
 // files the record names, or the E01 set as far as its closed chunk groups
 // go (nothing to read when n is 0).
-func openPrefix(dir string, prev *imager.Record, n int64) (image, error) {
-	if prev.Image.Format == "e01" {
-		if n == 0 {
-			return imager.OpenFiles(nil)
-		}
-		return ewf.OpenPartial(filepath.Join(dir, ewf.FirstSegment("image")))
+func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) {
+	if n == 0 {
+		return imager.OpenFiles(nil)
 	}
-	var paths []string
-	for _, f := range prev.Image.Files {
-		paths = append(paths, filepath.Join(dir, f))
-	}
-	return imager.OpenFiles(paths)
+	return verify.OpenImage(dir, prev)
 }
 
 // refuseOnError reads the image back for a resume: an image that cannot be
 // read back (a damaged E01 chunk, a file cut short) refuses the resume, as
 // one that reads back different from its record does.
-type refuseOnError struct{ img image }
+type refuseOnError struct{ img verify.Image }
 
 func (r refuseOnError) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.img.ReadAt(p, off)
@@ -251,7 +236,7 @@ func resumeSink(r *Request, prev *imager.Record, info disk.Info, n int64) (image
 
 // sameContent compares the first and the last MiB before the resume point
 // of source and image (recorded unreadable ranges read as zeros on both).
-func sameContent(src reader, img image, n int64, bad []imager.BadRange, sector int) error {
+func sameContent(src reader, img verify.Image, n int64, bad []imager.BadRange, sector int) error {
 	const span = 1 << 20
 	s := verify.SkipUnreadable(src, bad, max(sector, 512))
 	for _, off := range []int64{0, max(0, n-span)} {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/coldimage/coldimage/imager"
 )
@@ -27,42 +26,49 @@ type scannedSeg struct {
 func scanSet(dir, base string) (*setScan, error) {
 	sc := &setScan{}
 	open := true
-	for n := 1; ; n++ {
-		p, err := segmentPath(dir, base, n)
-		if err != nil {
-			return sc, nil // past ZZZ
-		}
-		f, err := os.Open(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return sc, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ewf: %w", err)
-		}
+	for i, p := range SegmentFiles(dir, base) {
 		if !open {
-			f.Close()
 			sc.rest = append(sc.rest, p)
 			continue
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("ewf: %w", err)
-		}
-		s, err := parseSegmentMode(f, st.Size(), p, true)
-		f.Close()
-		if err != nil {
+		s, err := parseSegmentFile(p)
+		if errors.Is(err, errUnreadableHeader) {
 			// A segment whose header never reached the disk: the set ends before it.
 			open = false
 			sc.rest = append(sc.rest, p)
 			continue
 		}
-		if int(s.number) != n {
-			return nil, fmt.Errorf("ewf: %s: file header says segment %d, its name says %d", p, s.number, n)
+		if err != nil {
+			return nil, err
+		}
+		if int(s.number) != i+1 {
+			return nil, fmt.Errorf("ewf: %s: file header says segment %d, its name says %d", p, s.number, i+1)
 		}
 		sc.segs = append(sc.segs, scannedSeg{path: p, seg: s})
 		open = s.last == "next"
 	}
+	return sc, nil
+}
+
+// errUnreadableHeader: a segment file that does not parse as one.
+var errUnreadableHeader = errors.New("not a segment")
+
+// parseSegmentFile parses one segment file as a partial set's.
+func parseSegmentFile(p string) (*segment, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("ewf: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("ewf: %w", err)
+	}
+	s, err := parseSegmentMode(f, st.Size(), p, true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUnreadableHeader, err)
+	}
+	return s, nil
 }
 
 // boundary is one closed chunk group: where a resumed set can go on.
@@ -219,11 +225,9 @@ func removeAll(dir string, paths []string) error {
 }
 
 func segName(dir, base string) string {
-	return filepath.Join(dir, FirstSegment(base))
+	p, _ := segmentPath(dir, base, 1)
+	return p
 }
-
-// FirstSegment names the first segment file of base: base.E01.
-func FirstSegment(base string) string { return base + ".E01" }
 
 // SegmentFiles lists the segment files of dir/base present on the target,
 // in order, up to the first missing one.

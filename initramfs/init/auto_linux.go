@@ -111,16 +111,13 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	defer a.watchTarget(Device{}, nil)
 	p.TargetGone = pulled.Load
 	defer func() { a.unmountTarget(target, pulled.Load()) }()
-	var ids []string
 	for _, d := range sources {
-		src := a.sessionSource(d, consent)
-		p.Sources = append(p.Sources, src)
-		ids = append(ids, disk.ID(src.Info))
+		p.Sources = append(p.Sources, a.sessionSource(d, consent))
 	}
 	if cfg.Resume && mode == "unattended" {
 		// A run of this case cut off on this target (power loss, crash)
 		// goes on where it stopped, in its own folder.
-		if c := session.CutOff(TargetMount, cfg.Case, ids); c != nil {
+		if c := session.CutOff(TargetMount, cfg.Case, p.Sources); c != nil {
 			a.con.Printf("coldimage: continuing the session cut off in %s (started %s): imaged sources are kept, the one in progress resumes (coldimage.resume=0 starts anew)", "/"+c.Folder, c.Record.Started)
 			p.Continue = c
 		}

@@ -177,10 +177,7 @@ func (g *Guard) describe(name string) Device {
 	if checked && d.Size > 0 {
 		// Only a device the write-blocker went through is opened.
 		if f, err := os.Open(d.Dev()); err == nil {
-			if fs, ok := disk.Probe(f, d.Size); ok {
-				d.FSType, d.FSLabel, d.FSUUID = fs.Type, fs.Label, fs.UUID
-			}
-			d.Encryption = disk.Encryption(d.FSType)
+			d.ProbeFS(f, d.Size)
 			f.Close()
 		}
 	}
