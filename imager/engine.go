@@ -82,11 +82,26 @@ type Options struct {
 // (it compares them with the record and may refuse), and only then is
 // Source read, from Offset on, and written. The sinks must continue at
 // Offset. Unreadable are the ranges recorded before Offset.
+//
+// With States, the image hashes start from the states saved at
+// States.Offset (a piece boundary at or before Offset) and the prefix is
+// read back from there on only; Pieces are the recorded pieces before
+// States.Offset, which the caller has checked against the image already.
 type Resume struct {
 	Offset     int64
 	Prefix     io.ReaderAt
 	Unreadable []BadRange
 	Check      func(pieces []Piece) error
+	States     *HashStates
+	Pieces     []Piece
+}
+
+// from is where the reader starts: the saved states' offset, or byte 0.
+func (r *Resume) from() int64 {
+	if r == nil || r.States == nil {
+		return 0
+	}
+	return r.States.Offset
 }
 
 // Syncer is a Sink that can make what it was given so far durable.
@@ -106,6 +121,9 @@ type Checkpoint struct {
 	Unreadable []BadRange // zero-filled ranges before Bytes
 	Pieces     []Piece    // piecewise hashes of the windows that end by Bytes
 	Time       time.Time
+	// States are the image hashes' states at the end of the last of
+	// Pieces that every hasher has passed (nil when they cannot be saved).
+	States *HashStates
 }
 
 // Checkpoint defaults: a sync per 256 MiB, and at least every 30 s.
@@ -159,6 +177,7 @@ type buffer struct {
 	same   bool
 	prefix bool // read back from Resume.Prefix: hashed, not written again
 	snap   bool // the hashers keep their state before this buffer (rescue re-hash)
+	mark   bool // ends at a piece boundary: the hashers save their states after it
 	off    int64
 	refs   atomic.Int32
 	mem    []byte
@@ -178,7 +197,8 @@ type engine struct {
 	sinks      []*sinkConsumer
 	pieces     *pieceConsumer
 	cpMu       sync.Mutex
-	cpBytes    int64 // stream bytes the last checkpoint reported
+	cpBytes    int64      // stream bytes the last checkpoint reported
+	states     *stateBook // hash states at piece boundaries, for checkpoints; nil when not saved
 
 	// Rescue (rescue.go).
 	deferred     bool // rescue after the copy pass: every sink a Patcher
@@ -332,26 +352,55 @@ func (e *engine) run(res *Result) error {
 	e.scratch = AlignedBuffer(o.BufferSize)
 
 	// Consumers: one per algorithm, one per piecewise set, one per sink.
+	if o.Checkpoint != nil && o.PieceSize > 0 && o.Compare == nil && StateFormat() != "" {
+		want := len(o.Hashes)
+		if o.PartSize > 0 {
+			want++
+		}
+		e.states = newStateBook(want)
+	}
+	var saved *HashStates
+	if o.Resume != nil {
+		saved = o.Resume.States
+		if saved != nil && e.states != nil {
+			e.states.seed(saved) // a checkpoint before the hashers reach another boundary keeps them
+		}
+	}
 	var cons []consumer
 	hashers := map[string]*hashConsumer{}
 	for _, alg := range o.Hashes {
-		h, err := o.Hashers.New(alg)
+		var h hash.Hash
+		var err error
+		if saved != nil {
+			h, err = restoreState(alg, saved.States[alg])
+		} else {
+			h, err = o.Hashers.New(alg)
+		}
 		if err != nil {
 			return err
 		}
-		hc := &hashConsumer{alg: alg, h: h, hashers: o.Hashers, compare: o.Compare != nil}
+		hc := &hashConsumer{alg: alg, h: h, hashers: o.Hashers, compare: o.Compare != nil, book: e.states}
 		hashers[alg] = hc
 		cons = append(cons, hc)
 	}
 	var pieces *pieceConsumer
 	if o.PieceSize > 0 {
 		pieces = &pieceConsumer{size: o.PieceSize, algs: []string{o.PieceAlg}, hashers: Hashers{}}
+		if saved != nil {
+			pieces.out, pieces.start = append([]Piece(nil), o.Resume.Pieces...), saved.Offset
+			pieces.doneTo.Store(saved.Offset)
+		}
 		cons = append(cons, pieces)
 	}
 	e.pieces = pieces
 	var parts *pieceConsumer
 	if o.PartSize > 0 {
-		parts = &pieceConsumer{size: o.PartSize, algs: o.Hashes, hashers: Hashers{}}
+		parts = &pieceConsumer{size: o.PartSize, algs: o.Hashes, hashers: Hashers{}, book: e.states}
+		if saved != nil {
+			if err := parts.restoreParts(saved.Parts); err != nil {
+				return err
+			}
+		}
 		cons = append(cons, parts)
 	}
 	var sinks []*sinkConsumer
@@ -525,7 +574,10 @@ func (p *progress) emit(now time.Time, n int64) {
 // read is the single reader: it fills buffers in order and hands each to every consumer.
 func (e *engine) read(res *Result, chans []chan *buffer) error {
 	o := e.o
-	for off := int64(0); off < o.Size; {
+	from := o.Resume.from()
+	e.done.Store(from)
+	res.Size = from
+	for off := from; off < o.Size; {
 		var b *buffer
 		select {
 		case b = <-e.pool:
@@ -571,6 +623,7 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 				return err
 			}
 		}
+		b.mark = e.states != nil && (off+n)%o.PieceSize == 0
 		if off == 0 && o.Phase == PhaseAcquire {
 			FaultHook(FaultFirstPiece, o.Name, "") // test builds only: a parser crashing on the first piece
 		}
@@ -778,6 +831,7 @@ type hashConsumer struct {
 	err     error
 	snap    hash.Hash // state before the buffer flagged snap
 	snapErr error
+	book    *stateBook
 }
 
 func (c *hashConsumer) consume(b *buffer) error {
@@ -796,6 +850,9 @@ func (c *hashConsumer) consume(b *buffer) error {
 	if c.h2 != nil {
 		c.h2.Write(b.cmp)
 	}
+	if b.mark && c.book != nil {
+		c.book.putHash(b.off+int64(len(b.data)), c.alg, c.h)
+	}
 	return nil
 }
 
@@ -811,6 +868,7 @@ type pieceConsumer struct {
 	out     []Piece
 	snap    *pieceSnap   // state before the buffer flagged snap
 	doneTo  atomic.Int64 // the end of the pieces finished so far
+	book    *stateBook   // parts of a split image: their states at piece boundaries
 }
 
 // done is a copy of the pieces finished so far.
@@ -845,6 +903,42 @@ func (c *pieceConsumer) consume(b *buffer) error {
 			c.flush()
 		}
 	}
+	if b.mark && c.book != nil {
+		st, err := c.partStates()
+		c.book.putParts(b.off+int64(len(b.data)), st, err)
+	}
+	return nil
+}
+
+// partStates are the parts finished and the state of the one being hashed.
+func (c *pieceConsumer) partStates() (*PartStates, error) {
+	p := &PartStates{Done: c.done(), Start: c.start, Filled: c.filled}
+	if c.filled > 0 {
+		st, err := saveStates(c.algs, c.cur)
+		if err != nil {
+			return nil, err
+		}
+		p.States = st
+	}
+	return p, nil
+}
+
+// restoreParts goes on from saved part states (HashStates.Usable checked them).
+func (c *pieceConsumer) restoreParts(p *PartStates) error {
+	if p == nil {
+		return errors.New("resume: no part states saved for the split image")
+	}
+	c.out, c.start, c.filled, c.cur = append([]Piece(nil), p.Done...), p.Start, p.Filled, nil
+	if p.Filled > 0 {
+		for _, a := range c.algs {
+			h, err := restoreState(a, p.States[a])
+			if err != nil {
+				return err
+			}
+			c.cur = append(c.cur, h)
+		}
+	}
+	c.doneTo.Store(p.Start)
 	return nil
 }
 
@@ -978,14 +1072,20 @@ func (e *engine) checkpointAt(n int64) Checkpoint {
 		limit = s
 	}
 	var pieces []Piece
+	var states *HashStates
 	if e.pieces != nil {
+		end := int64(0)
 		for _, p := range e.pieces.done() {
 			if p.Offset+p.Length <= limit {
 				pieces = append(pieces, p)
+				end = p.Offset + p.Length
 			}
 		}
+		if e.states != nil {
+			states = e.states.latest(end)
+		}
 	}
-	return Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now()}
+	return Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now(), States: states}
 }
 
 // consumerName says which consumer of a pass crashed.

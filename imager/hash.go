@@ -3,7 +3,6 @@ package imager
 import (
 	"crypto/md5"
 	"crypto/sha1"
-	"encoding"
 	"fmt"
 	"hash"
 	"maps"
@@ -178,24 +177,9 @@ func (h Hashers) cloneHash(alg string, src hash.Hash) (hash.Hash, error) {
 	if b, ok := src.(*blake3.Hasher); ok {
 		return b.Clone(), nil
 	}
-	m, ok := src.(encoding.BinaryMarshaler)
-	if !ok {
-		return nil, fmt.Errorf("%s: hash state of %T cannot be copied", alg, src)
-	}
-	state, err := m.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("%s: save hash state: %w", alg, err)
-	}
-	dst, err := Hashers{}.New(alg) // single-stream implementation: its state format is crypto's
+	st, err := saveState(alg, src)
 	if err != nil {
 		return nil, err
 	}
-	u, ok := dst.(encoding.BinaryUnmarshaler)
-	if !ok {
-		return nil, fmt.Errorf("%s: hash state of %T cannot be restored", alg, dst)
-	}
-	if err := u.UnmarshalBinary(state); err != nil {
-		return nil, fmt.Errorf("%s: restore hash state: %w", alg, err)
-	}
-	return dst, nil
+	return restoreState(alg, st) // single-stream implementation: its state format is crypto's
 }

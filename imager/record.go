@@ -72,6 +72,11 @@ type Record struct {
 	// for the acquisition (its command timeout) and whether they were put
 	// back. Additive.
 	DeviceSettings []DeviceSetting `json:"device_settings,omitempty"`
+	// HashStates, in an in-progress record only, are the image hashes'
+	// states at the end of a recorded piece: a resume restores them and
+	// checks the image before them against its pieces instead of hashing
+	// it again. Additive.
+	HashStates *HashStates `json:"hash_states,omitempty"`
 }
 
 // DeviceSetting is a kernel setting of a source's device (a sysfs
@@ -126,6 +131,10 @@ type RunRecord struct {
 	From      int64  `json:"from_byte"` // durable on the target when it started
 	To        int64  `json:"to_byte"`   // durable on the target when it stopped
 	StoppedBy string `json:"stopped_by,omitempty"`
+	// HashStatesAt, when the run resumed from saved hash states, is
+	// where they were saved: the image before it was checked against its
+	// recorded pieces, not hashed again. Additive.
+	HashStatesAt int64 `json:"hash_states_at,omitempty"`
 }
 
 type Tool struct {

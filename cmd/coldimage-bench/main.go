@@ -313,7 +313,7 @@ func durableBench(bin, dir, src0 string, runs int, logf func(string, ...any), ro
 		return first + d
 	})
 	*rows = append(*rows, row{"resume: killed at 90 %, then acquire --resume (on a disk)", fmt.Sprintf("%.2f s in all", resume.Seconds()),
-		fmt.Sprintf("%.2f× one uninterrupted run of %.2f s (target ≤ 1.25): the resume reads the image back to re-make its hashes", resume.Seconds()/with.Seconds(), with.Seconds())})
+		fmt.Sprintf("%.2f× one uninterrupted run of %.2f s (target ≤ 1.25): the resume restores the hash states saved at its last checkpoint and checks the image before them against its pieces, in parallel", resume.Seconds()/with.Seconds(), with.Seconds())})
 	logf("resume: %.2f× one run", resume.Seconds()/with.Seconds())
 	return nil
 }

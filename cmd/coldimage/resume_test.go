@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,50 +49,63 @@ func fileSHA256(t *testing.T, paths ...string) string {
 }
 
 // TestKillAndResume kills `coldimage acquire` (SIGKILL: no chance to write
-// anything more) at several points of a run — raw and split — and
-// continues it with --resume: the image, its hashes and its pieces equal
-// those of an uninterrupted run, and the record lists every run. A resume
-// against another source, and one whose image prefix was changed on the
-// target, are refused and change nothing.
+// anything more) at 10 random points of a 1 GiB acquisition (48 MiB with
+// -short) — raw, split and E01 — and continues it with --resume each time:
+// the image, its hashes and its pieces equal those of an uninterrupted
+// run, the record lists every run, and the resumes go on from the hash
+// states the checkpoints saved. The points are logged with their seed.
 func TestKillAndResume(t *testing.T) {
+	size, piece, split, seg := int64(1<<30), "16M", "100M", "64M"
+	if testing.Short() {
+		size, piece, split, seg = 48<<20, "1M", "5M", "1M"
+	}
+	syncEvery := size / 64
 	dir := t.TempDir()
-	src := writeSource(t, dir, "disk.dd", 48<<20, 71)
+	src := writeSource(t, dir, "disk.dd", int(size), 71)
 	want := fileSHA256(t, src)
 	ref := filepath.Join(dir, "ref")
-	if _, stderr, err := runCLI(t, "acquire", "--hash", "sha256,md5", "--piece-size", "1M", "--no-verify", src, ref); err != nil {
+	if _, stderr, err := runCLI(t, "acquire", "--hash", "sha256,md5", "--piece-size", piece, "--no-verify", src, ref); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	refRec, err := imager.ReadRecord(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed := time.Now().UnixNano()
+	rng := mathrand.New(mathrand.NewPCG(uint64(seed), 71))
 	for _, tc := range []struct {
 		name  string
 		extra []string
-		kills []int64 // kill once the record says this many bytes are durable
 	}{
-		{"raw", nil, []int64{2 << 20, 17 << 20, 40 << 20}},
-		{"split", []string{"--split", "5M"}, []int64{9 << 20, 30 << 20}},
-		{"e01", []string{"--format", "e01", "--segment-size", "1M"}, []int64{3 << 20, 11 << 20, 26 << 20, 38 << 20}},
+		{"raw", nil},
+		{"split", []string{"--split", split}},
+		{"e01", []string{"--format", "e01", "--segment-size", seg}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			var kills []int64 // kill once the record says this many bytes are durable
+			for range 10 {
+				kills = append(kills, rng.Int64N(size))
+			}
+			slices.Sort(kills)
+			t.Logf("seed %d: kill points %v", seed, kills)
 			out := filepath.Join(t.TempDir(), "out")
-			args := append(append([]string{"acquire", "--hash", "sha256,md5", "--piece-size", "1M"}, tc.extra...), src, out)
-			runs, finished := 0, false
-			for i, at := range tc.kills {
-				if i > 0 {
+			args := append(append([]string{"acquire", "--hash", "sha256,md5", "--piece-size", piece}, tc.extra...), src, out)
+			runs, finished, fromStates := 0, false, 0
+			expect := []int64{0} // per run: where the states the record left before it were saved (0: none)
+			for i, at := range kills {
+				if runs > 0 {
 					args = []string{"acquire", "--resume", out}
 				}
-				cmd := startCLI(t, 1<<20, args...)
+				cmd := startCLI(t, syncEvery, args...)
 				exited := make(chan struct{})
 				go func() { cmd.Wait(); close(exited) }()
-				deadline := time.Now().Add(time.Minute)
+				deadline := time.Now().Add(2 * time.Minute)
 				killed := false
 			wait:
 				for time.Now().Before(deadline) {
 					// This run's own record (a resume's lists its run): the last
 					// run's may already say more than at.
-					if rec, err := imager.ReadRecord(out); err == nil && rec.Result == imager.ResultInProgress && rec.Image.Size >= at && (i == 0 || len(rec.Runs) > i) {
+					if rec, err := imager.ReadRecord(out); err == nil && rec.Result == imager.ResultInProgress && rec.Image.Size >= at && (runs == 0 || len(rec.Runs) > runs) {
 						cmd.Process.Kill()
 						killed = true
 						break
@@ -109,11 +127,17 @@ func TestKillAndResume(t *testing.T) {
 					break
 				}
 				runs++
+				if rec.HashStates != nil {
+					expect = append(expect, rec.HashStates.Offset)
+				} else {
+					expect = append(expect, 0) // killed before the hashers reached a piece boundary
+				}
+				if n := len(rec.Runs); n > 0 && rec.Runs[n-1].HashStatesAt > 0 {
+					fromStates++
+				}
 				// What the record says is durable is on the target and is the source's.
-				b, _ := os.ReadFile(src)
-				onDisk := imageBytes(t, out, rec)
-				if int64(len(onDisk)) < rec.Image.Size || string(onDisk[:rec.Image.Size]) != string(b[:rec.Image.Size]) {
-					t.Fatalf("after the kill at %d: the image holds %d bytes, the record says %d are durable and must be the source's", at, len(onDisk), rec.Image.Size)
+				if err := sameBytes(src, out, rec, rec.Image.Size); err != nil {
+					t.Fatalf("after the kill at %d: %v", at, err)
 				}
 			}
 			if !finished {
@@ -129,7 +153,7 @@ func TestKillAndResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fmt.Sprintf("%x", sha256.Sum256(imageBytes(t, out, rec))); got != want || rec.Hashes["sha256"] != want || rec.Hashes["md5"] != refRec.Hashes["md5"] {
+			if got := imageSHA256(t, out, rec); got != want || rec.Hashes["sha256"] != want || rec.Hashes["md5"] != refRec.Hashes["md5"] {
 				t.Errorf("resumed image sha256 %s, record %s / md5 %s; want %s / md5 %s", got, rec.Hashes["sha256"], rec.Hashes["md5"], want, refRec.Hashes["md5"])
 			}
 			if fmt.Sprint(rec.Pieces) != fmt.Sprint(refRec.Pieces) {
@@ -138,9 +162,27 @@ func TestKillAndResume(t *testing.T) {
 			if rec.Result != "ok" || !rec.Complete || rec.Verification == nil || !rec.Verification.Image.Match {
 				t.Errorf("result %s complete %v verification %+v", rec.Result, rec.Complete, rec.Verification)
 			}
-			t.Logf("%d kill(s), runs recorded: %+v", runs, rec.Runs)
+			if rec.HashStates != nil {
+				t.Error("the final record still holds hash states")
+			}
+			if n := len(rec.Runs); n > 0 && rec.Runs[n-1].HashStatesAt > 0 {
+				fromStates++
+			}
+			t.Logf("%d kill(s), %d resume(s) from saved hash states; runs recorded:", runs, fromStates)
+			for _, r := range rec.Runs {
+				t.Logf("  %d → %d (states at %d): %s", r.From, r.To, r.HashStatesAt, r.StoppedBy)
+			}
 			if runs > 0 && len(rec.Runs) != runs+1 {
 				t.Errorf("%d runs recorded, want %d: %+v", len(rec.Runs), runs+1, rec.Runs)
+			}
+			// Every resume goes on from the states the record it found had saved.
+			for i, r := range rec.Runs {
+				if i < len(expect) && r.HashStatesAt != expect[i] {
+					t.Errorf("run %d (from byte %d) went on from hash states at %d, the record before it had saved them at %d", i, r.From, r.HashStatesAt, expect[i])
+				}
+			}
+			if runs > 1 && fromStates == 0 {
+				t.Error("no resume went on from saved hash states")
 			}
 			if tc.extra != nil {
 				if _, err := os.Stat(filepath.Join(out, "image.sha256")); err != nil {
@@ -154,6 +196,53 @@ func TestKillAndResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameBytes compares the first n bytes of the image the record in dir
+// describes with the source file's.
+func sameBytes(src, dir string, rec *imager.Record, n int64) error {
+	img, err := verify.OpenImage(dir, rec)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	if img.Size() < n {
+		return fmt.Errorf("the image holds %d bytes, the record says %d are durable", img.Size(), n)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	a, b := make([]byte, 4<<20), make([]byte, 4<<20)
+	for off := int64(0); off < n; off += int64(len(a)) {
+		k := min(int64(len(a)), n-off)
+		if _, err := f.ReadAt(a[:k], off); err != nil {
+			return err
+		}
+		if _, err := img.ReadAt(b[:k], off); err != nil && err != io.EOF {
+			return err
+		}
+		if !bytes.Equal(a[:k], b[:k]) {
+			return fmt.Errorf("the image differs from the source in [%d, %d), within the %d bytes the record says are durable", off, off+k, n)
+		}
+	}
+	return nil
+}
+
+// imageSHA256 hashes the media of the image the record in dir describes.
+func imageSHA256(t *testing.T, dir string, rec *imager.Record) string {
+	t.Helper()
+	img, err := verify.OpenImage(dir, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(img, 0, img.Size())); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // imageBytes reads the image the record in dir describes: a raw image's
@@ -334,5 +423,53 @@ func TestVerifyCutOff(t *testing.T) {
 	stdout, _, err = runCLI(t, "verify", out)
 	if exitCode(err) != exitMismatch || !strings.Contains(stdout, "first differing piece: offset 1048576") {
 		t.Fatalf("verify of a changed cut-off image: exit %d %v\n%s", exitCode(err), err, stdout)
+	}
+}
+
+// TestResumeWrongHashState: a saved hash state that is well-formed but not
+// the image's (a record changed on the target) cannot be told from a good
+// one when it is restored; the verification that ends every resume reads
+// source and image again and says the hashes do not match — never ok.
+func TestResumeWrongHashState(t *testing.T) {
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.dd", 24<<20, 76)
+	out := filepath.Join(dir, "out")
+	cmd := startCLI(t, 1<<20, "acquire", "--hash", "sha256", "--piece-size", "1M", src, out)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if r, err := imager.ReadRecord(out); err == nil && r.Result == imager.ResultInProgress && r.HashStates != nil && r.HashStates.Offset >= 2<<20 {
+			cmd.Process.Kill()
+			break
+		}
+	}
+	cmd.Wait()
+	rec, err := imager.ReadRecord(out)
+	if err != nil || rec.Result != imager.ResultInProgress || rec.HashStates == nil {
+		t.Skipf("the run finished before it could be cut with hash states saved (%v)", err)
+	}
+	// The state of as many zero bytes: the right layout, the wrong content.
+	h := sha256.New()
+	h.Write(make([]byte, rec.HashStates.Offset))
+	b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.HashStates.States["sha256"] = base64.StdEncoding.EncodeToString(b)
+	if err := imager.WriteRecord(out, rec, false); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := runCLI(t, "acquire", "--resume", out)
+	if err == nil {
+		t.Fatalf("a resume from a wrong hash state passed:\n%s", stderr)
+	}
+	final, rerr := imager.ReadRecord(out)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	t.Logf("refused as: %v; result %s", err, final.Result)
+	if final.Result == imager.ResultOK || final.Verification == nil || final.Verification.Image.Match {
+		t.Errorf("result %s, verification %+v: the wrong hash went unnoticed", final.Result, final.Verification)
+	}
+	if want := fileSHA256(t, src); final.Hashes["sha256"] == want {
+		t.Errorf("the recorded sha256 is the source's, though the state was not the image's")
 	}
 }

@@ -3,12 +3,16 @@ package acquire
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coldimage/coldimage/disk"
@@ -65,6 +69,15 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	if err := sameContent(src, prefix, n, bad, srcRec.info.LogicalSector); err != nil {
 		return nil, err
 	}
+	kept := piecesBefore(prev.DurablePieces(), n)
+	states := savedStates(prev, r, kept, n)
+	if states != nil {
+		// The image hashes go on from their saved states: the image
+		// before them is checked against its pieces here, in parallel.
+		if err := checkPieces(ctx, r, prefix, kept[:states.Offset/r.PieceSize], srcRec.info.Size); err != nil {
+			return nil, err
+		}
+	}
 	r.Emit.Emit(imager.Event{Kind: imager.EventResumed, Phase: imager.PhaseAcquire, Source: r.Source, Bytes: n, Total: srcRec.info.Size})
 	// Every check passed: from here the folder changes.
 	sink, err := resumeSink(r, prev, srcRec.info, n)
@@ -74,8 +87,10 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	sinks := []imager.Sink{sink}
 	started := time.Now()
 	rec := resumeRecord(prev, srcRec, started, n)
-	kept := piecesBefore(prev.DurablePieces(), n)
-	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: kept, Time: started})
+	if states != nil {
+		rec.Runs[len(rec.Runs)-1].HashStatesAt = states.Offset
+	}
+	release, err := startRecords(r, rec, sinks, imager.Checkpoint{Bytes: n, Unreadable: bad, Pieces: kept, Time: started, States: states})
 	if err != nil {
 		sink.Abort()
 		return nil, err
@@ -86,6 +101,9 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	opt.Resume = &imager.Resume{Offset: n, Prefix: refuseOnError{prefix}, Unreadable: bad, Check: func(pieces []imager.Piece) error {
 		return samePieces(kept, pieces)
 	}}
+	if states != nil {
+		opt.Resume.States, opt.Resume.Pieces = states, kept[:states.Offset/r.PieceSize]
+	}
 	restore := lowerTimeout(r, srcRec.info, rec)
 	res, runErr := imager.Run(ctx, opt)
 	restore()
@@ -208,6 +226,86 @@ func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) 
 	return verify.OpenImage(dir, prev)
 }
 
+// savedStates are the image hash states the record saved, when this
+// resume can go on from them: at a piece boundary before the resume point,
+// vouched for by recorded pieces, in the layout this build reads. Else nil:
+// the image prefix is hashed again from byte 0.
+func savedStates(prev *imager.Record, r *Request, kept []imager.Piece, n int64) *imager.HashStates {
+	st := prev.HashStates
+	if st == nil || r.PieceSize <= 0 || st.Offset > n || st.Offset > int64(len(kept))*r.PieceSize {
+		return nil
+	}
+	if st.Usable(r.Hashes, r.PieceSize, max(r.Split, 0)) != nil {
+		return nil
+	}
+	return st
+}
+
+// checkPieces reads the image before the saved hash states back from the
+// target and compares every piece with its recorded hash, on every CPU: a
+// difference, or an image that cannot be read, refuses the resume.
+func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []imager.Piece, total int64) error {
+	workers := min(runtime.NumCPU(), len(pieces))
+	var next, done atomic.Int64
+	errs := make([]error, len(pieces))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	go func() { // progress, as the engine reports its read-back
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.Emit.Emit(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseResume, Source: r.Source, Bytes: done.Load(), Total: total, ETA: imager.ETAUnknown})
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 4<<20)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(pieces) || ctx.Err() != nil {
+					return
+				}
+				p := pieces[i]
+				h, err := imager.Hashers{}.New(p.Alg)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				for off := p.Offset; off < p.Offset+p.Length && errs[i] == nil; {
+					b := buf[:min(int64(len(buf)), p.Offset+p.Length-off)]
+					if _, err := (refuseOnError{img}).ReadAt(b, off); err != nil {
+						errs[i] = fmt.Errorf("%w (at byte %d)", err, off)
+					}
+					h.Write(b)
+					off += int64(len(b))
+					done.Add(int64(len(b)))
+				}
+				if errs[i] == nil && hex.EncodeToString(h.Sum(nil)) != p.Hex {
+					errs[i] = fmt.Errorf("%w: not resumed: the image on the target no longer matches its record: piece at byte %d (length %d) hashes differently", ErrRefused, p.Offset, p.Length)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // refuseOnError reads the image back for a resume: an image that cannot be
 // read back (a damaged E01 chunk, a file cut short) refuses the resume, as
 // one that reads back different from its record does.
@@ -291,7 +389,7 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time, from in
 	rec := cloneRecord(prev)
 	rec.Source = srcRec.rec
 	rec.Errors, rec.Verification, rec.Hashes, rec.Pieces, rec.Parts = nil, nil, nil, nil, nil
-	rec.Image.FileHashes, rec.HashesCover = nil, ""
+	rec.Image.FileHashes, rec.HashesCover, rec.HashStates = nil, "", nil
 	stopped := "cut off (power loss, crash or kill) after its last checkpoint"
 	switch {
 	case prev.Result != imager.ResultInProgress && prev.RescueUnfinished():
