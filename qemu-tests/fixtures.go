@@ -494,6 +494,36 @@ func sourceKey(root string, tags []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// SlowDisk is where the failing disk of the rescue test and benchmark
+// fails: an 8 MiB region at 100 MiB and 50 scattered sectors away from it
+// (a fixed seed), as LBAs.
+type SlowDisk struct {
+	RegionLo, RegionHi int64 // [lo, hi)
+	Scattered          map[int64]bool
+}
+
+// NewSlowDisk lays out the bad sectors of a disk of size bytes.
+func NewSlowDisk(size, ss int64) SlowDisk {
+	d := SlowDisk{RegionLo: (100 << 20) / ss, RegionHi: (108 << 20) / ss, Scattered: map[int64]bool{}}
+	r := rand.New(rand.NewPCG(41, 42))
+	for len(d.Scattered) < 50 {
+		l := r.Int64N(size / ss)
+		if l < d.RegionLo-8192 || l >= d.RegionHi+8192 {
+			d.Scattered[l] = true
+		}
+	}
+	return d
+}
+
+// Bad are the disk's bad byte ranges, for NBDOptions.
+func (d SlowDisk) Bad(ss int64) [][2]int64 {
+	bad := [][2]int64{{d.RegionLo * ss, d.RegionHi * ss}}
+	for l := range d.Scattered {
+		bad = append(bad, [2]int64{l * ss, (l + 1) * ss})
+	}
+	return bad
+}
+
 // NBDServer is a read-only NBD server on a unix socket (Debian's nbdkit
 // with the failing-disk plugin in testdata/), serving a disk image whose
 // bad ranges fail slowly with EIO.

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,20 +65,9 @@ func TestSlowBadSectors(t *testing.T) {
 	if err := WritePattern(src, size, 41); err != nil {
 		t.Fatal(err)
 	}
-	regionLo, regionHi := int64(100<<20)/ss, int64(108<<20)/ss
-	r := rand.New(rand.NewPCG(41, 42))
-	scattered := map[int64]bool{}
-	for len(scattered) < 50 {
-		l := r.Int64N(size / ss)
-		if l < regionLo-8192 || l >= regionHi+8192 {
-			scattered[l] = true
-		}
-	}
-	bad := [][2]int64{{regionLo * ss, regionHi * ss}}
-	for l := range scattered {
-		bad = append(bad, [2]int64{l * ss, (l + 1) * ss})
-	}
-	nbd, err := StartNBD(dir, src, NBDOptions{Bad: bad, BadDelay: time.Second})
+	disk := NewSlowDisk(size, ss)
+	regionLo, regionHi, scattered := disk.RegionLo, disk.RegionHi, disk.Scattered
+	nbd, err := StartNBD(dir, src, NBDOptions{Bad: disk.Bad(ss), BadDelay: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

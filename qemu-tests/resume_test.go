@@ -114,9 +114,10 @@ func TestPlainCutOffContinueE01(t *testing.T) {
 	if err := WritePattern(src, 512<<20, 94); err != nil {
 		t.Fatal(err)
 	}
-	// Room for a whole second image: the target screen's room check runs
-	// before the target is mounted, so it cannot count the cut-off image.
-	if err := MakeGPTExt4(target, 1200, "EVIDENCE"); err != nil {
+	// No room for a second whole image once the first run is cut: the
+	// target is listed SHORT, the room is checked once it is mounted and
+	// the cut-off image counted.
+	if err := MakeGPTExt4(target, 800, "EVIDENCE"); err != nil {
 		t.Fatal(err)
 	}
 	want := hashOf(t, src)
@@ -159,7 +160,7 @@ func TestPlainCutOffContinueE01(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := term.Output()
-	for _, s := range []string{"A session of this case was cut off on this target", "type continue (the whole word)"} {
+	for _, s := range []string{"A session of this case was cut off on this target", "type continue (the whole word)", " SHORT ", "SHORT: too little free room"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("the console does not say %q", s)
 		}

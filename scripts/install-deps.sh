@@ -8,6 +8,7 @@ pkgs=(
 	xfsprogs btrfs-progs xorriso     # filesystem-probe fixtures
 	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
 	dc3dd                            # benchmark baseline
+	gddrescue libnbd-bin fuse3       # benchmark: GNU ddrescue on the failing disk, mounted with nbdfuse
 	qemu-system-x86 qemu-utils       # end-to-end tests
 	nbdkit nbdkit-plugin-python      # slow failing disks for the rescue tests (NBD into QEMU)
 	kmod busybox-static mdadm        # appliance/RAID fixture guests

@@ -337,8 +337,11 @@ func (a *app) drawTarget(w, h int) [2]string {
 		for i, s := range l[:min(4, len(l))] {
 			a.put(h-8+i, 0, s, stPlain)
 		}
-		if t.Free >= 0 && t.Free < need {
+		switch t.Room(need) {
+		case RoomNone:
 			a.put(h-4, 0, clip(fmt.Sprintf(" WILL NOT FIT: %s needs %s, has %s free ", t.Name, imager.HumanBytes(need), imager.HumanBytes(t.Free)), w), stRev)
+		case RoomIfCutOff:
+			a.put(h-4, 0, clip(fmt.Sprintf(" SHORT OF ROOM: %s needs %s, has %s free: only a cut-off session on it can go on ", t.Name, imager.HumanBytes(need), imager.HumanBytes(t.Free)), w), stRev)
 		}
 	}
 	other := ""
@@ -373,6 +376,9 @@ func (a *app) targetRows(y, w, h int, ts []Target, cur int) {
 			free = imager.HumanBytes(t.Free)
 			if t.Free < need {
 				after = "WILL NOT FIT"
+				if t.Room(need) == RoomIfCutOff {
+					after = "SHORT OF ROOM"
+				}
 			} else {
 				after = imager.HumanBytes(t.Free - need)
 			}

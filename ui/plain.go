@@ -268,6 +268,12 @@ func (p *plain) target(ctx context.Context) error {
 			p.printf("  listing targets failed: %v\n", a.tErr)
 		}
 		p.printTargets(a.targets, need)
+		for _, t := range a.targets {
+			if t.Room(need) == RoomIfCutOff {
+				p.printf("  SHORT: too little free room for new images, but large enough to go on with a session cut off on it; the room is checked once it is mounted\n")
+				break
+			}
+		}
 		if len(a.targets) == 0 {
 			p.printf("  none offered: attach a disk with a file system labelled %s, then type r\n", strings.Join(orDefault(a.cfg.TargetLabels), " or "))
 		}
@@ -317,14 +323,17 @@ func (p *plain) printTargets(ts []Target, need int64) {
 	if len(ts) == 0 {
 		return
 	}
-	p.printf("TARGET           FS     LABEL            FREE       DISK\n")
+	p.printf("TARGET           FS     LABEL            FREE             DISK\n")
 	for _, t := range ts {
 		free := freeText(t.Free)
-		if t.Free >= 0 && t.Free < need {
+		switch t.Room(need) {
+		case RoomNone:
 			free += " NO FIT"
+		case RoomIfCutOff:
+			free += " SHORT"
 		}
-		p.printf("%s\n", strings.TrimRight(fmt.Sprintf("%-16s %-6s %-16s %-10s %s", clip(strings.TrimPrefix(t.Name, "/dev/"), 16), clip(orDash(t.FSType), 6),
-			clip(orDash(t.Label), 16), clip(free, 10), clip(strings.TrimSpace(orDash(t.DiskModel)+" "+t.DiskSerial), 26)), " "))
+		p.printf("%s\n", strings.TrimRight(fmt.Sprintf("%-16s %-6s %-16s %-16s %s", clip(strings.TrimPrefix(t.Name, "/dev/"), 16), clip(orDash(t.FSType), 6),
+			clip(orDash(t.Label), 16), clip(free, 16), clip(strings.TrimSpace(orDash(t.DiskModel)+" "+t.DiskSerial), 26)), " "))
 	}
 }
 

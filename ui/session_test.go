@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,38 @@ func TestChooseTargetFATSplits(t *testing.T) {
 	small.Free = 1 << 30
 	if _, err := a.chooseTarget(small); err == nil || !strings.Contains(err.Error(), "nothing was unlocked") || a.ch.Target != nil || a.ch.Format != "raw" {
 		t.Fatalf("a target too small was chosen: %v %+v", err, a.ch)
+	}
+}
+
+// TestTargetRoom: a target too small whatever it holds is refused before
+// anything is unlocked; one with too little free room but large enough for
+// the images may hold a session cut off while imaging them, so it passes
+// to the mounted check (Plan: the cut-off question, then the room counted
+// on the mounted file system).
+func TestTargetRoom(t *testing.T) {
+	src := Device{Info: disk.Info{Path: "/dev/sda", Name: "sda", Kind: disk.KindDisk, Size: 100 << 20}}
+	for _, c := range []struct {
+		name        string
+		free, total int64
+		want        Room
+		refused     bool
+	}{
+		{"free not known", -1, 0, RoomFits, false},
+		{"room to spare", 1 << 30, 2 << 30, RoomFits, false},
+		{"short, file system large enough", 40 << 20, 1 << 30, RoomIfCutOff, false},
+		{"short, size not known", 40 << 20, 0, RoomNone, true},
+		{"file system too small", 40 << 20, 90 << 20, RoomNone, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ch := &Choices{Sources: []Device{src}, Format: "raw",
+				Target: &Target{Name: "/dev/sde1", Disk: "sde", Label: "EVIDENCE", Free: c.free, Total: c.total}}
+			if got := ch.Target.Room(ch.Need()); got != c.want {
+				t.Errorf("Room: %d, want %d", got, c.want)
+			}
+			err := CheckTarget(ch, nil, nil)
+			if refused := errors.Is(err, ErrNotFit); refused != c.refused {
+				t.Errorf("CheckTarget: %v, refused %v, want %v", err, refused, c.refused)
+			}
+		})
 	}
 }

@@ -94,6 +94,32 @@ func (t Target) onBusy(busy map[string]bool) bool {
 	return busy[t.Name] || busy[strings.TrimPrefix(t.Name, "/dev/")] || (t.Disk != "" && busy[t.Disk])
 }
 
+// Room says whether need bytes fit on the target as its unmounted file
+// system's metadata tells.
+type Room int
+
+const (
+	RoomFits Room = iota // enough free, or not known (checked once mounted)
+	// RoomIfCutOff: not enough free, but the file system is large enough:
+	// a session cut off while imaging these sources may hold the difference
+	// (its image is continued, not written again). Only the mounted target
+	// tells: the room is checked there, after the cut-off question, and a
+	// refusal then releases the target again.
+	RoomIfCutOff
+	RoomNone // too small whatever it holds: refused before anything is unlocked
+)
+
+// Room is how need bytes fit on t.
+func (t Target) Room(need int64) Room {
+	switch {
+	case t.Free < 0 || t.Free >= need:
+		return RoomFits
+	case t.Total >= need:
+		return RoomIfCutOff
+	}
+	return RoomNone
+}
+
 // ErrNotFit is why a target too small for the chosen sources is refused.
 var ErrNotFit = errors.New("not enough space")
 
@@ -117,7 +143,7 @@ func CheckTarget(c *Choices, labels []string, confirmed map[string]bool) error {
 		return fmt.Errorf("target %s has no %s label and its disk was not confirmed by serial: confirm it on the Target screen (o)", t.Name, strings.Join(orDefault(labels), " or "))
 	}
 	need := c.Need()
-	if t.Free >= 0 && t.Free < need {
+	if t.Room(need) == RoomNone {
 		return fmt.Errorf("%w on %s: %s free, %s needed; choose another target or fewer sources", ErrNotFit, t.Name, imager.HumanBytes(t.Free), imager.HumanBytes(need))
 	}
 	if f := c.LargestFile(); t.MaxFile > 0 && f > t.MaxFile {

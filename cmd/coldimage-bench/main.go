@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	diskDir := fs.String("disk-dir", "/var/tmp", "scratch directory on a disk, where checkpoints (fsync) cost what they cost")
 	write := fs.String("write", "", "update this BENCHMARKS.md with the table")
 	runs := fs.Int("runs", 2, "runs per measurement (best is kept)")
+	rescueTime := fs.Duration("rescue-time", 300*time.Second, "rescue budget of the failing-disk comparison with GNU ddrescue (0: skip it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -216,7 +217,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("durable/resume benchmark: %v", err)
 	}
 
-	// 8. Package benchmarks (RAID reassembly, E01 codec).
+	// 8. The slow failing disk, coldimage against GNU ddrescue.
+	if *rescueTime > 0 {
+		if err := rescueBench(*bin, *dir, *rescueTime, logf, &rows); err != nil {
+			logf("rescue benchmark: %v", err)
+			rows = append(rows, row{"rescue of the slow failing disk against GNU ddrescue", "not run", err.Error()})
+		}
+	}
+
+	// 9. Package benchmarks (RAID reassembly, E01 codec).
 	for _, b := range []struct{ pkg, pattern string }{
 		{"./raid/", "BenchmarkRAID5Read"},
 		{"./imager/ewf/", "BenchmarkWriteE01|BenchmarkReadE01"},
