@@ -124,6 +124,18 @@ type Checkpoint struct {
 	// States are the image hashes' states at the end of the last of
 	// Pieces that every hasher has passed (nil when they cannot be saved).
 	States *HashStates
+	// CopyPass, once the rescue passes run, is the image as the copy pass
+	// left it: a resume checks it and goes on with the map.
+	CopyPass *CopyPass
+}
+
+// CopyPass is the whole image as a copy pass with areas set aside left it:
+// its pieces, hashed with the holes (the areas not read then) as zeros.
+// The rescue passes write into the holes only, so every byte outside them
+// is still vouched for by these pieces while the rescue goes on.
+type CopyPass struct {
+	Pieces []Piece    `json:"pieces"`
+	Holes  []BadRange `json:"holes"`
 }
 
 // Checkpoint defaults: a sync per 256 MiB, and at least every 30 s.
@@ -199,6 +211,7 @@ type engine struct {
 	cpMu       sync.Mutex
 	cpBytes    int64      // stream bytes the last checkpoint reported
 	states     *stateBook // hash states at piece boundaries, for checkpoints; nil when not saved
+	copyPass   *CopyPass  // set when the rescue passes start
 
 	// Rescue (rescue.go).
 	deferred     bool // rescue after the copy pass: every sink a Patcher
@@ -600,6 +613,9 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 				e.pool <- b
 				return fmt.Errorf("read back the image on the target at byte %d: %w", off, err)
 			}
+			// Areas the map says are not read yet are zeros in the stream,
+			// whatever a rescue cut off before its checkpoint wrote there.
+			ZeroUnread(b.data, off, r.Unreadable, int64(o.SectorSize))
 			if e.deferred && e.snapAt.Load() < 0 && unreadIn(r.Unreadable, off, n, int64(o.SectorSize)) {
 				// An area an earlier run left for the rescue: it goes on.
 				b.snap = true
@@ -663,6 +679,18 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		return e.resumeCheck() // everything was on the target already
 	}
 	return nil
+}
+
+// ZeroUnread clears the bytes of p (the stream at off) that lie in ranges
+// of m not read yet (a state set).
+func ZeroUnread(p []byte, off int64, m []BadRange, ss int64) {
+	end := off + int64(len(p))
+	for _, r := range m {
+		lo, hi := max(r.LBA*ss, off), min((r.LBA+r.Count)*ss, end)
+		if r.State != "" && lo < hi {
+			clear(p[lo-off : hi-off])
+		}
+	}
 }
 
 // unreadIn says whether bytes [off, off+n) hold a range of the map not
@@ -954,6 +982,18 @@ func (c *pieceConsumer) flush() {
 	c.cur = nil
 }
 
+// withPartial are the pieces finished so far and the one being hashed,
+// as far as it goes (Sum leaves a hash's state as it is).
+func (c *pieceConsumer) withPartial() []Piece {
+	out := c.done()
+	for i, h := range c.cur {
+		if c.filled > 0 {
+			out = append(out, Piece{Offset: c.start, Length: c.filled, Alg: c.algs[i], Hex: hex.EncodeToString(h.Sum(nil))})
+		}
+	}
+	return out
+}
+
 func (c *pieceConsumer) finish() []Piece {
 	if c.filled > 0 {
 		c.flush()
@@ -1085,7 +1125,7 @@ func (e *engine) checkpointAt(n int64) Checkpoint {
 			states = e.states.latest(end)
 		}
 	}
-	return Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now(), States: states}
+	return Checkpoint{Bytes: n, Unreadable: bad, Pieces: pieces, Time: time.Now(), States: states, CopyPass: e.copyPass}
 }
 
 // consumerName says which consumer of a pass crashed.

@@ -77,6 +77,11 @@ type Record struct {
 	// checks the image before them against its pieces instead of hashing
 	// it again. Additive.
 	HashStates *HashStates `json:"hash_states,omitempty"`
+	// RescueCopyPass, in an in-progress record whose rescue passes had
+	// begun, is the image as the copy pass left it (pieces hashed with its
+	// holes as zeros): a resume checks the image against it and goes on
+	// with the rescue map instead of copying again. Additive.
+	RescueCopyPass *CopyPass `json:"rescue_copy_pass,omitempty"`
 }
 
 // DeviceSetting is a kernel setting of a source's device (a sysfs

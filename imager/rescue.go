@@ -338,6 +338,17 @@ func (e *engine) rescuePasses() (int64, error) {
 	e.rescueAll.Store(e.unread())
 	e.rescuing.Store(true)
 	defer e.rescuing.Store(false)
+	if e.pieces != nil {
+		cp := &CopyPass{Pieces: e.pieces.withPartial()}
+		e.badMu.Lock()
+		for _, br := range e.bad {
+			if br.State != "" {
+				cp.Holes = append(cp.Holes, br)
+			}
+		}
+		e.badMu.Unlock()
+		e.copyPass = cp
+	}
 	if err := r.checkpoint(true); err != nil {
 		return 0, err
 	}

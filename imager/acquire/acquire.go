@@ -419,7 +419,7 @@ func checkpoint(r *Request, rec *imager.Record, sinks []imager.Sink, c imager.Ch
 			drec.Pieces = []imager.Piece{}
 		}
 		drec.Finished = imager.RFC3339(c.Time)
-		drec.HashStates = c.States
+		drec.HashStates, drec.RescueCopyPass = c.States, c.CopyPass
 		if err := imager.WriteRecord(d, drec, false); err != nil {
 			return fmt.Errorf("in-progress record in %s: %w", d, err)
 		}

@@ -278,6 +278,137 @@ func TestResumeUnfinishedRescue(t *testing.T) {
 	if !errors.Is(err, ErrIncomplete) || rec == nil {
 		t.Fatalf("resume: %v (want incomplete: bad sectors stay)", err)
 	}
+	n := checkRescued(t, out, rec, want)
+	if n != int64(len(vol.bad)) || rec.RescueUnfinished() || len(rec.Runs) != 2 || !strings.Contains(rec.Runs[0].StoppedBy, "time limit") {
+		t.Errorf("map %d sectors (want %d), unfinished %v, runs %+v", n, len(vol.bad), rec.RescueUnfinished(), rec.Runs)
+	}
+}
+
+// countingVolume records the byte ranges read from it.
+type countingVolume struct {
+	*badVolume
+	mu    sync.Mutex
+	reads [][2]int64
+}
+
+func (c *countingVolume) ReadAt(p []byte, off int64) (int, error) {
+	c.mu.Lock()
+	c.reads = append(c.reads, [2]int64{off, off + int64(len(p))})
+	c.mu.Unlock()
+	return c.badVolume.ReadAt(p, off)
+}
+
+// TestResumeCutOffDuringRescue: an acquisition cut off (a crash: the
+// in-progress record stays) once its rescue passes had begun is resumed
+// from its map: the image is checked against the copy pass's pieces (its
+// holes as zeros), and the source is read again only where the map says
+// nothing was read yet (and the first and last MiB, compared with the
+// image) — never the good areas the copy pass read already. The image,
+// hashes and map end as an uninterrupted run's.
+func TestResumeCutOffDuringRescue(t *testing.T) {
+	const size = 8 << 20
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	vol := &countingVolume{badVolume: &badVolume{data: data, bad: map[int64]bool{}, delay: 2 * time.Millisecond}}
+	want := append([]byte(nil), data...)
+	for l := int64(4096); l < 4096+1024; l++ { // 512 KiB bad
+		vol.bad[l] = true
+	}
+	for _, l := range []int64{3000, 9000, 15000} {
+		vol.bad[l] = true
+	}
+	for l := range vol.bad {
+		clear(want[l*512 : (l+1)*512])
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cut []byte
+	req := &Request{Source: "vol-test", OutDir: out, Hashes: []string{"sha256"}, PieceSize: 1 << 20, BufferSize: 256 << 10,
+		Volume: &Volume{R: vol, Info: disk.Info{Name: "vol-test", Size: size, LogicalSector: 512, Kind: "raid"}, Members: []string{"/dev/null"}},
+		Rescue: imager.RescueSettings{Retries: -1},
+		Emit: func(ev imager.Event) {
+			if ev.Kind == imager.EventRescue && ev.Pass != "" && ev.Pass != imager.PassCopy && cut == nil {
+				// The rescue passes have begun: the power goes now.
+				cut, _ = os.ReadFile(filepath.Join(out, "acquisition.json"))
+				cancel()
+			}
+		}}
+	if _, err := Run(ctx, req); err == nil {
+		t.Fatal("the cut-off run finished")
+	}
+	if cut == nil {
+		t.Fatal("no rescue pass began")
+	}
+	if err := os.WriteFile(filepath.Join(out, "acquisition.json"), cut, 0o644); err != nil { // what a crash leaves
+		t.Fatal(err)
+	}
+	prev, err := imager.ReadRecord(out)
+	if err != nil || prev.Result != imager.ResultInProgress || prev.RescueCopyPass == nil || prev.Image.Size != size {
+		t.Fatalf("record left by the cut: %v, result %s, copy pass %v, durable %d", err, prev.Result, prev.RescueCopyPass != nil, prev.Image.Size)
+	}
+	holes := prev.RescueCopyPass.Holes
+	vol.mu.Lock()
+	vol.reads = nil
+	vol.mu.Unlock()
+
+	req.Emit = nil
+	rec, err := Resume(context.Background(), req)
+	if !errors.Is(err, ErrIncomplete) || rec == nil {
+		t.Fatalf("resume: %v (want incomplete: bad sectors stay)", err)
+	}
+	// Source reads during the resume (verification excluded: it ran after
+	// imaging and reads everything but the map once more).
+	inHole := func(lo, hi int64) bool {
+		for _, h := range holes {
+			if lo >= h.LBA*512 && hi <= (h.LBA+h.Count)*512 {
+				return true
+			}
+		}
+		return false
+	}
+	var outside int64
+	vol.mu.Lock()
+	reads := vol.reads
+	vol.mu.Unlock()
+	for _, r := range reads[:min(len(reads), countImagingReads(reads, size))] {
+		if r[1] <= 1<<20 || r[0] >= size-1<<20 || inHole(r[0], r[1]) {
+			continue
+		}
+		outside += r[1] - r[0]
+	}
+	if outside > 0 {
+		t.Errorf("the resume read %d bytes of the source outside the map's holes: the copy pass was repeated", outside)
+	}
+	n := checkRescued(t, out, rec, want)
+	if n != int64(len(vol.bad)) || len(rec.Runs) != 2 || rec.Runs[1].From != size || rec.RescueCopyPass != nil {
+		t.Errorf("map %d sectors (want %d), runs %+v, copy pass kept %v", n, len(vol.bad), rec.Runs, rec.RescueCopyPass != nil)
+	}
+}
+
+// countImagingReads is how many of reads belong to imaging: the
+// verification that follows starts again at byte 0 and reads on.
+func countImagingReads(reads [][2]int64, size int64) int {
+	seenEnd := false
+	for i, r := range reads {
+		if r[1] >= size-1<<20 {
+			seenEnd = true // sameContent's last MiB, at the start of the resume
+		}
+		if seenEnd && i > 0 && r[0] == 0 && reads[i-1][0] != 0 {
+			return i
+		}
+	}
+	return len(reads)
+}
+
+// checkRescued checks a finished rescue: the image is want (the source
+// with its bad sectors zeroed) and so is its hash, no range of the map is
+// left unread, and the verification found the source as recorded. It
+// returns the sectors in the map.
+func checkRescued(t *testing.T, out string, rec *imager.Record, want []byte) int64 {
+	t.Helper()
 	img, _ := os.ReadFile(filepath.Join(out, "image.raw"))
 	sum := sha256.Sum256(want)
 	if !bytes.Equal(img, want) || rec.Hashes["sha256"] != hex.EncodeToString(sum[:]) {
@@ -290,10 +421,8 @@ func TestResumeUnfinishedRescue(t *testing.T) {
 		}
 		n += u.Count
 	}
-	if n != int64(len(vol.bad)) || rec.RescueUnfinished() || len(rec.Runs) != 2 || !strings.Contains(rec.Runs[0].StoppedBy, "time limit") {
-		t.Errorf("map %d sectors (want %d), unfinished %v, runs %+v", n, len(vol.bad), rec.RescueUnfinished(), rec.Runs)
-	}
 	if rec.Verification == nil || rec.Verification.Source == nil || !rec.Verification.Source.Match {
 		t.Errorf("verification %+v", rec.Verification)
 	}
+	return n
 }

@@ -51,6 +51,10 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 		return nil, err
 	}
 	n := resumePoint(prev)
+	copied := copyPassOf(prev)
+	if copied != nil {
+		n = prev.Image.Size // the copy pass was over: the rescue goes on with the map
+	}
 	if prev.Image.Format == "e01" {
 		// An E01 goes on after a closed chunk group.
 		if n, err = ewf.ResumePoint(r.OutDir, "image", n); err != nil {
@@ -71,10 +75,17 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	}
 	kept := piecesBefore(prev.DurablePieces(), n)
 	states := savedStates(prev, r, kept, n)
-	if states != nil {
+	switch {
+	case copied != nil:
+		// The whole image against the copy pass's pieces, its holes
+		// as zeros: what the rescue wrote there is what it recorded.
+		if err := checkPieces(ctx, r, prefix, copied.Pieces, copied.Holes, srcRec.info); err != nil {
+			return nil, err
+		}
+	case states != nil:
 		// The image hashes go on from their saved states: the image
 		// before them is checked against its pieces here, in parallel.
-		if err := checkPieces(ctx, r, prefix, kept[:states.Offset/r.PieceSize], srcRec.info.Size); err != nil {
+		if err := checkPieces(ctx, r, prefix, kept[:states.Offset/r.PieceSize], nil, srcRec.info); err != nil {
 			return nil, err
 		}
 	}
@@ -226,6 +237,33 @@ func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) 
 	return verify.OpenImage(dir, prev)
 }
 
+// copyPassOf is the copy pass of a raw acquisition cut off during its
+// rescue passes, when its pieces cover the whole image (else nil: the
+// resume goes on from the durable pieces, copying again from the first
+// area set aside).
+func copyPassOf(prev *imager.Record) *imager.CopyPass {
+	cp := prev.RescueCopyPass
+	if cp == nil || prev.Image.Format != "raw" || prev.Image.Size != prev.Source.Size {
+		return nil
+	}
+	var end int64
+	for _, p := range cp.Pieces {
+		if p.Offset != end || p.Length <= 0 {
+			return nil
+		}
+		end += p.Length
+	}
+	if end != prev.Image.Size {
+		return nil
+	}
+	for _, h := range cp.Holes {
+		if h.State == "" {
+			return nil
+		}
+	}
+	return cp
+}
+
 // savedStates are the image hash states the record saved, when this
 // resume can go on from them: at a piece boundary before the resume point,
 // vouched for by recorded pieces, in the layout this build reads. Else nil:
@@ -244,7 +282,10 @@ func savedStates(prev *imager.Record, r *Request, kept []imager.Piece, n int64) 
 // checkPieces reads the image before the saved hash states back from the
 // target and compares every piece with its recorded hash, on every CPU: a
 // difference, or an image that cannot be read, refuses the resume.
-func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []imager.Piece, total int64) error {
+//
+// Bytes in holes (ranges of a rescue map) read as zeros.
+func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []imager.Piece, holes []imager.BadRange, info disk.Info) error {
+	total, ss := info.Size, int64(max(info.LogicalSector, 512))
 	workers := min(runtime.NumCPU(), len(pieces))
 	var next, done atomic.Int64
 	errs := make([]error, len(pieces))
@@ -283,6 +324,7 @@ func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []ima
 					if _, err := (refuseOnError{img}).ReadAt(b, off); err != nil {
 						errs[i] = fmt.Errorf("%w (at byte %d)", err, off)
 					}
+					imager.ZeroUnread(b, off, holes, ss)
 					h.Write(b)
 					off += int64(len(b))
 					done.Add(int64(len(b)))
@@ -389,7 +431,7 @@ func resumeRecord(prev *imager.Record, srcRec opened, started time.Time, from in
 	rec := cloneRecord(prev)
 	rec.Source = srcRec.rec
 	rec.Errors, rec.Verification, rec.Hashes, rec.Pieces, rec.Parts = nil, nil, nil, nil, nil
-	rec.Image.FileHashes, rec.HashesCover, rec.HashStates = nil, "", nil
+	rec.Image.FileHashes, rec.HashesCover, rec.HashStates, rec.RescueCopyPass = nil, "", nil, nil
 	stopped := "cut off (power loss, crash or kill) after its last checkpoint"
 	switch {
 	case prev.Result != imager.ResultInProgress && prev.RescueUnfinished():
