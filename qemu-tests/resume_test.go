@@ -115,8 +115,9 @@ func TestPlainCutOffContinueE01(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No room for a second whole image once the first run is cut: the
-	// target is listed SHORT, the room is checked once it is mounted and
-	// the cut-off image counted.
+	// room is counted once the target is mounted (its journal replayed:
+	// read unmounted after the cut, ext4's free count still says what it
+	// said before), with the cut-off image.
 	if err := MakeGPTExt4(target, 800, "EVIDENCE"); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestPlainCutOffContinueE01(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := term.Output()
-	for _, s := range []string{"A session of this case was cut off on this target", "type continue (the whole word)", " SHORT ", "SHORT: too little free room"} {
+	for _, s := range []string{"A session of this case was cut off on this target", "type continue (the whole word)"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("the console does not say %q", s)
 		}

@@ -47,10 +47,15 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	annotateRAID(infos)
 	infos = append(infos, volumeInfos(infos)...)
 	if *asJSON {
-		if infos == nil {
-			infos = []disk.Info{}
+		out := []listEntry{}
+		for _, i := range infos {
+			e := listEntry{Info: i}
+			if i.Kind == disk.KindDisk {
+				e.Device = passthru.Identify(filepath.Join("/dev", i.Name))
+			}
+			out = append(out, e)
 		}
-		return writeJSON(stdout, infos)
+		return writeJSON(stdout, out)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tKIND\tSIZE\tSECTOR\tRO\tRM\tTRANSPORT\tMODEL\tSERIAL\tCONTENT\tHPA\tLOCK\tENC")
@@ -71,6 +76,14 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		row(i, "")
 	}
 	return w.Flush()
+}
+
+// listEntry is one disk (or file, or RAID volume) of list --json: what
+// disk.Inspect found and, for a disk, what the drive says of itself
+// (passthru.Identify: the acquisition record's "device").
+type listEntry struct {
+	disk.Info
+	Device *imager.DeviceIdentity `json:"device,omitempty"`
 }
 
 func content(i disk.Info) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,20 @@ func TestAcquireLoopDevice(t *testing.T) {
 	ensureNode(t, loop, part)
 	sh(t, "mkfs.ext4", "-q", "-L", "LOOPDATA", part)
 	want := strings.Fields(sh(t, "sha256sum", img))[0]
+
+	// list --json asks the disk itself too (a loop device answers no
+	// passthrough command: the identity says so instead of guessing).
+	listed, _, err := runCLI(t, "list", "--json", loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []struct {
+		Kind   string
+		Device *imager.DeviceIdentity `json:"device"`
+	}
+	if err := json.Unmarshal([]byte(listed), &entries); err != nil || len(entries) != 1 || entries[0].Kind != "disk" || entries[0].Device == nil || entries[0].Device.Transport != "none" || len(entries[0].Device.Errors) == 0 {
+		t.Errorf("list --json %s: %v\n%s", loop, err, listed)
+	}
 
 	out := filepath.Join(dir, "out")
 	if _, stderr, err := runCLI(t, "acquire", loop, out); err != nil {

@@ -292,6 +292,7 @@ func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []ima
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	go func() { // progress, as the engine reports its read-back
+		start := time.Now()
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -299,7 +300,9 @@ func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []ima
 			case <-stop:
 				return
 			case <-t.C:
-				r.Emit.Emit(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseResume, Source: r.Source, Bytes: done.Load(), Total: total, ETA: imager.ETAUnknown})
+				n := done.Load()
+				r.Emit.Emit(imager.Event{Kind: imager.EventProgress, Phase: imager.PhaseResume, Source: r.Source, Bytes: n, Total: total,
+					Rate: float64(n) / time.Since(start).Seconds(), ETA: imager.ETAUnknown})
 			}
 		}
 	}()
