@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,8 +187,8 @@ func TestConfirmWarnsOfEncryption(t *testing.T) {
 	drives := map[string]*imager.DeviceIdentity{
 		"/dev/sda": {Transport: "ata", HPAHidden: &hidden, HiddenArea: "HPA: 2048 sectors hidden (accessible 1000, native 3048)", Locked: true, ATASecurity: "ATA SECURITY ENABLED AND LOCKED"},
 	}
-	asked := 0
-	a := &app{cfg: Config{Identify: func(dev string) *imager.DeviceIdentity { asked++; return drives[dev] }},
+	var asked atomic.Int32
+	a := &app{drives: newDrives(func(dev string) *imager.DeviceIdentity { asked.Add(1); return drives[dev] }),
 		ch: Choices{Case: imager.Case{Case: "C", Examiner: "E"}, Format: "raw", Hashes: []string{"sha256"},
 			Sources: []Device{{Info: disk.Info{Name: "sda", Kind: disk.KindDisk, Size: 1 << 30}}, {Info: disk.Info{Name: "sdb", Kind: disk.KindDisk, Size: 1 << 30, Encryption: "possibly encrypted: no file system found"}}}},
 		devs: []Device{{Info: disk.Info{Name: "sda2", Kind: disk.KindPart, Parent: "sda", Encryption: "BitLocker: encrypted volume"}}}}
@@ -202,7 +203,7 @@ func TestConfirmWarnsOfEncryption(t *testing.T) {
 		t.Error("a drive without a hidden area was warned about")
 	}
 	a.choiceLines() // redrawn: the drives are not asked again
-	if asked != 2 {
-		t.Errorf("the drives were asked %d times for 2 sources over two draws", asked)
+	if asked.Load() != 2 {
+		t.Errorf("the drives were asked %d times for 2 sources over two draws", asked.Load())
 	}
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unicode"
@@ -10,7 +9,6 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/coldimage/coldimage/disk"
-	"github.com/coldimage/coldimage/disk/passthru"
 	"github.com/coldimage/coldimage/imager"
 )
 
@@ -128,7 +126,7 @@ func (a *app) flush() {
 }
 
 func (a *app) drawSources(w, h int) [2]string {
-	a.put(2, 0, clip("    DEVICE             SIZE  MODEL             SERIAL           TYPE         RO", w), stBold)
+	a.put(2, 0, clip("    DEVICE             SIZE  MODEL        SERIAL           TYPE         RO  FLAG", w), stBold)
 	rows := a.rows()
 	listH := h - 12
 	if a.cur < a.top {
@@ -143,7 +141,7 @@ func (a *app) drawSources(w, h int) [2]string {
 		if a.top+i == a.cur {
 			st = stRev
 		}
-		a.put(3+i, 0, pad(deviceRow(d, a.sel[d.Path], a.isTarget(d)), w), st)
+		a.put(3+i, 0, pad(deviceRow(d, a.sel[d.Path], a.isTarget(d), a.drives.flag(d)), w), st)
 	}
 	if len(rows) == 0 {
 		msg := "no devices found"
@@ -154,7 +152,7 @@ func (a *app) drawSources(w, h int) [2]string {
 	}
 	a.put(h-9, 0, strings.Repeat("-", w), stPlain)
 	if a.cur < len(rows) {
-		for i, l := range deviceDetails(rows[a.cur]) {
+		for i, l := range append(deviceDetails(rows[a.cur]), a.drives.details(rows[a.cur])) {
 			if i < 5 {
 				a.put(h-8+i, 0, clip(l, w), stPlain)
 			}
@@ -166,10 +164,10 @@ func (a *app) drawSources(w, h int) [2]string {
 	}
 }
 
-func deviceRow(d Device, sel, target bool) string {
+func deviceRow(d Device, sel, target bool, drive string) string {
 	mark, name := rowMark(d, sel, target)
-	return fmt.Sprintf("%s %-12s %10s  %-17s %-16s %-12s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
-		clip(d.Model, 17), clip(d.Serial, 16), clip(rowType(d, target), 12), rowRO(d))
+	return strings.TrimRight(fmt.Sprintf("%s %-12s %10s  %-12s %-16s %-12s %-3s %s", mark, clip(name, 12), imager.HumanBytes(d.Size),
+		clip(d.Model, 12), clip(d.Serial, 16), clip(rowType(d, target), 12), rowRO(d), drive), " ")
 }
 
 // rowMark is a source row's selection mark ([ ], [x], or - where it cannot
@@ -578,7 +576,7 @@ func (a *app) choiceLines() []string {
 		for _, e := range a.encryption(d) {
 			l = append(l, "    WARNING "+e+": the image will hold ciphertext")
 		}
-		l = append(l, a.driveWarnings(d)...)
+		l = append(l, a.drives.warnings(d)...)
 	}
 	l = append(l, "")
 	if t := c.Target; t != nil {
@@ -604,48 +602,6 @@ func (a *app) encryption(d Device) []string {
 		if p.Kind == disk.KindPart && p.Parent == d.Name && p.Encryption != "" && len(d.Info.Partitions) == 0 {
 			out = append(out, p.Name+": "+p.Encryption)
 		}
-	}
-	return out
-}
-
-// driveWarnings asks the source's drive (a partition's disk), once, and
-// says what the examiner must know before imaging: sectors a host
-// protected area or a configuration overlay hides, which are not imaged,
-// and a locked drive.
-func (a *app) driveWarnings(d Device) []string {
-	name := d.Name
-	switch d.Kind {
-	case disk.KindDisk:
-	case disk.KindPart:
-		name = d.Parent
-	default:
-		return nil
-	}
-	if name == "" || d.Volume != nil {
-		return nil
-	}
-	id, ok := a.idents[name]
-	if !ok {
-		ask := a.cfg.Identify
-		if ask == nil {
-			ask = passthru.Identify
-		}
-		id = ask(filepath.Join("/dev", name))
-		if a.idents == nil {
-			a.idents = map[string]*imager.DeviceIdentity{}
-		}
-		a.idents[name] = id
-	}
-	if id == nil {
-		return nil
-	}
-	var out []string
-	if (id.HPAHidden != nil && *id.HPAHidden > 0) || (id.DCOHidden != nil && *id.DCOHidden > 0) || strings.Contains(id.HiddenArea, "PRESENT") {
-		out = append(out, fmt.Sprintf("    WARNING %s: %s: those sectors are not imaged", name, id.HiddenArea))
-	}
-	if id.Locked {
-		why := strings.Join(nonEmpty(id.ATASecurity, id.TCG), "; ")
-		out = append(out, fmt.Sprintf("    WARNING %s: LOCKED: %s", name, why))
 	}
 	return out
 }

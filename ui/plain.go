@@ -101,13 +101,13 @@ func (p *plain) ask(ctx context.Context, q, def string) (string, error) {
 
 // plainRow is a source row for line mode: at most 79 columns, so an
 // 80-column terminal never wraps it.
-func plainRow(d Device, sel, target bool) string {
+func plainRow(d Device, sel, target bool, drive string) string {
 	mark, name := rowMark(d, sel, target)
-	return strings.TrimRight(fmt.Sprintf("%s %-13s %10s %-15s %-14s %-12s %s", mark, clip(name, 13), imager.HumanBytes(d.Size),
-		clip(orDash(d.Model), 15), clip(orDash(d.Serial), 14), clip(rowType(d, target), 12), rowRO(d)), " ")
+	return strings.TrimRight(fmt.Sprintf("%s %-13s %10s %-10s %-14s %-12s %-3s %s", mark, clip(name, 13), imager.HumanBytes(d.Size),
+		clip(orDash(d.Model), 10), clip(orDash(d.Serial), 14), clip(rowType(d, target), 12), rowRO(d), drive), " ")
 }
 
-const plainHeader = "SEL NAME                SIZE MODEL           SERIAL         TYPE         RO"
+const plainHeader = "SEL NAME                SIZE MODEL      SERIAL         TYPE         RO  DRIVE"
 
 // pick finds the row a typed word names: kernel name, /dev path, source
 // path or a disk's serial. Names are stable between screens; numbers are
@@ -148,6 +148,7 @@ func pick(rows []Device, word string) (Device, bool) {
 func (p *plain) sources(ctx context.Context) error {
 	a := p.a
 	for {
+		a.drives.waitAll(5 * time.Second) // the DRIVE column: a drive that takes longer shows "..."
 		rows := a.rows()
 		state, warn := a.writeState()
 		if warn {
@@ -157,8 +158,11 @@ func (p *plain) sources(ctx context.Context) error {
 		if a.devErr != nil {
 			p.printf("  listing devices failed: %v\n", a.devErr)
 		}
+		flagged := false
 		for _, d := range rows {
-			p.printf("%s\n", plainRow(d, a.sel[d.Path], a.isTarget(d)))
+			f := a.drives.flag(d)
+			flagged = flagged || (f != "" && f != "...")
+			p.printf("%s\n", plainRow(d, a.sel[d.Path], a.isTarget(d), f))
 		}
 		for _, d := range rows {
 			if len([]rune(d.Name)) > 13 {
@@ -167,6 +171,9 @@ func (p *plain) sources(ctx context.Context) error {
 		}
 		if len(rows) == 0 {
 			p.printf("  no devices found\n")
+		}
+		if flagged {
+			p.printf("  DRIVE HPA: the drive hides sectors, not imaged. LOCK: locked. d NAME: more\n")
 		}
 		var cur []string
 		for _, d := range a.ch.Sources {
@@ -187,7 +194,7 @@ func (p *plain) sources(ctx context.Context) error {
 			return errQuit
 		case strings.HasPrefix(ans, "d "):
 			if d, ok := pick(rows, ans[2:]); ok {
-				for _, l := range deviceDetails(d) {
+				for _, l := range append(deviceDetails(d), a.drives.details(d)) {
 					for _, part := range wrap(l, 75) {
 						p.printf("    %s\n", part)
 					}

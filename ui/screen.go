@@ -45,9 +45,9 @@ type app struct {
 
 	devs   []Device
 	devErr error
-	idents map[string]*imager.DeviceIdentity // what each source's drive said, asked once
-	cur    int                               // sources list cursor
-	top    int                               // sources list scroll
+	drives *drives // what each disk's drive says of itself, asked once in the background
+	cur    int     // sources list cursor
+	top    int     // sources list scroll
 	sel    map[string]bool
 
 	targets []Target // offered: eligible and passing the target policy (or confirmed)
@@ -103,7 +103,10 @@ func newApp(cfg Config, scr tcell.Screen) *app {
 	if cfg.confirmed == nil {
 		cfg.confirmed = map[string]bool{}
 	}
-	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G", prepared: map[string]*Target{}, tcur: -1, ocur: -1}
+	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G", prepared: map[string]*Target{}, tcur: -1, ocur: -1, drives: newDrives(cfg.Identify)}
+	if scr != nil {
+		a.drives.notify = func() { scr.PostEvent(tcell.NewEventInterrupt(nil)) } // redraw with the answer
+	}
 	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true}
 	a.rescan()
 	return a
@@ -265,6 +268,7 @@ func (a *app) sessionDone(err error) {
 
 func (a *app) rescan() {
 	a.devs, a.devErr = a.cfg.Devices()
+	a.drives.startAll(a.rows())
 	a.syncSelection()
 	if a.cur >= len(a.rows()) {
 		a.cur = max(0, len(a.rows())-1)

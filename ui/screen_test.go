@@ -82,6 +82,7 @@ func testApp(t *testing.T, term string, cfg Config) (*app, *vterm) {
 	}
 	cfg.Version = "1.0.0"
 	a := newApp(cfg, scr)
+	a.drives.waitAll(5 * time.Second) // the fixture's drives answer at once: every dump shows their answers
 	a.draw()
 	return a, v
 }
@@ -160,13 +161,26 @@ func fixtureTargets() []Target {
 	}
 }
 
+func fixtureIdentify(dev string) *imager.DeviceIdentity {
+	none, hidden := int64(0), int64(4096)
+	switch dev {
+	case "/dev/sda":
+		return &imager.DeviceIdentity{Transport: "ata", HPAHidden: &none, HiddenArea: "no host protected area (native max = accessible max)"}
+	case "/dev/sdb":
+		return &imager.DeviceIdentity{Transport: "ata", HPAHidden: &hidden, HiddenArea: "HPA: 4096 sectors hidden (accessible 1953521072, native 1953525168)"}
+	}
+	return nil
+}
+
 func fixtureConfig() Config {
 	return Config{
 		Devices: func() ([]Device, error) { return fixtureDevices(), nil },
 		Targets: func() ([]Target, error) { return fixtureTargets(), nil },
 		Case:    imager.Case{Examiner: "J. Doe"},
-		// The fixture's disks are not this machine's: their drives are not asked.
-		Identify: func(string) *imager.DeviceIdentity { return nil },
+		// The fixture's disks are not this machine's: their drives answer
+		// as a disk without a hidden area (sda) and one with a host
+		// protected area (sdb) would; the others answer nothing.
+		Identify: fixtureIdentify,
 	}
 }
 
