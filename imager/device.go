@@ -43,6 +43,12 @@ type DeviceIdentity struct {
 	HPAHidden     *int64 `json:"hpa_hidden_sectors,omitempty"`
 	DCOHidden     *int64 `json:"dco_hidden_sectors,omitempty"`
 	HiddenArea    string `json:"hidden_area,omitempty"`
+	// KernelHPA are the kernel's own log lines about this drive's hidden
+	// area since boot: libata reports a host protected area it found, and
+	// unlocks one itself (libata.ignore_hpa=1, or a partition that extends
+	// past the accessible end: "enabling native capacity"), which changes
+	// what the drive exposes until it is powered off.
+	KernelHPA []string `json:"kernel_hpa,omitempty"`
 	// Security: the ATA security feature set (IDENTIFY word 128) and a
 	// self-encrypting drive's TCG Level 0 Discovery, each in a sentence;
 	// Locked when either says the data cannot be read as it is now.
@@ -64,6 +70,17 @@ type DeviceIdentity struct {
 	Raw map[string]string `json:"raw,omitempty"`
 	// Errors says what could not be asked, and why; never fatal.
 	Errors []string `json:"errors,omitempty"`
+}
+
+// KernelUnlockedHPA says whether the kernel's log says it unlocked a host
+// protected area on the drive.
+func (d *DeviceIdentity) KernelUnlockedHPA() bool {
+	for _, k := range d.KernelHPA {
+		if strings.Contains(k, "HPA unlocked") || strings.Contains(k, "enabling native capacity") {
+			return true
+		}
+	}
+	return false
 }
 
 // NVMeNamespace is one namespace of an NVMe controller, in its own blocks.
@@ -102,6 +119,12 @@ func (d *DeviceIdentity) text(line func(k, v string)) {
 	}
 	if d.HiddenArea != "" {
 		line("Hidden areas:", d.HiddenArea)
+	}
+	for _, k := range d.KernelHPA {
+		line("Kernel log:", k)
+	}
+	if d.KernelUnlockedHPA() {
+		line("", "THE KERNEL UNLOCKED A HOST PROTECTED AREA ON THIS DRIVE (volatile: until it is powered off)")
 	}
 	if d.Health != "" {
 		line("Health (SMART):", d.Health)

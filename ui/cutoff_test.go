@@ -185,7 +185,8 @@ func TestScreenCutOffQuestion(t *testing.T) {
 func TestConfirmWarnsOfEncryption(t *testing.T) {
 	hidden := int64(2048)
 	drives := map[string]*imager.DeviceIdentity{
-		"/dev/sda": {Transport: "ata", HPAHidden: &hidden, HiddenArea: "HPA: 2048 sectors hidden (accessible 1000, native 3048)", Locked: true, ATASecurity: "ATA SECURITY ENABLED AND LOCKED"},
+		"/dev/sda": {Transport: "ata", HPAHidden: &hidden, HiddenArea: "HPA: 2048 sectors hidden (accessible 1000, native 3048)", Locked: true, ATASecurity: "ATA SECURITY ENABLED AND LOCKED",
+			KernelHPA: []string{"kernel: ata1.00: HPA unlocked: 1000 -> 3048, native 3048"}},
 	}
 	var asked atomic.Int32
 	a := &app{drives: newDrives(func(dev string) *imager.DeviceIdentity { asked.Add(1); return drives[dev] }),
@@ -194,7 +195,8 @@ func TestConfirmWarnsOfEncryption(t *testing.T) {
 		devs: []Device{{Info: disk.Info{Name: "sda2", Kind: disk.KindPart, Parent: "sda", Encryption: "BitLocker: encrypted volume"}}}}
 	got := strings.Join(a.choiceLines(), "\n")
 	for _, w := range []string{"WARNING sda2: BitLocker: encrypted volume: the image will hold ciphertext", "WARNING sdb: possibly encrypted",
-		"WARNING sda: HPA: 2048 sectors hidden (accessible 1000, native 3048): those sectors are not imaged", "WARNING sda: LOCKED: ATA SECURITY ENABLED AND LOCKED"} {
+		"WARNING sda: HPA: 2048 sectors hidden (accessible 1000, native 3048): those sectors are not imaged", "WARNING sda: LOCKED: ATA SECURITY ENABLED AND LOCKED",
+		"WARNING sda: the kernel unlocked a host protected area on this drive at boot (its log: kernel: ata1.00: HPA unlocked: 1000 -> 3048, native 3048)"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("confirm lines lack %q:\n%s", w, got)
 		}

@@ -205,5 +205,8 @@ func (b *drives) warnings(d Device) []string {
 	if id.Locked {
 		out = append(out, fmt.Sprintf("    WARNING %s: LOCKED: %s", n, strings.Join(nonEmpty(id.ATASecurity, id.TCG), "; ")))
 	}
+	if id.KernelUnlockedHPA() {
+		out = append(out, fmt.Sprintf("    WARNING %s: the kernel unlocked a host protected area on this drive at boot (its log: %s); recorded", n, strings.Join(id.KernelHPA, "; ")))
+	}
 	return out
 }

@@ -54,6 +54,7 @@ func Identify(path string) *imager.DeviceIdentity {
 	if len(id.Raw) == 0 {
 		id.Raw = nil
 	}
+	id.KernelHPA = disk.KernelHPA(name)
 	return id
 }
 
