@@ -2,6 +2,7 @@ package disk
 
 import (
 	"io"
+	"strings"
 )
 
 // BitLocker volume: its boot sector carries the OEM ID "-FVE-FS-" at byte 3
@@ -37,6 +38,20 @@ func Encryption(fsType string) string {
 		return "BitLocker: encrypted volume"
 	case "apfs":
 		return "APFS container: its volumes may be FileVault-encrypted"
+	}
+	return ""
+}
+
+// TypeEncryption is what a GPT partition type says about encryption when
+// the content's signature says nothing: an Apple Core Storage physical
+// volume (whose logical volume FileVault 2 encrypts; its header carries no
+// signature this package reads) and the Linux LUKS partition type.
+func TypeEncryption(partType string) string {
+	switch strings.ToUpper(partType) {
+	case "53746F72-6167-11AA-AA11-00306543ECAC":
+		return "Apple Core Storage: its logical volume may be FileVault 2-encrypted"
+	case "CA7D7CCB-63ED-4C53-861C-1742536059CC":
+		return "LUKS partition type: encrypted volume"
 	}
 	return ""
 }

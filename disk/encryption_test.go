@@ -95,3 +95,20 @@ func TestEncryptionFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeEncryption: a partition whose type says Core Storage or LUKS is
+// flagged when its content has no signature of its own.
+func TestTypeEncryption(t *testing.T) {
+	for _, c := range []struct{ typ, want string }{
+		{"53746f72-6167-11aa-aa11-00306543ecac", "Apple Core Storage: its logical volume may be FileVault 2-encrypted"},
+		{"CA7D7CCB-63ED-4C53-861C-1742536059CC", "LUKS partition type: encrypted volume"},
+		{"0FC63DAF-8483-4772-8E79-3D69D8477DE4", ""},
+		{"0x83", ""},
+	} {
+		i := Info{PartType: c.typ}
+		i.ProbeFS(bytes.NewReader(make([]byte, 1<<20)), 1<<20) // zeros: no file system
+		if i.Encryption != c.want {
+			t.Errorf("type %s: %q, want %q", c.typ, i.Encryption, c.want)
+		}
+	}
+}

@@ -238,6 +238,9 @@ func applyEntry(p *Info, entries []partEntry) {
 	for _, e := range entries {
 		if e.Number == p.PartNumber && e.Start == p.Start {
 			p.PartType, p.PartLabel, p.PartUUID = e.Type, e.Label, e.UUID
+			if p.Encryption == "" {
+				p.Encryption = TypeEncryption(p.PartType)
+			}
 			return
 		}
 	}

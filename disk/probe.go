@@ -61,6 +61,9 @@ func (i *Info) ProbeFS(r io.ReaderAt, size int64) {
 		i.FSType, i.FSLabel, i.FSUUID = fs.Type, fs.Label, fs.UUID
 	}
 	i.Encryption = Encryption(i.FSType)
+	if i.Encryption == "" {
+		i.Encryption = TypeEncryption(i.PartType)
+	}
 }
 
 // readBytes returns n bytes at off, or nil when they cannot all be read.

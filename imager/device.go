@@ -57,8 +57,11 @@ type DeviceIdentity struct {
 	// Health is the SMART summary: ATA overall status and attributes, or
 	// the NVMe health log, in a line.
 	Health string `json:"health,omitempty"`
-	TCG    string `json:"tcg,omitempty"`
-	Locked bool   `json:"locked,omitempty"`
+	// Sanitize is an NVMe drive's Sanitize Status log in a sentence: a
+	// drive sanitized (or formatted) since its data was written holds none.
+	Sanitize string `json:"sanitize,omitempty"`
+	TCG      string `json:"tcg,omitempty"`
+	Locked   bool   `json:"locked,omitempty"`
 	// Namespaces lists an NVMe controller's namespaces: each active one,
 	// and those allocated but not attached (flagged: not imaged).
 	Namespaces []NVMeNamespace `json:"namespaces,omitempty"`
@@ -125,6 +128,9 @@ func (d *DeviceIdentity) text(line func(k, v string)) {
 	}
 	if d.KernelUnlockedHPA() {
 		line("", "THE KERNEL UNLOCKED A HOST PROTECTED AREA ON THIS DRIVE (volatile: until it is powered off)")
+	}
+	if d.Sanitize != "" {
+		line("Sanitize:", d.Sanitize)
 	}
 	if d.Health != "" {
 		line("Health (SMART):", d.Health)

@@ -48,6 +48,7 @@ var allowed = []Command{
 	{"NVMe Identify allocated namespace", IfaceNVMe, 0x06, 0x11, false},
 	{"NVMe Security Receive (TCG Level 0 Discovery)", IfaceNVMe, 0x82, 0x01, false}, // SECP 01h, SPSP 0001h only
 	{"NVMe Get Log Page SMART / Health Information", IfaceNVMe, 0x02, 0x02, false},  // LID 02h
+	{"NVMe Get Log Page Sanitize Status", IfaceNVMe, 0x02, 0x81, false},             // LID 81h
 }
 
 // stdInquiry stands for "no VPD page": the standard INQUIRY data.

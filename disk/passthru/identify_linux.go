@@ -254,6 +254,18 @@ func identifyNVMe(d *dev, id *imager.DeviceIdentity, name string) {
 		} else {
 			id.Errors = append(id.Errors, "NVMe SMART / Health log: "+err.Error())
 		}
+		if c.Sanitize&7 != 0 {
+			if b, err := d.nvme(0x02, 0xFFFFFFFF, nvmeSanitizeCDW10); err == nil {
+				id.Raw["nvme_sanitize"] = hex.EncodeToString(b[:20])
+				if s, err := parseNVMeSanitize(b); err == nil {
+					id.Sanitize = s.String()
+				}
+			} else {
+				id.Errors = append(id.Errors, "NVMe Sanitize Status log: "+err.Error())
+			}
+		} else {
+			id.Sanitize = "sanitize not supported (SANICAP 0)"
+		}
 		if c.Security {
 			if b, err := d.nvme(0x82, 0, 0x01<<24|0x0001<<8); err == nil {
 				tcg(id, b)

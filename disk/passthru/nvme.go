@@ -17,7 +17,8 @@ type NVMeController struct {
 	VendorID                uint16
 	Serial, Model, Firmware string
 	Namespaces              uint32
-	Security, NSManagement  bool // OACS (bytes 256–257) bit 0 Security Send/Receive, bit 3 Namespace Management
+	Security, NSManagement  bool   // OACS (bytes 256–257) bit 0 Security Send/Receive, bit 3 Namespace Management
+	Sanitize                uint32 // SANICAP (bytes 328–331): bits 0–2 crypto erase, block erase, overwrite supported
 }
 
 func parseNVMeController(b []byte) (NVMeController, error) {
@@ -26,7 +27,8 @@ func parseNVMeController(b []byte) (NVMeController, error) {
 	}
 	oacs := binary.LittleEndian.Uint16(b[256:258])
 	return NVMeController{VendorID: binary.LittleEndian.Uint16(b[0:2]), Serial: ascii(b[4:24]), Model: ascii(b[24:64]),
-		Firmware: ascii(b[64:72]), Namespaces: binary.LittleEndian.Uint32(b[516:520]), Security: oacs&1 != 0, NSManagement: oacs&8 != 0}, nil
+		Firmware: ascii(b[64:72]), Namespaces: binary.LittleEndian.Uint32(b[516:520]), Security: oacs&1 != 0, NSManagement: oacs&8 != 0,
+		Sanitize: binary.LittleEndian.Uint32(b[328:332])}, nil
 }
 
 // NVMeNamespace is the Identify Namespace data structure (CNS 00h or 11h):
@@ -112,6 +114,53 @@ func nvmeKey(op byte, cdw10 uint32) byte {
 // nvmeSMARTCDW10 asks Get Log Page for the SMART / Health Information log
 // (LID 02h), 512 bytes: NUMDL (bits 31–16) 127 dwords, 0-based.
 const nvmeSMARTCDW10 = 127<<16 | 0x02
+
+// nvmeSanitizeCDW10 asks Get Log Page for the Sanitize Status log (LID
+// 81h), 512 bytes.
+const nvmeSanitizeCDW10 = 127<<16 | 0x81
+
+// NVMeSanitize is the Sanitize Status log (NVMe Base 2.0 Figure 291):
+// bytes 0–1 SPROG (progress of a sanitize in progress, of 65536), 2–3
+// SSTAT: bits 2–0 the status of the most recent sanitize (0 never, 1
+// completed, 2 in progress, 3 failed, 4 completed without deallocation),
+// bits 7–3 overwrite passes done, bit 8 Global Data Erased (no user data
+// written since the last sanitize or format, or since manufacture).
+type NVMeSanitize struct {
+	Progress         uint16
+	Status           byte
+	Passes           int
+	GlobalDataErased bool
+}
+
+func parseNVMeSanitize(b []byte) (NVMeSanitize, error) {
+	if len(b) < 20 {
+		return NVMeSanitize{}, fmt.Errorf("NVMe Sanitize Status log: %d bytes: %w", len(b), errShort)
+	}
+	st := binary.LittleEndian.Uint16(b[2:4])
+	return NVMeSanitize{Progress: binary.LittleEndian.Uint16(b[0:2]), Status: byte(st & 7), Passes: int(st >> 3 & 0x1f), GlobalDataErased: st&(1<<8) != 0}, nil
+}
+
+func (s NVMeSanitize) String() string {
+	var out string
+	switch s.Status {
+	case 0:
+		out = "never sanitized"
+	case 1:
+		out = "SANITIZED: the most recent sanitize completed"
+	case 2:
+		out = fmt.Sprintf("SANITIZE IN PROGRESS (%.0f %%)", float64(s.Progress)*100/65536)
+	case 3:
+		out = "the most recent sanitize FAILED"
+	case 4:
+		out = "SANITIZED: the most recent sanitize completed (no deallocation)"
+	default:
+		out = fmt.Sprintf("sanitize status %d (reserved)", s.Status)
+	}
+	if s.GlobalDataErased {
+		out += "; GLOBAL DATA ERASED: no user data written since the last sanitize or format (or manufacture)"
+	}
+	return out
+}
 
 // NVMeHealth is the SMART / Health Information log (NVMe Base 2.0 Figure
 // 207): byte 0 critical warning, 3 available spare (%), 5 percentage used,

@@ -309,6 +309,7 @@ var covered = map[string]string{
 	"ATA SMART READ DATA":                           "TestHealth",
 	"ATA SMART RETURN STATUS":                       "TestHealth",
 	"NVMe Get Log Page SMART / Health Information":  "TestHealth",
+	"NVMe Get Log Page Sanitize Status":             "TestSanitizeStatus",
 	"NVMe Identify Namespace":                       "TestNVMeIdentify",
 	"NVMe Identify Controller":                      "TestNVMeIdentify",
 	"NVMe Identify active namespace list":           "TestNVMeIdentify",
@@ -332,7 +333,7 @@ func TestAllowListCovered(t *testing.T) {
 			t.Errorf("covered names %q, which is not on the allow-list", name)
 		}
 	}
-	if len(AllowList()) != 19 {
+	if len(AllowList()) != 20 {
 		t.Errorf("%d commands on the allow-list: a change to it must be reviewed here too", len(AllowList()))
 	}
 }
@@ -511,4 +512,40 @@ func FuzzParsers(f *testing.F) {
 		parseATASMART(b)
 		parseNVMeHealth(b)
 	})
+}
+
+// TestSanitizeStatus: the Sanitize Status log (LID 81h) is the one more
+// log page listed, read as the spec lays it out (SPROG bytes 0–1, SSTAT
+// bytes 2–3: status bits 2–0, passes 7–3, Global Data Erased bit 8).
+func TestSanitizeStatus(t *testing.T) {
+	if _, err := lookup(IfaceNVMe, 0x02, nvmeKey(0x02, nvmeSanitizeCDW10)); err != nil {
+		t.Error(err)
+	}
+	log := func(sprog, sstat uint16) []byte {
+		b := make([]byte, 512)
+		binary.LittleEndian.PutUint16(b[0:], sprog)
+		binary.LittleEndian.PutUint16(b[2:], sstat)
+		return b
+	}
+	for _, c := range []struct {
+		b    []byte
+		want string
+	}{
+		{log(0xFFFF, 0), "never sanitized"},
+		{log(0xFFFF, 1|1<<8), "SANITIZED: the most recent sanitize completed; GLOBAL DATA ERASED: no user data written since the last sanitize or format (or manufacture)"},
+		{log(0x8000, 2), "SANITIZE IN PROGRESS (50 %)"},
+		{log(0, 3|2<<3), "the most recent sanitize FAILED"},
+		{log(0xFFFF, 4), "SANITIZED: the most recent sanitize completed (no deallocation)"},
+	} {
+		s, err := parseNVMeSanitize(c.b)
+		if err != nil || s.String() != c.want {
+			t.Errorf("% x: %q, %v; want %q", c.b[:4], s, err, c.want)
+		}
+	}
+	if s, _ := parseNVMeSanitize(log(0, 3|2<<3)); s.Passes != 2 {
+		t.Errorf("passes %d, want 2", s.Passes)
+	}
+	if _, err := parseNVMeSanitize(make([]byte, 19)); err == nil {
+		t.Error("a short log was taken")
+	}
 }
