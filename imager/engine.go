@@ -229,6 +229,7 @@ type engine struct {
 	copyStart    time.Time    // the copy pass (the stream): when it started, its reads and failed reads
 	copyReads    int64
 	copyFailed   int64
+	smallUntil   int64 // the copy pass reads in clusters up to here (near trouble)
 }
 
 // Run performs one pass: read, hash, write to the sinks, and (when the pass

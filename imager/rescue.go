@@ -142,6 +142,9 @@ func (e *engine) budgetLeft() bool {
 // could not read is zero-filled and set aside in the map.
 func (e *engine) readSource(b *buffer) error {
 	p, off, src := b.data, b.off, e.o.Source
+	if e.deferred && off < e.smallUntil {
+		return e.readClusters(b)
+	}
 	t := time.Now()
 	n, err := src.ReadAt(p, off)
 	took := time.Since(t)
@@ -168,6 +171,55 @@ func (e *engine) readSource(b *buffer) error {
 	clear(p)
 	e.setAside(b, off, int64(len(p)), StateNonTrimmed, errText(err))
 	e.skipAfter(off+int64(len(p)), "skipped after a read error: "+errText(err))
+	e.smallUntil = e.skipTo + smallSpan
+	return nil
+}
+
+// smallSpan is how far past trouble the copy pass reads in clusters.
+const smallSpan = 32 << 20
+
+// readClusters fills b near trouble: cluster by cluster (rescueCluster),
+// as GNU ddrescue copies. A failing cluster is set aside for trimming and
+// the rest of the buffer, skipped, for the copy-back; a large read that
+// fails costs the drive's timeout for each request the kernel splits it
+// into, and leaves megabytes to trim instead of one cluster.
+func (e *engine) readClusters(b *buffer) error {
+	p, off, src := b.data, b.off, e.o.Source
+	c := rescueCluster(e.o.SectorSize)
+	for o := int64(0); o < int64(len(p)); o += c {
+		q := p[o:min(o+c, int64(len(p)))]
+		t := time.Now()
+		n, err := src.ReadAt(q, off+o)
+		took := time.Since(t)
+		e.copyReads++
+		if err == nil || (n == len(q) && errors.Is(err, io.EOF)) {
+			if e.o.SlowRead > 0 && took > e.o.SlowRead {
+				end := off + o + int64(len(q))
+				why := fmt.Sprintf("skipped after a slow read (%.1f s for %d bytes at byte %d)", took.Seconds(), len(q), off+o)
+				if rest := int64(len(p)) - (o + int64(len(q))); rest > 0 {
+					clear(p[o+int64(len(q)):])
+					e.setAside(b, end, rest, StateNonTried, why)
+				}
+				e.skipAfter(off+int64(len(p)), why)
+				e.smallUntil = e.skipTo + smallSpan
+				return nil
+			}
+			continue
+		}
+		if err := e.fatalRead(off+o, n, err, src); err != nil {
+			return err
+		}
+		e.copyFailed++
+		clear(p[o:])
+		e.setAside(b, off+o, int64(len(q)), StateNonTrimmed, errText(err))
+		if rest := int64(len(p)) - (o + int64(len(q))); rest > 0 {
+			e.setAside(b, off+o+int64(len(q)), rest, StateNonTried, "skipped after a read error: "+errText(err))
+		}
+		e.skipAfter(off+int64(len(p)), "skipped after a read error: "+errText(err))
+		e.smallUntil = e.skipTo + smallSpan
+		return nil
+	}
+	e.skipStep = 0 // a whole buffer read cleanly
 	return nil
 }
 
@@ -463,7 +515,7 @@ func (r *rescuer) recover(data []byte, off int64) error {
 func (r *rescuer) copyBack(br BadRange) error {
 	ss := int64(r.e.o.SectorSize)
 	lo, pos := br.LBA*ss, (br.LBA+br.Count)*ss
-	block := int64(r.e.o.BufferSize)
+	block := rescueCluster(r.e.o.SectorSize)
 	for pos > lo {
 		start := max(lo, pos-block)
 		data, ok, why, err := r.read(start, pos-start)
@@ -727,4 +779,12 @@ func (c *pieceConsumer) restore() error {
 	c.mu.Unlock()
 	c.start, c.filled, c.cur = s.start, s.filled, s.cur
 	return nil
+}
+
+// rescueCluster is the read size of the copy-back: GNU ddrescue's default
+// cluster (64 KiB), at least a sector. A failing read costs the drive's
+// timeout however long it is, and the kernel splits a large one into
+// requests that fail one by one: small reads around trouble cost less.
+func rescueCluster(sector int) int64 {
+	return max(64<<10, int64(sector))
 }
