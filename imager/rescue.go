@@ -510,12 +510,16 @@ func (r *rescuer) recover(data []byte, off int64) error {
 	return nil
 }
 
-// copyBack reads a skipped range backwards in buffer-sized blocks; a block
-// that fails is left for trimming.
+// copyBack reads a skipped range backwards in clusters (rescueCluster); a
+// cluster that fails is left for trimming. Two failing clusters in a row
+// mean a bad region: what is left of the range, from its start to there,
+// is left for trimming as one block (its good edges are trimmed, its
+// inside scraped last) instead of costing a failed read per cluster.
 func (r *rescuer) copyBack(br BadRange) error {
 	ss := int64(r.e.o.SectorSize)
 	lo, pos := br.LBA*ss, (br.LBA+br.Count)*ss
 	block := rescueCluster(r.e.o.SectorSize)
+	failed := 0
 	for pos > lo {
 		start := max(lo, pos-block)
 		data, ok, why, err := r.read(start, pos-start)
@@ -526,9 +530,15 @@ func (r *rescuer) copyBack(br BadRange) error {
 			if err := r.recover(data, start); err != nil {
 				return err
 			}
-		} else {
-			r.e.mark(BadRange{LBA: start / ss, Count: (pos - start) / ss, Error: why, State: StateNonTrimmed}, true)
+			failed = 0
+			pos = start
+			continue
 		}
+		if failed++; failed == 2 {
+			r.e.mark(BadRange{LBA: lo / ss, Count: (pos - lo) / ss, Error: why, State: StateNonTrimmed}, true)
+			return nil
+		}
+		r.e.mark(BadRange{LBA: start / ss, Count: (pos - start) / ss, Error: why, State: StateNonTrimmed}, true)
 		pos = start
 	}
 	return nil
@@ -540,14 +550,21 @@ const trimMax = 64
 
 // trim reads a failed block from its leading edge forward and from its
 // trailing edge backward, each up to its first bad sector; what lies
-// between is left for scraping.
+// between is left for scraping. A block of a cluster or two is trimmed a
+// sector at a time, as GNU ddrescue trims: one failed read per edge; a
+// larger one with growing reads (a failed one, then sector by sector
+// within it: two per edge, but few reads across megabytes).
 func (r *rescuer) trim(br BadRange) error {
 	lo, hi := br.LBA, br.LBA+br.Count
-	lo, stopped, err := r.edge(lo, hi, 1)
+	grow := int64(trimMax)
+	if br.Count*int64(r.e.o.SectorSize) <= 2*rescueCluster(r.e.o.SectorSize) {
+		grow = 1
+	}
+	lo, stopped, err := r.edge(lo, hi, 1, grow)
 	if err != nil || !stopped {
 		return err
 	}
-	hi, _, err = r.edge(hi, lo, -1)
+	hi, _, err = r.edge(hi, lo, -1, grow)
 	if err != nil {
 		return err
 	}
@@ -558,11 +575,12 @@ func (r *rescuer) trim(br BadRange) error {
 }
 
 // edge reads sectors from `from` towards `to` (dir +1: forward, -1:
-// backward, to exclusive), growing each read while they succeed; after a
+// backward, to exclusive), growing each read up to grow sectors while they
+// succeed; after a
 // failed read it goes sector by sector until one fails, which is marked
 // bad. It returns where it stopped (the first unread sector past the bad
 // one, in its direction) and whether a bad sector stopped it.
-func (r *rescuer) edge(from, to int64, dir int64) (int64, bool, error) {
+func (r *rescuer) edge(from, to, dir, grow int64) (int64, bool, error) {
 	ss := int64(r.e.o.SectorSize)
 	pos, size := from, int64(1)
 	for (dir > 0 && pos < to) || (dir < 0 && pos > to) {
@@ -580,7 +598,7 @@ func (r *rescuer) edge(from, to int64, dir int64) (int64, bool, error) {
 				return pos, false, err
 			}
 			pos += n * dir
-			size = min(2*size, trimMax)
+			size = min(2*size, grow)
 			continue
 		}
 		if n == 1 {
@@ -619,7 +637,7 @@ func (r *rescuer) edge(from, to int64, dir int64) (int64, bool, error) {
 // costs one failed read each, good sectors between bad ones few reads.
 func (r *rescuer) scrape(br BadRange) error {
 	for pos, end := br.LBA, br.LBA+br.Count; pos < end; {
-		next, stopped, err := r.edge(pos, end, 1)
+		next, stopped, err := r.edge(pos, end, 1, trimMax)
 		if err != nil || !stopped {
 			return err
 		}
