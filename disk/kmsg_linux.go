@@ -3,7 +3,6 @@ package disk
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -21,21 +20,24 @@ func KernelHPA(name string) []string {
 	return KernelHPAFindings(kernelLog(), name, port)
 }
 
-// kernelLog is every message /dev/kmsg still holds, one per entry.
+// kernelLog is every message /dev/kmsg still holds, one per entry. The
+// descriptor is read with raw non-blocking reads: through os.File, Go's
+// poller would park the reader at the end of the log until the kernel
+// logs again (it did, in the appliance: imaging never started).
 func kernelLog() []string {
-	f, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|unix.O_NONBLOCK, 0)
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	var out []string
 	buf := make([]byte, 8192)
 	for range 1 << 20 { // bounded: the ring holds far fewer records
-		n, err := f.Read(buf)
-		if err != nil {
-			if errors.Is(err, unix.EPIPE) {
-				continue // a record overwritten while reading: go on with the next
-			}
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EPIPE) {
+			continue // a record overwritten while reading: go on with the next
+		}
+		if err != nil || n <= 0 {
 			break // EAGAIN: the end
 		}
 		rec := buf[:n]
