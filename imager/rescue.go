@@ -510,16 +510,19 @@ func (r *rescuer) recover(data []byte, off int64) error {
 	return nil
 }
 
-// copyBack reads a skipped range backwards in clusters (rescueCluster); a
-// cluster that fails is left for trimming. Two failing clusters in a row
-// mean a bad region: what is left of the range, from its start to there,
-// is left for trimming as one block (its good edges are trimmed, its
-// inside scraped last) instead of costing a failed read per cluster.
+// copyBack reads a skipped range backwards in clusters (rescueCluster). A
+// cluster that fails alone (good ones on both sides) is left for
+// trimming. Two failing clusters in a row mean a bad region: what is left
+// of the range, from its start to the end of the first of them, is left
+// for trimming as one block (its good edges trimmed, its inside scraped
+// last, as one large area) instead of costing a failed read per cluster,
+// or leaving cluster-sized areas of bad sectors that the scrape, smallest
+// first, would take before the good data between two bad sectors.
 func (r *rescuer) copyBack(br BadRange) error {
 	ss := int64(r.e.o.SectorSize)
 	lo, pos := br.LBA*ss, (br.LBA+br.Count)*ss
 	block := rescueCluster(r.e.o.SectorSize)
-	failed := 0
+	failedEnd, failedWhy := int64(-1), "" // the end of a failing cluster not yet followed by a good one
 	for pos > lo {
 		start := max(lo, pos-block)
 		data, ok, why, err := r.read(start, pos-start)
@@ -527,19 +530,25 @@ func (r *rescuer) copyBack(br BadRange) error {
 			return err
 		}
 		if ok {
+			if failedEnd >= 0 { // the failing cluster above this one stood alone
+				r.e.mark(BadRange{LBA: pos / ss, Count: (failedEnd - pos) / ss, Error: failedWhy, State: StateNonTrimmed}, true)
+				failedEnd = -1
+			}
 			if err := r.recover(data, start); err != nil {
 				return err
 			}
-			failed = 0
 			pos = start
 			continue
 		}
-		if failed++; failed == 2 {
-			r.e.mark(BadRange{LBA: lo / ss, Count: (pos - lo) / ss, Error: why, State: StateNonTrimmed}, true)
+		if failedEnd >= 0 {
+			r.e.mark(BadRange{LBA: lo / ss, Count: (failedEnd - lo) / ss, Error: why, State: StateNonTrimmed}, true)
 			return nil
 		}
-		r.e.mark(BadRange{LBA: start / ss, Count: (pos - start) / ss, Error: why, State: StateNonTrimmed}, true)
+		failedEnd, failedWhy = pos, why
 		pos = start
+	}
+	if failedEnd >= 0 { // the range's first cluster failed
+		r.e.mark(BadRange{LBA: lo / ss, Count: (failedEnd - lo) / ss, Error: failedWhy, State: StateNonTrimmed}, true)
 	}
 	return nil
 }
