@@ -333,7 +333,7 @@ func (e *engine) mark(r BadRange, keep bool) {
 	defer e.badMu.Unlock()
 	e.bad = putRange(e.bad, r, keep)
 	if keep && r.State == "" {
-		e.pendingBad = mergeBad(e.pendingBad, r)
+		e.pendingBad = putRange(e.pendingBad, r, true) // in place: the scrape's rounds mark an area's sectors between others'
 	}
 }
 
@@ -419,11 +419,7 @@ func (e *engine) rescuePasses() (int64, error) {
 		for t := 0; t < p.times; t++ {
 			todo := e.inState(p.state)
 			if p.name == PassScrape {
-				// Smallest first: a small area between two bad sectors of
-				// one failed block is mostly good and quick to read; a
-				// large one is most likely a bad region that would take
-				// the rest of the time limit a failing sector at a time.
-				sort.SliceStable(todo, func(i, j int) bool { return todo[i].Count < todo[j].Count })
+				todo = r.scrapeOrder(todo)
 			}
 			if len(todo) == 0 {
 				break
@@ -452,11 +448,21 @@ func (r *rescuer) run(name string, todo []BadRange, each func(BadRange) error) e
 	start := time.Now()
 	e.o.Emit.emit(Event{Kind: EventRescue, Phase: e.o.Phase, Source: e.o.Name, Pass: name, Bytes: e.unread(), Total: e.o.Size})
 	var err error
-	for _, br := range todo {
-		if err = each(br); err != nil {
+	for {
+		for _, br := range todo {
+			if err = each(br); err != nil {
+				break
+			}
+			if err = r.checkpoint(false); err != nil {
+				break
+			}
+		}
+		if err != nil || name != PassScrape {
 			break
 		}
-		if err = r.checkpoint(false); err != nil {
+		// The scrape goes round the areas left until none is (each round
+		// reads or marks bad at least a sector of each).
+		if todo = r.scrapeOrder(e.inState(StateNonScraped)); len(todo) == 0 {
 			break
 		}
 	}
@@ -641,11 +647,19 @@ func (r *rescuer) edge(from, to, dir, grow int64) (int64, bool, error) {
 	return pos, false, nil
 }
 
+// scrapeFailures is how many failed reads one area may cost per round of
+// the scrape before the next area's turn.
+const scrapeFailures = 2
+
 // scrape reads a range forward up to each bad sector in turn, the reads
 // growing while they succeed (as trim's edges do): a run of bad sectors
 // costs one failed read each, good sectors between bad ones few reads.
+// After scrapeFailures failed reads the area waits for the next round
+// (what is left of it stays non-scraped in the map): an area of bad
+// sectors does not hold up the good data of the others.
 func (r *rescuer) scrape(br BadRange) error {
-	for pos, end := br.LBA, br.LBA+br.Count; pos < end; {
+	failed := 0
+	for pos, end := br.LBA, br.LBA+br.Count; pos < end && failed < scrapeFailures; failed++ {
 		next, stopped, err := r.edge(pos, end, 1, trimMax)
 		if err != nil || !stopped {
 			return err
@@ -653,6 +667,15 @@ func (r *rescuer) scrape(br BadRange) error {
 		pos = next
 	}
 	return nil
+}
+
+// scrapeOrder is the order of a scrape round: smallest first (a small area
+// between two bad sectors of one failed block is mostly good and quick to
+// read; a large one is most likely a bad region), each area for a few
+// failed reads at a time (scrape).
+func (r *rescuer) scrapeOrder(todo []BadRange) []BadRange {
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Count < todo[j].Count })
+	return todo
 }
 
 // retry reads each bad sector of the range once more.
