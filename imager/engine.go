@@ -614,9 +614,6 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 				e.pool <- b
 				return fmt.Errorf("read back the image on the target at byte %d: %w", off, err)
 			}
-			// Areas the map says are not read yet are zeros in the stream,
-			// whatever a rescue cut off before its checkpoint wrote there.
-			ZeroUnread(b.data, off, r.Unreadable, int64(o.SectorSize))
 			if e.deferred && e.snapAt.Load() < 0 && unreadIn(r.Unreadable, off, n, int64(o.SectorSize)) {
 				// An area an earlier run left for the rescue: it goes on.
 				b.snap = true
@@ -680,18 +677,6 @@ func (e *engine) read(res *Result, chans []chan *buffer) error {
 		return e.resumeCheck() // everything was on the target already
 	}
 	return nil
-}
-
-// ZeroUnread clears the bytes of p (the stream at off) that lie in ranges
-// of m not read yet (a state set).
-func ZeroUnread(p []byte, off int64, m []BadRange, ss int64) {
-	end := off + int64(len(p))
-	for _, r := range m {
-		lo, hi := max(r.LBA*ss, off), min((r.LBA+r.Count)*ss, end)
-		if r.State != "" && lo < hi {
-			clear(p[lo-off : hi-off])
-		}
-	}
 }
 
 // unreadIn says whether bytes [off, off+n) hold a range of the map not

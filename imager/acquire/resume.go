@@ -109,7 +109,10 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	piece := r.PieceSize
 	opt := engineOptions(r, src, srcRec.info, sinks, piece)
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
-	opt.Resume = &imager.Resume{Offset: n, Prefix: refuseOnError{prefix}, Unreadable: bad, Check: func(pieces []imager.Piece) error {
+	// Areas the map says are not read yet are zeros in the stream, whatever
+	// a rescue cut off before its checkpoint wrote there.
+	back := verify.SkipUnreadable(refuseOnError{prefix}, notRead(bad), max(srcRec.info.LogicalSector, 512))
+	opt.Resume = &imager.Resume{Offset: n, Prefix: back, Unreadable: bad, Check: func(pieces []imager.Piece) error {
 		return samePieces(kept, pieces)
 	}}
 	if states != nil {
@@ -237,6 +240,17 @@ func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) 
 	return verify.OpenImage(dir, prev)
 }
 
+// notRead are the ranges of a rescue map not read yet (a state set).
+func notRead(m []imager.BadRange) []imager.BadRange {
+	var out []imager.BadRange
+	for _, r := range m {
+		if r.State != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // copyPassOf is the copy pass of a raw acquisition cut off during its
 // rescue passes, when its pieces cover the whole image (else nil: the
 // resume goes on from the durable pieces, copying again from the first
@@ -285,7 +299,8 @@ func savedStates(prev *imager.Record, r *Request, kept []imager.Piece, n int64) 
 //
 // Bytes in holes (ranges of a rescue map) read as zeros.
 func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []imager.Piece, holes []imager.BadRange, info disk.Info) error {
-	total, ss := info.Size, int64(max(info.LogicalSector, 512))
+	total := info.Size
+	back := verify.SkipUnreadable(refuseOnError{img}, holes, max(info.LogicalSector, 512))
 	workers := min(runtime.NumCPU(), len(pieces))
 	var next, done atomic.Int64
 	errs := make([]error, len(pieces))
@@ -324,10 +339,9 @@ func checkPieces(ctx context.Context, r *Request, img verify.Image, pieces []ima
 				}
 				for off := p.Offset; off < p.Offset+p.Length && errs[i] == nil; {
 					b := buf[:min(int64(len(buf)), p.Offset+p.Length-off)]
-					if _, err := (refuseOnError{img}).ReadAt(b, off); err != nil {
+					if _, err := back.ReadAt(b, off); err != nil {
 						errs[i] = fmt.Errorf("%w (at byte %d)", err, off)
 					}
-					imager.ZeroUnread(b, off, holes, ss)
 					h.Write(b)
 					off += int64(len(b))
 					done.Add(int64(len(b)))
