@@ -128,11 +128,7 @@ func (b *drives) waitAll(d time.Duration) {
 // protected area or a configuration overlay: not imaged), LOCK (a locked
 // drive), H+L both, ... while the drive is being asked, empty otherwise.
 func (b *drives) flag(d Device) string {
-	n := driveName(d)
-	if n == "" {
-		return ""
-	}
-	id, asking := b.peek(n)
+	_, id, asking := b.of(d)
 	if id == nil {
 		if asking {
 			return "..."
@@ -150,6 +146,23 @@ func (b *drives) flag(d Device) string {
 	return ""
 }
 
+// of is the disk whose drive answers for d and what it said, if it has
+// answered (asking: an answer is still awaited; "" and nil for a device
+// without a drive).
+func (b *drives) of(d Device) (name string, id *imager.DeviceIdentity, asking bool) {
+	if name = driveName(d); name == "" {
+		return "", nil, false
+	}
+	id, asking = b.peek(name)
+	return name, id, asking
+}
+
+// lockedWhy is what says a drive is locked: its ATA security state, its
+// TCG locking state.
+func lockedWhy(id *imager.DeviceIdentity) string {
+	return strings.Join(nonEmpty(id.ATASecurity, id.TCG), "; ")
+}
+
 // hiddenSectors says whether the drive hides sectors from the kernel (a
 // host protected area or a configuration overlay), size known or not.
 func hiddenSectors(id *imager.DeviceIdentity) bool {
@@ -159,11 +172,7 @@ func hiddenSectors(id *imager.DeviceIdentity) bool {
 // details is the source details' line about the drive of d ("" when it has
 // none or has not answered yet).
 func (b *drives) details(d Device) string {
-	n := driveName(d)
-	if n == "" {
-		return ""
-	}
-	id, asking := b.peek(n)
+	n, id, asking := b.of(d)
 	if id == nil {
 		if asking {
 			return fmt.Sprintf("drive %s: being asked who it is (read-only passthrough)", n)
@@ -178,7 +187,7 @@ func (b *drives) details(d Device) string {
 		l = append(l, "THOSE SECTORS ARE NOT IMAGED")
 	}
 	if id.Locked {
-		l = append(l, "LOCKED: "+strings.Join(nonEmpty(id.ATASecurity, id.TCG), "; "))
+		l = append(l, "LOCKED: "+lockedWhy(id))
 	}
 	if len(l) == 0 {
 		l = append(l, "no hidden area or lock reported")
@@ -203,7 +212,7 @@ func (b *drives) warnings(d Device) []string {
 		out = append(out, fmt.Sprintf("    WARNING %s: %s: those sectors are not imaged", n, id.HiddenArea))
 	}
 	if id.Locked {
-		out = append(out, fmt.Sprintf("    WARNING %s: LOCKED: %s", n, strings.Join(nonEmpty(id.ATASecurity, id.TCG), "; ")))
+		out = append(out, fmt.Sprintf("    WARNING %s: LOCKED: %s", n, lockedWhy(id)))
 	}
 	if id.KernelUnlockedHPA() {
 		out = append(out, fmt.Sprintf("    WARNING %s: the kernel unlocked a host protected area on this drive at boot (its log: %s); recorded", n, strings.Join(id.KernelHPA, "; ")))
