@@ -283,6 +283,17 @@ func (e *engine) flushEvents(force bool) {
 	}
 }
 
+// NotRead are the ranges of a rescue map not read yet (a state set).
+func NotRead(m []BadRange) []BadRange {
+	var out []BadRange
+	for _, r := range m {
+		if r.State != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // putRange records [r.LBA, r.LBA+r.Count) in the map m (sorted, not
 // overlapping) as r says, or, with keep false, removes it (read at last).
 func putRange(m []BadRange, r BadRange, keep bool) []BadRange {
@@ -391,15 +402,10 @@ func (e *engine) rescuePasses() (int64, error) {
 	e.rescuing.Store(true)
 	defer e.rescuing.Store(false)
 	if e.pieces != nil {
-		cp := &CopyPass{Pieces: e.pieces.withPartial()}
 		e.badMu.Lock()
-		for _, br := range e.bad {
-			if br.State != "" {
-				cp.Holes = append(cp.Holes, br)
-			}
-		}
+		holes := NotRead(e.bad)
 		e.badMu.Unlock()
-		e.copyPass = cp
+		e.copyPass = &CopyPass{Pieces: e.pieces.withPartial(), Holes: holes}
 	}
 	if err := r.checkpoint(true); err != nil {
 		return 0, err

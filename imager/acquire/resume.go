@@ -111,7 +111,7 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 	opt.Checkpoint = func(c imager.Checkpoint) error { return checkpoint(r, rec, sinks, c) }
 	// Areas the map says are not read yet are zeros in the stream, whatever
 	// a rescue cut off before its checkpoint wrote there.
-	back := verify.SkipUnreadable(refuseOnError{prefix}, notRead(bad), max(srcRec.info.LogicalSector, 512))
+	back := verify.SkipUnreadable(refuseOnError{prefix}, imager.NotRead(bad), max(srcRec.info.LogicalSector, 512))
 	opt.Resume = &imager.Resume{Offset: n, Prefix: back, Unreadable: bad, Check: func(pieces []imager.Piece) error {
 		return samePieces(kept, pieces)
 	}}
@@ -238,17 +238,6 @@ func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) 
 		return imager.OpenFiles(nil)
 	}
 	return verify.OpenImage(dir, prev)
-}
-
-// notRead are the ranges of a rescue map not read yet (a state set).
-func notRead(m []imager.BadRange) []imager.BadRange {
-	var out []imager.BadRange
-	for _, r := range m {
-		if r.State != "" {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // copyPassOf is the copy pass of a raw acquisition cut off during its
