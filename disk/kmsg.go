@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"os"
 	"regexp"
 	"strings"
 )
@@ -41,4 +42,18 @@ func ATAPort(sysPath string) string {
 		}
 	}
 	return ""
+}
+
+// libataIgnoreHPA is libata's ignore_hpa module parameter: 1 when the
+// kernel opens a host protected area on each ATA drive it finds.
+var libataIgnoreHPA = "/sys/module/libata/parameters/ignore_hpa"
+
+// LibataIgnoreHPA reads libata's ignore_hpa parameter ("" when libata is
+// not loaded or not a module).
+func LibataIgnoreHPA() string {
+	b, err := os.ReadFile(libataIgnoreHPA)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -20,6 +20,9 @@ const (
 	// EventResumed: a resumed acquisition goes on at byte Bytes of Total;
 	// the image before it is read back from the target and checked.
 	EventResumed EventKind = "resumed"
+	// EventNotice: Note is a sentence the examiner must see before the
+	// image is taken away (sectors the drive holds that are not imaged).
+	EventNotice EventKind = "notice"
 )
 
 // Phase names a pass over the data.
@@ -48,6 +51,7 @@ type Event struct {
 	Bad    *BadRange     `json:"bad,omitempty"`  // for unreadable and retry
 	Pass   string        `json:"pass,omitempty"` // for rescue
 	Done   bool          `json:"done,omitempty"` // for rescue: the pass ended
+	Note   string        `json:"note,omitempty"` // for notice
 	Err    error         `json:"-"`              // for done
 	Time   time.Time     `json:"-"`
 }

@@ -64,6 +64,8 @@ type Record struct {
 	// read-only passthrough commands (the whole disk's, for a partition).
 	// Additive to schema 1.
 	Device *DeviceIdentity `json:"device,omitempty"`
+	// HPA is the hidden-area choice (--hpa) and what came of it. Additive.
+	HPA *HPAChoice `json:"hpa,omitempty"`
 	// Encryption lists what the source's content tells about encryption,
 	// per volume ("sda2: LUKS: encrypted volume"): the image of such a
 	// volume holds ciphertext. Additive to schema 1.
@@ -506,6 +508,13 @@ func (r *Record) Text() string {
 	if d := r.Device; d != nil {
 		fmt.Fprintf(&b, "\nDrive (as it reports itself, read-only passthrough)\n---------------------------------------------------\n")
 		d.text(line)
+		w.Flush()
+	}
+	if h := r.HPA; h != nil {
+		line("Hidden areas:", "--hpa="+h.Mode+": "+h.Outcome)
+		if h.NotImaged != "" {
+			line("", h.NotImaged)
+		}
 		w.Flush()
 	}
 	fmt.Fprintf(&b, "\nImage\n-----\n")

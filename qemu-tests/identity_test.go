@@ -42,7 +42,10 @@ func TestDriveIdentity(t *testing.T) {
 			{File: files["nvme2"], Bus: "nvme", Ctrl: "nvme0", Serial: "NVME0042", Props: "detached=on"},
 			{File: files["target"], Serial: "TARGET"},
 		},
-		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=IDENT coldimage.hash=sha256"})
+		// coldimage.hpa=image: libata is loaded with ignore_hpa=1 (QEMU's
+		// drives have no hidden area, so the kernel finds none to open).
+		Append: baseAppend + " coldimage.auto=1 coldimage.target=LABEL=EVIDENCE coldimage.case=IDENT coldimage.hash=sha256 coldimage.hpa=image"})
+	expect(t, v, `hidden areas: libata ignore_hpa=1: the kernel opens each ATA drive's host protected area`, 3*time.Minute)
 	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 10*time.Minute)
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)
@@ -65,6 +68,15 @@ func TestDriveIdentity(t *testing.T) {
 		readJSON(t, filepath.Join(sourceFolder(t, session, pattern), "acquisition.json"), &rec)
 		if rec.Device == nil {
 			t.Fatalf("%s: no device{} in the record", pattern)
+		}
+		// The hidden-area choice: asked, with libata's parameter as the
+		// kernel had it; no drive here has a hidden area to open.
+		outcome := "not an ATA drive"
+		if rec.Device.Transport == "ata" {
+			outcome = "no host protected area"
+		}
+		if h := rec.HPA; h == nil || h.Mode != imager.HPAImage || h.IgnoreHPA != "1" || h.Outcome != outcome && !strings.HasPrefix(h.Outcome, outcome) || h.Imaged || h.NotImaged != "" {
+			t.Errorf("%s: hidden-area choice %+v, want mode image, libata ignore_hpa 1, outcome %q", pattern, rec.HPA, outcome)
 		}
 		for _, c := range rec.Device.Commands {
 			if name, _, _ := strings.Cut(c, ": "); !allowed[name] {

@@ -110,6 +110,8 @@ type Plan struct {
 	// Rescue bounds the rescue of unreadable areas (retries, time limit,
 	// slow-read threshold).
 	Rescue imager.RescueSettings
+	// HPA is the hidden-area choice (imager.HPAReport when empty).
+	HPA string
 	// Stall and Grace bound a job that stops answering (DefaultStall,
 	// DefaultGrace when 0): see watch.
 	Stall, Grace time.Duration
@@ -356,7 +358,7 @@ func (s *Session) job(src Source, id string) (*Job, error) {
 		Source: src.Path, OutDir: out, Format: acquireFormat(p.Format), Hashes: p.Hashes,
 		SegmentSize: p.SegmentSize, PieceSize: p.PieceSize, Case: p.Case, NoVerify: !p.Verify,
 		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
-		SyncEvery: p.SyncEvery, Rescue: p.Rescue,
+		SyncEvery: p.SyncEvery, Rescue: p.Rescue, HPA: p.HPA,
 	}
 	if p.Format == "split" { // New made a raw image with pieces "split"
 		r.Split = p.Split

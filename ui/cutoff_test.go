@@ -196,7 +196,7 @@ func TestConfirmWarnsOfEncryption(t *testing.T) {
 	got := strings.Join(a.choiceLines(), "\n")
 	for _, w := range []string{"WARNING sda2: BitLocker: encrypted volume: the image will hold ciphertext", "WARNING sdb: possibly encrypted",
 		"WARNING sda: HPA: 2048 sectors hidden (accessible 1000, native 3048): those sectors are not imaged", "WARNING sda: LOCKED: ATA SECURITY ENABLED AND LOCKED",
-		"WARNING sda: the kernel unlocked a host protected area on this drive at boot (its log: kernel: ata1.00: HPA unlocked: 1000 -> 3048, native 3048)"} {
+		"WARNING sda: the kernel unlocked a host protected area on this drive at boot (kernel log: kernel: ata1.00: HPA unlocked: 1000 -> 3048, native 3048); recorded"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("confirm lines lack %q:\n%s", w, got)
 		}
@@ -207,5 +207,38 @@ func TestConfirmWarnsOfEncryption(t *testing.T) {
 	a.choiceLines() // redrawn: the drives are not asked again
 	if asked.Load() != 2 {
 		t.Errorf("the drives were asked %d times for 2 sources over two draws", asked.Load())
+	}
+}
+
+// The confirm screen says what the hidden-area choice (coldimage.hpa=)
+// comes to for each drive.
+func TestConfirmHPAChoice(t *testing.T) {
+	hidden, none := int64(2048), int64(0)
+	closed := &imager.DeviceIdentity{Transport: "ata", HPAHidden: &hidden, HiddenArea: "HPA: 2048 sectors hidden (accessible 1000, native 3048)"}
+	opened := &imager.DeviceIdentity{Transport: "ata", HPAHidden: &none, HiddenArea: "no host protected area (native 3048)",
+		KernelHPA: []string{"kernel: ata1.00: HPA detected: current 1000, native 3048", "kernel: ata1.00: HPA unlocked: 1000 -> 3048, native 3048"}}
+	plain := &imager.DeviceIdentity{Transport: "ata", HPAHidden: &none, HiddenArea: "no host protected area"}
+	for _, c := range []struct {
+		name, mode string
+		id         *imager.DeviceIdentity
+		want, not  string
+	}{
+		{"report, closed", imager.HPAReport, closed, "WARNING sda: HPA: 2048 sectors hidden (accessible 1000, native 3048): those sectors are not imaged", "opened"},
+		{"image, closed", imager.HPAImage, closed, "those sectors are not imaged: coldimage.hpa=image asked, but the kernel did not open the area", "kernel opened"},
+		{"image, opened", imager.HPAImage, opened, "WARNING sda: the kernel opened a host protected area of 2048 sectors: 1000 -> 3048 of native 3048 (volatile SET MAX ADDRESS: the drive reverts at power-off); imaged", "not imaged"},
+		{"image, none", imager.HPAImage, plain, "", "WARNING sda"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := &app{cfg: Config{HPA: c.mode}, drives: newDrives(func(string) *imager.DeviceIdentity { return c.id }),
+				ch: Choices{Case: imager.Case{Case: "C", Examiner: "E"}, Format: "raw", Hashes: []string{"sha256"},
+					Sources: []Device{{Info: disk.Info{Name: "sda", Kind: disk.KindDisk, Size: 1 << 30}}}}}
+			got := strings.Join(a.choiceLines(), "\n")
+			if !strings.Contains(got, c.want) {
+				t.Errorf("confirm lines lack %q:\n%s", c.want, got)
+			}
+			if strings.Contains(got, c.not) {
+				t.Errorf("confirm lines hold %q:\n%s", c.not, got)
+			}
+		})
 	}
 }

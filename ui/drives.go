@@ -195,10 +195,10 @@ func (b *drives) details(d Device) string {
 	return fmt.Sprintf("drive %s says: %s", n, strings.Join(l, "; "))
 }
 
-// warnings are the confirm screen's lines about the drive of d: hidden
-// sectors, which are not imaged, and a locked drive. It waits for the
-// drive's answer.
-func (b *drives) warnings(d Device) []string {
+// warnings are the confirm screen's lines about the drive of d under the
+// hidden-area choice mode: hidden sectors not imaged, a hidden area the
+// kernel opened, and a locked drive. It waits for the drive's answer.
+func (b *drives) warnings(d Device, mode string) []string {
 	n := driveName(d)
 	if n == "" {
 		return nil
@@ -208,14 +208,24 @@ func (b *drives) warnings(d Device) []string {
 		return nil
 	}
 	var out []string
-	if hiddenSectors(id) {
+	h := imager.DecideHPA(mode, id, disk.LibataIgnoreHPA(), false)
+	switch {
+	case hiddenSectors(id) && mode == imager.HPAImage:
+		out = append(out, fmt.Sprintf("    WARNING %s: %s: those sectors are not imaged: coldimage.hpa=image asked, but the kernel did not open the area (libata ignore_hpa=%s; a drive may refuse, e.g. when the BIOS froze it)", n, id.HiddenArea, h.IgnoreHPA))
+	case hiddenSectors(id):
 		out = append(out, fmt.Sprintf("    WARNING %s: %s: those sectors are not imaged", n, id.HiddenArea))
+	case h.NotImaged != "":
+		out = append(out, fmt.Sprintf("    WARNING %s: %s", n, h.NotImaged))
 	}
 	if id.Locked {
 		out = append(out, fmt.Sprintf("    WARNING %s: LOCKED: %s", n, lockedWhy(id)))
 	}
 	if id.KernelUnlockedHPA() {
-		out = append(out, fmt.Sprintf("    WARNING %s: the kernel unlocked a host protected area on this drive at boot (its log: %s); recorded", n, strings.Join(id.KernelHPA, "; ")))
+		what := "the kernel unlocked a host protected area on this drive at boot"
+		if h.Imaged {
+			what = h.Outcome
+		}
+		out = append(out, fmt.Sprintf("    WARNING %s: %s (kernel log: %s); recorded", n, what, strings.Join(id.KernelHPA, "; ")))
 	}
 	return out
 }

@@ -576,7 +576,7 @@ func (a *app) choiceLines() []string {
 		for _, e := range a.encryption(d) {
 			l = append(l, "    WARNING "+e+": the image will hold ciphertext")
 		}
-		l = append(l, a.drives.warnings(d)...)
+		l = append(l, a.drives.warnings(d, a.cfg.HPA)...)
 	}
 	l = append(l, "")
 	if t := c.Target; t != nil {

@@ -62,6 +62,7 @@ type ProgressLine struct {
 	Result string `json:"result,omitempty"`
 	Outdir string `json:"outdir,omitempty"`
 	Error  string `json:"error,omitempty"`
+	Note   string `json:"note,omitempty"`
 }
 
 // ReadProgress reads `--json-progress` output line by line; a line that
@@ -118,6 +119,8 @@ func (j *jsonProgress) Event(ev imager.Event) {
 		j.line(l)
 	case imager.EventResumed:
 		j.line(ProgressLine{Event: "resumed", Source: ev.Source, Bytes: n64(ev.Bytes), Total: n64(ev.Total)})
+	case imager.EventNotice:
+		j.line(ProgressLine{Event: "notice", Source: ev.Source, Note: ev.Note})
 	case imager.EventDone:
 		l := ProgressLine{Event: "phase_done", Phase: ev.Phase, Source: ev.Source, Bytes: n64(ev.Bytes)}
 		if ev.Err != nil {
@@ -203,6 +206,8 @@ func (t *textProgress) Event(ev imager.Event) {
 			j.lastLog = now
 			t.printf("%s: %s %s %s\n", now.UTC().Format("15:04:05"), j.id, j.phase, statusText(j))
 		}
+	case imager.EventNotice:
+		t.printf("%s: %s: WARNING: %s\n", time.Now().UTC().Format("15:04:05"), j.id, ev.Note)
 	case imager.EventResumed:
 		t.printf("%s: %s resumes at byte %d of %d (%s): the image before it is read back from the target and checked against its record\n",
 			time.Now().UTC().Format("15:04:05"), j.id, ev.Bytes, ev.Total, imager.HumanBytes(ev.Bytes))

@@ -208,7 +208,7 @@ func plan(cfg Config, c *Choices) session.Plan {
 		Dir: t.Dir, Layout: session.CaseFolders,
 		Target: imager.SessionTarget{Device: t.Name, FSType: t.FSType, Label: t.Label, UUID: t.UUID,
 			Disk: t.Disk, Model: t.DiskModel, Serial: t.DiskSerial, DiskSize: t.DiskSize, Policy: t.PolicyLabel(cfg.TargetLabels)},
-		Case: c.Case, Hashes: c.Hashes, Format: c.Format, Verify: c.Verify, Hashers: cfg.Hashers, Jobs: cfg.Jobs, PieceSize: cfg.PieceSize, Rescue: cfg.Rescue,
+		Case: c.Case, Hashes: c.Hashes, Format: c.Format, Verify: c.Verify, Hashers: cfg.Hashers, Jobs: cfg.Jobs, PieceSize: cfg.PieceSize, Rescue: cfg.Rescue, HPA: cfg.HPA,
 		ClockCheck: c.ClockCheck, Events: c.Log, Now: cfg.Now,
 	}
 	if c.Format == "split" {

@@ -107,6 +107,9 @@ type Config struct {
 	Jobs int
 	// Rescue bounds the rescue of unreadable areas (the boot settings').
 	Rescue imager.RescueSettings
+	// HPA is the hidden-area choice (coldimage.hpa=): imager.HPAReport or
+	// imager.HPAImage.
+	HPA string
 	// Identify asks a source's drive who it is (read-only passthrough;
 	// passthru.Identify when nil), for the confirm screen's warnings about
 	// hidden areas and locked drives. Asked once per disk.

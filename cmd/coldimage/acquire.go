@@ -37,6 +37,7 @@ type acquireArgs struct {
 	members      []string
 	resume       bool // continue the acquisition in outdir
 	rescue       imager.RescueSettings
+	hpa          string // hidden-area choice: report or image
 }
 
 // syncEvery overrides the bytes between checkpoints of the in-progress
@@ -81,7 +82,7 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	s, err := session.New(session.Plan{
 		Mode: "host", Version: Version, Sources: srcs, Dir: a.outdir, Layout: session.OutDir, Mirrors: a.mirrors,
 		Case: a.caseInfo, Hashes: a.algs, Format: a.format, Split: a.split, SegmentSize: a.segment, PieceSize: a.piece,
-		Verify: !a.noVerify, SyncEvery: checkpointEvery(), Rescue: a.rescue,
+		Verify: !a.noVerify, SyncEvery: checkpointEvery(), Rescue: a.rescue, HPA: a.hpa,
 	})
 	if err != nil {
 		return err
@@ -134,6 +135,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	rescueTime := fs.Duration("rescue-time", 0, "bound on the rescue of unreadable areas after the copy pass, e.g. 30m (0: none; what is left is recorded as not read)")
 	devTimeout := fs.Duration("device-timeout", disk.DefaultCommandTimeout, "the source disk's kernel command timeout while it is imaged (sysfs device/timeout, put back afterwards; 0: leave it)")
 	slowRead := fs.Duration("slow-read", imager.DefaultSlowRead, "a read slower than this makes the copy pass skip ahead (its data is kept; skipped areas are read later; 0: never)")
+	hpa := fs.String("hpa", imager.HPAReport, "an ATA drive's host protected area: report (image what the kernel exposes, report the hidden sectors) or image (image the area the kernel opened; it opens it only when booted with libata.ignore_hpa=1, as the appliance is with coldimage.hpa=image)")
 	resume := fs.Bool("resume", false, "continue the acquisition cut off or stopped in OUTDIR (its record's settings apply; SOURCE defaults to the recorded one)")
 	var mirrors []string
 	var members []string
@@ -163,6 +165,10 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		return nil, usageError("--rescue-time, --slow-read and --device-timeout take a duration of 0 or more (e.g. 30m, 5s)")
 	}
 	rescue := imager.RescueSettings{Retries: imager.ZeroOff(*retries), Time: *rescueTime, SlowRead: imager.ZeroOff(*slowRead), DeviceTimeout: imager.ZeroOff(*devTimeout)}
+	hpaMode, err := imager.ParseHPA(*hpa)
+	if err != nil {
+		return nil, usageError("--hpa: " + err.Error())
+	}
 	if *resume {
 		a, err := resumeArgs(fs, pos, *noVerify, *jsonProgress)
 		if a != nil {
@@ -217,7 +223,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		sources: pos[:len(pos)-1], outdir: pos[len(pos)-1],
 		format: *format, algs: algs, split: splitN, segment: segN, piece: pieceN,
 		caseInfo: imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
-		noVerify: *noVerify, jsonProgress: *jsonProgress, mirrors: mirrors, members: members, rescue: rescue,
+		noVerify: *noVerify, jsonProgress: *jsonProgress, mirrors: mirrors, members: members, rescue: rescue, hpa: hpaMode,
 	}, nil
 }
 

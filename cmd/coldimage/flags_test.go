@@ -167,3 +167,21 @@ func TestRescueFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestHPAFlag(t *testing.T) {
+	for args, want := range map[string]string{"": imager.HPAReport, "--hpa=report": imager.HPAReport, "--hpa=image": imager.HPAImage} {
+		a, err := parseAcquireArgs(append(strings.Fields(args), "/dev/null", "out"), io.Discard)
+		if err != nil || a.hpa != want {
+			t.Errorf("%q: %v, hpa %q, want %q", args, err, a.hpa, want)
+		}
+	}
+	for _, bad := range []string{"--hpa=open", "--hpa=", "--hpa=IMAGE"} {
+		if _, err := parseAcquireArgs([]string{bad, "/dev/null", "out"}, io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--hpa") {
+			t.Errorf("%s: %v (exit %d), want a usage error naming --hpa", bad, err, exitCode(err))
+		}
+	}
+	// A resume keeps the choice its record made.
+	if _, err := parseAcquireArgs([]string{"--resume", "--hpa=image", t.TempDir()}, io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--hpa") {
+		t.Errorf("--resume --hpa=image: %v (exit %d), want a usage error naming --hpa", err, exitCode(err))
+	}
+}

@@ -75,13 +75,16 @@ func TestAcquireLoopDevice(t *testing.T) {
 	if !rec.Source.ReadOnly || rec.Source.ReadOnlySetBy != "BLKROSET" || rec.Source.Transport != "loop" {
 		t.Errorf("source record %+v", rec.Source)
 	}
+	if rec.HPA == nil || rec.HPA.Mode != imager.HPAReport || !strings.Contains(rec.HPA.Outcome, "not an ATA drive") || rec.HPA.NotImaged != "" {
+		t.Errorf("hidden-area choice of a loop device: %+v", rec.HPA)
+	}
 	if ro := sh(t, "blockdev", "--getro", loop); ro != "1" {
 		t.Errorf("BLKROGET of %s after acquisition = %s, want 1", loop, ro)
 	}
 
 	// A partition as the source: its bytes are the file's at 1 MiB.
 	pout := filepath.Join(dir, "pout")
-	if _, stderr, err := runCLI(t, "acquire", "--hash", "sha256", part, pout); err != nil {
+	if _, stderr, err := runCLI(t, "acquire", "--hash", "sha256", "--hpa", "image", part, pout); err != nil {
 		t.Fatalf("acquire %s: %v\n%s", part, err, stderr)
 	}
 	prec, _ := imager.ReadRecord(pout)
@@ -89,6 +92,9 @@ func TestAcquireLoopDevice(t *testing.T) {
 	sh(t, "dd", "if="+img, "of="+region, "bs=512", "skip=2048", "count=20480", "status=none")
 	if got, want := prec.Hashes["sha256"], strings.Fields(sh(t, "sha256sum", region))[0]; got != want {
 		t.Errorf("partition image SHA-256 %s, want %s", got, want)
+	}
+	if prec.HPA == nil || prec.HPA.Mode != imager.HPAImage {
+		t.Errorf("--hpa image not recorded: %+v", prec.HPA)
 	}
 	if !strings.HasPrefix(prec.Source.ID, filepath.Base(part)) {
 		t.Errorf("partition source id %q", prec.Source.ID)

@@ -23,4 +23,7 @@ const ConfigTemplate = `# coldimage settings, read at boot from this stick (neve
 # coldimage.ui=plain
 # coldimage.term=vt100
 # coldimage.wait=20
+#
+# coldimage.hpa=image (image host protected areas) works on the kernel command line
+# only: boot the menu's "image hidden areas (HPA)" entry.
 `

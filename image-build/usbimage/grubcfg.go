@@ -46,6 +46,10 @@ func Menu() []MenuEntry {
 		{"coldimage (serial ttyS1 115200 + screen)", "t", "console=tty0 console=ttyS1,115200n8 " + common},
 		{"coldimage unattended → LABEL=EVIDENCE", "u", "console=tty0 console=ttyS0,115200n8 " + common +
 			" coldimage.auto=1 coldimage.target=LABEL=EVIDENCE"},
+		// The kernel opens each ATA drive's host protected area (volatile)
+		// as it finds the drive: a boot-time choice only.
+		{"coldimage, image hidden areas (HPA) (serial ttyS0 115200 + screen)", "h", "console=tty0 console=ttyS0,115200n8 " + common +
+			" coldimage.hpa=image"},
 	}
 }
 

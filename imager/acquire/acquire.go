@@ -41,6 +41,9 @@ type Request struct {
 	Buffers     int   // buffers in the engine's pool (0: the engine's default)
 	SyncEvery   int64 // bytes between checkpoints of the in-progress record (0: the engine's default)
 	Rescue      imager.RescueSettings
+	// HPA is the hidden-area choice: imager.HPAReport (default) or
+	// imager.HPAImage (image a host protected area the kernel opened).
+	HPA string
 }
 
 // Volume is a logical volume assembled in user space (a RAID volume): read
@@ -255,6 +258,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	started := time.Now()
 	rec := newRecord(r, srcRec, started)
 	rec.Device = identify(r, info)
+	rec.HPA = hiddenAreas(r, rec.Device, info)
 	rec.Encryption = disk.EncryptionFindings(info)
 	sinks, err := openSinks(r, info, started, made)
 	if err != nil {
@@ -880,6 +884,19 @@ func identify(r *Request, info disk.Info) *imager.DeviceIdentity {
 		return passthru.Identify(filepath.Join("/dev", info.Parent))
 	}
 	return nil
+}
+
+// hiddenAreas decides the hidden-area choice for the source's drive (nil
+// for files and volumes) and tells the examiner what is not imaged.
+func hiddenAreas(r *Request, id *imager.DeviceIdentity, info disk.Info) *imager.HPAChoice {
+	if id == nil {
+		return nil
+	}
+	h := imager.DecideHPA(r.HPA, id, disk.LibataIgnoreHPA(), info.Kind == disk.KindPart)
+	if h.NotImaged != "" {
+		r.Emit.Emit(imager.Event{Kind: imager.EventNotice, Phase: imager.PhaseAcquire, Source: r.Source, Note: h.NotImaged + ": " + h.Outcome})
+	}
+	return &h
 }
 
 func sourceRecord(path string, s *disk.Source) imager.SourceRecord {

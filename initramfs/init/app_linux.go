@@ -220,6 +220,7 @@ func (a *App) loadDrivers() error {
 	if err != nil {
 		return fmt.Errorf("module prober: %w", err)
 	}
+	a.loadLibata(p)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failed []string
@@ -247,6 +248,28 @@ func (a *App) loadDrivers() error {
 		return fmt.Errorf("%d of %d modules not loaded: %s", len(failed), len(modules.Boot), strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// loadLibata loads libata, which every ATA host driver sits on, before
+// them: with coldimage.hpa=image its ignore_hpa=1 makes the kernel open each
+// ATA drive's host protected area when it finds the drive (a volatile SET
+// MAX ADDRESS to the native max, logged "HPA unlocked"; the drive reverts at
+// power-off). It is the only way a drive's settings change, and only when
+// the kernel command line asks. The parameter is read back and shown.
+func (a *App) loadLibata(p *kmodule.Prober) {
+	params := ""
+	if a.cfg.HPA == imager.HPAImage {
+		params = "ignore_hpa=1"
+	}
+	if err := p.Probe("libata", params); err != nil {
+		a.con.Printf("coldimage: module libata (%s) not loaded: %v", params, err)
+	}
+	switch v := disk.LibataIgnoreHPA(); {
+	case v == "1":
+		a.con.Printf("coldimage: hidden areas: libata ignore_hpa=1: the kernel opens each ATA drive's host protected area as it finds the drive (volatile: undone at power-off); each record says what came of it")
+	case a.cfg.HPA == imager.HPAImage:
+		a.con.Printf("coldimage: WARNING: coldimage.hpa=image asked, but libata's ignore_hpa reads %q: host protected areas stay closed and are NOT imaged", v)
+	}
 }
 
 // settle waits until no block device has appeared for a while (SCSI and

@@ -169,7 +169,7 @@ func (a *App) sessionPlan(cfg Config, mode string, started time.Time) session.Pl
 		Mode: mode, Version: a.version, Kernel: a.release, Cmdline: a.cmdline, Settings: a.settings,
 		Dir: TargetMount, Layout: session.CaseFolders,
 		Case:   imager.Case{Case: cfg.Case, Examiner: cfg.Examiner, Evidence: cfg.Evidence},
-		Hashes: hashes, Format: "raw", Verify: true, Jobs: cfg.Jobs, PieceSize: cfg.PieceSize, Rescue: cfg.Rescue,
+		Hashes: hashes, Format: "raw", Verify: true, Jobs: cfg.Jobs, PieceSize: cfg.PieceSize, Rescue: cfg.Rescue, HPA: cfg.HPA,
 		AfterWrite: a.writeConsoleLog,
 		Now:        func() time.Time { return started },
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coldimage/coldimage/imager"
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
@@ -82,7 +83,7 @@ func TestReadBootConfig(t *testing.T) {
 }
 
 func TestParseSettings(t *testing.T) {
-	file := []byte("# comment\r\ncoldimage.examiner = Jane Doe\r\ncoldimage.case=\"LAB 7\"\ncoldimage.target=LABEL=LAB\ncoldimage.hash=sha256,md5\nexaminer=nokey\ncoldimage.console=ttyS1\n")
+	file := []byte("# comment\r\ncoldimage.examiner = Jane Doe\r\ncoldimage.case=\"LAB 7\"\ncoldimage.target=LABEL=LAB\ncoldimage.hash=sha256,md5\nexaminer=nokey\ncoldimage.console=ttyS1\ncoldimage.hpa=image\n")
 	c := ParseSettings(file, "console=ttyS0,115200 coldimage.auto=1 coldimage.target=LABEL=EVIDENCE")
 	if c.Examiner != "Jane Doe" || c.Case != "LAB 7" || c.Hash != "sha256,md5" {
 		t.Errorf("file values not applied: %+v", c)
@@ -91,12 +92,19 @@ func TestParseSettings(t *testing.T) {
 		t.Errorf("the command line must win: target %q auto %v console %q", c.Target, c.Auto, c.Console)
 	}
 	w := strings.Join(c.Warnings, "\n")
-	for _, want := range []string{"line 6: \"examiner=nokey\" is not coldimage.KEY=VALUE", "line 7: coldimage.console is taken from the kernel command line only"} {
+	for _, want := range []string{"line 6: \"examiner=nokey\" is not coldimage.KEY=VALUE", "line 7: coldimage.console is taken from the kernel command line only",
+		"line 8: coldimage.hpa is taken from the kernel command line only"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}
 	}
-	if got := settingLines(file); len(got) != 6 || got[0] != "coldimage.examiner = Jane Doe" {
+	if c.HPA != imager.HPAReport {
+		t.Errorf("coldimage.hpa from the settings file applied: %q", c.HPA)
+	}
+	if c := ParseSettings(file, "coldimage.hpa=image"); c.HPA != imager.HPAImage {
+		t.Errorf("coldimage.hpa=image on the command line: %q", c.HPA)
+	}
+	if got := settingLines(file); len(got) != 7 || got[0] != "coldimage.examiner = Jane Doe" {
 		t.Errorf("settingLines = %q", got)
 	}
 	if ParseSettings(nil, "coldimage.case=X").Case != ParseCmdline("coldimage.case=X").Case {

@@ -40,6 +40,11 @@ type Config struct {
 	// Rescue bounds the rescue of unreadable areas: coldimage.retries,
 	// coldimage.rescue-time (e.g. 30m; default none), coldimage.slow-read.
 	Rescue imager.RescueSettings
+	// HPA is the hidden-area choice (coldimage.hpa=report|image), from the
+	// kernel command line only: with image, libata is loaded with
+	// ignore_hpa=1 and opens each ATA drive's host protected area when it
+	// finds the drive, before the settings file can be read.
+	HPA string
 	// ReplugWait: an unattended run whose target was pulled while imaging
 	// waits this long for it to come back, then resumes the session
 	// (coldimage.replug-wait; default 10m, 0 ends at once).
@@ -50,7 +55,7 @@ type Config struct {
 
 // DefaultConfig is the configuration with nothing on the command line.
 func DefaultConfig() Config {
-	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true, ReplugWait: 10 * time.Minute}
+	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true, ReplugWait: 10 * time.Minute, HPA: imager.HPAReport}
 }
 
 // AllSources reports whether every eligible disk is to be imaged.
@@ -76,6 +81,8 @@ func ParseSettings(file []byte, cmdline string) Config {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: %q is not coldimage.KEY=VALUE; ignored", disk.BootConfigFile, n, l))
 		case k == "coldimage.console":
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: coldimage.console is taken from the kernel command line only; ignored", disk.BootConfigFile, n))
+		case k == "coldimage.hpa":
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: coldimage.hpa is taken from the kernel command line only (the kernel opens a hidden area when it first finds a drive, before this file can be read); ignored here", disk.BootConfigFile, n))
 		default:
 			c.set(k, v)
 		}
@@ -216,6 +223,13 @@ func (c *Config) set(k, v string) {
 		default:
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.resume=%q is not 1 or 0; resuming", v))
 			c.Resume = true
+		}
+	case "hpa":
+		if m, err := imager.ParseHPA(v); err == nil {
+			c.HPA = m
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.hpa=%q is not report or image; hidden areas are reported, not imaged", v))
+			c.HPA = imager.HPAReport
 		}
 	case "wait":
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {

@@ -43,6 +43,11 @@ func TestParseCmdline(t *testing.T) {
 		{"rescue bounds", "coldimage.retries=0 coldimage.rescue-time=2h coldimage.slow-read=0 coldimage.device-timeout=0", func(c *Config) {
 			c.Rescue = imager.RescueSettings{Retries: -1, Time: 2 * time.Hour, SlowRead: -1, DeviceTimeout: -1}
 		}},
+		{"hidden areas imaged", "coldimage.hpa=image", func(c *Config) { c.HPA = imager.HPAImage }},
+		{"hidden areas reported", "coldimage.hpa=report", func(c *Config) {}},
+		{"bad hidden-area choice warns", "coldimage.hpa=1", func(c *Config) {
+			c.Warnings = []string{`coldimage.hpa="1" is not report or image; hidden areas are reported, not imaged`}
+		}},
 		{"replug wait", "coldimage.replug-wait=90s", func(c *Config) { c.ReplugWait = 90 * time.Second }},
 		{"bad replug wait warns", "coldimage.replug-wait=soon", func(c *Config) {
 			c.Warnings = []string{`coldimage.replug-wait="soon" is not a duration such as 10m; using 10m0s`}

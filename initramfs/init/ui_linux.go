@@ -49,7 +49,7 @@ func (a *App) consoleUI(ctx context.Context) bool {
 		Actions:      []ui.Action{ui.ActionPowerOff, ui.ActionReboot, ui.ActionShell},
 		Devices:      guardProvider("device listing", crash, a.listDevices),
 		Targets:      guardProvider("target listing", crash, func() ([]ui.Target, error) { return a.uiTargets(&mounted) }),
-		TargetLabels: a.cfg.TargetLabels, Writable: a.writable, RTC: readRTC, Jobs: a.cfg.Jobs, PieceSize: a.cfg.PieceSize, Rescue: a.cfg.Rescue,
+		TargetLabels: a.cfg.TargetLabels, Writable: a.writable, RTC: readRTC, Jobs: a.cfg.Jobs, PieceSize: a.cfg.PieceSize, Rescue: a.cfg.Rescue, HPA: a.cfg.HPA,
 		Shell: a.emergencyShell,
 	}
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
