@@ -10,7 +10,7 @@ FUZZTIME ?= 10000x
 FUZZ_TARGETS := ./disk/passthru/:FuzzParsers ./raid/:FuzzParseMD090 ./raid/:FuzzParseMD1 ./raid/:FuzzExamineOpen ./raid/:FuzzDDF \
 	./raid/:FuzzIMSM ./raid/:FuzzLVM2 ./raid/:FuzzBtrfs ./raid/:FuzzZFS ./raid/:FuzzLDM \
 	./raid/:FuzzRAID6Degraded ./imager/ewf/:FuzzParseSegment ./imager/ewf/:FuzzHeaderText ./disk/:FuzzPartTable ./disk/:FuzzProbe \
-	./disk/:FuzzFSSpace
+	./disk/:FuzzFSSpace ./disk/:FuzzAPFS
 
 .PHONY: all help build appliance usb demo demo-host fuzz test test-unit bench deps clean
 

@@ -15,7 +15,7 @@ var debianPackage = map[string]string{
 	"mkfs.vfat": "dosfstools", "mkfs.exfat": "exfatprogs", "mkntfs": "ntfs-3g",
 	"mkfs.xfs": "xfsprogs", "mkfs.btrfs": "btrfs-progs", "mkswap": "util-linux",
 	"xorriso": "xorriso", "sfdisk": "fdisk", "blkid": "util-linux", "losetup": "mount",
-	"partx": "util-linux", "mount": "mount",
+	"partx": "util-linux", "mount": "mount", "mkapfs": "apfsprogs", "fsapfsinfo": "libfsapfs-utils",
 }
 
 // needTool skips the test when a command-line tool is missing.

@@ -61,6 +61,9 @@ func (i *Info) ProbeFS(r io.ReaderAt, size int64) {
 		i.FSType, i.FSLabel, i.FSUUID = fs.Type, fs.Label, fs.UUID
 	}
 	i.Encryption = Encryption(i.FSType)
+	if i.FSType == "apfs" {
+		i.Encryption = apfsEncryption(r, size) // its volumes, by name
+	}
 	if i.Encryption == "" {
 		i.Encryption = TypeEncryption(i.PartType)
 	}

@@ -5,6 +5,7 @@ pkgs=(
 	coreutils util-linux fdisk gdisk e2fsprogs dosfstools exfatprogs exfat-fuse ntfs-3g  # fixtures, independent checkers
 	strace                           # the CLI write-block-first test watches syscalls
 	cryptsetup-bin                   # a real LUKS2 header for the encryption findings
+	apfsprogs libfsapfs-utils        # a real APFS container (mkapfs) and an independent reader (fsapfsinfo)
 	xfsprogs btrfs-progs xorriso     # filesystem-probe fixtures
 	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
 	dc3dd                            # benchmark baseline
