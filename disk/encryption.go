@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"encoding/binary"
 	"io"
 	"strings"
 )
@@ -26,6 +27,26 @@ func probeAPFS(r io.ReaderAt, size int64) (FS, bool) {
 	return FS{Type: "apfs", UUID: uuidString(b[72:88])}, true
 }
 
+// Apple Core Storage physical volume (FileVault 2 before APFS), as
+// libfvde's "FileVault Drive Encryption (FVDE)" documents its 512-byte
+// volume header: a CRC-32C of bytes 8–511 at 0 (computed from the initial
+// value at 4, 0xffffffff, without inversions: crc32cRaw, as ext4's), version 1 at 8,
+// block type 0x0010 at 10, "CS" at 88, the checksum algorithm at 90 (1:
+// CRC-32C), the encryption method at 172 (2: AES-XTS), the physical volume
+// identifier at 304. Whether its logical volume is FileVault-encrypted is
+// in its encrypted metadata, which is not read.
+func probeCoreStorage(r io.ReaderAt, size int64) (FS, bool) {
+	b := readBytes(r, size, 0, 512)
+	if b == nil || string(b[88:90]) != "CS" || binary.LittleEndian.Uint16(b[8:]) != 1 || binary.LittleEndian.Uint16(b[10:]) != 0x0010 ||
+		binary.LittleEndian.Uint32(b[90:]) != 1 {
+		return FS{}, false
+	}
+	if crc32cRaw(binary.LittleEndian.Uint32(b[4:]), b[8:512]) != binary.LittleEndian.Uint32(b[0:]) {
+		return FS{}, false
+	}
+	return FS{Type: "cs_fvault2", UUID: uuidString(b[304:320])}, true
+}
+
 // Encryption says what a volume's signature tells about encryption, for
 // the examiner to know before leaving the site that the image will hold
 // ciphertext: LUKS, BitLocker, an APFS container. It reads nothing beyond
@@ -38,6 +59,8 @@ func Encryption(fsType string) string {
 		return "BitLocker: encrypted volume"
 	case "apfs":
 		return "APFS container: its volumes may be FileVault-encrypted"
+	case "cs_fvault2":
+		return "Apple Core Storage: its logical volume may be FileVault 2-encrypted"
 	}
 	return ""
 }

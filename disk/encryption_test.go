@@ -2,6 +2,7 @@ package disk
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -49,6 +50,12 @@ func TestEncryptionFindings(t *testing.T) {
 			copy(b[0:], []byte{0xeb, 0x58, 0x90})
 			copy(b[3:], "-FVE-FS-")
 		}), "BitLocker: encrypted volume", false},
+		// A Core Storage volume header built from libfvde's layout (see
+		// probeCoreStorage), over random data (its encrypted metadata and
+		// volume); with its checksum wrong it is not one.
+		"core storage": {img("cs.img", func(b []byte) { random(b); coreStorageHeader(b, true) }),
+			"Apple Core Storage: its logical volume may be FileVault 2-encrypted", false},
+		"core storage, bad checksum": {img("csbad.img", func(b []byte) { coreStorageHeader(b, false) }), "", false},
 		"apfs": {img("apfs.img", func(b []byte) {
 			copy(b[32:], "NXSB")
 			copy(b[72:], []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
@@ -111,4 +118,34 @@ func TestTypeEncryption(t *testing.T) {
 			t.Errorf("type %s: %q, want %q", c.typ, i.Encryption, c.want)
 		}
 	}
+}
+
+// coreStorageHeader writes a Core Storage physical volume header at the
+// start of b: version 1 at 8, block type 0x0010 at 10, bytes per sector at
+// 48, the volume size at 64, "CS" at 88, checksum algorithm 1 (CRC-32C) at
+// 90, block size at 96, key data size 16 at 168, encryption method 2
+// (AES-XTS) at 172, key data at 176, the physical volume identifier at
+// 304, and the CRC-32C of bytes 8–511 from the initial value 0xffffffff at
+// 4 into 0 (off by one when good is false).
+func coreStorageHeader(b []byte, good bool) {
+	h := b[:512]
+	clear(h)
+	le := binary.LittleEndian
+	le.PutUint32(h[4:], 0xffffffff)
+	le.PutUint16(h[8:], 1)
+	le.PutUint16(h[10:], 0x0010)
+	le.PutUint32(h[48:], 512)
+	le.PutUint64(h[64:], uint64(len(b)))
+	copy(h[88:], "CS")
+	le.PutUint32(h[90:], 1)
+	le.PutUint32(h[96:], 4096)
+	le.PutUint32(h[168:], 16)
+	le.PutUint32(h[172:], 2)
+	copy(h[176:], bytes.Repeat([]byte{0x5a}, 16))
+	copy(h[304:], []byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	sum := crc32cRaw(0xffffffff, h[8:512])
+	if !good {
+		sum++
+	}
+	le.PutUint32(h[0:], sum)
 }

@@ -32,6 +32,7 @@ var probers = []prober{
 	{"crypto_LUKS", probeLUKS},
 	{"BitLocker", probeBitLocker},
 	{"apfs", probeAPFS},
+	{"cs_fvault2", probeCoreStorage},
 	{"xfs", probeXFS},
 	{"btrfs", probeBtrfs},
 	{"ext", probeExt},
