@@ -53,6 +53,10 @@ type Source struct {
 	// Resume continues the acquisition cut off in the source's folder
 	// (acquire.Resume) instead of starting one in a new folder.
 	Resume bool
+	// Device is what the source's drive said when the examiner chose it
+	// (the console UI asked it): recorded instead of asking again. Nil:
+	// the acquisition asks.
+	Device *imager.DeviceIdentity
 }
 
 // Layout says where a session's images and records go.
@@ -358,7 +362,7 @@ func (s *Session) job(src Source, id string) (*Job, error) {
 		Source: src.Path, OutDir: out, Format: acquireFormat(p.Format), Hashes: p.Hashes,
 		SegmentSize: p.SegmentSize, PieceSize: p.PieceSize, Case: p.Case, NoVerify: !p.Verify,
 		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
-		SyncEvery: p.SyncEvery, Rescue: p.Rescue, HPA: p.HPA,
+		SyncEvery: p.SyncEvery, Rescue: p.Rescue, HPA: p.HPA, Device: src.Device,
 	}
 	if p.Format == "split" { // New made a raw image with pieces "split"
 		r.Split = p.Split

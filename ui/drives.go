@@ -93,6 +93,13 @@ func (b *drives) peek(name string) (id *imager.DeviceIdentity, asking bool) {
 	return id, asking
 }
 
+// answered is what the drive of d said, if it answered already (nil for
+// devices without a drive, and while it is being asked).
+func (b *drives) answered(d Device) *imager.DeviceIdentity {
+	_, id, _ := b.of(d)
+	return id
+}
+
 // wait is the drive's answer, asking it first when nobody has.
 func (b *drives) wait(name string) *imager.DeviceIdentity {
 	if ch := b.start(name); ch != nil {

@@ -107,7 +107,7 @@ func newApp(cfg Config, scr tcell.Screen) *app {
 	if scr != nil {
 		a.drives.notify = func() { scr.PostEvent(tcell.NewEventInterrupt(nil)) } // redraw with the answer
 	}
-	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true}
+	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true, Drive: a.drives.answered}
 	a.rescan()
 	return a
 }

@@ -34,6 +34,10 @@ type Choices struct {
 	// session cut off in Folder, or start a new one. It applies to that
 	// folder only.
 	CutOff *CutOffAnswer
+	// Drive is what a source's drive said when the lists and the confirm
+	// screen asked it (nil when not asked): the acquisition records it
+	// instead of sending the same commands again.
+	Drive func(Device) *imager.DeviceIdentity
 }
 
 // CutOffAnswer says what to do with the cut-off session in Folder.
@@ -218,7 +222,11 @@ func plan(cfg Config, c *Choices) session.Plan {
 		p.Target.Policy = "disk confirmed by the examiner (typed serial/size)"
 	}
 	for _, d := range c.Sources {
-		p.Sources = append(p.Sources, session.Source{Info: d.Info, Volume: d.Volume})
+		s := session.Source{Info: d.Info, Volume: d.Volume}
+		if c.Drive != nil {
+			s.Device = c.Drive(d)
+		}
+		p.Sources = append(p.Sources, s)
 	}
 	return p
 }

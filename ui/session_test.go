@@ -37,8 +37,10 @@ func TestPlan(t *testing.T) {
 	} {
 		t.Run(c.format, func(t *testing.T) {
 			target := t.TempDir()
+			asked := &imager.DeviceIdentity{Transport: "ata", Model: "ASKED"}
 			ch := &Choices{Sources: []Device{{Info: info}}, Target: &Target{Name: target, Dir: target, Free: -1, Given: true},
-				Case: imager.Case{Case: "2026/07 a", Examiner: "E"}, Hashes: c.hashes, Format: c.format, Split: c.split, Verify: true}
+				Case: imager.Case{Case: "2026/07 a", Examiner: "E"}, Hashes: c.hashes, Format: c.format, Split: c.split, Verify: true,
+				Drive: func(Device) *imager.DeviceIdentity { return asked }}
 			s, err := Plan(context.Background(), cfg, ch)
 			if err != nil {
 				t.Fatal(err)
@@ -46,6 +48,9 @@ func TestPlan(t *testing.T) {
 			r := s.Jobs[0].Req
 			if want := filepath.Join(target, "coldimage", "2026_07_a", "20261122T060000Z", "evidence.img"); r.OutDir != want || s.Dir != filepath.Dir(want) {
 				t.Errorf("outdir %s (session %s), want %s", r.OutDir, s.Dir, want)
+			}
+			if r.Device != asked {
+				t.Errorf("request device %+v: the drive's answer to the UI is not passed on (it would be asked again)", r.Device)
 			}
 			if r.Format != c.wantFormat || r.Split != c.wantSplit || r.NoVerify || strings.Join(r.Hashes, ",") != strings.Join(c.wantHashes, ",") {
 				t.Errorf("request format %s split %d noverify %v hashes %v", r.Format, r.Split, r.NoVerify, r.Hashes)

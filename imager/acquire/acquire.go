@@ -44,6 +44,9 @@ type Request struct {
 	// HPA is the hidden-area choice: imager.HPAReport (default) or
 	// imager.HPAImage (image a host protected area the kernel opened).
 	HPA string
+	// Device is what the source's drive said when it was chosen (the
+	// console UI asked it); nil: Run asks it.
+	Device *imager.DeviceIdentity
 }
 
 // Volume is a logical volume assembled in user space (a RAID volume): read
@@ -878,6 +881,8 @@ func identify(r *Request, info disk.Info) *imager.DeviceIdentity {
 	switch {
 	case r.Volume != nil:
 		return nil
+	case r.Device != nil:
+		return r.Device
 	case info.Kind == disk.KindDisk:
 		return passthru.Identify(filepath.Join("/dev", info.Name))
 	case info.Kind == disk.KindPart && info.Parent != "":

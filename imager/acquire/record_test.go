@@ -564,3 +564,40 @@ func TestE01MirrorSidecars(t *testing.T) {
 		}
 	}
 }
+
+// A drive identity given with the request (the console UI asked the drive
+// when the examiner chose it) is recorded as it is, with the hidden-area
+// choice decided on it, and the notice of sectors not imaged emitted.
+func TestGivenDeviceIdentity(t *testing.T) {
+	path, _ := sourceFile(t, 1<<20, 3)
+	hidden := int64(2048)
+	id := &imager.DeviceIdentity{Transport: "ata", Model: "GIVEN-MODEL", Serial: "S1", HPAHidden: &hidden, HiddenArea: "HPA: 2048 sectors hidden",
+		Commands: []string{"ATA IDENTIFY DEVICE: ok"}}
+	var notes []string
+	req := &Request{Source: path, OutDir: filepath.Join(t.TempDir(), "out"), Hashes: []string{"sha256"}, NoVerify: true, Device: id, HPA: imager.HPAImage,
+		Emit: func(ev imager.Event) {
+			if ev.Kind == imager.EventNotice {
+				notes = append(notes, ev.Note)
+			}
+		}}
+	if _, err := Run(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := imager.ReadRecord(req.OutDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Device == nil || rec.Device.Model != "GIVEN-MODEL" || len(rec.Device.Commands) != 1 {
+		t.Errorf("device %+v, want the identity given", rec.Device)
+	}
+	if rec.HPA == nil || rec.HPA.Mode != imager.HPAImage || rec.HPA.NotImaged == "" {
+		t.Errorf("hpa %+v", rec.HPA)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "HOST PROTECTED AREA OF 2048 SECTORS NOT IMAGED") {
+		t.Errorf("notices %q", notes)
+	}
+	txt, _ := os.ReadFile(filepath.Join(req.OutDir, "acquisition.txt"))
+	if !strings.Contains(string(txt), "HOST PROTECTED AREA OF 2048 SECTORS NOT IMAGED") {
+		t.Errorf("acquisition.txt lacks the hidden area:\n%s", txt)
+	}
+}
