@@ -24,6 +24,8 @@ func OpenSource(path string, opt OpenOptions) (*Source, error) { return nil, Err
 
 func (s *Source) ReadAt(p []byte, off int64) (int, error) { return 0, ErrUnsupported }
 
+func (s *Source) readAt(p []byte, off int64, direct bool) (int, error) { return 0, ErrUnsupported }
+
 func OutputOnSource(dir string, src Info) (bool, string, error) { return false, "", ErrUnsupported }
 
 func FreeSpace(dir string) (int64, error) { return 0, ErrUnsupported }

@@ -2,6 +2,7 @@ package disk
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -18,6 +19,12 @@ type OpenOptions struct {
 	// with O_DIRECT and uses it for aligned reads, falling back to buffered
 	// reads when the file system or device refuses it (EINVAL).
 	NoDirect bool
+	// BulkBuffered reads through the page cache (ReadAt: a regular file's
+	// readahead makes its stream fast) and keeps O_DIRECT for Precise, the
+	// reads near a failing area: they then touch the sectors asked for, not
+	// whole pages (an image file is rarely failing; a failing disk exported
+	// as a file through FUSE is).
+	BulkBuffered bool
 }
 
 // Source is an opened, read-only evidence source. ReadAt is safe for
@@ -30,6 +37,7 @@ type Source struct {
 	direct   *os.File    // nil without O_DIRECT
 	useDir   atomic.Bool // O_DIRECT still in use (cleared on EINVAL)
 	align    int64       // offset/length alignment for O_DIRECT reads
+	bulkBuf  bool        // ReadAt buffered; O_DIRECT only through Precise
 
 	roSet, roConfirmed bool
 
@@ -55,7 +63,16 @@ func AlignedBuffer(size int) []byte {
 }
 
 // Direct reports whether aligned reads currently go through O_DIRECT.
-func (s *Source) Direct() bool { return s.direct != nil && s.useDir.Load() }
+func (s *Source) Direct() bool { return s.direct != nil && s.useDir.Load() && !s.bulkBuf }
+
+// Precise is the source read with O_DIRECT wherever a request is aligned,
+// also when its stream is read buffered (BulkBuffered): for the reads near
+// a failing area, which should fail for the sectors asked for only.
+func (s *Source) Precise() io.ReaderAt { return preciseReader{s} }
+
+type preciseReader struct{ s *Source }
+
+func (p preciseReader) ReadAt(b []byte, off int64) (int, error) { return p.s.readAt(b, off, true) }
 
 // ReadOnlyState says whether OpenSource set BLKROSET and whether BLKROGET
 // confirmed the kernel read-only flag afterwards.

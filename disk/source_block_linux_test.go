@@ -3,11 +3,15 @@
 package disk
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // accessLog records accessHook events for the test's duration.
@@ -172,5 +176,30 @@ func TestWriteBlockOrder(t *testing.T) {
 	}
 	if err := w.Block("/dev/null"); err == nil {
 		t.Errorf("Block(/dev/null) accepted")
+	}
+}
+
+// A file whose O_DIRECT alignment the kernel does not report is probed
+// with one 512-byte read of sector 1: a file system that takes it reads
+// sector by sector (a rescue narrows to the sector, not the page); a file
+// too small to probe keeps the page.
+func TestTakesSectorReads(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		size int64
+		want bool
+	}{{1 << 20, true}, {512, false}} {
+		p := filepath.Join(dir, fmt.Sprint(c.size))
+		if err := os.WriteFile(p, make([]byte, c.size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := openRO(p, unix.O_DIRECT)
+		if err != nil {
+			t.Skipf("no O_DIRECT here: %v", err)
+		}
+		if got := takesSectorReads(d, c.size); got != c.want {
+			t.Errorf("%d-byte file: takesSectorReads %v, want %v", c.size, got, c.want)
+		}
+		d.Close()
 	}
 }

@@ -289,3 +289,39 @@ func TestBouncedDirectReads(t *testing.T) {
 		}
 	}
 }
+
+// BulkBuffered: the stream (ReadAt) goes through the page cache, Precise
+// through O_DIRECT wherever a request is aligned (512 bytes on a file
+// system that takes it), both reading the file's bytes.
+func TestBulkBufferedPrecise(t *testing.T) {
+	p, data := randomFile(t, t.TempDir(), 2<<20)
+	s, err := OpenSource(p, OpenOptions{BulkBuffered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.direct == nil {
+		t.Skip("no O_DIRECT on this file system")
+	}
+	if s.Direct() {
+		t.Error("Direct() true for a stream read through the page cache")
+	}
+	buf := AlignedBuffer(1 << 20)
+	if _, err := s.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, data[:1<<20]) {
+		t.Fatalf("ReadAt: %v", err)
+	}
+	if d, b := s.ReadStats(); d != 0 || b == 0 {
+		t.Errorf("stream: %d direct, %d buffered reads; want buffered only", d, b)
+	}
+	_, b0 := s.ReadStats()
+	q := AlignedBuffer(4096)[:512]
+	pr := s.Precise()
+	for _, off := range []int64{512, 1536, 1<<20 + 3584} {
+		if _, err := pr.ReadAt(q, off); err != nil || !bytes.Equal(q, data[off:off+512]) {
+			t.Fatalf("Precise at %d: %v", off, err)
+		}
+	}
+	if d, b := s.ReadStats(); d != 3 || b != b0 {
+		t.Errorf("precise: %d direct reads, %d more buffered; want 3 direct, none buffered (alignment %d)", d, b-b0, s.align)
+	}
+}

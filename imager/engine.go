@@ -202,6 +202,7 @@ type engine struct {
 	cancel     context.CancelCauseFunc
 	pool       chan *buffer
 	scratch    []byte
+	precise    io.ReaderAt // reads near failing areas: the source's Precise reader (O_DIRECT even for a file read buffered), else Source
 	bad        []BadRange
 	pendingBad []BadRange // given up on in the region being rescued, not yet reported
 	badMu      sync.Mutex
@@ -240,7 +241,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Started: time.Now(), FirstDifference: -1, Sinks: make([]SinkResult, len(o.Sinks))}
-	e := &engine{o: o, deferred: o.deferredRescue()}
+	e := &engine{o: o, deferred: o.deferredRescue(), precise: o.Source}
+	if p, ok := o.Source.(interface{ Precise() io.ReaderAt }); ok {
+		e.precise = p.Precise()
+	}
 	e.snapAt.Store(-1)
 	e.rehashLeft.Store(-1)
 	if o.Resume != nil {
@@ -752,7 +756,8 @@ func (e *engine) vanished(off int64, err error) error {
 // pieces read through the aligned scratch buffer (so O_DIRECT keeps sector
 // precision); pieces that read cleanly cost one read, a failing one is split
 // again, down to single sectors that get Retries more tries before they are
-// zero-filled and recorded.
+// zero-filled and recorded. The reads go through e.precise (sector-exact);
+// src is asked whether the device is still there.
 func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 	ss := int64(e.o.SectorSize)
 	lba := off / ss
@@ -762,7 +767,7 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 				return cerr
 			}
 			q := e.scratch[:len(p)]
-			n, err2 := src.ReadAt(q, off)
+			n, err2 := e.precise.ReadAt(q, off)
 			if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
 				copy(p, q)
 				return nil
@@ -790,7 +795,7 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 		}
 		end := min(o+step, int64(len(p)))
 		q := e.scratch[:end-o]
-		n, err2 := src.ReadAt(q, off+o)
+		n, err2 := e.precise.ReadAt(q, off+o)
 		if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
 			copy(p[o:end], q)
 			continue

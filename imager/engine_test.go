@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -66,7 +67,18 @@ type faultySource struct {
 	deadFrom         int64
 	slowFrom, slowTo int64
 	slowDelay        time.Duration
+	// page > 0: ReadAt fails for every byte of a page (page bytes) that
+	// holds a bad sector, as a file read through the page cache does;
+	// Precise reads sector-exact, as O_DIRECT does.
+	page int64
 }
+
+// Precise is the sector-exact reader of a source whose ReadAt goes by pages.
+func (f *faultySource) Precise() io.ReaderAt { return preciseFaulty{f} }
+
+type preciseFaulty struct{ f *faultySource }
+
+func (p preciseFaulty) ReadAt(b []byte, off int64) (int, error) { return p.f.readAt(b, off, p.f.ss) }
 
 func (f *faultySource) fail(off int64) (int, error) {
 	f.mu.Lock()
@@ -77,6 +89,12 @@ func (f *faultySource) fail(off int64) (int, error) {
 }
 
 func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
+	return f.readAt(p, off, max(f.page, f.ss))
+}
+
+// readAt reads p at off; a read fails when a bad sector is in one of the
+// units (bytes each) it touches.
+func (f *faultySource) readAt(p []byte, off, unit int64) (int, error) {
 	f.mu.Lock()
 	f.reads++
 	if f.goneErr != nil && off+int64(len(p)) > f.goneAt {
@@ -94,7 +112,7 @@ func (f *faultySource) ReadAt(p []byte, off int64) (int, error) {
 	if f.deadFrom > 0 && end > f.deadFrom {
 		return f.fail(off)
 	}
-	for lba := off / f.ss; lba*f.ss < end; lba++ {
+	for lba := off / unit * unit / f.ss; lba*f.ss < (end+unit-1)/unit*unit; lba++ {
 		if f.bad[lba] {
 			return f.fail(off)
 		}

@@ -184,7 +184,7 @@ const smallSpan = 32 << 20
 // fails costs the drive's timeout for each request the kernel splits it
 // into, and leaves megabytes to trim instead of one cluster.
 func (e *engine) readClusters(b *buffer) error {
-	p, off, src := b.data, b.off, e.o.Source
+	p, off, src := b.data, b.off, e.precise
 	c := rescueCluster(e.o.SectorSize)
 	for o := int64(0); o < int64(len(p)); o += c {
 		q := p[o:min(o+c, int64(len(p)))]
@@ -206,7 +206,7 @@ func (e *engine) readClusters(b *buffer) error {
 			}
 			continue
 		}
-		if err := e.fatalRead(off+o, n, err, src); err != nil {
+		if err := e.fatalRead(off+o, n, err, e.o.Source); err != nil {
 			return err
 		}
 		e.copyFailed++
@@ -495,7 +495,7 @@ func (r *rescuer) read(off, n int64) (data []byte, ok bool, why string, err erro
 	}
 	e.flushEvents(false) // what the last reads found, at most once a second
 	q := e.scratch[:n]
-	k, rerr := e.o.Source.ReadAt(q, off)
+	k, rerr := e.precise.ReadAt(q, off)
 	r.pass.Reads++
 	if rerr == nil || (k == len(q) && errors.Is(rerr, io.EOF)) {
 		return q, true, "", nil

@@ -3,6 +3,7 @@ package imager
 import (
 	"bytes"
 	"context"
+	"io"
 	"reflect"
 	"sync"
 	"testing"
@@ -338,3 +339,54 @@ func TestRescueCheckpoints(t *testing.T) {
 		t.Errorf("last checkpoint %d bytes, map %+v; want %d, %+v", last.Bytes, last.Unreadable, len(data), res.Unreadable)
 	}
 }
+
+// A source read by pages in its stream (a file through the page cache)
+// with a sector-exact Precise reader (O_DIRECT): the rescue reads through
+// Precise, so the map holds the bad sectors, not the pages around them.
+func TestRescueReadsPrecise(t *testing.T) {
+	const ss = 512
+	data := testData(23, 2<<20)
+	bad := []int64{9, 1000, 3001}
+	for _, c := range []struct {
+		name    string
+		precise bool
+		inline  bool  // a sink that cannot be patched: the rescue narrows each failing read at once
+		want    int64 // sectors in the map
+	}{{"precise", true, false, 3}, {"pages only", false, false, 3 * 8}, {"precise, inline", true, true, 3}, {"pages only, inline", false, true, 3 * 8}} {
+		t.Run(c.name, func(t *testing.T) {
+			src := &faultySource{data: data, ss: ss, bad: map[int64]bool{}, page: 4096}
+			for _, l := range bad {
+				src.bad[l] = true
+			}
+			var s io.ReaderAt = src
+			if !c.precise {
+				s = pagesOnly{src}
+			}
+			o := Options{Hashes: []string{"sha256"}, BufferSize: 256 << 10, PieceSize: -1, Retries: -1, Name: "failing", Source: s, Size: int64(len(data))}
+			sink, err := NewRawSink(t.TempDir(), "image", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Sinks = []Sink{sink}
+			if c.inline {
+				o.Sinks = []Sink{&memSink{}}
+			}
+			res, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int64
+			for _, r := range res.Unreadable {
+				n += r.Count
+			}
+			if n != c.want {
+				t.Errorf("%d sectors unreadable in %+v, want %d", n, res.Unreadable, c.want)
+			}
+		})
+	}
+}
+
+// pagesOnly hides a faultySource's Precise reader.
+type pagesOnly struct{ f *faultySource }
+
+func (p pagesOnly) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }

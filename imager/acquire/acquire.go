@@ -665,7 +665,7 @@ func verifyCopies(ctx context.Context, r *Request, src reader, rec *imager.Recor
 func OpenSource(path string) (*disk.Source, error) {
 	opt := disk.OpenOptions{}
 	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-		opt.NoDirect = true
+		opt.BulkBuffered = true // readahead for the stream; O_DIRECT near failing areas
 	}
 	return disk.OpenSource(path, opt)
 }
