@@ -20,15 +20,30 @@ var (
 // the syslog prefix), those about the hidden area of disk name on ATA port
 // port ("ata3"; "" when it is not on one): what the kernel found and
 // whether it unlocked it.
+//
+// A capacity change alone says nothing about a hidden area (a loop device
+// or a replaced disk reusing the name changes capacity too): it is kept
+// only beside a line that does. Virtual block devices (loop, ram, zram,
+// nbd, dm, md) have no hidden area and get none.
 func KernelHPAFindings(messages []string, name, port string) []string {
+	for _, p := range []string{"loop", "ram", "zram", "nbd", "dm-", "md"} {
+		if strings.HasPrefix(name, p) {
+			return nil
+		}
+	}
 	var out []string
+	hpa := false
 	for _, m := range messages {
 		m = strings.TrimSpace(m)
 		if s := kmsgATA.FindStringSubmatch(m); s != nil && port != "" && s[1] == port {
-			out = append(out, "kernel: "+m)
+			out, hpa = append(out, "kernel: "+m), true
 		} else if s := kmsgDisk.FindStringSubmatch(m); s != nil && s[1] == name {
 			out = append(out, "kernel: "+m)
+			hpa = hpa || strings.Contains(m, "enabling native capacity")
 		}
+	}
+	if !hpa {
+		return nil
 	}
 	return out
 }

@@ -34,6 +34,15 @@ func TestKernelHPAFindings(t *testing.T) {
 	if got := KernelHPAFindings(log, "nvme0n1", ""); len(got) != 0 {
 		t.Errorf("a disk on no ATA port got %q", got)
 	}
+	// Capacity changes alone (a loop device set up again and again, a
+	// replaced disk under the same name) are not about a hidden area.
+	noise := []string{"loop0: detected capacity change from 0 to 49152", "loop0: detected capacity change from 0 to 16384",
+		"sdc: detected capacity change from 0 to 1000", "loop0: p1 size 10 extends beyond EOD, enabling native capacity"}
+	for _, c := range []struct{ name, port string }{{"loop0", ""}, {"sdc", "ata5"}} {
+		if got := KernelHPAFindings(noise, c.name, c.port); len(got) != 0 {
+			t.Errorf("%s: capacity changes alone reported: %q", c.name, got)
+		}
+	}
 	for path, want := range map[string]string{
 		"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sdb": "ata3",
 		"/sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda":                        "",
