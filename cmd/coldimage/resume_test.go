@@ -320,8 +320,11 @@ func TestResumeRefusals(t *testing.T) {
 		{"image changed inside", []string{"acquire", "--resume", out}, "no longer matches its record: piece at byte 1048576", func() {
 			f, _ := os.OpenFile(filepath.Join(out, "image.raw"), os.O_WRONLY, 0)
 			f.WriteAt([]byte("tampered"), 1<<20+4096) // neither the first nor the last MiB before the resume point
+			// A torn tail past the durable point: the refusal comes
+			// before anything is cut, so the tail stays as it was.
+			f.Truncate(rec.Image.Size)
+			f.WriteAt(bytes.Repeat([]byte("torn tail "), 300<<10), rec.Image.Size)
 			f.Close()
-			os.Truncate(filepath.Join(out, "image.raw"), rec.Image.Size) // what a resume cuts anyway
 			before = snapshot()
 		}},
 		{"image changed", []string{"acquire", "--resume", out}, "differs from the image", func() {
