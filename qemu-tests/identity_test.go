@@ -19,10 +19,10 @@ func TestDriveIdentity(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
 	files := map[string]string{}
-	for _, n := range []string{"sata", "sas", "nvme1", "nvme2", "target"} {
+	for _, n := range []string{"sata", "sas", "nvme1", "nvme2", "nvme3", "target"} {
 		files[n] = filepath.Join(dir, n+".img")
 	}
-	for i, n := range []string{"sata", "sas", "nvme1", "nvme2"} {
+	for i, n := range []string{"sata", "sas", "nvme1", "nvme2", "nvme3"} {
 		if err := WritePattern(files[n], 8<<20, uint64(60+i)); err != nil {
 			t.Fatal(err)
 		}
@@ -31,14 +31,17 @@ func TestDriveIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := map[string]string{}
-	for _, n := range []string{"sata", "sas", "nvme1", "nvme2"} {
+	for _, n := range []string{"sata", "sas", "nvme1", "nvme2", "nvme3"} {
 		before[n] = hashOf(t, files[n])
 	}
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""),
 		Drives: []Drive{
 			{File: files["sata"], Bus: "ahci", Serial: "SATA0042", Props: "model=WDC WD80EFAX-TEST,wwn=0x50014ee2b1234567,rotation_rate=5400"},
 			{File: files["sas"], Bus: "scsi", Serial: "SAS0042", Props: "vendor=SEAGATE,product=ST4000NM0023,wwn=0x5000c50012345678,rotation_rate=7200"},
+			// Two namespaces attached (1, 2) and one allocated but not
+			// attached (3): both attached ones are imaged.
 			{File: files["nvme1"], Bus: "nvme", Ctrl: "nvme0", Serial: "NVME0042", Props: "eui64=0x0102030405060708"},
+			{File: files["nvme3"], Bus: "nvme", Ctrl: "nvme0", Serial: "NVME0042"},
 			{File: files["nvme2"], Bus: "nvme", Ctrl: "nvme0", Serial: "NVME0042", Props: "detached=on"},
 			{File: files["target"], Serial: "TARGET"},
 		},
@@ -50,8 +53,8 @@ func TestDriveIdentity(t *testing.T) {
 	if err := v.Wait(2 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if m[1] != "3" || m[2] != "0" {
-		t.Errorf("DONE ok=%s failed=%s, want the three attached disks ok", m[1], m[2])
+	if m[1] != "4" || m[2] != "0" {
+		t.Errorf("DONE ok=%s failed=%s, want the four attached disks and namespaces ok", m[1], m[2])
 	}
 	for n, h := range before {
 		if hashOf(t, files[n]) != h {
@@ -95,11 +98,15 @@ func TestDriveIdentity(t *testing.T) {
 		"sd?_SATA0042": {"ata", "", "WDC WD80EFAX-TEST", "SATA0042", "50014ee2b1234567", "", 5400, 16384},
 		"sd?_SAS0042":  {"scsi", "SEAGATE", "ST4000NM0023", "SAS0042", "5000c50012345678", "", 7200, 16384},
 		"nvme0n1*":     {"nvme", "1b36", "", "NVME0042", "", "0102030405060708", 0, 16384},
+		"nvme0n2*":     {"nvme", "1b36", "", "NVME0042", "", "", 0, 16384},
 	} {
 		d := device(pattern)
 		got := want{d.Transport, d.Vendor, d.Model, d.Serial, d.WWN, d.EUI64, d.RotationRPM, d.DeviceSectors}
 		if w.model == "" {
 			got.model = "" // QEMU's own NVMe model string
+		}
+		if pattern == "nvme0n2*" {
+			got.eui = "" // not given: QEMU may make one up
 		}
 		if got != w {
 			t.Errorf("%s: device says %+v, QEMU was given %+v", pattern, got, w)
@@ -126,7 +133,7 @@ func TestDriveIdentity(t *testing.T) {
 		if pattern == "nvme0n1*" && !strings.Contains(d.Health, "power-on hours") {
 			t.Errorf("NVMe health: %q", d.Health)
 		}
-		if pattern == "nvme0n1*" {
+		if strings.HasPrefix(pattern, "nvme") {
 			var attached, detached int
 			for _, n := range d.Namespaces {
 				if n.Attached {
@@ -135,8 +142,8 @@ func TestDriveIdentity(t *testing.T) {
 					detached++
 				}
 			}
-			if attached != 1 || detached != 1 {
-				t.Errorf("namespaces %+v: want one attached, one allocated but not attached", d.Namespaces)
+			if attached != 2 || detached != 1 {
+				t.Errorf("%s: namespaces %+v: want two attached, one allocated but not attached", pattern, d.Namespaces)
 			}
 		}
 	}
