@@ -44,6 +44,11 @@ func TestAcquireLoopDevice(t *testing.T) {
 		exec.Command("losetup", "-d", loop).Run()
 	})
 	ensureNode(t, loop, part)
+	// The fixture is made writable first: a loop device keeps the kernel's
+	// read-only flag an earlier acquisition of the same name set (BLKROSET
+	// outlives losetup -d), and mkfs would fail with EPERM.
+	sh(t, "blockdev", "--setrw", loop)
+	sh(t, "blockdev", "--setrw", part)
 	sh(t, "mkfs.ext4", "-q", "-L", "LOOPDATA", part)
 	want := strings.Fields(sh(t, "sha256sum", img))[0]
 
