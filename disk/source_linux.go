@@ -99,9 +99,9 @@ func fileDirectAlign(path string) int64 {
 // takesSectorReads says whether an O_DIRECT descriptor of a file whose
 // alignment the kernel does not report as 512 (FUSE reports the page, yet
 // passes any request through: a failing disk exported by nbdfuse) takes
-// 512-byte reads at a 512-byte offset: one read of sector 1. Only EINVAL says it does not; a failing
-// sector (EIO) still says the request was taken. A rescue then narrows a
-// failing area to the sector, not to the page.
+// 512-byte reads at a 512-byte offset: one read of sector 1. Only EINVAL
+// says it does not; a failing sector (EIO) still says the request was
+// taken. A rescue then narrows a failing area to the sector, not the page.
 func takesSectorReads(d *os.File, size int64) bool {
 	if size < 1024 {
 		return false
