@@ -184,7 +184,7 @@ func fletcher64(b []byte) uint64 {
 func apfsEncryption(r io.ReaderAt, size int64) string {
 	vols, err := APFSVolumes(r, size)
 	if err != nil {
-		return "APFS container: its volumes may be FileVault-encrypted (not read: " + err.Error() + ")"
+		return Encryption("apfs") + " (not read: " + err.Error() + ")"
 	}
 	var enc, plain []string
 	for _, v := range vols {

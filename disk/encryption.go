@@ -49,8 +49,10 @@ func probeCoreStorage(r io.ReaderAt, size int64) (FS, bool) {
 
 // Encryption says what a volume's signature tells about encryption, for
 // the examiner to know before leaving the site that the image will hold
-// ciphertext: LUKS, BitLocker, an APFS container. It reads nothing beyond
-// what Probe read. "" when none.
+// ciphertext: LUKS, BitLocker, an APFS container, Core Storage. It reads
+// nothing beyond what Probe read. "" when none. (Info.ProbeFS names an APFS
+// container's encrypted volumes instead: apfsEncryption, which falls back
+// to this wording when it cannot read them.)
 func Encryption(fsType string) string {
 	switch fsType {
 	case "crypto_LUKS":

@@ -61,9 +61,10 @@ func (i *Info) ProbeFS(r io.ReaderAt, size int64) {
 	if fs, ok := Probe(r, size); ok {
 		i.FSType, i.FSLabel, i.FSUUID = fs.Type, fs.Label, fs.UUID
 	}
-	i.Encryption = Encryption(i.FSType)
 	if i.FSType == "apfs" {
 		i.Encryption = apfsEncryption(r, size) // its volumes, by name
+	} else {
+		i.Encryption = Encryption(i.FSType)
 	}
 	if i.Encryption == "" {
 		i.Encryption = TypeEncryption(i.PartType)

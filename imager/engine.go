@@ -757,8 +757,8 @@ func (e *engine) vanished(off int64, err error) error {
 // precision); pieces that read cleanly cost one read, a failing one is split
 // again, down to single sectors that get Retries more tries before they are
 // zero-filled and recorded. The reads go through e.precise (sector-exact);
-// src is asked whether the device is still there.
-func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
+// the source itself is asked whether the device is still there.
+func (e *engine) rescue(p []byte, off int64, err error) error {
 	ss := int64(e.o.SectorSize)
 	lba := off / ss
 	if int64(len(p)) <= ss {
@@ -777,7 +777,7 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 			}
 			err = err2
 		}
-		if why := absent(src); why != nil {
+		if why := absent(e.o.Source); why != nil {
 			return e.vanished(off, why)
 		}
 		clear(p)
@@ -806,7 +806,7 @@ func (e *engine) rescue(p []byte, off int64, src io.ReaderAt, err error) error {
 		if gone(err2) {
 			return e.vanished(off+o, err2)
 		}
-		if err := e.rescue(p[o:end], off+o, src, err2); err != nil {
+		if err := e.rescue(p[o:end], off+o, err2); err != nil {
 			return err
 		}
 	}

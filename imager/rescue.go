@@ -162,7 +162,7 @@ func (e *engine) readSource(b *buffer) error {
 	}
 	if !e.deferred && e.budgetLeft() {
 		start := time.Now()
-		err = e.rescue(p, off, src, err)
+		err = e.rescue(p, off, err)
 		e.spent += time.Since(start)
 		e.flushEvents(false)
 		return err
