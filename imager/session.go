@@ -75,6 +75,28 @@ type SessionTarget struct {
 	Serial   string `json:"disk_serial,omitempty"`
 	DiskSize int64  `json:"disk_size,omitempty"`
 	Policy   string `json:"policy,omitempty"`
+	// A network target (smb://, nfs://): its URL (never a password), the
+	// server's address and port as connected, the mount options (password
+	// left out), the protocol and security the kernel reports for the
+	// session, and the port the appliance used. Device is then the URL.
+	URL          string          `json:"url,omitempty"`
+	Server       string          `json:"server,omitempty"`
+	MountOptions string          `json:"mount_options,omitempty"`
+	Security     string          `json:"security,omitempty"`
+	Network      *SessionNetwork `json:"network,omitempty"`
+}
+
+// SessionNetwork is the appliance's network port and its configuration,
+// recorded for a network target.
+type SessionNetwork struct {
+	Interface  string   `json:"interface"`
+	MAC        string   `json:"mac"`
+	Driver     string   `json:"driver,omitempty"`
+	Method     string   `json:"method"`    // dhcp | static:…
+	Addresses  []string `json:"addresses"` // ADDR/PREFIX
+	Gateway    string   `json:"gateway,omitempty"`
+	DNS        []string `json:"dns,omitempty"`
+	DHCPServer string   `json:"dhcp_server,omitempty"`
 }
 
 // SessionPartition is one partition of a source disk as its table says.
@@ -271,6 +293,25 @@ func (s *Session) Text() string {
 	fmt.Fprintf(&b, ") folder %s\n", s.Target.Folder)
 	if s.Target.Disk != "" {
 		fmt.Fprintf(&b, "target disk %s: model %q, serial %q, %s\n", s.Target.Disk, s.Target.Model, s.Target.Serial, HumanBytes(s.Target.DiskSize))
+	}
+	if s.Target.URL != "" {
+		fmt.Fprintf(&b, "target server %s, mounted with %s\n", orDash(s.Target.Server), orDash(s.Target.MountOptions))
+		if s.Target.Security != "" {
+			fmt.Fprintf(&b, "target security: %s\n", s.Target.Security)
+		}
+	}
+	if n := s.Target.Network; n != nil {
+		fmt.Fprintf(&b, "network: %s (MAC %s, driver %s) %s %s", n.Interface, n.MAC, orDash(n.Driver), n.Method, strings.Join(n.Addresses, " "))
+		if n.Gateway != "" {
+			fmt.Fprintf(&b, ", gateway %s", n.Gateway)
+		}
+		if len(n.DNS) > 0 {
+			fmt.Fprintf(&b, ", dns %s", strings.Join(n.DNS, " "))
+		}
+		if n.DHCPServer != "" {
+			fmt.Fprintf(&b, ", dhcp server %s", n.DHCPServer)
+		}
+		b.WriteString("\n")
 	}
 	if s.Target.Policy != "" {
 		fmt.Fprintf(&b, "target allowed because: %s\n", s.Target.Policy)

@@ -15,6 +15,7 @@ pkgs=(
 	kmod busybox-static mdadm        # appliance/RAID fixture guests
 	zstd xz-utils                    # initramfs compression checks
 	time                             # /usr/bin/time for peak RSS in benchmarks
+	samba                            # smbd: the SMB 3 server of the network-target tests (127.0.0.1 only)
 	shim-signed grub-efi-amd64-signed grub-pc-bin grub-common ovmf mtools sbsigntool  # USB image: signed boot chain, legacy GRUB, UEFI firmware, checks
 )
 missing=()

@@ -80,6 +80,9 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		a.con.Printf("COLDIMAGE ERROR %v", err)
 		return &session.RefusedRecord(p, err).Session, false
 	}
+	if IsNetTarget(cfg.Target) {
+		return a.netSession(ctx, cfg, p, consent, fail)
+	}
 	target, devs, boot, err := a.openTarget(&p, cfg)
 	if err != nil {
 		return fail(err)
@@ -111,13 +114,55 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	defer a.watchTarget(Device{}, nil)
 	p.TargetGone = pulled.Load
 	defer func() { a.unmountTarget(target, pulled.Load()) }()
+	return a.runSession(ctx, cfg, p, sources, consent, target.Dev(), pulled.Load)
+}
+
+// netSession is imageSession for a network target (smb://, nfs://): the
+// sources are chosen, then the appliance joins the network and mounts the
+// share with the kernel's client. A server that stops answering fails the
+// writes (soft mounts); no disk of this machine is made writable.
+func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consent map[string]bool, fail func(error) (*imager.Session, bool)) (*imager.Session, bool) {
+	nt, err := ParseNetTarget(cfg.Target)
+	if err != nil {
+		return fail(err)
+	}
+	a.guard.Sweep()
+	devs := a.guard.ListDevices()
+	boot := BootDisks(devs)
+	for n := range boot {
+		p.BootDisks = append(p.BootDisks, n)
+	}
+	sort.Strings(p.BootDisks)
+	p.Target = imager.SessionTarget{Device: nt.String(), URL: nt.String(), FSType: nt.FSType()}
+	sources, err := a.selectSessionSources(&p, cfg, devs, &Device{}, boot, consent)
+	if err != nil {
+		return fail(err)
+	}
+	t, err := a.mountNetTarget(ctx, cfg, nt)
+	p.Target = t
+	if err != nil {
+		// Nothing was imaged: each selected source is named as failed.
+		a.con.Printf("COLDIMAGE ERROR %v — nothing imaged", err)
+		for _, d := range sources {
+			p.Sources = append(p.Sources, a.sessionSource(d, consent))
+		}
+		return &session.RefusedRecord(p, err).Session, false
+	}
+	defer a.unmountNetTarget(nt)
+	p.Dir = filepath.Join(TargetMount, nt.Path)
+	return a.runSession(ctx, cfg, p, sources, consent, nt.String(), func() bool { return false })
+}
+
+// runSession plans, preflights, runs and records a session on the mounted
+// target (p.Dir). gone says the target was removed while imaging.
+func (a *App) runSession(ctx context.Context, cfg Config, p session.Plan, sources []Device, consent map[string]bool, targetName string, gone func() bool) (*imager.Session, bool) {
 	for _, d := range sources {
 		p.Sources = append(p.Sources, a.sessionSource(d, consent))
 	}
-	if cfg.Resume && mode == "unattended" {
+	if cfg.Resume && p.Mode == "unattended" {
 		// A run of this case cut off on this target (power loss, crash)
 		// goes on where it stopped, in its own folder.
-		if c := session.CutOff(TargetMount, cfg.Case, p.Sources); c != nil {
+		if c := session.CutOff(p.Dir, cfg.Case, p.Sources); c != nil {
 			a.con.Printf("coldimage: continuing the session cut off in %s (started %s): imaged sources are kept, the one in progress resumes (coldimage.resume=0 starts anew)", "/"+c.Folder, c.Record.Started)
 			p.Continue = c
 		}
@@ -126,10 +171,10 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	if err != nil {
 		// Refused before a byte was written (e.g. the target is too small):
 		// the refusal is recorded on the target.
-		err = fmt.Errorf("target %s: %w — nothing imaged", target.Dev(), err)
+		err = fmt.Errorf("target %s: %w — nothing imaged", targetName, err)
 		a.con.Printf("COLDIMAGE ERROR %v", err)
 		r := session.RefusedRecord(p, err)
-		r.Dir = filepath.Join(TargetMount, session.Folder(cfg.Case, started))
+		r.Dir = filepath.Join(p.Dir, session.Folder(cfg.Case, p.Now()))
 		if err := a.writeRecord(r); err != nil {
 			a.con.Printf("COLDIMAGE ERROR %v", err)
 		}
@@ -145,7 +190,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 	for _, r := range s.Sources {
 		a.con.Printf("coldimage: %s → %s: %s (ok=%v, %.0fs)", r.Device, r.Outdir, r.Result, r.OK, r.Seconds)
 	}
-	if pulled.Load() {
+	if gone() {
 		// The record exists only here now: shown in full.
 		a.con.Printf("COLDIMAGE ERROR the target is gone: the session record below was not written to it")
 		for _, l := range strings.Split(strings.TrimRight(s.Text(), "\n"), "\n") {
@@ -153,7 +198,7 @@ func (a *App) imageSession(ctx context.Context, cfg Config, mode string, consent
 		}
 		return &s.Session, true
 	}
-	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, target.Dev())
+	a.con.Printf("coldimage: session written to %s on %s", s.Target.Folder, targetName)
 	return &s.Session, false
 }
 

@@ -74,11 +74,28 @@ func bootPartition(devs []Device) (Device, bool) {
 	return Device{}, false
 }
 
-// settingLines are the settings a file applied, for the session record.
+// settingLines are the settings a file applied, for the console and the
+// session record, secrets redacted.
 func settingLines(b []byte) []string {
 	var out []string
 	for _, l := range fileLines(b) {
-		out = append(out, l.text)
+		out = append(out, redactSetting(l.text))
 	}
 	return out
+}
+
+// secretKeys are settings whose values are never printed or recorded.
+var secretKeys = []string{"coldimage.smb.password"}
+
+// redactSetting hides the value of a secret setting line.
+func redactSetting(l string) string {
+	k, _, ok := strings.Cut(l, "=")
+	if ok {
+		for _, s := range secretKeys {
+			if strings.TrimSpace(k) == s {
+				return s + "=(set, not recorded)"
+			}
+		}
+	}
+	return l
 }

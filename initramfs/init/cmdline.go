@@ -50,12 +50,21 @@ type Config struct {
 	// (coldimage.replug-wait; default 10m, 0 ends at once).
 	ReplugWait time.Duration
 	Wait       int // seconds to wait for the target to appear
-	Warnings   []string
+	// Net is how the appliance joins a network (coldimage.net=,
+	// coldimage.net.if=); used only when the target is smb:// or nfs://.
+	Net NetSettings
+	// SMBPassword is the smb:// target's password (coldimage.smb.password,
+	// settings file only; never printed or recorded).
+	SMBPassword string
+	// SMBUnsealed allows an SMB session without encryption
+	// (coldimage.smb.seal=0); the record and the console say so in capitals.
+	SMBUnsealed bool
+	Warnings    []string
 }
 
 // DefaultConfig is the configuration with nothing on the command line.
 func DefaultConfig() Config {
-	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true, ReplugWait: 10 * time.Minute, HPA: imager.HPAReport}
+	return Config{RAID: "both", Hash: "sha256,blake3", Jobs: 2, Wait: 20, Resume: true, ReplugWait: 10 * time.Minute, HPA: imager.HPAReport, Net: NetSettings{Method: "dhcp"}}
 }
 
 // AllSources reports whether every eligible disk is to be imaged.
@@ -95,7 +104,10 @@ func ParseSettings(file []byte, cmdline string) Config {
 			}
 			continue
 		}
-		if strings.HasPrefix(k, "coldimage.") {
+		switch {
+		case k == "coldimage.smb.password":
+			c.Warnings = append(c.Warnings, "coldimage.smb.password is taken from the settings file only (the kernel command line is readable by every process and is recorded); ignored")
+		case strings.HasPrefix(k, "coldimage."):
 			c.set(k, v)
 		}
 	}
@@ -215,15 +227,7 @@ func (c *Config) set(k, v string) {
 			c.Rescue.SlowRead = imager.ZeroOff(d)
 		}
 	case "resume":
-		switch v {
-		case "1", "yes", "true":
-			c.Resume = true
-		case "0", "no", "false":
-			c.Resume = false
-		default:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.resume=%q is not 1 or 0; resuming", v))
-			c.Resume = true
-		}
+		c.Resume = c.flag(k, v, true, "resuming")
 	case "hpa":
 		if m, err := imager.ParseHPA(v); err == nil {
 			c.HPA = m
@@ -231,6 +235,20 @@ func (c *Config) set(k, v string) {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.hpa=%q is not report or image; hidden areas are reported, not imaged", v))
 			c.HPA = imager.HPAReport
 		}
+	case "net":
+		n, err := ParseNet(v)
+		if err != nil {
+			c.Warnings = append(c.Warnings, err.Error()+"; using dhcp")
+			n = NetSettings{Method: "dhcp"}
+		}
+		n.If = c.Net.If
+		c.Net = n
+	case "net.if":
+		c.Net.If = v
+	case "smb.password":
+		c.SMBPassword = v
+	case "smb.seal":
+		c.SMBUnsealed = !c.flag(k, v, true, "SMB encryption stays required")
 	case "wait":
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			c.Wait = n
@@ -240,6 +258,19 @@ func (c *Config) set(k, v string) {
 	default:
 		c.Warnings = append(c.Warnings, fmt.Sprintf("unknown kernel parameter %s", k))
 	}
+}
+
+// flag reads a 1/0 (yes/no, true/false) setting; anything else warns and
+// gives def.
+func (c *Config) flag(k, v string, def bool, meaning string) bool {
+	switch v {
+	case "1", "yes", "true":
+		return true
+	case "0", "no", "false":
+		return false
+	}
+	c.Warnings = append(c.Warnings, fmt.Sprintf("%s=%q is not 1 or 0; %s", k, v, meaning))
+	return def
 }
 
 // splitCmdline splits on spaces outside double quotes and drops the quotes,

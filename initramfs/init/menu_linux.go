@@ -102,7 +102,7 @@ func (a *App) menuImage(ctx context.Context) bool {
 	for i := range cfg.Sources {
 		cfg.Sources[i] = strings.TrimPrefix(strings.TrimSpace(cfg.Sources[i]), "/dev/")
 	}
-	cfg.Target = a.ask(ctx, "target (LABEL=X, UUID=X, SERIAL=X or /dev/NAME)", cfg.Target)
+	cfg.Target = a.ask(ctx, "target (LABEL=X, UUID=X, SERIAL=X, /dev/NAME, smb://USER@HOST/SHARE/PATH or nfs://HOST/EXPORT/PATH)", cfg.Target)
 	if !a.targetAllowed(ctx, cfg.Target) {
 		return true
 	}
@@ -154,6 +154,15 @@ func (a *App) menuShell(ctx context.Context) bool {
 // other needs the last 4 characters of its disk's serial (or its size in
 // GiB) typed after its details are shown. Nothing is unlocked here.
 func (a *App) targetAllowed(ctx context.Context, spec string) bool {
+	if IsNetTarget(spec) {
+		// A share on the network is no disk of this machine: its URL
+		// must parse; the mount says the rest.
+		if _, err := ParseNetTarget(spec); err != nil {
+			a.con.Printf("coldimage: %v", err)
+			return false
+		}
+		return true
+	}
 	devs := a.guard.ListDevices()
 	d, err := MatchTarget(devs, spec)
 	if err != nil {

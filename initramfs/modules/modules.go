@@ -63,6 +63,54 @@ var Boot = []Module{
 	{"vfat", "FAT targets", false},
 }
 
+// Network drivers are carried but loaded only when a network target (or
+// coldimage.net=) asks for networking: the appliance touches no network
+// otherwise. Each is optional: a port without its firmware (Debian's
+// non-free firmware is not carried) fails to probe and is said so.
+var Network = []Module{
+	// The DHCP client's transaction IDs come from the kernel's random
+	// pool: a virtual machine without RDRAND fills it from its host.
+	{"virtio_rng", "entropy from a virtual machine's host", true},
+	{"virtio_net", "virtio network (QEMU, cloud)", true},
+	{"e1000", "Intel PRO/1000 (older)", true},
+	{"e1000e", "Intel PRO/1000 PCIe, I217/I218/I219", true},
+	{"igb", "Intel 1 GbE server ports (I350, I210)", true},
+	{"igc", "Intel 2.5 GbE (I225/I226)", true},
+	{"ixgbe", "Intel 10 GbE (82599, X540, X550)", true},
+	{"i40e", "Intel 10/25/40 GbE (X710, XL710, XXV710)", true},
+	{"ice", "Intel 100 GbE (E810)", true},
+	{"bnxt_en", "Broadcom NetXtreme-C/E (BCM573xx/574xx)", true},
+	{"tg3", "Broadcom NetXtreme (BCM57xx, BCM5720 server LOMs)", true},
+	{"bnx2x", "Broadcom/QLogic NetXtreme II 10 GbE", true},
+	{"mlx4_en", "Mellanox ConnectX-3", true},
+	{"mlx5_core", "Mellanox/NVIDIA ConnectX-4 and later", true},
+	{"qede", "QLogic/Marvell FastLinQ", true},
+	{"be2net", "Emulex OneConnect", true},
+	{"r8169", "Realtek 1/2.5 GbE", true},
+}
+
+// NetFS are the network file-system clients, loaded when a smb:// or
+// nfs:// target is mounted. The kernel's cifs names crypto modules as
+// softdeps, which kmodule does not follow: they are listed before it
+// (SMB 3 signing and encryption: cmac, gcm, ccm, sha512).
+var NetFS = map[string][]Module{
+	"smb": {
+		{"aesni_intel", "accelerated AES for SMB 3 encryption", true},
+		{"ghash_clmulni_intel", "accelerated GHASH for AES-GCM", true},
+		{"ctr", "counter mode, under GCM and CCM", false},
+		{"ghash_generic", "GHASH, under GCM (when the CPU has no PCLMUL)", false},
+		{"gcm", "AES-GCM (SMB 3.1.1 encryption)", false},
+		{"ccm", "AES-CCM (SMB 3.0 encryption)", false},
+		{"cmac", "AES-CMAC (SMB 3 signing)", false},
+		{"sha512_generic", "SHA-512 (SMB 3.1.1 pre-authentication integrity)", false},
+		{"ecb", "ECB mode", false},
+		{"cifs", "SMB client", false},
+	},
+	"nfs": {
+		{"nfsv4", "NFS v4.x client", false},
+	},
+}
+
 // Extra are carried in the initramfs but not loaded at boot (9P shares
 // for test harnesses such as vmtest).
 var Extra = []string{"9p", "9pnet_virtio", "netfs", "fscache"}
@@ -71,11 +119,20 @@ var Extra = []string{"9p", "9pnet_virtio", "netfs", "fscache"}
 // write to evidence (md resync, LVM metadata, dm).
 var Forbidden = []string{"md_mod", "raid0", "raid1", "raid10", "raid456", "linear", "multipath", "dm_mod", "dm_raid", "dm_crypt", "dm_mirror", "dm_snapshot"}
 
-// Names returns the names of every module to carry: Boot then Extra.
+// Names returns the names of every module to carry: Boot, Network, NetFS
+// (smb, then nfs), then Extra.
 func Names() []string {
 	var n []string
 	for _, m := range Boot {
 		n = append(n, m.Name)
+	}
+	for _, m := range Network {
+		n = append(n, m.Name)
+	}
+	for _, fs := range []string{"smb", "nfs"} {
+		for _, m := range NetFS[fs] {
+			n = append(n, m.Name)
+		}
 	}
 	return append(n, Extra...)
 }
