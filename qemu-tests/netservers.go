@@ -168,3 +168,88 @@ func MakeSettingsDisk(path, settings string) error {
 	}
 	return Splice(path, part, partStart)
 }
+
+// NFSServer is Debian's nfs-ganesha (a user-space NFS server: this
+// machine's kernel has no nfsd) exporting one folder over NFS 4 on
+// 127.0.0.1 only, root not squashed.
+type NFSServer struct {
+	Port   int
+	Pseudo string // the export's path in the NFS 4 pseudo file system
+	Dir    string // the exported folder on the host
+	cmd    *exec.Cmd
+	log    string
+}
+
+// StartNFS starts ganesha.nfsd with its configuration, state and export
+// under dir.
+func StartNFS(ctx context.Context, dir string) (*NFSServer, error) {
+	if _, err := exec.LookPath("ganesha.nfsd"); err != nil {
+		return nil, fmt.Errorf("ganesha.nfsd not installed (Debian packages nfs-ganesha nfs-ganesha-vfs): %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &NFSServer{Port: port, Pseudo: "/evidence", Dir: filepath.Join(dir, "export"), log: filepath.Join(dir, "ganesha.log")}
+	for _, d := range []string{"export", "recovery"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	conf := filepath.Join(dir, "ganesha.conf")
+	c := fmt.Sprintf(`NFS_CORE_PARAM {
+  NFS_Port = %d;
+  Protocols = 4;
+  Bind_addr = 127.0.0.1;
+  Enable_NLM = false;
+  Enable_RQUOTA = false;
+}
+NFSV4 {
+  Graceless = true;
+  RecoveryRoot = %s;
+}
+EXPORT {
+  Export_Id = 1;
+  Path = %s;
+  Pseudo = %s;
+  Access_Type = RW;
+  Squash = No_Root_Squash;
+  SecType = sys;
+  Protocols = 4;
+  Transports = TCP;
+  FSAL { Name = VFS; }
+}
+`, port, filepath.Join(dir, "recovery"), s.Dir, s.Pseudo)
+	if err := os.WriteFile(conf, []byte(c), 0o644); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("ganesha.nfsd", "-F", "-L", s.log, "-f", conf, "-p", filepath.Join(dir, "ganesha.pid"), "-N", "NIV_EVENT")
+	out, err := os.Create(filepath.Join(dir, "ganesha.out"))
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start ganesha.nfsd: %w", err)
+	}
+	if err := waitPort(port, 30*time.Second); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("ganesha.nfsd: %w\n%s", err, s.Log())
+	}
+	return s, nil
+}
+
+// Stop ends ganesha.nfsd.
+func (s *NFSServer) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+// Log is ganesha's log so far.
+func (s *NFSServer) Log() string {
+	b, _ := os.ReadFile(s.log)
+	return string(b)
+}

@@ -36,6 +36,115 @@ type netRun struct {
 	wantDone              string // the COLDIMAGE DONE counts, e.g. "ok=2 failed=0"
 }
 
+// netSources are the evidence disks of the network-target tests, with
+// their sha256 before any boot.
+type netSources struct {
+	dir    string
+	disks  []struct{ serial, file string }
+	before map[string]string
+}
+
+func newNetSources(t *testing.T, dir string) *netSources {
+	n := &netSources{dir: dir, before: map[string]string{}}
+	for i, serial := range []string{"NETSRC1", "NETSRC2"} {
+		f := filepath.Join(dir, strings.ToLower(serial)+".img")
+		if err := WritePattern(f, int64(24-8*i)<<20, uint64(77+i)); err != nil {
+			t.Fatal(err)
+		}
+		n.disks = append(n.disks, struct{ serial, file string }{serial, f})
+		n.before[serial] = hashOf(t, f)
+	}
+	return n
+}
+
+// boot runs the unattended appliance with a settings disk (our stick) and
+// the sources on one NIC model, and checks that no source and not the
+// stick changed, and that no secret reached the console.
+func (n *netSources) boot(t *testing.T, a *Appliance, r netRun, secrets ...string) string {
+	t.Helper()
+	cfgDisk := filepath.Join(n.dir, "cfg-"+strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".img")
+	if err := MakeSettingsDisk(cfgDisk, r.settings); err != nil {
+		t.Fatal(err)
+	}
+	cfgSHA := hashOf(t, cfgDisk)
+	drives := []Drive{{File: cfgDisk, Serial: "STICK"}}
+	for _, s := range n.disks {
+		drives = append(drives, Drive{File: s.file, Serial: s.serial})
+	}
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: drives, Log: consoleLog(t, a, ""),
+		ExtraArgs: []string{"-nic", "user,model=" + r.nic + ",mac=52:54:00:c0:1d:01", "-device", "virtio-rng-pci"},
+		Append:    baseAppend + " coldimage.auto=1 coldimage.case=NET-1 coldimage.target=" + r.target})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 10*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	if m[1] != r.wantDone {
+		t.Errorf("COLDIMAGE DONE %s; want %s", m[1], r.wantDone)
+	}
+	for _, s := range n.disks {
+		if got := hashOf(t, s.file); got != n.before[s.serial] {
+			t.Errorf("source %s changed: sha256 %s, was %s", s.serial, got, n.before[s.serial])
+		}
+	}
+	if hashOf(t, cfgDisk) != cfgSHA {
+		t.Errorf("the settings disk (our stick) changed")
+	}
+	console := strings.Join(v.Lines(), "\n")
+	for _, sec := range secrets {
+		if strings.Contains(console, sec) {
+			t.Errorf("the console shows a secret (%d characters)", len(sec))
+		}
+	}
+	return console
+}
+
+// checkSession checks the one session folder under root: its record
+// names the network target, and each source's image hashes as the source.
+func (n *netSources) checkSession(t *testing.T, root, url, fstype, server, security string) {
+	t.Helper()
+	sessions, _ := filepath.Glob(filepath.Join(root, "coldimage", "NET-1", "*"))
+	if len(sessions) != 1 {
+		t.Fatalf("session folders: %v; want one under %s/coldimage/NET-1", sessions, root)
+	}
+	session := sessions[0]
+	var sj sessionJSON
+	readJSON(t, filepath.Join(session, "session.json"), &sj)
+	checkSessionShape(t, sj, "unattended")
+	var nj netSessionJSON
+	readJSON(t, filepath.Join(session, "session.json"), &nj)
+	tg := nj.Target
+	if tg.URL != url || tg.FSType != fstype || tg.Server != server || tg.Security != security {
+		t.Errorf("session.json target: %+v; want url %s fstype %s server %s security %q", tg, url, fstype, server, security)
+	}
+	if nw := tg.Network; nw == nil || nw.Interface != "eth0" || nw.MAC != "52:54:00:c0:1d:01" || nw.Method != "dhcp" ||
+		len(nw.Addresses) != 1 || nw.Addresses[0] != "10.0.2.15/24" || nw.Gateway != GuestHost || nw.DHCPServer != GuestHost {
+		t.Errorf("session.json target.network: %+v", nw)
+	}
+	if sj.OK != len(n.disks) || sj.Failed != 0 {
+		t.Errorf("session ok=%d failed=%d; want %d/0", sj.OK, sj.Failed, len(n.disks))
+	}
+	for _, s := range n.disks {
+		found := false
+		for _, r := range sj.Sources {
+			if r.Serial == s.serial {
+				found = true
+				rec := checkImage(t, filepath.Join(session, r.Outdir), n.before[s.serial])
+				if rec.Result != "ok" || !rec.Complete || r.Verified != "match" {
+					t.Errorf("%s: result %q complete %v verified %q", s.serial, rec.Result, rec.Complete, r.Verified)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s not in session.json", s.serial)
+		}
+	}
+	txt, err := os.ReadFile(filepath.Join(session, "session.txt"))
+	if err != nil || !strings.Contains(string(txt), "network: eth0 (MAC 52:54:00:c0:1d:01") || !strings.Contains(string(txt), "target security: "+security) {
+		t.Errorf("session.txt lacks the network and security lines: %v\n%s", err, txt)
+	}
+}
+
 func TestNetworkTargetSMB(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
@@ -46,99 +155,33 @@ func TestNetworkTargetSMB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(smb.Stop)
-
-	srcs := []struct{ serial, file string }{{"NETSRC1", filepath.Join(dir, "src1.img")}, {"NETSRC2", filepath.Join(dir, "src2.img")}}
-	before := map[string]string{}
-	for i, s := range srcs {
-		if err := WritePattern(s.file, int64(24-8*i)<<20, uint64(77+i)); err != nil {
-			t.Fatal(err)
-		}
-		before[s.serial] = hashOf(t, s.file)
-	}
+	n := newNetSources(t, dir)
 	target := fmt.Sprintf("smb://%s@%s:%d/%s/lab/2026", smb.User, GuestHost, smb.Port, smb.Share)
 
-	run := func(t *testing.T, r netRun) (*VM, string) {
-		cfgDisk := filepath.Join(dir, "cfg-"+r.nic+".img")
-		if err := MakeSettingsDisk(cfgDisk, r.settings); err != nil {
-			t.Fatal(err)
-		}
-		cfgSHA := hashOf(t, cfgDisk)
-		drives := []Drive{{File: cfgDisk, Serial: "STICK"}}
-		for _, s := range srcs {
-			drives = append(drives, Drive{File: s.file, Serial: s.serial})
-		}
-		v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: drives, Log: consoleLog(t, a, ""),
-			ExtraArgs: []string{"-nic", "user,model=" + r.nic + ",mac=52:54:00:c0:1d:01", "-device", "virtio-rng-pci"},
-			Append:    baseAppend + " coldimage.auto=1 coldimage.case=NET-1 coldimage.target=" + r.target})
-		expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
-		m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 10*time.Minute)
-		if err := v.Wait(2 * time.Minute); err != nil {
-			t.Fatalf("power off: %v", err)
-		}
-		if m[1] != r.wantDone {
-			t.Errorf("COLDIMAGE DONE %s; want %s", m[1], r.wantDone)
-		}
-		for _, s := range srcs {
-			if got := hashOf(t, s.file); got != before[s.serial] {
-				t.Errorf("source %s changed: sha256 %s, was %s", s.serial, got, before[s.serial])
-			}
-		}
-		if hashOf(t, cfgDisk) != cfgSHA {
-			t.Errorf("the settings disk (our stick) changed")
-		}
-		console := strings.Join(v.Lines(), "\n")
-		if strings.Contains(console, smb.Password) {
-			t.Errorf("the console shows the SMB password")
-		}
-		return v, console
-	}
-
 	t.Run("virtio-net", func(t *testing.T) {
-		_, console := run(t, netRun{nic: "virtio-net-pci", target: target, wantDone: "ok=2 failed=0",
-			settings: "coldimage.smb.password=" + smb.Password + "\r\ncoldimage.examiner=net-test\r\n"})
+		console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: target, wantDone: "ok=2 failed=0",
+			settings: "coldimage.smb.password=" + smb.Password + "\r\ncoldimage.examiner=net-test\r\n"}, smb.Password)
 		for _, want := range []string{"network: port eth0 (MAC 52:54:00:c0:1d:01, driver virtio_net), dhcp", "target " + target + " mounted read-write", "SMB 3.1.1, encrypted (seal)"} {
 			if !strings.Contains(console, want) {
 				t.Errorf("console lacks %q", want)
 			}
 		}
-		sessions, _ := filepath.Glob(filepath.Join(smb.Dir, "lab", "2026", "coldimage", "NET-1", "*"))
-		if len(sessions) != 1 {
-			t.Fatalf("session folders on the share: %v; want one under lab/2026/coldimage/NET-1", sessions)
-		}
-		session := sessions[0]
-		var sj sessionJSON
-		readJSON(t, filepath.Join(session, "session.json"), &sj)
-		checkSessionShape(t, sj, "unattended")
+		root := filepath.Join(smb.Dir, "lab", "2026")
+		n.checkSession(t, root, target, "cifs", fmt.Sprintf("%s:%d", GuestHost, smb.Port), "SMB 3.1.1, encrypted (seal)")
 		var nj netSessionJSON
-		readJSON(t, filepath.Join(session, "session.json"), &nj)
-		tg := nj.Target
-		if tg.URL != target || tg.FSType != "cifs" || tg.Server != fmt.Sprintf("%s:%d", GuestHost, smb.Port) || tg.Security != "SMB 3.1.1, encrypted (seal)" {
-			t.Errorf("session.json target: %+v", tg)
+		sessions, _ := filepath.Glob(filepath.Join(root, "coldimage", "NET-1", "*", "session.json"))
+		if len(sessions) == 1 {
+			readJSON(t, sessions[0], &nj)
 		}
-		if !strings.Contains(tg.MountOptions, "seal") || !strings.Contains(tg.MountOptions, "vers=3.1.1") {
-			t.Errorf("mount options %q: want the kernel's own, with vers=3.1.1 and seal", tg.MountOptions)
+		if mo := nj.Target.MountOptions; !strings.Contains(mo, "seal") || !strings.Contains(mo, "vers=3.1.1") {
+			t.Errorf("mount options %q: want the kernel's own, with vers=3.1.1 and seal", mo)
 		}
-		if n := tg.Network; n == nil || n.Interface != "eth0" || n.MAC != "52:54:00:c0:1d:01" || n.Driver != "virtio_net" || n.Method != "dhcp" ||
-			len(n.Addresses) != 1 || n.Addresses[0] != "10.0.2.15/24" || n.Gateway != GuestHost || n.DHCPServer != GuestHost {
-			t.Errorf("session.json target.network: %+v", n)
+		if nw := nj.Target.Network; nw == nil || nw.Driver != "virtio_net" {
+			t.Errorf("network %+v: want driver virtio_net", nw)
 		}
-		if sj.OK != 2 || sj.Failed != 0 {
-			t.Errorf("session ok=%d failed=%d; want 2/0", sj.OK, sj.Failed)
-		}
-		for _, s := range srcs {
-			found := false
-			for _, r := range sj.Sources {
-				if r.Serial == s.serial {
-					found = true
-					rec := checkImage(t, filepath.Join(session, r.Outdir), before[s.serial])
-					if rec.Result != "ok" || !rec.Complete || r.Verified != "match" {
-						t.Errorf("%s: result %q complete %v verified %q", s.serial, rec.Result, rec.Complete, r.Verified)
-					}
-				}
-			}
-			if !found {
-				t.Errorf("%s not in session.json", s.serial)
-			}
+		b, _ := json.Marshal(nj.Settings)
+		if !strings.Contains(string(b), "coldimage.smb.password=(set, not recorded)") {
+			t.Errorf("session.json settings %s: want the password line redacted", b)
 		}
 		// The password is in no file the appliance wrote.
 		filepath.Walk(smb.Dir, func(p string, fi os.FileInfo, err error) error {
@@ -150,28 +193,79 @@ func TestNetworkTargetSMB(t *testing.T) {
 			}
 			return nil
 		})
-		b, _ := json.Marshal(nj.Settings)
-		if !strings.Contains(string(b), "coldimage.smb.password=(set, not recorded)") {
-			t.Errorf("session.json settings %s: want the password line redacted", b)
-		}
 	})
 
 	t.Run("e1000e wrong password", func(t *testing.T) {
 		beforeFiles := countFiles(smb.Dir)
-		_, console := run(t, netRun{nic: "e1000e", target: strings.Replace(target, "/2026", "/refused", 1), wantDone: "ok=0 failed=2",
-			settings: "coldimage.smb.password=not-the-password\r\n"})
+		console := n.boot(t, a, netRun{nic: "e1000e", target: strings.Replace(target, "/2026", "/refused", 1), wantDone: "ok=0 failed=2",
+			settings: "coldimage.smb.password=not-the-password\r\n"}, "not-the-password")
 		for _, want := range []string{"driver e1000e), dhcp", "COLDIMAGE ERROR target smb://", "the server refused user \"root\""} {
 			if !strings.Contains(console, want) {
 				t.Errorf("console lacks %q", want)
 			}
 		}
-		if strings.Contains(console, "not-the-password") {
-			t.Errorf("the console shows the (wrong) password")
-		}
 		if n := countFiles(smb.Dir); n != beforeFiles {
 			t.Errorf("the share holds %d files after the refused run, %d before", n, beforeFiles)
 		}
 	})
+}
+
+// TestNetworkTargetRefusals: a server that does not answer and a share that
+// does not exist end the run before anything is imaged, with the cause on
+// the console and every source counted as failed.
+func TestNetworkTargetRefusals(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	smb, err := StartSMB(ctx, filepath.Join(dir, "smbd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(smb.Stop)
+	closed, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNetSources(t, dir)
+	settings := "coldimage.smb.password=" + smb.Password + "\r\n"
+	for _, tc := range []struct{ name, target, want string }{
+		{"no server", fmt.Sprintf("smb://root@%s:%d/evidence", GuestHost, closed), fmt.Sprintf("server %s:%d does not answer", GuestHost, closed)},
+		{"unknown share", fmt.Sprintf("smb://root@%s:%d/nosuchshare/x", GuestHost, smb.Port), "the server has no such share or export"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := countFiles(smb.Dir)
+			console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: tc.target, wantDone: "ok=0 failed=2", settings: settings}, smb.Password)
+			if !strings.Contains(console, "COLDIMAGE ERROR target "+tc.target) || !strings.Contains(console, tc.want) || !strings.Contains(console, "nothing imaged") {
+				t.Errorf("console lacks the refusal naming %q", tc.want)
+			}
+			if after := countFiles(smb.Dir); after != before {
+				t.Errorf("files on the share: %d, %d before", after, before)
+			}
+		})
+	}
+}
+
+func TestNetworkTargetNFS(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nfs, err := StartNFS(ctx, filepath.Join(dir, "ganesha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nfs.Stop)
+	n := newNetSources(t, dir)
+	target := fmt.Sprintf("nfs://%s:%d%s", GuestHost, nfs.Port, nfs.Pseudo)
+	console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: target, wantDone: "ok=2 failed=0", settings: "coldimage.examiner=net-test\r\n"})
+	if !strings.Contains(console, "target "+target+" mounted read-write") {
+		t.Errorf("console lacks the mount line for %s", target)
+	}
+	n.checkSession(t, nfs.Dir, target, "nfs4", fmt.Sprintf("%s:%d", GuestHost, nfs.Port), "NFS 4.2, NOT ENCRYPTED (sec=sys: NFS carries no encryption without Kerberos)")
+	if t.Failed() {
+		t.Logf("ganesha log:\n%s", nfs.Log())
+	}
 }
 
 func countFiles(dir string) int {

@@ -16,6 +16,7 @@ pkgs=(
 	zstd xz-utils                    # initramfs compression checks
 	time                             # /usr/bin/time for peak RSS in benchmarks
 	samba                            # smbd: the SMB 3 server of the network-target tests (127.0.0.1 only)
+	nfs-ganesha nfs-ganesha-vfs      # a user-space NFS 4 server for the same tests (the kernel has no nfsd here)
 	shim-signed grub-efi-amd64-signed grub-pc-bin grub-common ovmf mtools sbsigntool  # USB image: signed boot chain, legacy GRUB, UEFI firmware, checks
 )
 missing=()
