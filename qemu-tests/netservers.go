@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type SMBServer struct {
 	Password string
 	cmd      *exec.Cmd
 	log      string
+	conf     string
 }
 
 // StartSMB starts smbd with its configuration, state and share under dir.
@@ -81,29 +83,41 @@ func StartSMB(ctx context.Context, dir string) (*SMBServer, error) {
 	if out, err := pw.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("smbpasswd: %v: %s", err, out)
 	}
-	logf, err := os.Create(s.log)
-	if err != nil {
+	s.conf = conf
+	if err := s.Start(); err != nil {
 		return nil, err
-	}
-	defer logf.Close()
-	s.cmd = exec.Command("smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", conf)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start smbd: %w", err)
-	}
-	if err := waitPort(port, 20*time.Second); err != nil {
-		s.Stop()
-		b, _ := os.ReadFile(s.log)
-		return nil, fmt.Errorf("smbd: %w\n%s", err, b)
 	}
 	return s, nil
 }
 
-// Stop ends smbd.
+// Start (re)starts smbd on its port with its configuration and state.
+func (s *SMBServer) Start() error {
+	logf, err := os.OpenFile(s.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	s.cmd = exec.Command("smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", s.conf)
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// smbd forks a child per connection: its own process group lets Stop
+	// end them all, as a server going down does.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start smbd: %w", err)
+	}
+	if err := waitPort(s.Port, 20*time.Second); err != nil {
+		s.Stop()
+		return fmt.Errorf("smbd: %w\n%s", err, s.Log())
+	}
+	return nil
+}
+
+// Stop ends smbd and every child it forked.
 func (s *SMBServer) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Kill()
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		s.cmd.Wait()
+		s.cmd = nil
 	}
 }
 

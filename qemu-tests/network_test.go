@@ -273,3 +273,76 @@ func countFiles(dir string) int {
 	filepath.Walk(dir, func(string, os.FileInfo, error) error { n++; return nil })
 	return n
 }
+
+// TestNetworkTargetServerRestart stops the SMB server while a disk is being
+// imaged and starts it again: the run must end (never hang), leave the
+// evidence unchanged, and end with the image complete on the share —
+// at once, or by resuming the cut-off session on the next boot.
+func TestNetworkTargetServerRestart(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	smb, err := StartSMB(ctx, filepath.Join(dir, "smbd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(smb.Stop)
+	src := filepath.Join(dir, "big.img")
+	if err := WritePattern(src, 160<<20, 99); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	cfgDisk := filepath.Join(dir, "cfg.img")
+	if err := MakeSettingsDisk(cfgDisk, "coldimage.smb.password="+smb.Password+"\r\ncoldimage.piece-size=16M\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	target := fmt.Sprintf("smb://%s@%s:%d/%s", smb.User, GuestHost, smb.Port, smb.Share)
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "NETBIG"}},
+		Log: consoleLog(t, a, ""), ExtraArgs: []string{"-nic", "user,model=virtio-net-pci", "-device", "virtio-rng-pci"},
+		Append: baseAppend + " coldimage.auto=1 coldimage.case=NET-R coldimage.target=" + target})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	expect(t, v, `NETBIG acquire +([2-9]\d)%`, 5*time.Minute)
+	smb.Stop()
+	t.Logf("smbd stopped at %s", time.Now().Format(time.TimeOnly))
+	time.Sleep(15 * time.Second)
+	if err := smb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("smbd started again at %s", time.Now().Format(time.TimeOnly))
+	m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 15*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	if hashOf(t, src) != want {
+		t.Error("the source changed")
+	}
+	console := strings.Join(v.Lines(), "\n")
+	for _, w := range []string{"COLDIMAGE WARNING target server " + fmt.Sprintf("%s:%d", GuestHost, smb.Port) + " (" + target + ") stopped answering",
+		"the target server answers again: resuming the session"} {
+		if !strings.Contains(console, w) {
+			t.Errorf("console lacks %q", w)
+		}
+	}
+	if m[1] != "ok=1 failed=0" {
+		t.Fatalf("COLDIMAGE DONE %s; want ok=1 failed=0 (the session resumed when the server answered again)", m[1])
+	}
+	sessions, _ := filepath.Glob(filepath.Join(smb.Dir, "coldimage", "NET-R", "*"))
+	if len(sessions) != 1 {
+		t.Fatalf("session folders %v; want the one session, continued", sessions)
+	}
+	if _, err := os.Stat(filepath.Join(sessions[0], "session-run1.json")); err != nil {
+		t.Errorf("the first run's session record is not kept: %v", err)
+	}
+	var sj sessionJSON
+	readJSON(t, filepath.Join(sessions[0], "session.json"), &sj)
+	if sj.OK != 1 || len(sj.Sources) != 1 {
+		t.Fatalf("session.json ok=%d sources=%d", sj.OK, len(sj.Sources))
+	}
+	rec := checkImage(t, filepath.Join(sessions[0], sj.Sources[0].Outdir), want)
+	var runs struct{ Runs []json.RawMessage }
+	readJSON(t, filepath.Join(sessions[0], sj.Sources[0].Outdir, "acquisition.json"), &runs)
+	if rec.Result != "ok" || len(runs.Runs) < 2 {
+		t.Errorf("acquisition.json result %q with %d runs; want ok after 2 or more", rec.Result, len(runs.Runs))
+	}
+}

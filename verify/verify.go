@@ -93,6 +93,12 @@ func imagePaths(dir string, rec *imager.Record) []string {
 	return paths
 }
 
+// DropImageCache drops this machine's cached pages of the image files rec
+// lists in dir, so that what is read next comes from the target.
+func DropImageCache(dir string, rec *imager.Record) error {
+	return dropCache(imagePaths(dir, rec))
+}
+
 // Run is the verification during the acquisition: it verifies the image in
 // dir against the record the acquisition is writing and stores the outcome
 // in it (acquisition.json/.txt rewritten). Only the acquisition calls it; a

@@ -765,6 +765,16 @@ func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir strin
 	if len(rec.Image.Files) == 0 {
 		return nil // nothing reached the target
 	}
+	// The sink stopped on an error: what the target holds is read from the
+	// target. A write-back that failed (a network share's server gone, a
+	// disk's I/O error) can leave this machine's page cache holding bytes
+	// the target never got.
+	var notes error
+	if i < len(res.Sinks) && res.Sinks[i].Err != nil {
+		if err := verify.DropImageCache(dir, rec); err != nil {
+			notes = fmt.Errorf("partial image read back with its cached pages perhaps not dropped: %w", err)
+		}
+	}
 	img, err := verify.OpenImage(dir, rec)
 	if err != nil {
 		return fmt.Errorf("partial image not hashed: %w", err)
@@ -777,9 +787,37 @@ func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir strin
 	}
 	rec.Image.Size, rec.Hashes, rec.Parts = pr.Size, pr.Hashes, pr.Parts
 	if pr.Pieces != nil {
-		rec.Pieces = pr.Pieces
+		// A piece vouches for bytes on the target only while it is the
+		// source's: pieces are kept up to the first that differs from the
+		// stream's, so a resume goes on from there.
+		rec.Pieces = agreeing(pr.Pieces, res.Pieces)
 	}
-	return fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts)
+	return errors.Join(notes, fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts))
+}
+
+// agreeing are the pieces of the image read back from the target, from the
+// first on, as long as each equals the stream's piece at its offset (same
+// length, algorithm and hash); without the stream's pieces, all of them.
+func agreeing(target, stream []imager.Piece) []imager.Piece {
+	if stream == nil {
+		return target
+	}
+	want := map[[2]int64]map[string]string{}
+	for _, p := range stream {
+		k := [2]int64{p.Offset, p.Length}
+		if want[k] == nil {
+			want[k] = map[string]string{}
+		}
+		want[k][p.Alg] = p.Hex
+	}
+	out := []imager.Piece{}
+	for _, p := range target {
+		if want[[2]int64{p.Offset, p.Length}][p.Alg] != p.Hex {
+			break
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // fileHashes fills what the sidecars in dir list: per image file, every

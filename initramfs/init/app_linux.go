@@ -33,6 +33,11 @@ type App struct {
 	tmu          sync.Mutex
 	targetNames  map[string]bool   // the running session's target partition and disk
 	onTargetGone func(name string) // what the session does when one is removed
+
+	// netServer is the last network target's server (address:port);
+	// netContinue, when set, is the session folder the next network
+	// session continues (its server stopped answering).
+	netServer, netContinue string
 }
 
 // NewApp prepares an App writing to out until the consoles are open.

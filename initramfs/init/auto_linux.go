@@ -31,7 +31,21 @@ func (a *App) unattended(ctx context.Context) error {
 	s, gone := a.imageSession(ctx, a.cfg, "unattended", nil)
 	// A target pulled while imaging: when it is plugged back in, the
 	// session goes on where its records on the target say it stopped.
+	// A network target whose server stopped answering: when it answers
+	// again, the same session folder is continued (its sources resume from
+	// their durable progress).
 	for tries := 0; gone && a.cfg.Resume && a.cfg.ReplugWait > 0 && tries < 3; tries++ {
+		if IsNetTarget(a.cfg.Target) {
+			a.con.Printf("COLDIMAGE WAITING for the target server (%s) to answer again, up to %s: the session then resumes from its records there", a.cfg.Target, a.cfg.ReplugWait)
+			if err := a.waitServer(ctx, a.cfg.ReplugWait); err != nil {
+				a.con.Printf("coldimage: the target server did not come back (%v): ending", err)
+				break
+			}
+			a.netContinue = s.Target.Folder
+			a.con.Printf("coldimage: the target server answers again: resuming the session in %s", s.Target.Folder)
+			s, gone = a.imageSession(ctx, a.cfg, "unattended", nil)
+			continue
+		}
 		a.con.Printf("COLDIMAGE WAITING for the target (%s) to be plugged back in, up to %s: the session then resumes from its records there", a.cfg.Target, a.cfg.ReplugWait)
 		if _, _, err := a.findTarget(a.cfg.Target, a.cfg.ReplugWait); err != nil {
 			a.con.Printf("coldimage: the target did not come back (%v): ending", err)
@@ -150,7 +164,20 @@ func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consen
 	}
 	defer a.unmountNetTarget(nt)
 	p.Dir = filepath.Join(TargetMount, nt.Path)
-	return a.runSession(ctx, cfg, p, sources, consent, nt.String(), func() bool { return false })
+	if folder := strings.TrimPrefix(a.netContinue, "/"); folder != "" {
+		a.netContinue = ""
+		if rec, err := imager.ReadSession(filepath.Join(p.Dir, folder)); err == nil {
+			p.Continue = &session.Continuation{Folder: folder, Record: rec}
+		} else {
+			a.con.Printf("COLDIMAGE ERROR the session record in %s cannot be read (%v): a new session starts", folder, err)
+		}
+	}
+	// A server that stops answering is seen by probing its port while the
+	// session runs; the writes then fail (soft mounts) and the session is
+	// continued when it answers again.
+	lost := a.watchServer(t.Server, nt)
+	s, _ := a.runSession(ctx, cfg, p, sources, consent, nt.String(), func() bool { return false })
+	return s, lost() && s.Failed > 0
 }
 
 // runSession plans, preflights, runs and records a session on the mounted

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
@@ -417,4 +418,53 @@ func (a *App) unmountNetTarget(nt NetTarget) {
 		return
 	}
 	a.con.Printf("coldimage: target %s synced and unmounted", nt)
+}
+
+// watchServer probes the target server's port every few seconds until the
+// returned function is called, and says whether the server stopped
+// answering at some point (said once on the console).
+func (a *App) watchServer(server string, nt NetTarget) (lost func() bool) {
+	var down atomic.Bool
+	stop := make(chan struct{})
+	a.netServer = server
+	go func() {
+		t := time.NewTicker(3 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			c, err := net.DialTimeout("tcp", server, 3*time.Second)
+			if err == nil {
+				c.Close()
+				continue
+			}
+			if !down.Swap(true) {
+				a.con.Printf("COLDIMAGE WARNING target server %s (%s) stopped answering at %s (%v): writes fail until it is back; an unattended run then resumes the session", server, nt, rfc3339(time.Now()), err)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() bool {
+		once.Do(func() { close(stop) })
+		return down.Load()
+	}
+}
+
+// waitServer waits up to d for the last network target's server to answer.
+func (a *App) waitServer(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", a.netServer, 3*time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", a.netServer, err)
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
