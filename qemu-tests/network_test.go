@@ -145,9 +145,9 @@ func (n *netSources) checkSession(t *testing.T, root, url, fstype, server, secur
 	}
 }
 
-func TestNetworkTargetSMB(t *testing.T) {
-	a := appliance(t)
-	dir := t.TempDir()
+// startSMB starts smbd for one test, stopped when it ends.
+func startSMB(t *testing.T, dir string) *SMBServer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	smb, err := StartSMB(ctx, filepath.Join(dir, "smbd"))
@@ -155,6 +155,13 @@ func TestNetworkTargetSMB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(smb.Stop)
+	return smb
+}
+
+func TestNetworkTargetSMB(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	smb := startSMB(t, dir)
 	n := newNetSources(t, dir)
 	target := fmt.Sprintf("smb://%s@%s:%d/%s/lab/2026", smb.User, GuestHost, smb.Port, smb.Share)
 
@@ -216,13 +223,7 @@ func TestNetworkTargetSMB(t *testing.T) {
 func TestNetworkTargetRefusals(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	smb, err := StartSMB(ctx, filepath.Join(dir, "smbd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(smb.Stop)
+	smb := startSMB(t, dir)
 	closed, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -281,13 +282,7 @@ func countFiles(dir string) int {
 func TestNetworkTargetServerRestart(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	smb, err := StartSMB(ctx, filepath.Join(dir, "smbd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(smb.Stop)
+	smb := startSMB(t, dir)
 	src := filepath.Join(dir, "big.img")
 	if err := WritePattern(src, 160<<20, 99); err != nil {
 		t.Fatal(err)
