@@ -292,9 +292,11 @@ func TestDeadSource(t *testing.T) {
 // disk — an 8 MiB bad region and 7 bad sectors in 256 MiB, served over
 // NBD, failing at once — is imaged unattended twice: once with the console
 // read as fast as QEMU writes it, once read at a real 115200-baud UART's
-// rate (11520 bytes/s, so QEMU's serial port waits for the reader). The
-// imaging time in the record is within 1.2× of the unlimited run's, and
-// both records agree.
+// rate (11520 bytes/s, so QEMU's serial port waits for the reader). Both
+// records agree, and each run's whole console stays under 32 KiB: at most
+// about 3 s of a real UART's time, however slowly it drains (the console
+// once carried a line per bad sector, 5.4 MB for this disk). How long each
+// run took is logged; timing targets live in make bench, not in tests.
 func TestConsoleAt115200(t *testing.T) {
 	needNBD(t)
 	a := appliance(t)
@@ -337,6 +339,9 @@ func TestConsoleAt115200(t *testing.T) {
 			bytes += len(l) + 1
 		}
 		t.Logf("console read at %d B/s (0: unlimited): %d bytes of console, imaging took %.1f s, result %s", rate, bytes, rec.DurationSec, rec.Result)
+		if bytes > 32<<10 {
+			t.Errorf("console read at %d B/s: %d bytes, more than 32 KiB: at 115200 baud the console would pace the engine", rate, bytes)
+		}
 		return rec
 	}
 	fast := run(0)
@@ -347,7 +352,5 @@ func TestConsoleAt115200(t *testing.T) {
 	if fast.Hashes["sha256"] != slow.Hashes["sha256"] || len(fast.Unreadable) != len(slow.Unreadable) {
 		t.Errorf("the two runs disagree: %s %d ranges vs %s %d ranges", fast.Hashes["sha256"], len(fast.Unreadable), slow.Hashes["sha256"], len(slow.Unreadable))
 	}
-	if slow.DurationSec > 1.2*fast.DurationSec {
-		t.Errorf("imaging took %.1f s with a 115200-baud console, %.1f s without: more than 1.2×", slow.DurationSec, fast.DurationSec)
-	}
+	t.Logf("imaging took %.1f s with a 115200-baud console, %.1f s without (%.2f×)", slow.DurationSec, fast.DurationSec, slow.DurationSec/max(fast.DurationSec, 0.001))
 }
