@@ -10,11 +10,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coldimage/coldimage/ui/uitest"
 )
 
 type netSessionJSON struct {
@@ -339,5 +342,113 @@ func TestNetworkTargetServerRestart(t *testing.T) {
 	readJSON(t, filepath.Join(sessions[0], sj.Sources[0].Outdir, "acquisition.json"), &runs)
 	if rec.Result != "ok" || len(runs.Runs) < 2 {
 		t.Errorf("acquisition.json result %q with %d runs; want ok after 2 or more", rec.Result, len(runs.Runs))
+	}
+}
+
+// TestConsoleUINetworkTarget drives the full-screen UI with the SMB share
+// of COLDIMAGE.CFG offered as a target: choose the source and the share,
+// give the clock and case, confirm; the appliance joins the network only
+// when the share is chosen, and the image and records land on the share.
+func TestConsoleUINetworkTarget(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	smb := startSMB(t, dir)
+	src := filepath.Join(dir, "ui.img")
+	if err := WritePattern(src, 8<<20, 31); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	target := fmt.Sprintf("smb://%s@%s:%d/%s/ui", smb.User, GuestHost, smb.Port, smb.Share)
+	cfgDisk := filepath.Join(dir, "cfg.img")
+	if err := MakeSettingsDisk(cfgDisk, "coldimage.target="+target+"\r\ncoldimage.smb.password="+smb.Password+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
+		Drives:    []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "NETUI"}},
+		ExtraArgs: []string{"-nic", "user,model=virtio-net-pci", "-device", "virtio-rng-pci"},
+		Append:    baseAppend})
+	term := uitest.New(pr, v, 80, 24)
+	term.KeyDelay = 300 * time.Millisecond
+	screen := func(text string) string {
+		t.Helper()
+		s, err := term.WaitScreen(text, 3*time.Minute)
+		if err != nil {
+			t.Fatalf("%v; the screen shows:\n%s", err, term.Screen())
+		}
+		t.Logf("screen with %q:\n%s", text, s)
+		return s
+	}
+	keys := func(k ...string) {
+		for _, s := range k {
+			if _, err := io.WriteString(v, s); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(term.KeyDelay)
+		}
+	}
+	screen("1/6 Sources")
+	screen("selected: 0 source(s)")
+	// The rows: sr0, the stick (never selectable), NETUI; move to NETUI.
+	var rows []string
+	for _, l := range strings.Split(term.Screen(), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "[ ] ") || strings.HasPrefix(l, "- ") {
+			rows = append(rows, l)
+		}
+	}
+	for i, r := range rows {
+		if strings.Contains(r, "NETUI") {
+			for range i {
+				keys(uitest.Down)
+			}
+		}
+	}
+	keys(" ")
+	screen("selected: 1 source(s)")
+	if strings.Contains(strings.Join(v.Lines(), "\n"), "network: loading network drivers") {
+		t.Fatal("the network was joined before a network target was chosen")
+	}
+	keys(uitest.Enter)
+	screen("2/6 Target")
+	screen(target)
+	keys("j", uitest.Enter)
+	screen("3/6 Clock check")
+	keys("2026-12-01 14:00 UTC (watch)", uitest.Enter)
+	screen("4/6 Case details")
+	for _, f := range []string{"UI-NET", "Net Examiner", "EV-NET", "over SMB"} {
+		keys(f, uitest.Enter)
+	}
+	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
+	screen("> Verify")
+	keys(uitest.Enter)
+	screen("5/6 Confirm")
+	keys("y")
+	screen("1 ok, 0 failed")
+	screen("records and session.txt are written and synced")
+	keys("p")
+	screen("Power off now?")
+	keys("y")
+	if err := v.Wait(3 * time.Minute); err != nil {
+		t.Fatalf("power off: %v; the screen shows:\n%s", err, term.Screen())
+	}
+	if hashOf(t, src) != want {
+		t.Error("the source changed")
+	}
+	sessions, _ := filepath.Glob(filepath.Join(smb.Dir, "ui", "coldimage", "UI-NET", "*"))
+	if len(sessions) != 1 {
+		t.Fatalf("session folders on the share: %v", sessions)
+	}
+	var nj netSessionJSON
+	readJSON(t, filepath.Join(sessions[0], "session.json"), &nj)
+	if nj.Target.URL != target || nj.Target.Security != "SMB 3.1.1, encrypted (seal)" || nj.Target.Network == nil {
+		t.Errorf("session.json target %+v", nj.Target)
+	}
+	folder := sourceFolder(t, sessions[0], "vd?_NETUI")
+	if rec := checkImage(t, folder, want); rec.Result != "ok" {
+		t.Errorf("result %q", rec.Result)
+	}
+	if strings.Contains(strings.Join(v.Lines(), "\n"), smb.Password) {
+		t.Error("the console shows the SMB password")
 	}
 }

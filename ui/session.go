@@ -221,6 +221,11 @@ func plan(cfg Config, c *Choices) session.Plan {
 	if p.Target.Policy == "" {
 		p.Target.Policy = "disk confirmed by the examiner (typed serial/size)"
 	}
+	if t.Network != nil {
+		if nt := t.Network(); nt != nil {
+			p.Target = *nt
+		}
+	}
 	for _, d := range c.Sources {
 		s := session.Source{Info: d.Info, Volume: d.Volume}
 		if c.Drive != nil {

@@ -60,6 +60,10 @@ type Target struct {
 	Dir     string
 	Prepare func(ctx context.Context) (dir string, err error)
 	Release func() error
+	// Network, for a network share (smb://, nfs://), returns after Prepare
+	// what the session records of it: URL, server, mount options, security
+	// and the appliance's network port.
+	Network func() *imager.SessionTarget
 }
 
 // Action is what the examiner chose on the summary screen.

@@ -84,7 +84,42 @@ func (a *App) uiTargets(mounted *[]string) ([]ui.Target, error) {
 		}
 		ts = append(ts, t)
 	}
+	if t, ok := a.uiNetTarget(mounted); ok {
+		ts = append(ts, t)
+	}
 	return ts, nil
+}
+
+// uiNetTarget offers the network share named by coldimage.target (kernel
+// command line or COLDIMAGE.CFG) as a target: choosing it joins the network
+// and mounts the share (Prepare); nothing touches the network before.
+func (a *App) uiNetTarget(mounted *[]string) (ui.Target, bool) {
+	if !IsNetTarget(a.cfg.Target) {
+		return ui.Target{}, false
+	}
+	nt, err := ParseNetTarget(a.cfg.Target)
+	if err != nil {
+		return ui.Target{Name: a.cfg.Target, Free: -1, State: "not usable: " + err.Error(), Boot: true}, true
+	}
+	var rec *imager.SessionTarget
+	return ui.Target{Name: nt.String(), FSType: nt.FSType(), Free: -1, Given: true,
+		State: "network share: the network is joined and the share mounted when it is chosen",
+		Prepare: func(ctx context.Context) (string, error) {
+			t, err := a.mountNetTarget(ctx, a.cfg, nt)
+			if err != nil {
+				return "", err
+			}
+			rec = &t
+			*mounted = append(*mounted, TargetMount)
+			return filepath.Join(TargetMount, nt.Path), nil
+		},
+		Release: func() error {
+			a.unmountNetTarget(nt)
+			*mounted = slices.DeleteFunc(*mounted, func(m string) bool { return m == TargetMount })
+			return nil
+		},
+		Network: func() *imager.SessionTarget { return rec },
+	}, true
 }
 
 // readFSSpace reads a file system's room and state through a read-only
