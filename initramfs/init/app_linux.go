@@ -111,8 +111,9 @@ func (a *App) readCmdline() error {
 	if err != nil {
 		return fmt.Errorf("read /proc/cmdline: %w", err)
 	}
-	a.cmdline = strings.TrimSpace(string(b))
-	a.cfg = ParseCmdline(a.cmdline)
+	raw := strings.TrimSpace(string(b))
+	a.cfg = ParseCmdline(raw)
+	a.cmdline = redactCmdline(raw) // what is shown and recorded
 	for _, w := range a.cfg.Warnings {
 		a.con.Printf("coldimage: warning: %s", w)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/coldimage/coldimage/disk"
@@ -86,6 +87,16 @@ func settingLines(b []byte) []string {
 
 // secretKeys are settings whose values are never printed or recorded.
 var secretKeys = []string{"coldimage.smb.password"}
+
+// secretOnCmdline matches a secret given on the kernel command line, quoted
+// value included.
+var secretOnCmdline = regexp.MustCompile(`(coldimage\.smb\.password)=("[^"]*"|\S*)`)
+
+// redactCmdline hides secrets on the kernel command line before it is shown
+// or recorded (they are ignored there: the line is readable by everyone).
+func redactCmdline(s string) string {
+	return secretOnCmdline.ReplaceAllString(s, "$1=(set, not recorded)")
+}
 
 // redactSetting hides the value of a secret setting line.
 func redactSetting(l string) string {

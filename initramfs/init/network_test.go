@@ -149,3 +149,15 @@ func TestNetSettingsFromFileAndCmdline(t *testing.T) {
 		t.Errorf("settingLines = %q: the password must be redacted", got)
 	}
 }
+
+func TestRedactCmdline(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"quiet coldimage.smb.password=hunter2 coldimage.auto=1", "quiet coldimage.smb.password=(set, not recorded) coldimage.auto=1"},
+		{`coldimage.smb.password="two words" x`, "coldimage.smb.password=(set, not recorded) x"},
+		{"coldimage.target=smb://u@h/s", "coldimage.target=smb://u@h/s"},
+	} {
+		if got := redactCmdline(tc.in); got != tc.want {
+			t.Errorf("redactCmdline(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
