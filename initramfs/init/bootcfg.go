@@ -98,6 +98,17 @@ func redactCmdline(s string) string {
 	return secretOnCmdline.ReplaceAllString(s, "$1=(set, not recorded)")
 }
 
+// redactLine hides all but the key of a malformed line that starts with a
+// secret's key (coldimage.smb.password hunter2, without the =).
+func redactLine(l string) string {
+	for _, k := range secretKeys {
+		if strings.HasPrefix(l, k) {
+			return k + " …(not shown)"
+		}
+	}
+	return l
+}
+
 // redactSetting hides the value of a secret setting line.
 func redactSetting(l string) string {
 	k, _, ok := strings.Cut(l, "=")
@@ -108,5 +119,5 @@ func redactSetting(l string) string {
 			}
 		}
 	}
-	return l
+	return redactLine(l)
 }

@@ -87,7 +87,7 @@ func ParseSettings(file []byte, cmdline string) Config {
 		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
 		switch {
 		case !ok || !strings.HasPrefix(k, "coldimage."):
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: %q is not coldimage.KEY=VALUE; ignored", disk.BootConfigFile, n, l))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: %q is not coldimage.KEY=VALUE; ignored", disk.BootConfigFile, n, redactLine(l)))
 		case k == "coldimage.console":
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: coldimage.console is taken from the kernel command line only; ignored", disk.BootConfigFile, n))
 		case k == "coldimage.hpa":

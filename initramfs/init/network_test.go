@@ -124,7 +124,7 @@ func TestMountArgs(t *testing.T) {
 }
 
 func TestNetSettingsFromFileAndCmdline(t *testing.T) {
-	file := []byte("coldimage.target=smb://examiner@nas/evidence\r\ncoldimage.smb.password=hunter2\ncoldimage.net=static:192.0.2.10/24,gw=192.0.2.1\ncoldimage.smb.seal=0\n")
+	file := []byte("coldimage.target=smb://examiner@nas/evidence\r\ncoldimage.smb.password=hunter2\ncoldimage.net=static:192.0.2.10/24,gw=192.0.2.1\ncoldimage.smb.seal=0\ncoldimage.smb.password hunter2\n")
 	c := ParseSettings(file, "coldimage.net.if=52:54:00:12:34:56 coldimage.smb.password=fromcmdline coldimage.net=bogus")
 	if c.SMBPassword != "hunter2" {
 		t.Errorf("SMBPassword = %q; want the settings file's (the kernel command line's is ignored)", c.SMBPassword)
