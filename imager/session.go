@@ -84,6 +84,11 @@ type SessionTarget struct {
 	MountOptions string          `json:"mount_options,omitempty"`
 	Security     string          `json:"security,omitempty"`
 	Network      *SessionNetwork `json:"network,omitempty"`
+	// Host names this machine on a target shared with others (its DMI
+	// system serial, else its UUID, else its network port's MAC): the
+	// session folder is <stamp>_<host>, so appliances writing the same
+	// case to one share never meet.
+	Host string `json:"host,omitempty"`
 }
 
 // SessionNetwork is the appliance's network port and its configuration,
@@ -296,6 +301,9 @@ func (s *Session) Text() string {
 	}
 	if s.Target.URL != "" {
 		fmt.Fprintf(&b, "target server %s, mounted with %s\n", orDash(s.Target.Server), orDash(s.Target.MountOptions))
+		if s.Target.Host != "" {
+			fmt.Fprintf(&b, "this machine on the shared target: %s (in the session folder's name)\n", s.Target.Host)
+		}
 		if s.Target.Security != "" {
 			fmt.Fprintf(&b, "target security: %s\n", s.Target.Security)
 		}

@@ -23,9 +23,9 @@ import (
 type netSessionJSON struct {
 	Settings []string
 	Target   struct {
-		Device, URL, FSType, Server, Security string
-		MountOptions                          string `json:"mount_options"`
-		Network                               *struct {
+		Device, URL, FSType, Server, Security, Host string
+		MountOptions                                string `json:"mount_options"`
+		Network                                     *struct {
 			Interface, MAC, Driver, Method, Gateway string
 			Addresses, DNS                          []string
 			DHCPServer                              string `json:"dhcp_server"`
@@ -36,7 +36,8 @@ type netSessionJSON struct {
 // netRun is one boot of the appliance with a network target.
 type netRun struct {
 	nic, settings, target string
-	wantDone              string // the COLDIMAGE DONE counts, e.g. "ok=2 failed=0"
+	wantDone              string   // the COLDIMAGE DONE counts, e.g. "ok=2 failed=0"
+	extra                 []string // further QEMU arguments
 }
 
 // netSources are the evidence disks of the network-target tests, with
@@ -75,7 +76,7 @@ func (n *netSources) boot(t *testing.T, a *Appliance, r netRun, secrets ...strin
 		drives = append(drives, Drive{File: s.file, Serial: s.serial})
 	}
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: drives, Log: consoleLog(t, a, ""),
-		ExtraArgs: []string{"-nic", "user,model=" + r.nic + ",mac=52:54:00:c0:1d:01", "-device", "virtio-rng-pci"},
+		ExtraArgs: append([]string{"-nic", "user,model=" + r.nic + ",mac=52:54:00:c0:1d:01", "-device", "virtio-rng-pci"}, r.extra...),
 		Append:    baseAppend + " coldimage.auto=1 coldimage.case=NET-1 coldimage.target=" + r.target})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 10*time.Minute)
@@ -169,7 +170,8 @@ func TestNetworkTargetSMB(t *testing.T) {
 	target := fmt.Sprintf("smb://%s@%s:%d/%s/lab/2026", smb.User, GuestHost, smb.Port, smb.Share)
 
 	t.Run("virtio-net", func(t *testing.T) {
-		console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: target, wantDone: "ok=2 failed=0",
+		// The machine's DMI serial names its session folder on the share.
+		console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: target, wantDone: "ok=2 failed=0", extra: []string{"-smbios", "type=1,serial=SRV-0042"},
 			settings: "coldimage.smb.password=" + smb.Password + "\r\ncoldimage.examiner=net-test\r\n"}, smb.Password)
 		for _, want := range []string{"network: port eth0 (MAC 52:54:00:c0:1d:01, driver virtio_net), dhcp", "target " + target + " mounted read-write", "SMB 3.1.1, encrypted (seal)"} {
 			if !strings.Contains(console, want) {
@@ -188,6 +190,9 @@ func TestNetworkTargetSMB(t *testing.T) {
 		}
 		if nw := nj.Target.Network; nw == nil || nw.Driver != "virtio_net" {
 			t.Errorf("network %+v: want driver virtio_net", nw)
+		}
+		if len(sessions) != 1 || !strings.HasSuffix(filepath.Dir(sessions[0]), "_SRV-0042") || nj.Target.Host != "SRV-0042" {
+			t.Errorf("session %v host %q: want the folder <stamp>_SRV-0042 (the DMI serial)", sessions, nj.Target.Host)
 		}
 		b, _ := json.Marshal(nj.Settings)
 		if !strings.Contains(string(b), "coldimage.smb.password=(set, not recorded)") {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
@@ -13,8 +14,10 @@ import (
 // caseID that was cut off (its session.json still says in-progress: a power
 // loss or crash ended the run) and that imaged at least one of sources (by
 // source-id); nil when there is none. Sessions that ended, whatever their
-// result, are never continued.
-func CutOff(dir, caseID string, sources []Source) *Continuation {
+// result, are never continued. With host set (Plan.Host), only sessions
+// whose folder carries it (<stamp>_<host>) are considered: another
+// machine's are never continued.
+func CutOff(dir, caseID string, sources []Source, host string) *Continuation {
 	caseDir := filepath.Join("coldimage", imager.CaseFolder(caseID))
 	ents, err := os.ReadDir(filepath.Join(dir, caseDir))
 	if err != nil {
@@ -26,7 +29,7 @@ func CutOff(dir, caseID string, sources []Source) *Continuation {
 		want[disk.ID(src.Info)] = true
 	}
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() || (host != "" && !strings.HasSuffix(e.Name(), "_"+host)) {
 			continue
 		}
 		rel := filepath.Join(caseDir, e.Name())

@@ -132,6 +132,12 @@ type Plan struct {
 	AfterWrite func(dir string)
 	Now        func() time.Time
 
+	// Host names this machine on a target other machines write to too (a
+	// network share): the session folder is then <stamp>_<host>, and only
+	// this machine's cut-off sessions are continued (CutOff). Empty: the
+	// folder is <stamp>.
+	Host string
+
 	// Continue goes on with a session that was cut off (power loss, crash)
 	// in the CaseFolders layout, in its own folder: sources it imaged are
 	// not imaged again, acquisitions it left in progress are resumed
@@ -217,6 +223,16 @@ var ErrAborted = errors.New("aborted by the operator")
 // named by imager.CaseFolder, the one sanitiser every mode uses.
 func Folder(caseID string, started time.Time) string {
 	return filepath.Join("coldimage", imager.CaseFolder(caseID), started.UTC().Format("20060102T150405Z"))
+}
+
+// HostFolder is Folder with the machine's name appended (<stamp>_<host>)
+// when host is not empty.
+func HostFolder(caseID string, started time.Time, host string) string {
+	f := Folder(caseID, started)
+	if host != "" {
+		f += "_" + host
+	}
+	return f
 }
 
 // New plans a session: it lays out the folders, names each source's
@@ -334,7 +350,7 @@ func newRecord(p Plan) *Session {
 				What: fmt.Sprintf("continues the session started %s and cut off (power loss or crash; its record is kept as %s)", old.Started, filepath.Base(runRecordName(s.Dir, ".json")))})
 		}
 	case p.Layout == CaseFolders:
-		rel := Folder(p.Case.Case, now)
+		rel := HostFolder(p.Case.Case, now, p.Host)
 		s.Dir = filepath.Join(p.Dir, rel)
 		s.Target.Folder = "/" + filepath.ToSlash(rel)
 	case len(p.Sources) > 1:
@@ -505,6 +521,14 @@ func (s *Session) Begin() error {
 	s.mu.Unlock()
 	if s.Dir == "" {
 		return nil
+	}
+	if s.plan.Continue == nil && s.plan.Layout == CaseFolders {
+		// A new session's folder is new: another run that started the
+		// same second (another machine writing the same case to a shared
+		// target) is never written over.
+		if _, err := os.Stat(filepath.Join(s.Dir, "session.json")); err == nil {
+			return fmt.Errorf("%w: the session folder %s already holds a session (another run of case %q started the same second on a target shared with another machine?)", ErrRefused, s.Dir, s.plan.Case.Case)
+		}
 	}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create session folder %s: %w", s.Dir, err)

@@ -586,3 +586,72 @@ func TestWatchdogGivesUp(t *testing.T) {
 		t.Errorf("ok=%d failed=%d first %+v", s.OK, s.Failed, s.Sources[0])
 	}
 }
+
+// TestSharedTargetHosts: two machines writing the same case to one shared
+// target the same second get their own folders (<stamp>_<host>); a run
+// without a host name that would land in a folder already holding a
+// session is refused before anything is written; CutOff continues only
+// this machine's cut-off sessions.
+func TestSharedTargetHosts(t *testing.T) {
+	srcDir, target := t.TempDir(), t.TempDir()
+	a := source(t, srcDir, "a.bin", 64<<10, 7)
+	at := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	plan := func(host string) Plan {
+		return Plan{Mode: "unattended", Sources: []Source{a}, Dir: target, Layout: CaseFolders, Case: imager.Case{Case: "FLEET"}, Host: host,
+			Hashes: []string{"sha256"}, Format: "raw", Verify: true, Jobs: 1, Now: func() time.Time { return at }}
+	}
+	var dirs []string
+	for _, host := range []string{"SRV-1", "SRV-2", ""} {
+		s, err := New(plan(host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(context.Background(), &observer{}); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, s.Dir)
+	}
+	want := []string{"20261201T140000Z_SRV-1", "20261201T140000Z_SRV-2", "20261201T140000Z"}
+	for i, d := range dirs {
+		if filepath.Base(d) != want[i] {
+			t.Errorf("session folder %s; want %s", d, want[i])
+		}
+	}
+	// The same second again without a host, for another source: the
+	// session folder holds a session, which is never written over (the
+	// preflight refuses the folder; Begin checks again, for a run that
+	// raced the first to it).
+	before, _ := os.ReadFile(filepath.Join(dirs[2], "session.json"))
+	p := plan("")
+	p.Sources = []Source{source(t, srcDir, "b.bin", 64<<10, 8)}
+	s, err := New(p)
+	if err == nil {
+		err = s.Run(context.Background(), &observer{})
+	}
+	if !errors.Is(err, ErrRefused) {
+		t.Errorf("a second session in %s: %v; want a refusal", dirs[2], err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dirs[2], "session.json")); string(after) != string(before) {
+		t.Error("the first session's record was written over")
+	}
+	if raced := newRecord(p); raced.Dir != dirs[2] {
+		t.Errorf("the raced run's folder %s; want %s", raced.Dir, dirs[2])
+	} else if err := raced.Begin(); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "already holds a session") {
+		t.Errorf("Begin in a folder holding a session: %v; want a refusal", err)
+	}
+	// A cut-off session of SRV-2 (its record says in-progress).
+	rec, err := imager.ReadSession(dirs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Result = imager.SessionInProgress
+	if err := imager.WriteSession(dirs[1], rec); err != nil {
+		t.Fatal(err)
+	}
+	if c := CutOff(target, "FLEET", []Source{a}, "SRV-1"); c != nil {
+		t.Errorf("SRV-1 would continue %s, another machine's session", c.Folder)
+	}
+	if c := CutOff(target, "FLEET", []Source{a}, "SRV-2"); c == nil || filepath.Base(c.Folder) != want[1] {
+		t.Errorf("SRV-2 continues %v; want its own cut-off session", c)
+	}
+}

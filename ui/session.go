@@ -155,7 +155,7 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 		t.Dir = d // prepared once: a second Plan must not mount again
 	}
 	p := plan(cfg, c)
-	if cont := session.CutOff(t.Dir, c.Case.Case, p.Sources); cont != nil {
+	if cont := session.CutOff(t.Dir, c.Case.Case, p.Sources, p.Host); cont != nil {
 		switch a := c.CutOff; {
 		case a == nil || a.Folder != cont.Folder:
 			return nil, &CutOffFound{cont} // asked first
@@ -223,7 +223,7 @@ func plan(cfg Config, c *Choices) session.Plan {
 	}
 	if t.Network != nil {
 		if nt := t.Network(); nt != nil {
-			p.Target = *nt
+			p.Target, p.Host = *nt, nt.Host
 		}
 	}
 	for _, d := range c.Sources {

@@ -164,6 +164,7 @@ func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consen
 	}
 	defer a.unmountNetTarget(nt)
 	p.Dir = filepath.Join(TargetMount, nt.Path)
+	p.Host = t.Host
 	if folder := strings.TrimPrefix(a.netContinue, "/"); folder != "" {
 		a.netContinue = ""
 		if rec, err := imager.ReadSession(filepath.Join(p.Dir, folder)); err == nil {
@@ -189,7 +190,7 @@ func (a *App) runSession(ctx context.Context, cfg Config, p session.Plan, source
 	if cfg.Resume && p.Mode == "unattended" {
 		// A run of this case cut off on this target (power loss, crash)
 		// goes on where it stopped, in its own folder.
-		if c := session.CutOff(p.Dir, cfg.Case, p.Sources); c != nil {
+		if c := session.CutOff(p.Dir, cfg.Case, p.Sources, p.Host); c != nil {
 			a.con.Printf("coldimage: continuing the session cut off in %s (started %s): imaged sources are kept, the one in progress resumes (coldimage.resume=0 starts anew)", "/"+c.Folder, c.Record.Started)
 			p.Continue = c
 		}
@@ -201,7 +202,7 @@ func (a *App) runSession(ctx context.Context, cfg Config, p session.Plan, source
 		err = fmt.Errorf("target %s: %w — nothing imaged", targetName, err)
 		a.con.Printf("COLDIMAGE ERROR %v", err)
 		r := session.RefusedRecord(p, err)
-		r.Dir = filepath.Join(p.Dir, session.Folder(cfg.Case, p.Now()))
+		r.Dir = filepath.Join(p.Dir, session.HostFolder(cfg.Case, p.Now(), p.Host))
 		if err := a.writeRecord(r); err != nil {
 			a.con.Printf("COLDIMAGE ERROR %v", err)
 		}

@@ -253,3 +253,19 @@ func (t NetTarget) MountArgs(addr, local netip.Addr, smb SMBOptions) (Mount, err
 	}
 	return Mount{}, fmt.Errorf("target %s: unknown scheme", t)
 }
+
+// meaningfulDMI says whether a DMI serial or UUID names a machine: vendors
+// leave placeholders ("To be filled by O.E.M.", "Not Specified", zeros,
+// ones) that many machines share.
+func meaningfulDMI(v string) bool {
+	l := strings.ToLower(strings.TrimSpace(v))
+	if l == "" || strings.Trim(l, "0-") == "" || strings.Trim(l, "f-") == "" || strings.Trim(l, "1-") == "" {
+		return false
+	}
+	for _, junk := range []string{"to be filled", "not specified", "not applicable", "default string", "system serial", "none", "n/a", "0123456789", "chassis serial", "oem"} {
+		if strings.Contains(l, junk) {
+			return false
+		}
+	}
+	return true
+}

@@ -274,6 +274,7 @@ func (a *App) mountNetTarget(ctx context.Context, cfg Config, nt NetTarget) (ima
 		return t, fmt.Errorf("target %s: %w", nt, err)
 	}
 	t.Network = rec
+	t.Host = hostID(rec)
 	addr, err := resolve(ctx, nt.Host)
 	if err != nil {
 		return t, fmt.Errorf("target %s: %w", nt, err)
@@ -467,4 +468,20 @@ func (a *App) waitServer(ctx context.Context, d time.Duration) error {
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// hostID names this machine for a shared target: the DMI system serial,
+// else the system UUID, else the board's serial, else the network port's
+// MAC, as a folder-name-safe word.
+func hostID(rec *imager.SessionNetwork) string {
+	for _, f := range []string{"product_serial", "product_uuid", "board_serial"} {
+		b, err := os.ReadFile("/sys/class/dmi/id/" + f)
+		if v := strings.TrimSpace(string(b)); err == nil && meaningfulDMI(v) {
+			return imager.CaseFolder(v)
+		}
+	}
+	if rec != nil && rec.MAC != "" {
+		return "mac-" + strings.ReplaceAll(rec.MAC, ":", "")
+	}
+	return ""
 }

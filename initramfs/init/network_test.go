@@ -161,3 +161,15 @@ func TestRedactCmdline(t *testing.T) {
 		}
 	}
 }
+
+func TestMeaningfulDMI(t *testing.T) {
+	for v, want := range map[string]bool{
+		"SRV-0042": true, "4C4C4544-0042-3510-8056-B4C04F4D4E32": true,
+		"": false, "To be filled by O.E.M.": false, "Not Specified": false, "00000000-0000-0000-0000-000000000000": false,
+		"FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF": false, "Default string": false, "System Serial Number": false, "0123456789": false,
+	} {
+		if got := meaningfulDMI(v); got != want {
+			t.Errorf("meaningfulDMI(%q) = %v; want %v", v, got, want)
+		}
+	}
+}
