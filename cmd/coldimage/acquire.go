@@ -180,6 +180,9 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		fs.Usage()
 		return nil, usageError("acquire needs at least one SOURCE and an OUTDIR")
 	}
+	if err := notURL(append([]string{pos[len(pos)-1]}, mirrors...)); err != nil {
+		return nil, err
+	}
 	algs, err := imager.ParseHashes(*hashes)
 	if err != nil {
 		return nil, usageError(err.Error())
@@ -432,4 +435,24 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// notURL refuses a target URL where a folder is wanted: on a host the
+// acquisition writes to a folder (a mounted share's too); smb:// and nfs://
+// targets are mounted by the appliance, and s3:// is not written yet.
+// Without this, "smb://nas/x" would become a local folder named "smb:".
+func notURL(dirs []string) error {
+	for _, d := range dirs {
+		scheme, _, ok := strings.Cut(d, "://")
+		if !ok {
+			continue
+		}
+		switch scheme {
+		case "smb", "nfs":
+			return usageError(fmt.Sprintf("%s: on a host, mount the share (mount -t cifs or -t nfs4) and give its folder; the appliance mounts %s:// targets itself (coldimage.target=)", d, scheme))
+		default:
+			return usageError(fmt.Sprintf("%s: %s:// targets are not supported; give a folder", d, scheme))
+		}
+	}
+	return nil
 }

@@ -185,3 +185,24 @@ func TestHPAFlag(t *testing.T) {
 		t.Errorf("--resume --hpa=image: %v (exit %d), want a usage error naming --hpa", err, exitCode(err))
 	}
 }
+
+// TestTargetURLRefused: a target URL where a folder is wanted is a usage
+// error that says what to do, never a local folder named "smb:".
+func TestTargetURLRefused(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"/dev/null smb://examiner@nas/evidence", "mount the share"},
+		{"/dev/null nfs://nas/export", "mount the share"},
+		{"/dev/null s3://bucket/prefix", "s3:// targets are not supported"},
+		{"--mirror smb://nas/x /dev/null out", "mount the share"},
+	} {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		_, err := parseAcquireArgs(strings.Fields(tc.args), io.Discard)
+		if exitCode(err) != exitUsage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v (exit %d); want a usage error with %q", tc.args, err, exitCode(err), tc.want)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("%s: created %v", tc.args, ents)
+		}
+	}
+}
