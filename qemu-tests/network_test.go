@@ -103,9 +103,15 @@ func (n *netSources) boot(t *testing.T, a *Appliance, r netRun, secrets ...strin
 	return console
 }
 
+// netWant is the network port a session must record.
+type netWant struct{ mac, method, addr, dhcp string }
+
+// dhcpPort is the first port's QEMU DHCP lease.
+var dhcpPort = netWant{"52:54:00:c0:1d:01", "dhcp", "10.0.2.15/24", GuestHost}
+
 // checkSession checks the one session folder under root: its record
 // names the network target, and each source's image hashes as the source.
-func (n *netSources) checkSession(t *testing.T, root, url, fstype, server, security string) {
+func (n *netSources) checkSession(t *testing.T, root, url, fstype, server, security string, net netWant) {
 	t.Helper()
 	sessions, _ := filepath.Glob(filepath.Join(root, "coldimage", "NET-1", "*"))
 	if len(sessions) != 1 {
@@ -121,9 +127,9 @@ func (n *netSources) checkSession(t *testing.T, root, url, fstype, server, secur
 	if tg.URL != url || tg.FSType != fstype || tg.Server != server || tg.Security != security {
 		t.Errorf("session.json target: %+v; want url %s fstype %s server %s security %q", tg, url, fstype, server, security)
 	}
-	if nw := tg.Network; nw == nil || nw.Interface != "eth0" || nw.MAC != "52:54:00:c0:1d:01" || nw.Method != "dhcp" ||
-		len(nw.Addresses) != 1 || nw.Addresses[0] != "10.0.2.15/24" || nw.Gateway != GuestHost || nw.DHCPServer != GuestHost {
-		t.Errorf("session.json target.network: %+v", nw)
+	if nw := tg.Network; nw == nil || nw.MAC != net.mac || nw.Method != net.method ||
+		len(nw.Addresses) != 1 || nw.Addresses[0] != net.addr || nw.Gateway != GuestHost || nw.DHCPServer != net.dhcp {
+		t.Errorf("session.json target.network: %+v; want %+v", nw, net)
 	}
 	if sj.OK != len(n.disks) || sj.Failed != 0 {
 		t.Errorf("session ok=%d failed=%d; want %d/0", sj.OK, sj.Failed, len(n.disks))
@@ -144,7 +150,7 @@ func (n *netSources) checkSession(t *testing.T, root, url, fstype, server, secur
 		}
 	}
 	txt, err := os.ReadFile(filepath.Join(session, "session.txt"))
-	if err != nil || !strings.Contains(string(txt), "network: eth0 (MAC 52:54:00:c0:1d:01") || !strings.Contains(string(txt), "target security: "+security) {
+	if err != nil || !strings.Contains(string(txt), "(MAC "+net.mac) || !strings.Contains(string(txt), "target security: "+security) {
 		t.Errorf("session.txt lacks the network and security lines: %v\n%s", err, txt)
 	}
 }
@@ -179,7 +185,7 @@ func TestNetworkTargetSMB(t *testing.T) {
 			}
 		}
 		root := filepath.Join(smb.Dir, "lab", "2026")
-		n.checkSession(t, root, target, "cifs", fmt.Sprintf("%s:%d", GuestHost, smb.Port), "SMB 3.1.1, encrypted (seal)")
+		n.checkSession(t, root, target, "cifs", fmt.Sprintf("%s:%d", GuestHost, smb.Port), "SMB 3.1.1, encrypted (seal)", dhcpPort)
 		var nj netSessionJSON
 		sessions, _ := filepath.Glob(filepath.Join(root, "coldimage", "NET-1", "*", "session.json"))
 		if len(sessions) == 1 {
@@ -208,6 +214,20 @@ func TestNetworkTargetSMB(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	// Two ports; the settings name the second by its MAC and give it a
+	// fixed address: no DHCP.
+	t.Run("static address on the port named by MAC", func(t *testing.T) {
+		const mac2 = "52:54:00:c0:1d:02"
+		static := strings.Replace(target, "/2026", "/static", 1)
+		console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: static, wantDone: "ok=2 failed=0", extra: []string{"-nic", "user,model=e1000e,mac=" + mac2},
+			settings: "coldimage.smb.password=" + smb.Password + "\r\ncoldimage.net=static:10.0.2.20/24,gw=10.0.2.2,dns=10.0.2.3\r\ncoldimage.net.if=" + mac2 + "\r\n"}, smb.Password)
+		if !strings.Contains(console, "(MAC "+mac2+", driver e1000e), static:10.0.2.20/24,gw=10.0.2.2,dns=10.0.2.3") {
+			t.Errorf("console lacks the static set-up on the e1000e port")
+		}
+		n.checkSession(t, filepath.Join(smb.Dir, "lab", "static"), static, "cifs", fmt.Sprintf("%s:%d", GuestHost, smb.Port), "SMB 3.1.1, encrypted (seal)",
+			netWant{mac2, "static:10.0.2.20/24,gw=10.0.2.2,dns=10.0.2.3", "10.0.2.20/24", ""})
 	})
 
 	t.Run("e1000e wrong password", func(t *testing.T) {
@@ -271,7 +291,7 @@ func TestNetworkTargetNFS(t *testing.T) {
 	if !strings.Contains(console, "target "+target+" mounted read-write") {
 		t.Errorf("console lacks the mount line for %s", target)
 	}
-	n.checkSession(t, nfs.Dir, target, "nfs4", fmt.Sprintf("%s:%d", GuestHost, nfs.Port), "NFS 4.2, NOT ENCRYPTED (sec=sys: NFS carries no encryption without Kerberos)")
+	n.checkSession(t, nfs.Dir, target, "nfs4", fmt.Sprintf("%s:%d", GuestHost, nfs.Port), "NFS 4.2, NOT ENCRYPTED (sec=sys: NFS carries no encryption without Kerberos)", dhcpPort)
 	if t.Failed() {
 		t.Logf("ganesha log:\n%s", nfs.Log())
 	}
