@@ -40,6 +40,15 @@ type netRun struct {
 	extra                 []string // further QEMU arguments
 }
 
+// nicArgs gives the guest one network card of the model (with a random
+// number generator for DHCP's transaction ids), or none at all.
+func nicArgs(model string) []string {
+	if model == "none" {
+		return []string{"-nic", "none"}
+	}
+	return []string{"-nic", "user,model=" + model + ",mac=52:54:00:c0:1d:01", "-device", "virtio-rng-pci"}
+}
+
 // netSources are the evidence disks of the network-target tests, with
 // their sha256 before any boot.
 type netSources struct {
@@ -76,7 +85,7 @@ func (n *netSources) boot(t *testing.T, a *Appliance, r netRun, secrets ...strin
 		drives = append(drives, Drive{File: s.file, Serial: s.serial})
 	}
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: drives, Log: consoleLog(t, a, ""),
-		ExtraArgs: append([]string{"-nic", "user,model=" + r.nic + ",mac=52:54:00:c0:1d:01", "-device", "virtio-rng-pci"}, r.extra...),
+		ExtraArgs: append(nicArgs(r.nic), r.extra...),
 		Append:    baseAppend + " coldimage.auto=1 coldimage.case=NET-1 coldimage.target=" + r.target})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 10*time.Minute)
@@ -258,13 +267,14 @@ func TestNetworkTargetRefusals(t *testing.T) {
 	}
 	n := newNetSources(t, dir)
 	settings := "coldimage.smb.password=" + smb.Password + "\r\n"
-	for _, tc := range []struct{ name, target, want string }{
-		{"no server", fmt.Sprintf("smb://root@%s:%d/evidence", GuestHost, closed), fmt.Sprintf("server %s:%d does not answer", GuestHost, closed)},
-		{"unknown share", fmt.Sprintf("smb://root@%s:%d/nosuchshare/x", GuestHost, smb.Port), "the server has no such share or export"},
+	for _, tc := range []struct{ name, nic, target, want string }{
+		{"no server", "virtio-net-pci", fmt.Sprintf("smb://root@%s:%d/evidence", GuestHost, closed), fmt.Sprintf("server %s:%d does not answer", GuestHost, closed)},
+		{"unknown share", "virtio-net-pci", fmt.Sprintf("smb://root@%s:%d/nosuchshare/x", GuestHost, smb.Port), "the server has no such share or export"},
+		{"no network card", "none", fmt.Sprintf("smb://root@%s:%d/evidence", GuestHost, smb.Port), "no network port found after 20s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := countFiles(smb.Dir)
-			console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: tc.target, wantDone: "ok=0 failed=2", settings: settings}, smb.Password)
+			console := n.boot(t, a, netRun{nic: tc.nic, target: tc.target, wantDone: "ok=0 failed=2", settings: settings}, smb.Password)
 			if !strings.Contains(console, "COLDIMAGE ERROR target "+tc.target) || !strings.Contains(console, tc.want) || !strings.Contains(console, "nothing imaged") {
 				t.Errorf("console lacks the refusal naming %q", tc.want)
 			}
