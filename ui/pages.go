@@ -315,8 +315,15 @@ func (a *app) writeState() (string, bool) {
 
 func (a *app) drawTarget(w, h int) [2]string {
 	need := a.ch.Need()
-	intro := wrap(fmt.Sprintf("Images of %d source(s) (%s) need %s with their records. Offered: file systems labelled %s and disks you confirmed by serial; sources, their disks and the boot medium never.",
-		len(a.ch.Sources), imager.HumanBytes(a.ch.Bytes()), imager.HumanBytes(need), strings.Join(orDefault(a.cfg.TargetLabels), " or ")), w)
+	offered := "file systems labelled " + strings.Join(orDefault(a.cfg.TargetLabels), " or ") + " and disks you confirmed by serial"
+	for _, t := range a.targets {
+		if t.Network != nil {
+			offered = "file systems labelled " + strings.Join(orDefault(a.cfg.TargetLabels), " or ") + ", disks you confirmed by serial and the network share of coldimage.target"
+			break
+		}
+	}
+	intro := wrap(fmt.Sprintf("Images of %d source(s) (%s) need %s with their records. Offered: %s; sources, their disks and the boot medium never.",
+		len(a.ch.Sources), imager.HumanBytes(a.ch.Bytes()), imager.HumanBytes(need), offered), w)
 	for i, l := range intro[:min(3, len(intro))] {
 		a.put(2+i, 0, l, stPlain)
 	}
@@ -585,11 +592,15 @@ func (a *app) choiceLines() []string {
 			l = append(l, fmt.Sprintf("  on disk %s: model %s, serial %s, %s; %s", t.Disk, orDash(t.DiskModel), orDash(t.DiskSerial), imager.HumanBytes(t.DiskSize), orDash(a.offeredWhy(*t))))
 			l = append(l, fmt.Sprintf("  y makes %s (and disk %s) writable and mounts it; every other disk stays read-only", t.Name, t.Disk))
 		}
-		dir := strings.TrimSuffix(t.Dir, "/")
+		dir, stamp := strings.TrimSuffix(t.Dir, "/"), "<UTC time>"
 		if dir == "" {
 			dir = "<mount point>"
 		}
-		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/<UTC time>/<source-id>/", dir, imager.CaseFolder(c.Case.Case)))
+		if t.Network != nil {
+			// A share: its URL, and the machine's name after the time.
+			dir, stamp = strings.TrimSuffix(t.Name, "/"), "<UTC time>_<this machine>"
+		}
+		l = append(l, fmt.Sprintf("  into %s/coldimage/%s/%s/<source-id>/", dir, imager.CaseFolder(c.Case.Case), stamp))
 	}
 	return l
 }
