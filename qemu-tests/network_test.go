@@ -315,8 +315,8 @@ func countFiles(dir string) int {
 
 // TestNetworkTargetServerRestart stops the SMB server while a disk is being
 // imaged and starts it again: the run must end (never hang), leave the
-// evidence unchanged, and end with the image complete on the share —
-// at once, or by resuming the cut-off session on the next boot.
+// evidence unchanged, and — the server answering again — continue the same
+// session folder in the same boot, resuming the source to a verified image.
 func TestNetworkTargetServerRestart(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
@@ -332,7 +332,7 @@ func TestNetworkTargetServerRestart(t *testing.T) {
 	}
 	target := fmt.Sprintf("smb://%s@%s:%d/%s", smb.User, GuestHost, smb.Port, smb.Share)
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "NETBIG"}},
-		Log: consoleLog(t, a, ""), ExtraArgs: []string{"-nic", "user,model=virtio-net-pci", "-device", "virtio-rng-pci"},
+		Log: consoleLog(t, a, ""), ExtraArgs: nicArgs("virtio-net-pci"),
 		Append: baseAppend + " coldimage.auto=1 coldimage.case=NET-R coldimage.target=" + target})
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
 	expect(t, v, `NETBIG acquire +([2-9]\d)%`, 5*time.Minute)
@@ -402,7 +402,7 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 	t.Cleanup(func() { pw.Close() })
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw,
 		Drives:    []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "NETUI"}},
-		ExtraArgs: []string{"-nic", "user,model=virtio-net-pci", "-device", "virtio-rng-pci"},
+		ExtraArgs: nicArgs("virtio-net-pci"),
 		Append:    baseAppend})
 	term := uitest.New(pr, v, 80, 24)
 	term.KeyDelay = 300 * time.Millisecond

@@ -34,6 +34,7 @@ type App struct {
 	targetNames  map[string]bool   // the running session's target partition and disk
 	onTargetGone func(name string) // what the session does when one is removed
 
+	net netState // the network, joined for the first network target
 	// netServer is the last network target's server (address:port);
 	// netContinue, when set, is the session folder the next network
 	// session continues (its server stopped answering).

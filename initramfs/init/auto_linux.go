@@ -147,7 +147,6 @@ func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consen
 		p.BootDisks = append(p.BootDisks, n)
 	}
 	sort.Strings(p.BootDisks)
-	p.Target = imager.SessionTarget{Device: nt.String(), URL: nt.String(), FSType: nt.FSType()}
 	sources, err := a.selectSessionSources(&p, cfg, devs, &Device{}, boot, consent)
 	if err != nil {
 		return fail(err)

@@ -28,16 +28,18 @@ import (
 // netState is the appliance's network, brought up once (for the first
 // network target) and kept for later sessions of the same boot.
 type netState struct {
-	mu     sync.Mutex
-	rec    *imager.SessionNetwork
+	mu  sync.Mutex
+	rec *imager.SessionNetwork
+
+	modMu  sync.Mutex
 	loaded map[string]bool // module groups loaded: "nic", "smb", "nfs"
 }
 
-var appNet netState
-
 // loadModules loads one group of modules once.
 func (a *App) loadModules(group string, mods []modules.Module) error {
-	if appNet.loaded[group] {
+	a.net.modMu.Lock()
+	defer a.net.modMu.Unlock()
+	if a.net.loaded[group] {
 		return nil
 	}
 	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
@@ -56,10 +58,10 @@ func (a *App) loadModules(group string, mods []modules.Module) error {
 	if len(failed) > 0 {
 		return fmt.Errorf("modules not loaded: %s", strings.Join(failed, ", "))
 	}
-	if appNet.loaded == nil {
-		appNet.loaded = map[string]bool{}
+	if a.net.loaded == nil {
+		a.net.loaded = map[string]bool{}
 	}
-	appNet.loaded[group] = true
+	a.net.loaded[group] = true
 	return nil
 }
 
@@ -67,10 +69,10 @@ func (a *App) loadModules(group string, mods []modules.Module) error {
 // else the first with carrier) and configures it by DHCP or statically.
 // Nothing touches a network before this is called for a network target.
 func (a *App) bringUpNetwork(ctx context.Context, s NetSettings, wait time.Duration) (*imager.SessionNetwork, error) {
-	appNet.mu.Lock()
-	defer appNet.mu.Unlock()
-	if appNet.rec != nil {
-		return appNet.rec, nil
+	a.net.mu.Lock()
+	defer a.net.mu.Unlock()
+	if a.net.rec != nil {
+		return a.net.rec, nil
 	}
 	a.con.Printf("coldimage: network: loading network drivers (networking was off until now: the target is on the network)")
 	if err := a.loadModules("nic", modules.Network); err != nil {
@@ -107,7 +109,7 @@ func (a *App) bringUpNetwork(ctx context.Context, s NetSettings, wait time.Durat
 		}
 	}
 	a.con.Printf("coldimage: network: %s is %s (gateway %s, dns %s%s)", rec.Interface, strings.Join(rec.Addresses, " "), orNone(rec.Gateway), orNone(strings.Join(rec.DNS, " ")), dhcpFrom(rec))
-	appNet.rec = rec
+	a.net.rec = rec
 	return rec, nil
 }
 
@@ -283,12 +285,9 @@ func (a *App) mountNetTarget(ctx context.Context, cfg Config, nt NetTarget) (ima
 	t.Server = server
 	// The kernel's mount errors say little (EHOSTDOWN, EIO): a server that
 	// does not answer is named here first.
-	d := net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", server)
-	if err != nil {
+	if err := answers(ctx, server, 10*time.Second); err != nil {
 		return t, fmt.Errorf("target %s: server %s does not answer: %w", nt, server, err)
 	}
-	c.Close()
 	if err := a.loadModules(nt.Scheme, modules.NetFS[nt.Scheme]); err != nil {
 		return t, fmt.Errorf("target %s: %w", nt, err)
 	}
@@ -437,9 +436,8 @@ func (a *App) watchServer(server string, nt NetTarget) (lost func() bool) {
 				return
 			case <-t.C:
 			}
-			c, err := net.DialTimeout("tcp", server, 3*time.Second)
+			err := answers(context.Background(), server, 3*time.Second)
 			if err == nil {
-				c.Close()
 				continue
 			}
 			if !down.Swap(true) {
@@ -458,9 +456,8 @@ func (a *App) watchServer(server string, nt NetTarget) (lost func() bool) {
 func (a *App) waitServer(ctx context.Context, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		c, err := net.DialTimeout("tcp", a.netServer, 3*time.Second)
+		err := answers(ctx, a.netServer, 3*time.Second)
 		if err == nil {
-			c.Close()
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -484,4 +481,16 @@ func hostID(rec *imager.SessionNetwork) string {
 		return "mac-" + strings.ReplaceAll(rec.MAC, ":", "")
 	}
 	return ""
+}
+
+// answers says whether something accepts a TCP connection at server
+// (address:port) within d: the one probe of a target server, before the
+// mount, while the session runs and while waiting for it to come back.
+func answers(ctx context.Context, server string, d time.Duration) error {
+	dl := net.Dialer{Timeout: d}
+	c, err := dl.DialContext(ctx, "tcp", server)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
