@@ -242,7 +242,7 @@ func SyncDir(dir string) error {
 
 // MultiFile reads a sequence of files as one stream (a split raw image).
 type MultiFile struct {
-	files  []*os.File
+	files  []imageFile
 	starts []int64
 	size   int64
 }
@@ -251,22 +251,44 @@ type MultiFile struct {
 func OpenFiles(paths []string) (*MultiFile, error) {
 	m := &MultiFile{}
 	for _, p := range paths {
-		f, err := os.Open(p)
+		f, size, err := openImageFile(p)
 		if err != nil {
 			m.Close()
-			return nil, fmt.Errorf("open image file: %w", err)
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			m.Close()
-			return nil, fmt.Errorf("stat %s: %w", p, err)
+			return nil, err
 		}
 		m.files = append(m.files, f)
 		m.starts = append(m.starts, m.size)
-		m.size += st.Size()
+		m.size += size
 	}
 	return m, nil
+}
+
+// imageFile is an image file opened for reading: local, or read back from
+// the remote its staging folder stands for.
+type imageFile interface {
+	io.ReaderAt
+	io.Closer
+	Name() string
+}
+
+func openImageFile(p string) (imageFile, int64, error) {
+	if r, rel := RemoteOf(p); r != nil {
+		f, err := r.Open(rel)
+		if err != nil {
+			return nil, 0, fmt.Errorf("open image file %s: %w", r.URL(rel), err)
+		}
+		return f, f.Size(), nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open image file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("stat %s: %w", p, err)
+	}
+	return f, st.Size(), nil
 }
 
 func (m *MultiFile) Size() int64 { return m.size }

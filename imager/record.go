@@ -196,6 +196,7 @@ type ImageRecord struct {
 	E01SegmentSize int64                        `json:"e01_segment_size,omitempty"`
 	PieceSize      int64                        `json:"segment_size,omitempty"` // piecewise hash window
 	Copies         []string                     `json:"copies,omitempty"`       // every output directory written at once (--mirror)
+	Store          *StoreRecord                 `json:"store,omitempty"`        // the object store the image files are in (s3://), not a folder
 	FileHashes     map[string]map[string]string `json:"file_hashes,omitempty"`  // file → alg → hex (what the sidecars hold)
 	// Partial: the acquisition stopped early and the image holds only the
 	// first Size bytes of the source, as written (the logical bytes: a
@@ -223,7 +224,8 @@ type Verification struct {
 	NotReread []BadRange `json:"not_reread,omitempty"`
 	// ImageCache: "dropped" when the image's cached pages were dropped
 	// (fdatasync + POSIX_FADV_DONTNEED) before the read-back, so it read
-	// the target medium; else "not dropped: <why>".
+	// the target medium; else "not dropped: <why>"; CacheNotUsed when
+	// the image was read back from an object store.
 	ImageCache string `json:"image_cache,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
@@ -412,7 +414,11 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	// The rename is durable only once the folder is: a power cut must
 	// find the old record or the new, never none.
-	return SyncDir(filepath.Dir(path))
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	// A staging folder's file goes to the target it stands for.
+	return putRemote(path, data)
 }
 
 // ReadRecord loads acquisition.json from dir.
@@ -529,6 +535,13 @@ func (r *Record) Text() string {
 	for _, f := range r.Image.Files {
 		line("File:", f)
 	}
+	if st := r.Image.Store; st != nil {
+		line("Stored in:", st.URL+" (objects named as the files above)")
+		line("Endpoint:", st.Endpoint+", region "+st.Region)
+		line("Connection:", st.Security)
+		line("Upload:", st.Upload)
+		line("Read back:", st.ReadBack)
+	}
 	w.Flush()
 	if r.Result == ResultInProgress {
 		fmt.Fprintf(&b, "\nHashes: none yet (the acquisition had not finished); %d piece hash(es) of the durable bytes below\n", len(r.Pieces))
@@ -606,7 +619,7 @@ func (r *Record) Text() string {
 				line("Stopped by:", v.Error)
 			}
 			if v.ImageCache != "" {
-				line("Page cache:", v.ImageCache+" before the read-back")
+				line("Page cache:", cacheText(v.ImageCache))
 			}
 			line("", "no verdict: image and source were not compared to the end")
 		}
@@ -626,7 +639,7 @@ func (r *Record) Text() string {
 		if v.Completed() {
 			line("Image read-back:", matchText(v.Image.Match))
 			if v.ImageCache != "" {
-				line("  page cache:", v.ImageCache+" before the read-back")
+				line("  page cache:", cacheText(v.ImageCache))
 			}
 			for _, alg := range HashAlgs(v.Image.Hashes) {
 				line("  "+strings.ToUpper(alg)+":", v.Image.Hashes[alg])
@@ -712,4 +725,15 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// CacheNotUsed is Verification.ImageCache of an image read back from an
+// object store: no page cache of this machine stands between.
+const CacheNotUsed = "not used: read back from the object store"
+
+func cacheText(c string) string {
+	if c == CacheNotUsed {
+		return c
+	}
+	return c + " before the read-back"
 }

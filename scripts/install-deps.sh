@@ -28,3 +28,11 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# versitygw: the real S3 gateway the S3-target tests start on 127.0.0.1 (not
+# packaged by Debian; built once from the Go module proxy and cached).
+vgw_bin="${COLDIMAGE_CACHE:-$HOME/.cache/coldimage}/bin"
+if [[ ! -x "$vgw_bin/versitygw" ]] && command -v go >/dev/null; then
+	mkdir -p "$vgw_bin"
+	GOBIN="$vgw_bin" GOFLAGS=-mod=mod go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi

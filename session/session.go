@@ -637,7 +637,7 @@ func (s *Session) runJob(ctx context.Context, i int, j *Job, obs *decoupled) {
 	s.Sources[len(s.carried)+i] = res
 	s.mu.Unlock()
 	s.Write() // best effort here; the final write reports its error
-	obs.JobDone(j.Req.Source, j.ID, j.Req.OutDir, res.Result, err)
+	obs.JobDone(j.Req.Source, j.ID, imager.Where(j.Req.OutDir), res.Result, err)
 }
 
 // Watchdog limits (Plan.Stall, Plan.Grace when 0).

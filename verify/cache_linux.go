@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/coldimage/coldimage/imager"
 )
 
 // dropCache asks the kernel to forget the cached pages of each image file
@@ -17,6 +19,9 @@ import (
 // ignores the advice.
 func dropCache(paths []string) error {
 	for _, p := range paths {
+		if r, _ := imager.RemoteOf(p); r != nil {
+			continue // read back from its store: no page cache here
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("drop cached pages of %s: %w", p, err)

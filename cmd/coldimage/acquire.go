@@ -35,7 +35,9 @@ type acquireArgs struct {
 	jsonProgress bool
 	mirrors      []string
 	members      []string
-	resume       bool // continue the acquisition in outdir
+	resume       bool   // continue the acquisition in outdir
+	s3Insecure   bool   // allow a plain-http S3 endpoint
+	tlsPin       string // sha256:HEX of the S3 endpoint's certificate
 	rescue       imager.RescueSettings
 	hpa          string // hidden-area choice: report or image
 }
@@ -76,6 +78,13 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if isS3(a.outdir) {
+		done, err := s3Target(ctx, a, stderr)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	// Whatever did not exist before and is still empty at the end (every
 	// job refused) is removed again.
 	defer removeIfEmpty(missingOutputDirs(a))
@@ -107,7 +116,7 @@ func resumeHint(stderr io.Writer, jobs []*session.Job) {
 	for _, j := range jobs {
 		r := j.Rec
 		switch {
-		case r == nil || r.Image.Format != "raw" || r.Complete:
+		case r == nil || r.Image.Format != "raw" || r.Complete || r.Image.Store != nil:
 		case r.Image.Partial:
 			fmt.Fprintf(stderr, "coldimage: %s stopped at byte %d of %d; to continue it: coldimage acquire --resume %s\n", j.Req.Source, r.Image.Size, r.Source.Size, j.Req.OutDir)
 		case r.RescueUnfinished():
@@ -137,6 +146,8 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 	slowRead := fs.Duration("slow-read", imager.DefaultSlowRead, "a read slower than this makes the copy pass skip ahead (its data is kept; skipped areas are read later; 0: never)")
 	hpa := fs.String("hpa", imager.HPAReport, "an ATA drive's host protected area: report (image what the kernel exposes, report the hidden sectors) or image (image the area the kernel opened; it opens it only when booted with libata.ignore_hpa=1, as the appliance is with coldimage.hpa=image)")
 	resume := fs.Bool("resume", false, "continue the acquisition cut off or stopped in OUTDIR (its record's settings apply; SOURCE defaults to the recorded one)")
+	s3Insecure := fs.Bool("s3-insecure", false, "allow a plain http:// S3 endpoint (AWS_ENDPOINT_URL): nothing is encrypted, and the record says so")
+	tlsPin := fs.String("tls-pin", "", "trust the S3 endpoint's certificate whose SHA-256 is `sha256:HEX`, and no other")
 	var mirrors []string
 	var members []string
 	fs.Func("member", "a RAID member image to look in for a volume SOURCE (md-…, ddf-…, imsm-…); repeatable", func(v string) error {
@@ -180,8 +191,22 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		fs.Usage()
 		return nil, usageError("acquire needs at least one SOURCE and an OUTDIR")
 	}
-	if err := notURL(append([]string{pos[len(pos)-1]}, mirrors...)); err != nil {
+	outdir := pos[len(pos)-1]
+	if isS3(outdir) {
+		if len(mirrors) > 0 {
+			return nil, usageError("--mirror with an s3:// OUTDIR: a second copy in the store is not written; give folders, or image to the store alone")
+		}
+		if *format != "raw" {
+			return nil, usageError("--format " + *format + " with an s3:// OUTDIR: only raw images (one object, or split with --split) are written to an object store")
+		}
+	} else if err := notURL([]string{outdir}); err != nil {
 		return nil, err
+	}
+	if err := notURL(mirrors); err != nil {
+		return nil, err
+	}
+	if (*s3Insecure || *tlsPin != "") && !isS3(outdir) {
+		return nil, usageError("--s3-insecure and --tls-pin apply to an s3:// OUTDIR")
 	}
 	algs, err := imager.ParseHashes(*hashes)
 	if err != nil {
@@ -227,6 +252,7 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		format: *format, algs: algs, split: splitN, segment: segN, piece: pieceN,
 		caseInfo: imager.Case{Case: *caseID, Examiner: *examiner, Evidence: *evidence, Notes: *notes},
 		noVerify: *noVerify, jsonProgress: *jsonProgress, mirrors: mirrors, members: members, rescue: rescue, hpa: hpaMode,
+		s3Insecure: *s3Insecure, tlsPin: *tlsPin,
 	}, nil
 }
 
@@ -382,7 +408,7 @@ func removeIfEmpty(dirs []string) {
 }
 
 func printSummary(w io.Writer, r *acquire.Request, rec *imager.Record, err error) {
-	fmt.Fprintf(w, "%s → %s\n", r.Source, r.OutDir)
+	fmt.Fprintf(w, "%s → %s\n", r.Source, imager.Where(r.OutDir))
 	if rec == nil {
 		fmt.Fprintf(w, "  result: not started: %v\n", err)
 		return
@@ -439,7 +465,8 @@ func isTerminal(w io.Writer) bool {
 
 // notURL refuses a target URL where a folder is wanted: on a host the
 // acquisition writes to a folder (a mounted share's too); smb:// and nfs://
-// targets are mounted by the appliance, and s3:// is not written yet.
+// targets are mounted by the appliance; s3:// is an OUTDIR (s3Target) but
+// not a mirror.
 // Without this, "smb://nas/x" would become a local folder named "smb:".
 func notURL(dirs []string) error {
 	for _, d := range dirs {

@@ -129,6 +129,9 @@ func Preflight(reqs []*Request) error {
 			if err := refuseOnSource(abs, infos); err != nil {
 				return err
 			}
+			if rem, _ := imager.RemoteOf(abs); rem != nil {
+				continue // a staging folder: the store was checked (Check) and has no free-space figure
+			}
 			dev, avail, err := fsOf(abs)
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrRefused, err)
@@ -268,6 +271,9 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 		return nil, err
 	}
 	recordCopies(r, rec)
+	if rem, _ := imager.RemoteOf(r.OutDir); rem != nil {
+		rec.Image.Store = rem.Describe()
+	}
 	piece := r.PieceSize
 	if piece == 0 {
 		piece = imager.DefaultPieceSize
@@ -687,6 +693,12 @@ func outcome(rec *imager.Record) error {
 }
 
 func newSink(r *Request, dir string, info disk.Info, started time.Time) (imager.Sink, error) {
+	if rem, rel := imager.RemoteOf(dir); rem != nil {
+		if r.Format != "raw" {
+			return nil, fmt.Errorf("%s: only raw images (one file or split) are written to an object store; e01 is not", rem.URL(rel))
+		}
+		return rem.Sink(dir, rel, "image", r.Split, info.Size)
+	}
 	switch r.Format {
 	case "raw":
 		return imager.NewRawSink(dir, "image", r.Split)

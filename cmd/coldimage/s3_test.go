@@ -1,0 +1,171 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/s3/s3test"
+)
+
+func setEnv(t *testing.T, env []string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// TestAcquireToS3 images a file and a split image into a real S3 server
+// (versitygw, TLS on a test CA): the objects are the source's bytes, the
+// records and sidecars are objects beside them, the verification read the
+// image back from the store, and nothing is left on this machine.
+func TestAcquireToS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an S3 server")
+	}
+	srv := s3test.Start(t, false, "evidence")
+	setEnv(t, srv.Env())
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.img", 37<<20+512, 7)
+	want := fileSHA256(t, src)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		files []string
+	}{
+		{"one object", nil, []string{"image.raw"}},
+		{"split", []string{"--split", "16M"}, []string{"image.raw.001", "image.raw.002", "image.raw.003"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := "case-7/" + strings.ReplaceAll(tc.name, " ", "-")
+			args := append([]string{"acquire", "--case", "C7", "--hash", "sha256,md5"}, tc.args...)
+			out, errOut, err := runCLI(t, append(args, src, "s3://evidence/"+prefix)...)
+			if err != nil {
+				t.Fatalf("acquire: %v\n%s\n%s", err, out, errOut)
+			}
+			if !strings.Contains(out, "s3://evidence/"+prefix) {
+				t.Errorf("summary does not name the store:\n%s", out)
+			}
+			var joined []byte
+			for _, f := range tc.files {
+				b, err := os.ReadFile(srv.Object("evidence", prefix+"/"+f))
+				if err != nil {
+					t.Fatalf("object %s: %v", f, err)
+				}
+				joined = append(joined, b...)
+			}
+			if h := sha256.Sum256(joined); hex.EncodeToString(h[:]) != want {
+				t.Fatalf("objects joined hash %x, source %s", h, want)
+			}
+			var rec imager.Record
+			b, err := os.ReadFile(srv.Object("evidence", prefix+"/acquisition.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Result != imager.ResultOK || rec.Hashes["sha256"] != want {
+				t.Errorf("record: result %q sha256 %s, want ok %s", rec.Result, rec.Hashes["sha256"], want)
+			}
+			if rec.Image.Store == nil || !strings.Contains(rec.Image.Store.Security, "certificate verified") || !strings.Contains(rec.Image.Store.Security, srv.Pin) {
+				t.Errorf("record's store: %+v (want TLS verified, certificate %s)", rec.Image.Store, srv.Pin)
+			}
+			if v := rec.Verification; v == nil || !v.Image.Match {
+				t.Errorf("verification: %+v", rec.Verification)
+			}
+			if strings.Contains(string(b), s3test.SecretKey) {
+				t.Error("the secret key is in the record")
+			}
+			// The sidecar checks the objects with coreutils.
+			obj := filepath.Dir(srv.Object("evidence", prefix+"/acquisition.json"))
+			for _, tool := range []string{"sha256sum", "md5sum"} {
+				side := map[string]string{"sha256sum": "image.sha256", "md5sum": "image.md5"}[tool]
+				cmd := exec.Command(tool, "-c", side)
+				cmd.Dir = obj
+				if o, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("%s -c %s: %v\n%s", tool, side, err, o)
+				}
+			}
+			for _, f := range []string{"acquisition.txt"} {
+				if _, err := os.Stat(filepath.Join(obj, f)); err != nil {
+					t.Errorf("record %s not in the store: %v", f, err)
+				}
+			}
+		})
+	}
+	if ents, _ := os.ReadDir(os.Getenv("TMPDIR")); len(ents) > 0 {
+		t.Errorf("staging left behind: %s", ents[0].Name())
+	}
+	if h := fileSHA256(t, src); h != want {
+		t.Fatalf("source changed: %s → %s", want, h)
+	}
+}
+
+// TestAcquireToS3Refusals: every target the store cannot take is refused
+// before a byte is read (exit 5), and nothing is written to the store.
+func TestAcquireToS3Refusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an S3 server")
+	}
+	srv := s3test.Start(t, false, "evidence", "full")
+	if err := os.MkdirAll(filepath.Dir(srv.Object("full", "case/old/image.raw")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(srv.Object("full", "case/old/image.raw"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plain := s3test.Start(t, true, "evidence")
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.img", 1<<20, 3)
+	for _, tc := range []struct {
+		name, url, want string
+		env             []string
+		args            []string
+		code            int
+	}{
+		{"wrong secret", "s3://evidence/x", "refused these credentials", []string{"AWS_SECRET_ACCESS_KEY=wrong"}, nil, exitRefused},
+		{"unknown bucket", "s3://nosuchbucket/x", "no bucket nosuchbucket", nil, nil, exitRefused},
+		{"not empty", "s3://full/case", "not empty", nil, nil, exitRefused},
+		{"untrusted certificate", "s3://evidence/x", "not trusted", []string{"AWS_CA_BUNDLE="}, nil, exitRefused},
+		{"wrong pin", "s3://evidence/x", "not the pinned", nil, []string{"--tls-pin", "sha256:" + strings.Repeat("ab", 32)}, exitRefused},
+		{"nothing listening", "s3://evidence/x", "nothing answers", []string{"AWS_ENDPOINT_URL=https://127.0.0.1:1"}, nil, exitRefused},
+		{"plain http not allowed", "s3://evidence/x", "plain http", []string{"AWS_ENDPOINT_URL=" + plain.Endpoint}, nil, exitRefused},
+		{"no credentials", "s3://evidence/x", "credentials missing", []string{"AWS_ACCESS_KEY_ID="}, nil, exitRefused},
+		{"credentials in the URL", "s3://key:secret@evidence/x", "no credentials", nil, nil, exitRefused},
+		{"mirror", "s3://evidence/x", "--mirror", nil, []string{"--mirror", filepath.Join(dir, "m")}, exitUsage},
+		{"e01", "s3://evidence/x", "only raw images", nil, []string{"--format", "e01"}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, srv.Env())
+			setEnv(t, tc.env)
+			args := append(append([]string{"acquire"}, tc.args...), src, tc.url)
+			out, errOut, err := runCLI(t, args...)
+			if err == nil || exitCode(err) != tc.code || !strings.Contains(err.Error()+errOut+out, tc.want) {
+				t.Fatalf("err %v (exit %d), want exit %d saying %q\n%s%s", err, exitCode(err), tc.code, tc.want, out, errOut)
+			}
+			t.Logf("%v", err)
+		})
+	}
+	var objs []string
+	filepath.Walk(filepath.Join(srv.Dir, "evidence"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			objs = append(objs, p)
+		}
+		return nil
+	})
+	if len(objs) > 0 {
+		t.Errorf("refused runs wrote into the store: %v", objs)
+	}
+	if ents, _ := os.ReadDir(os.Getenv("TMPDIR")); len(ents) > 0 {
+		t.Errorf("staging left behind: %s", ents[0].Name())
+	}
+}

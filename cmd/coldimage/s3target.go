@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/acquire"
+	"github.com/coldimage/coldimage/imager/s3"
+)
+
+// isS3 says whether an OUTDIR is an s3:// target.
+func isS3(outdir string) bool { return strings.HasPrefix(outdir, "s3://") }
+
+// s3Target prepares an s3:// OUTDIR before anything is read: the store must
+// answer, take the credentials, hold the bucket and nothing under the
+// prefix (else a refusal, exit 5). A local staging folder then stands for
+// the prefix: the records written there are put into the store as they
+// are written, and a.outdir becomes that folder. done removes the staging
+// folder once every record reached the store, else keeps it and says where.
+func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(), err error) {
+	url := a.outdir
+	cfg := s3.ConfigFromEnv(os.Getenv)
+	cfg.Insecure, cfg.Pin = a.s3Insecure, a.tlsPin
+	st, err := s3.Open(ctx, url, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: target %s: %v", acquire.ErrRefused, url, err)
+	}
+	if err := st.Check(ctx); err != nil {
+		return nil, fmt.Errorf("%w: target %s: %v", acquire.ErrRefused, url, err)
+	}
+	if a.s3Insecure {
+		fmt.Fprintf(stderr, "coldimage: WARNING: %s over PLAIN HTTP: the image and its records travel unencrypted\n", url)
+	}
+	staging, err := os.MkdirTemp("", "coldimage-s3-staging-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: staging folder for %s: %v", acquire.ErrRefused, url, err)
+	}
+	detach, err := imager.AttachRemote(staging, st)
+	if err != nil {
+		os.RemoveAll(staging)
+		return nil, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
+	}
+	a.outdir = staging
+	return func() {
+		detach()
+		if n := st.PutFailures(); n > 0 {
+			fmt.Fprintf(stderr, "coldimage: %d record write(s) did not reach %s; the records are kept in %s\n", n, url, staging)
+			return
+		}
+		os.RemoveAll(staging)
+	}, nil
+}

@@ -1,0 +1,308 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/s3/s3test"
+)
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, bucket, prefix, key, err string
+	}{
+		{in: "s3://evidence", bucket: "evidence", key: "image.raw"},
+		{in: "s3://evidence/", bucket: "evidence", key: "image.raw"},
+		{in: "s3://evidence/case-1/disk/", bucket: "evidence", prefix: "case-1/disk", key: "case-1/disk/image.raw"},
+		{in: "s3://ev.idence-2/a", bucket: "ev.idence-2", prefix: "a", key: "a/image.raw"},
+		{in: "s3://Evidence/a", err: "not a bucket name"},
+		{in: "s3://ab/a", err: "not a bucket name"},
+		{in: "s3://-ab/a", err: "not a bucket name"},
+		{in: "s3://key:secret@evidence/a", err: "no credentials"},
+		{in: "s3://evidence/a?x=1", err: "no credentials"},
+		{in: "s3://evidence/a//b", err: "empty, . or .."},
+		{in: "s3://evidence/a/../b", err: "empty, . or .."},
+		{in: "smb://evidence/a", err: "not an s3:// URL"},
+	} {
+		l, err := ParseURL(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || l.Bucket != tc.bucket || l.Prefix != tc.prefix || l.Key("image.raw") != tc.key {
+			t.Errorf("%s: %+v %v (key %q), want %s %q %q", tc.in, l, err, l.Key("image.raw"), tc.bucket, tc.prefix, tc.key)
+		}
+	}
+}
+
+func TestConfigEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string // URL or error text
+	}{
+		{Config{}, "https://s3.us-east-1.amazonaws.com"},
+		{Config{Region: "eu-west-1"}, "https://s3.eu-west-1.amazonaws.com"},
+		{Config{Endpoint: "https://minio.lab:9000"}, "https://minio.lab:9000"},
+		{Config{Endpoint: "http://minio.lab:9000"}, "plain http"},
+		{Config{Endpoint: "http://minio.lab:9000", Insecure: true}, "http://minio.lab:9000"},
+		{Config{Endpoint: "https://minio.lab/bucket"}, "a path is not supported"},
+		{Config{Endpoint: "ftp://minio.lab"}, "want https://"},
+	} {
+		u, err := tc.cfg.endpointURL()
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = u.String()
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%+v: %q, want %q", tc.cfg, got, tc.want)
+		}
+	}
+	env := map[string]string{"AWS_ENDPOINT_URL": "https://a", "AWS_ENDPOINT_URL_S3": "https://b", "AWS_DEFAULT_REGION": "r", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_CA_BUNDLE": "/ca"}
+	c := ConfigFromEnv(func(k string) string { return env[k] })
+	if c.Endpoint != "https://b" || c.Region != "r" || c.AccessKey != "k" || c.SecretKey != "s" || c.CABundle != "/ca" {
+		t.Errorf("ConfigFromEnv: %+v", c)
+	}
+	if _, err := pinHash("sha256:" + strings.Repeat("0", 63)); err == nil {
+		t.Error("a short pin was taken")
+	}
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// writeThrough streams data into a sink in 1 MiB writes (as the engine
+// does), calling between(off) before each.
+func writeThrough(t *testing.T, k imager.Sink, data []byte, between func(off int)) {
+	t.Helper()
+	for off := 0; off < len(data); off += 1 << 20 {
+		if between != nil {
+			between(off)
+		}
+		end := min(off+1<<20, len(data))
+		if _, err := k.Write(data[off:end]); err != nil {
+			t.Fatalf("write at %d: %v", off, err)
+		}
+	}
+	if err := k.Finish(imager.Final{}); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+}
+
+func openStore(t *testing.T, srv *s3test.Server, url string, cfg Config) *Store {
+	t.Helper()
+	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, cfg.CABundle = srv.Endpoint, s3test.AccessKey, s3test.SecretKey, srv.CAFile
+	if !strings.HasPrefix(srv.Endpoint, "https") {
+		cfg.Insecure = true
+	}
+	st, err := Open(context.Background(), url, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestSinkObjects streams images through the sink (one object; split, the
+// last object short; split ending exactly at an object; empty) and checks
+// the objects the server stored and what ranged reads give back.
+func TestSinkObjects(t *testing.T) {
+	srv := s3test.Start(t, false, "evidence")
+	for _, tc := range []struct {
+		name  string
+		size  int
+		split int64
+		files []string
+	}{
+		{"one", 21<<20 + 4096, 0, []string{"image.raw"}},
+		{"split", 21<<20 + 4096, 10 << 20, []string{"image.raw.001", "image.raw.002", "image.raw.003"}},
+		{"split exact", 20 << 20, 10 << 20, []string{"image.raw.001", "image.raw.002"}},
+		{"empty", 0, 0, []string{"image.raw"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rel := strings.ReplaceAll(tc.name, " ", "-")
+			st := openStore(t, srv, "s3://evidence/"+rel, Config{PartSize: 5 << 20})
+			staging := t.TempDir()
+			k, err := st.Sink(staging, "", "image", tc.split, int64(tc.size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := randomBytes(tc.size, 1)
+			writeThrough(t, k, data, nil)
+			var names []string
+			for _, f := range k.Files() {
+				names = append(names, filepath.Base(f))
+				if filepath.Dir(f) != staging {
+					t.Errorf("file %s not in the staging folder %s", f, staging)
+				}
+			}
+			if strings.Join(names, ",") != strings.Join(tc.files, ",") {
+				t.Fatalf("files %v, want %v", names, tc.files)
+			}
+			var joined []byte
+			for _, f := range tc.files {
+				b, err := os.ReadFile(srv.Object("evidence", rel+"/"+f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				joined = append(joined, b...)
+				o, err := st.Open(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				back := make([]byte, o.Size())
+				if n, err := o.ReadAt(back, 0); (err != nil && err != io.EOF) || n != len(b) || !bytes.Equal(back, b) {
+					t.Errorf("%s read back: %d bytes, %v; equal %v", f, n, err, bytes.Equal(back, b))
+				}
+			}
+			if !bytes.Equal(joined, data) {
+				t.Fatalf("stored %d bytes differ from the %d written", len(joined), len(data))
+			}
+			if d := k.(*Sink).Durable(); d != 0 {
+				t.Errorf("durable %d without a Sync", d)
+			}
+		})
+	}
+}
+
+// TestSinkServerRestart stops the server in the middle of an upload and
+// starts it again 4 s later: the parts are sent again and the object is
+// whole; Durable reports only stored bytes meanwhile.
+func TestSinkServerRestart(t *testing.T) {
+	srv := s3test.Start(t, false, "evidence")
+	st := openStore(t, srv, "s3://evidence/restart", Config{PartSize: 5 << 20, Uploads: 2, RetryFor: time.Minute})
+	k, err := st.Sink(t.TempDir(), "", "image", 0, 40<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(40<<20, 2)
+	var restarted atomic.Bool
+	var wg sync.WaitGroup
+	writeThrough(t, k, data, func(off int) {
+		if off == 12<<20 {
+			k.(*Sink).Sync()
+			srv.Stop()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(4 * time.Second)
+				if err := srv.Start(); err != nil {
+					t.Error(err)
+				}
+				restarted.Store(true)
+			}()
+		}
+	})
+	wg.Wait()
+	if !restarted.Load() {
+		t.Fatal("the server was not restarted")
+	}
+	b, err := os.ReadFile(srv.Object("evidence", "restart/image.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(b) != sha256.Sum256(data) {
+		t.Fatalf("object of %d bytes differs from the %d written", len(b), len(data))
+	}
+}
+
+// corruptingProxy forwards to an S3 server and flips one byte in the body
+// of the first upload of part 2: the server must refuse that part.
+type corruptingProxy struct {
+	rp        *httputil.ReverseProxy
+	flipped   atomic.Int32
+	refused   atomic.Int32
+	part2Puts atomic.Int32
+}
+
+func (p *corruptingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == "2" {
+		if p.part2Puts.Add(1) == 1 {
+			body, _ := io.ReadAll(r.Body)
+			body[len(body)/2] ^= 0x01
+			p.flipped.Add(1)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			rec := &statusRecorder{ResponseWriter: w}
+			p.rp.ServeHTTP(rec, r)
+			if rec.status >= 400 {
+				p.refused.Add(1)
+			}
+			return
+		}
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(c int) { s.status = c; s.ResponseWriter.WriteHeader(c) }
+
+// TestSinkCorruptedPartResent: a part damaged on the way is refused by the
+// server (its SHA-256 and MD5 no longer match) and sent again.
+func TestSinkCorruptedPartResent(t *testing.T) {
+	srv := s3test.Start(t, true, "evidence")
+	target, _ := url.Parse(srv.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	proxy := &corruptingProxy{rp: rp}
+	hs := &http.Server{Handler: proxy}
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(l)
+	defer hs.Close()
+	st, err := Open(context.Background(), "s3://evidence/flip", Config{Endpoint: "http://" + l.Addr().String(), Insecure: true,
+		AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey, PartSize: 5 << 20, RetryFor: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := st.Sink(t.TempDir(), "", "image", 0, 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(16<<20, 3)
+	writeThrough(t, k, data, nil)
+	if proxy.flipped.Load() != 1 || proxy.refused.Load() != 1 || proxy.part2Puts.Load() < 2 {
+		t.Fatalf("flipped %d, refused %d, part 2 sent %d times: want 1, 1, ≥2", proxy.flipped.Load(), proxy.refused.Load(), proxy.part2Puts.Load())
+	}
+	b, err := os.ReadFile(srv.Object("evidence", "flip/image.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, data) {
+		t.Fatal("the stored object differs from what was written")
+	}
+}
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
