@@ -158,6 +158,12 @@ func waitPort(port int, d time.Duration) error {
 // settings: the appliance reads the file from it and never images or
 // writes that disk.
 func MakeSettingsDisk(path, settings string) error {
+	return MakeSettingsDiskFiles(path, settings, nil)
+}
+
+// MakeSettingsDiskFiles is MakeSettingsDisk with further files in the
+// partition's root (name → contents), e.g. a CA bundle for coldimage.tls.ca.
+func MakeSettingsDiskFiles(path, settings string, files map[string][]byte) error {
 	const partStart, partMiB = 1 << 20, 40
 	part := path + ".part"
 	defer os.Remove(part)
@@ -171,6 +177,14 @@ func MakeSettingsDisk(path, settings string) error {
 	}
 	if out, err := exec.Command("mcopy", "-i", part, cfg, "::/COLDIMAGE.CFG").CombinedOutput(); err != nil {
 		return fmt.Errorf("mcopy: %v: %s", err, out)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(cfg, b, 0o644); err != nil {
+			return err
+		}
+		if out, err := exec.Command("mcopy", "-o", "-i", part, cfg, "::/"+name).CombinedOutput(); err != nil {
+			return fmt.Errorf("mcopy %s: %v: %s", name, err, out)
+		}
 	}
 	if err := Zero(path, partStart+partMiB<<20+1<<20); err != nil {
 		return err

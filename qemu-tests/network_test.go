@@ -13,10 +13,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coldimage/coldimage/imager/s3/s3test"
 	"github.com/coldimage/coldimage/ui/uitest"
 )
 
@@ -36,8 +38,9 @@ type netSessionJSON struct {
 // netRun is one boot of the appliance with a network target.
 type netRun struct {
 	nic, settings, target string
-	wantDone              string   // the COLDIMAGE DONE counts, e.g. "ok=2 failed=0"
-	extra                 []string // further QEMU arguments
+	files                 map[string][]byte // further files on the settings disk
+	wantDone              string            // the COLDIMAGE DONE counts, e.g. "ok=2 failed=0"
+	extra                 []string          // further QEMU arguments
 }
 
 // nicArgs gives the guest one network card of the model (with a random
@@ -76,7 +79,7 @@ func newNetSources(t *testing.T, dir string) *netSources {
 func (n *netSources) boot(t *testing.T, a *Appliance, r netRun, secrets ...string) string {
 	t.Helper()
 	cfgDisk := filepath.Join(n.dir, "cfg-"+strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".img")
-	if err := MakeSettingsDisk(cfgDisk, r.settings); err != nil {
+	if err := MakeSettingsDiskFiles(cfgDisk, r.settings, r.files); err != nil {
 		t.Fatal(err)
 	}
 	cfgSHA := hashOf(t, cfgDisk)
@@ -304,6 +307,78 @@ func TestNetworkTargetNFS(t *testing.T) {
 	n.checkSession(t, nfs.Dir, target, "nfs4", fmt.Sprintf("%s:%d", GuestHost, nfs.Port), "NFS 4.2, NOT ENCRYPTED (sec=sys: NFS carries no encryption without Kerberos)", dhcpPort)
 	if t.Failed() {
 		t.Logf("ganesha log:\n%s", nfs.Log())
+	}
+}
+
+// TestNetworkTargetS3 images two disks unattended into an S3 bucket
+// (versitygw over TLS, its CA on the stick): the images, records and
+// session record are objects in the store, the hashes the host's, the
+// sources and the stick unchanged, and the secret key never shown. Then a
+// wrong secret key, an untrusted certificate and an unknown bucket are
+// refused before imaging with nothing written.
+func TestNetworkTargetS3(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	srv := s3test.Start(t, false, "evidence")
+	n := newNetSources(t, dir)
+	endpoint := fmt.Sprintf("https://%s:%d", GuestHost, srv.Port)
+	settings := func(secret, ca string) string {
+		s := "coldimage.examiner=s3-test\r\ncoldimage.s3.endpoint=" + endpoint + "\r\ncoldimage.s3.access-key=" + s3test.AccessKey +
+			"\r\ncoldimage.s3.secret-key=" + secret + "\r\n"
+		if ca != "" {
+			s += "coldimage.tls.ca=" + ca + "\r\n"
+		}
+		return s
+	}
+	caPEM, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"LABCA.PEM": caPEM}
+	target := "s3://evidence/lab"
+	console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: target, wantDone: "ok=2 failed=0",
+		settings: settings(s3test.SecretKey, "LABCA.PEM"), files: files}, s3test.SecretKey)
+	if !strings.Contains(console, "target "+target+" ready") || !strings.Contains(console, "every record stored") {
+		t.Errorf("console lacks the target's ready or stored line")
+	}
+	security := fmt.Sprintf("TLS 1.3, certificate verified (CA bundle LABCA.PEM), server certificate %s", srv.Pin)
+	n.checkSession(t, srv.Object("evidence", "lab"), target, "s3", fmt.Sprintf("%s:%d", GuestHost, srv.Port), security, dhcpPort)
+	sessions, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "lab"), "coldimage", "NET-1", "*", "*", "acquisition.json"))
+	for _, p := range sessions {
+		var rec struct {
+			Image struct {
+				Store *struct{ URL, Security string }
+			}
+			Verification *struct {
+				ImageCache string `json:"image_cache"`
+			}
+		}
+		readJSON(t, p, &rec)
+		if rec.Image.Store == nil || rec.Image.Store.Security != security || rec.Verification == nil || !strings.Contains(rec.Verification.ImageCache, "object store") {
+			t.Errorf("%s: image.store %+v, verification %+v: want the store and a read-back from it", p, rec.Image.Store, rec.Verification)
+		}
+	}
+	if len(sessions) != 2 {
+		t.Errorf("acquisition records in the store: %v", sessions)
+	}
+	// Refusals: nothing is imaged, nothing written under their prefixes.
+	for _, tc := range []struct {
+		name, target, settings, want string
+	}{
+		{"wrong secret", "s3://evidence/wrong-key", settings("not-the-secret", "LABCA.PEM"), "refused these credentials"},
+		{"no CA", "s3://evidence/no-ca", settings(s3test.SecretKey, ""), "not trusted"},
+		{"unknown bucket", "s3://nosuchbucket/lab", settings(s3test.SecretKey, "LABCA.PEM"), "no bucket nosuchbucket"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := countFiles(srv.Dir)
+			console := n.boot(t, a, netRun{nic: "virtio-net-pci", target: tc.target, wantDone: "ok=0 failed=2", settings: tc.settings, files: files}, s3test.SecretKey, "not-the-secret")
+			if !regexp.MustCompile(`COLDIMAGE ERROR target ` + regexp.QuoteMeta(tc.target) + `: .*` + tc.want + `.* — nothing imaged`).MatchString(console) {
+				t.Errorf("console lacks the refusal saying %q", tc.want)
+			}
+			if after := countFiles(srv.Dir); after != before {
+				t.Errorf("the store holds %d files, %d before the refused run", after, before)
+			}
+		})
 	}
 }
 

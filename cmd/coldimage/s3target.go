@@ -29,7 +29,7 @@ func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(
 	if err != nil {
 		return nil, fmt.Errorf("%w: target %s: %v", acquire.ErrRefused, url, err)
 	}
-	if err := st.Check(ctx); err != nil {
+	if err := st.Check(ctx, true); err != nil {
 		return nil, fmt.Errorf("%w: target %s: %v", acquire.ErrRefused, url, err)
 	}
 	if a.s3Insecure {

@@ -25,6 +25,8 @@ type Config struct {
 	// CABundle is a PEM file of the authorities trusted for the
 	// endpoint's certificate (AWS_CA_BUNDLE); empty: the system's.
 	CABundle string
+	// CAPEM is the same as PEM text (the appliance reads it from the stick).
+	CAPEM []byte
 	// Pin is "sha256:HEX", the SHA-256 of the endpoint's certificate
 	// (DER): when set, that certificate is trusted and no other.
 	Pin string

@@ -124,7 +124,7 @@ func openStore(t *testing.T, srv *s3test.Server, url string, cfg Config) *Store 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Check(context.Background()); err != nil {
+	if err := st.Check(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	return st

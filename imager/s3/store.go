@@ -113,10 +113,13 @@ func (s *Store) transport(secure bool) (*http.Transport, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	how := "system trust store"
-	if s.cfg.CABundle != "" {
-		pem, err := os.ReadFile(s.cfg.CABundle)
-		if err != nil {
-			return nil, fmt.Errorf("CA bundle: %w", err)
+	if s.cfg.CABundle != "" || s.cfg.CAPEM != nil {
+		pem := s.cfg.CAPEM
+		if pem == nil {
+			var err error
+			if pem, err = os.ReadFile(s.cfg.CABundle); err != nil {
+				return nil, fmt.Errorf("CA bundle: %w", err)
+			}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -173,9 +176,11 @@ func (s *Store) Security() string {
 }
 
 // Check is the preflight: the endpoint answers, the credentials are
-// accepted, the bucket exists, and nothing is stored under the prefix yet
-// (coldimage never overwrites).
-func (s *Store) Check(ctx context.Context) error {
+// accepted, the bucket exists, and — when empty is set (an OUTDIR) —
+// nothing is stored under the prefix yet (coldimage never overwrites). The
+// appliance's sessions share a prefix: each goes into a folder of its own
+// (<stamp>_<host>).
+func (s *Store) Check(ctx context.Context, empty bool) error {
 	prefix := s.loc.Prefix
 	if prefix != "" {
 		prefix += "/"
@@ -184,7 +189,7 @@ func (s *Store) Check(ctx context.Context) error {
 	if err != nil {
 		return s.explain("list "+s.loc.String(), err)
 	}
-	if len(res.Contents) > 0 {
+	if empty && len(res.Contents) > 0 {
 		return fmt.Errorf("%s is not empty (holds %s); coldimage never overwrites", s.loc, res.Contents[0].Key)
 	}
 	return nil

@@ -39,6 +39,7 @@ type App struct {
 	// netContinue, when set, is the session folder the next network
 	// session continues (its server stopped answering).
 	netServer, netContinue string
+	s3                     *s3Open // the s3:// target in use
 }
 
 // NewApp prepares an App writing to out until the consoles are open.
@@ -142,6 +143,14 @@ func (a *App) readSettings() error {
 	if len(a.settings) == 0 {
 		a.con.Printf("coldimage: %s on %s sets nothing (every line commented out)", disk.BootConfigFile, p.Dev())
 		return nil
+	}
+	if ca := a.cfg.S3.CA; ca != "" {
+		// The CA bundle for an https target is a file beside the settings.
+		pem, err := readBootFile(p.Dev(), ca, 1<<20)
+		if err != nil {
+			a.cfg.Warnings = append(a.cfg.Warnings, fmt.Sprintf("coldimage.tls.ca=%s: %v: only the system's authorities (none on the stick) or coldimage.tls.pin can vouch for the server", ca, err))
+		}
+		a.cfg.S3.CAPEM = pem
 	}
 	for _, w := range a.cfg.Warnings {
 		a.con.Printf("coldimage: warning: %s", w)

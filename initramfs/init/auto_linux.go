@@ -162,7 +162,7 @@ func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consen
 		return &session.RefusedRecord(p, err).Session, false
 	}
 	defer a.unmountNetTarget(nt)
-	p.Dir = filepath.Join(TargetMount, nt.Path)
+	p.Dir = a.netTargetDir(nt)
 	p.Host = t.Host
 	if folder := strings.TrimPrefix(a.netContinue, "/"); folder != "" {
 		a.netContinue = ""
@@ -177,6 +177,11 @@ func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consen
 	// continued when it answers again.
 	lost := a.watchServer(t.Server, nt)
 	s, _ := a.runSession(ctx, cfg, p, sources, consent, nt.String(), func() bool { return false })
+	if nt.Scheme == "s3" {
+		// The store's requests were retried for their bounded time; what
+		// failed is recorded in the store (if it answers) and not resumed.
+		return s, false
+	}
 	return s, lost() && s.Failed > 0
 }
 

@@ -23,43 +23,55 @@ var errNoBootConfig = errors.New("no " + disk.BootConfigFile)
 // (our boot medium's EFI system partition, or an image of it) through a
 // read-only descriptor with go-diskfs: nothing is mounted, nothing written.
 func readBootConfig(path string) ([]byte, error) {
+	return readBootFile(path, disk.BootConfigFile, maxBootConfig)
+}
+
+// readBootFile reads the file name (in the root folder, any case) from the
+// FAT file system at path, read-only; errNoBootConfig when there is none.
+func readBootFile(path, name string, limit int64) ([]byte, error) {
+	fail := func(what string, err error) error {
+		return fmt.Errorf("read %s from %s: %s%w", name, path, what, err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: %w", disk.BootConfigFile, path, err)
+		return nil, fail("", err)
 	}
 	defer f.Close()
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: size: %w", disk.BootConfigFile, path, err)
+		return nil, fail("size: ", err)
 	}
 	fs, err := fat32.Read(file.New(f, true), size, 0, 512)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: FAT32: %w", disk.BootConfigFile, path, err)
+		return nil, fail("FAT32: ", err)
 	}
 	entries, err := fs.ReadDir(".") // io/fs path rules: "." is the root
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: root directory: %w", disk.BootConfigFile, path, err)
+		return nil, fail("root directory: ", err)
 	}
-	name := ""
+	found := ""
 	for _, e := range entries {
-		if strings.EqualFold(e.Name(), disk.BootConfigFile) && !e.IsDir() {
-			name = e.Name()
+		if strings.EqualFold(e.Name(), strings.TrimPrefix(name, "/")) && !e.IsDir() {
+			found = e.Name()
 		}
 	}
-	if name == "" {
-		return nil, errNoBootConfig
+	if found == "" {
+		if name == disk.BootConfigFile {
+			return nil, errNoBootConfig
+		}
+		return nil, fail("", os.ErrNotExist)
 	}
-	r, err := fs.OpenFile("/"+name, os.O_RDONLY)
+	r, err := fs.OpenFile("/"+found, os.O_RDONLY)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: %w", disk.BootConfigFile, path, err)
+		return nil, fail("", err)
 	}
 	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, maxBootConfig+1))
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: %w", disk.BootConfigFile, path, err)
+		return nil, fail("", err)
 	}
-	if len(b) > maxBootConfig {
-		return nil, fmt.Errorf("%s on %s is larger than %d KiB: not a settings file; ignored", disk.BootConfigFile, path, maxBootConfig>>10)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s on %s is larger than %d KiB: ignored", name, path, limit>>10)
 	}
 	return b, nil
 }
@@ -86,11 +98,11 @@ func settingLines(b []byte) []string {
 }
 
 // secretKeys are settings whose values are never printed or recorded.
-var secretKeys = []string{"coldimage.smb.password"}
+var secretKeys = []string{"coldimage.smb.password", "coldimage.s3.secret-key"}
 
 // secretOnCmdline matches a secret given on the kernel command line, quoted
 // value included.
-var secretOnCmdline = regexp.MustCompile(`(coldimage\.smb\.password)=("[^"]*"|\S*)`)
+var secretOnCmdline = regexp.MustCompile(`(coldimage\.smb\.password|coldimage\.s3\.secret-key)=("[^"]*"|\S*)`)
 
 // redactCmdline hides secrets on the kernel command line before it is shown
 // or recorded (they are ignored there: the line is readable by everyone).

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,22 @@ type Config struct {
 	// SMBUnsealed allows an SMB session without encryption
 	// (coldimage.smb.seal=0); the record and the console say so in capitals.
 	SMBUnsealed bool
-	Warnings    []string
+	// S3 is how an s3:// target's store is reached (coldimage.s3.*,
+	// coldimage.tls.*).
+	S3       S3Settings
+	Warnings []string
+}
+
+// S3Settings are the coldimage.s3.* and coldimage.tls.* settings.
+type S3Settings struct {
+	Endpoint  string // coldimage.s3.endpoint=https://HOST[:PORT]
+	Region    string // coldimage.s3.region
+	AccessKey string // coldimage.s3.access-key
+	SecretKey string // coldimage.s3.secret-key (settings file only; never printed or recorded)
+	Insecure  bool   // coldimage.s3.insecure=1: a plain http:// endpoint is allowed (flagged in capitals)
+	CA        string // coldimage.tls.ca=FILE: a PEM file on the stick's settings partition
+	CAPEM     []byte // its contents, read with the settings file
+	Pin       string // coldimage.tls.pin=sha256:HEX
 }
 
 // DefaultConfig is the configuration with nothing on the command line.
@@ -105,8 +121,8 @@ func ParseSettings(file []byte, cmdline string) Config {
 			continue
 		}
 		switch {
-		case k == "coldimage.smb.password":
-			c.Warnings = append(c.Warnings, "coldimage.smb.password is taken from the settings file only (the kernel command line is readable by every process and is recorded); ignored")
+		case slices.Contains(secretKeys, k):
+			c.Warnings = append(c.Warnings, k+" is taken from the settings file only (the kernel command line is readable by every process and is recorded); ignored")
 		case strings.HasPrefix(k, "coldimage."):
 			c.set(k, v)
 		}
@@ -249,6 +265,20 @@ func (c *Config) set(k, v string) {
 		c.SMBPassword = v
 	case "smb.seal":
 		c.SMBUnsealed = !c.flag(k, v, true, "SMB encryption stays required")
+	case "s3.endpoint":
+		c.S3.Endpoint = v
+	case "s3.region":
+		c.S3.Region = v
+	case "s3.access-key":
+		c.S3.AccessKey = v
+	case "s3.secret-key":
+		c.S3.SecretKey = v
+	case "s3.insecure":
+		c.S3.Insecure = c.flag(k, v, false, "plain http stays refused")
+	case "tls.ca":
+		c.S3.CA = v
+	case "tls.pin":
+		c.S3.Pin = v
 	case "wait":
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			c.Wait = n

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/coldimage/coldimage/imager/s3"
 )
 
 // NetSettings is coldimage.net= and coldimage.net.if=: how the appliance
@@ -77,7 +79,7 @@ func (s NetSettings) String() string {
 // nfs://HOST[:PORT]/EXPORT[/PATH]. The share (or export) is mounted with the
 // kernel's own client and PATH under it is where the session folders go.
 type NetTarget struct {
-	Scheme string // "smb" or "nfs"
+	Scheme string // "smb", "nfs" or "s3"
 	User   string // smb: the account (default guest is refused: encryption needs a session key)
 	Host   string // a name or an address as given
 	Port   int    // 0: the protocol's default (445, 2049)
@@ -88,13 +90,21 @@ type NetTarget struct {
 // IsNetTarget reports whether a coldimage.target= value names a network
 // target (rather than a local file system).
 func IsNetTarget(v string) bool {
-	return strings.HasPrefix(v, "smb://") || strings.HasPrefix(v, "nfs://")
+	return strings.HasPrefix(v, "smb://") || strings.HasPrefix(v, "nfs://") || strings.HasPrefix(v, "s3://")
 }
 
 // ParseNetTarget parses a smb:// or nfs:// target. A password in the URL
 // is refused: it would be recorded with the URL (it belongs in
 // coldimage.smb.password in the settings file).
 func ParseNetTarget(v string) (NetTarget, error) {
+	if strings.HasPrefix(v, "s3://") {
+		// s3://BUCKET/PREFIX: the server is coldimage.s3.endpoint.
+		l, err := s3.ParseURL(v)
+		if err != nil {
+			return NetTarget{}, fmt.Errorf("target %w", err)
+		}
+		return NetTarget{Scheme: "s3", Share: l.Bucket, Path: l.Prefix}, nil
+	}
 	u, err := url.Parse(v)
 	if err != nil {
 		return NetTarget{}, fmt.Errorf("target %q: %w", v, err)
@@ -160,6 +170,9 @@ func redactURL(u *url.URL) string {
 
 // String is the target's URL (never with a password).
 func (t NetTarget) String() string {
+	if t.Scheme == "s3" {
+		return s3.Location{Bucket: t.Share, Prefix: t.Path}.String()
+	}
 	host := t.Host
 	if t.Port != 0 {
 		host = net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
@@ -182,8 +195,11 @@ func (t NetTarget) String() string {
 
 // FSType is the kernel file-system type the target is mounted with.
 func (t NetTarget) FSType() string {
-	if t.Scheme == "smb" {
+	switch t.Scheme {
+	case "smb":
 		return "cifs"
+	case "s3":
+		return "s3"
 	}
 	return "nfs4"
 }

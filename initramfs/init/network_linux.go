@@ -277,6 +277,9 @@ func (a *App) mountNetTarget(ctx context.Context, cfg Config, nt NetTarget) (ima
 	}
 	t.Network = rec
 	t.Host = hostID(rec)
+	if nt.Scheme == "s3" {
+		return a.openS3(ctx, cfg, nt, t)
+	}
 	addr, err := resolve(ctx, nt.Host)
 	if err != nil {
 		return t, fmt.Errorf("target %s: %w", nt, err)
@@ -403,6 +406,10 @@ func netSecurity(nt NetTarget, opts string) string {
 // unmountNetTarget syncs and unmounts a network target; a server that no
 // longer answers is detached.
 func (a *App) unmountNetTarget(nt NetTarget) {
+	if nt.Scheme == "s3" {
+		a.closeS3(nt)
+		return
+	}
 	boundedSync(a.con)
 	done := make(chan error, 1)
 	go func() { done <- unix.Unmount(TargetMount, 0) }()

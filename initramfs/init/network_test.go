@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -61,7 +62,11 @@ func TestParseNetTarget(t *testing.T) {
 		{"smb://examiner@nas:0/evidence", NetTarget{}, "", "not 1-65535"},
 		{"smb://examiner@nas/evidence/../etc", NetTarget{}, "", `".." in the path`},
 		{"smb://examiner@nas/evidence?x=1", NetTarget{}, "", "no ?query"},
-		{"s3://bucket/prefix", NetTarget{}, "", "not smb:// or nfs://"},
+		{"s3://evidence/lab/2026", NetTarget{Scheme: "s3", Share: "evidence", Path: "lab/2026"}, "s3://evidence/lab/2026", ""},
+		{"s3://evidence", NetTarget{Scheme: "s3", Share: "evidence"}, "s3://evidence", ""},
+		{"s3://key:secret@evidence/lab", NetTarget{}, "", "no credentials"},
+		{"s3://Evidence/lab", NetTarget{}, "", "not a bucket name"},
+		{"ftp://nas/evidence", NetTarget{}, "", "not smb:// or nfs://"},
 		{"smb:///evidence", NetTarget{}, "", "no server named"},
 	} {
 		got, err := ParseNetTarget(tc.in)
@@ -150,11 +155,30 @@ func TestNetSettingsFromFileAndCmdline(t *testing.T) {
 	}
 }
 
+func TestS3Settings(t *testing.T) {
+	file := []byte("coldimage.target=s3://evidence/lab\ncoldimage.s3.endpoint=https://store.lab:9000\ncoldimage.s3.region=eu-1\ncoldimage.s3.access-key=AK\ncoldimage.s3.secret-key=S3cr3t/+\ncoldimage.tls.ca=LABCA.PEM\ncoldimage.tls.pin=sha256:00\ncoldimage.s3.insecure=maybe\n")
+	c := ParseSettings(file, "coldimage.s3.secret-key=fromcmdline coldimage.s3.region=eu-2")
+	want := S3Settings{Endpoint: "https://store.lab:9000", Region: "eu-2", AccessKey: "AK", SecretKey: "S3cr3t/+", CA: "LABCA.PEM", Pin: "sha256:00"}
+	if fmt.Sprint(c.S3) != fmt.Sprint(want) {
+		t.Errorf("S3 = %+v; want %+v (the command line wins, but not for the secret)", c.S3, want)
+	}
+	joined := strings.Join(c.Warnings, "\n")
+	for _, w := range []string{"coldimage.s3.secret-key is taken from the settings file only", `coldimage.s3.insecure="maybe"`} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("warnings %q lack %q", joined, w)
+		}
+	}
+	if got := strings.Join(settingLines(file), "\n"); strings.Contains(got, "S3cr3t") || strings.Contains(joined, "fromcmdline") {
+		t.Errorf("a secret is shown: %q %q", got, joined)
+	}
+}
+
 func TestRedactCmdline(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"quiet coldimage.smb.password=hunter2 coldimage.auto=1", "quiet coldimage.smb.password=(set, not recorded) coldimage.auto=1"},
 		{`coldimage.smb.password="two words" x`, "coldimage.smb.password=(set, not recorded) x"},
 		{"coldimage.target=smb://u@h/s", "coldimage.target=smb://u@h/s"},
+		{"coldimage.s3.secret-key=AbC/123+x coldimage.s3.access-key=AK", "coldimage.s3.secret-key=(set, not recorded) coldimage.s3.access-key=AK"},
 	} {
 		if got := redactCmdline(tc.in); got != tc.want {
 			t.Errorf("redactCmdline(%q) = %q; want %q", tc.in, got, tc.want)

@@ -102,8 +102,12 @@ func (a *App) uiNetTarget(mounted *[]string) (ui.Target, bool) {
 		return ui.Target{Name: a.cfg.Target, Free: -1, State: "not usable: " + err.Error(), Boot: true}, true
 	}
 	var rec *imager.SessionTarget
+	state := "network share: the network is joined and the share mounted when it is chosen"
+	if nt.Scheme == "s3" {
+		state = "object store: the network is joined and the bucket checked when it is chosen"
+	}
 	return ui.Target{Name: nt.String(), FSType: nt.FSType(), Free: -1, Given: true,
-		State: "network share: the network is joined and the share mounted when it is chosen",
+		State: state,
 		Prepare: func(ctx context.Context) (string, error) {
 			t, err := a.mountNetTarget(ctx, a.cfg, nt)
 			if err != nil {
@@ -111,7 +115,7 @@ func (a *App) uiNetTarget(mounted *[]string) (ui.Target, bool) {
 			}
 			rec = &t
 			*mounted = append(*mounted, TargetMount)
-			return filepath.Join(TargetMount, nt.Path), nil
+			return a.netTargetDir(nt), nil
 		},
 		Release: func() error {
 			a.unmountNetTarget(nt)
