@@ -8,7 +8,7 @@ pkgs=(
 	apfsprogs libfsapfs-utils        # a real APFS container (mkapfs) and an independent reader (fsapfsinfo)
 	xfsprogs btrfs-progs xorriso     # filesystem-probe fixtures
 	ewf-tools                        # ewfverify/ewfinfo/ewfexport: independent E01 checker
-	dc3dd                            # benchmark baseline
+	dc3dd rclone                     # benchmark baselines (rclone: S3 upload of a made image)
 	gddrescue libnbd-bin fuse3       # benchmark: GNU ddrescue on the failing disk, mounted with nbdfuse
 	qemu-system-x86 qemu-utils       # end-to-end tests
 	nbdkit nbdkit-plugin-python      # slow failing disks for the rescue tests (NBD into QEMU)

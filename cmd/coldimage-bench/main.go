@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	write := fs.String("write", "", "update this BENCHMARKS.md with the table")
 	runs := fs.Int("runs", 2, "runs per measurement (best is kept)")
 	rescueTime := fs.Duration("rescue-time", 300*time.Second, "rescue budget of the failing-disk comparison with GNU ddrescue (0: skip it)")
+	only := fs.String("only", "", "run one comparison alone: s3")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +62,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	const size = 2 << 30
 	var rows []row
+	if *only == "s3" {
+		srcs, err := eightSources(work)
+		if err != nil {
+			return err
+		}
+		if err := s3Bench(*bin, *dir, src, size, srcs, *runs, logf, &rows); err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, render(rows))
+		return nil
+	} else if *only != "" {
+		return fmt.Errorf("--only %q: want s3", *only)
+	}
 	mbps := func(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
 
 	// 1. In-process SHA-256 alone (read + hash), the ceiling for one stream.
@@ -166,13 +180,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	// 6. Eight concurrent 256 MiB sources.
-	var srcs []string
-	for i := range 8 {
-		p := filepath.Join(work, fmt.Sprintf("s%d.dd", i))
-		if err := makeFile(p, 256<<20, 0, uint64(10+i)); err != nil {
-			return err
-		}
-		srcs = append(srcs, p)
+	srcs, err := eightSources(work)
+	if err != nil {
+		return err
 	}
 	const total8 = 8 * 256 << 20
 	std8 := best(*runs, func() time.Duration { return hashFiles(srcs, crand.New) })
@@ -217,6 +227,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("durable/resume benchmark: %v", err)
 	}
 
+	// 7b. The S3 target, against a folder and against rclone.
+	if err := s3Bench(*bin, *dir, src, size, srcs, *runs, logf, &rows); err != nil {
+		logf("S3 benchmark: %v", err)
+		rows = append(rows, row{"coldimage acquire to s3://", "not run", err.Error()})
+	}
+
 	// 8. The slow failing disk, coldimage against GNU ddrescue.
 	if *rescueTime > 0 {
 		if err := rescueBench(*bin, *dir, *rescueTime, logf, &rows); err != nil {
@@ -256,6 +272,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return updateFile(*write, table)
 	}
 	return nil
+}
+
+// eightSources makes the eight 256 MiB random sources of the concurrency
+// figures.
+func eightSources(work string) ([]string, error) {
+	var srcs []string
+	for i := range 8 {
+		p := filepath.Join(work, fmt.Sprintf("s%d.dd", i))
+		if err := makeFile(p, 256<<20, 0, uint64(10+i)); err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, p)
+	}
+	return srcs, nil
 }
 
 // durableBench measures, in a folder on a disk: what the checkpoints of

@@ -37,12 +37,17 @@ type Config struct {
 	PartSize int64         // bytes per uploaded part (0: DefaultPartSize, raised for large images)
 	Uploads  int           // parts uploaded at the same time per image (0: DefaultUploads)
 	RetryFor time.Duration // how long a failing request is retried (0: DefaultRetryFor)
+	// Budget bounds the part buffers of all the store's image sinks
+	// together (0: DefaultBudget); each sink still gets Uploads+1.
+	Budget int64
 }
 
-// Defaults: memory per image stream is (Uploads+1) × PartSize.
+// Defaults: an image stream holds up to (Uploads+1) × PartSize, all of
+// them together at most Budget.
 const (
 	DefaultPartSize = 8 << 20
 	DefaultUploads  = 3
+	DefaultBudget   = 96 << 20
 	DefaultRetryFor = 5 * time.Minute
 	minPartSize     = 5 << 20 // S3's smallest part but the last
 	maxParts        = 10000   // S3's most parts in one upload

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
@@ -306,3 +307,29 @@ func TestSinkCorruptedPartResent(t *testing.T) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// BenchmarkSink streams 256 MiB through one sink into versitygw (http).
+func BenchmarkSink(b *testing.B) {
+	srv := s3test.Start(b, true, "evidence")
+	data := randomBytes(256<<20, 4)
+	b.SetBytes(int64(len(data)))
+	for i := range b.N {
+		st, err := Open(context.Background(), fmt.Sprintf("s3://evidence/bench%d", i), Config{Endpoint: srv.Endpoint, Insecure: true,
+			AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey})
+		if err != nil {
+			b.Fatal(err)
+		}
+		k, err := st.Sink(b.TempDir(), "", "image", 0, int64(len(data)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for off := 0; off < len(data); off += 4 << 20 {
+			if _, err := k.Write(data[off : off+4<<20]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := k.Finish(imager.Final{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

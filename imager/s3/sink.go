@@ -18,9 +18,8 @@ import (
 // Sink streams a raw image into the store: one multipart upload per image
 // file (split: one per piece), parts uploaded Uploads at a time from a
 // bounded pool of buffers. A part that fails is sent again (Store.retry);
-// the store checks each part's Content-MD5, signed SHA-256 and
-// x-amz-checksum-sha256, so a part damaged on the way is refused and
-// re-sent, never stored.
+// the store checks each part's signed SHA-256 and x-amz-checksum-sha256,
+// so a part damaged on the way is refused and re-sent, never stored.
 type Sink struct {
 	s        *Store
 	dir, rel string // the staging folder and its path relative to the staging root
@@ -29,10 +28,11 @@ type Sink struct {
 	partSize int64
 	ctx      context.Context
 	cancel   context.CancelFunc
-	free     chan []byte // the pool: Uploads+1 buffers
-	buf      []byte      // the part being filled
-	bufStart int64       // its stream offset
-	given    int64       // stream bytes taken
+	pool     *bufPool      // the store's part buffers (or the sink's own, for larger parts)
+	slots    chan struct{} // Uploads+1: the most buffers the sink holds at once
+	buf      []byte        // the part being filled
+	bufStart int64         // its stream offset
+	given    int64         // stream bytes taken
 	cur      *upload
 	uploads  []*upload // every object started, in order
 	wg       sync.WaitGroup
@@ -70,9 +70,9 @@ func (s *Store) Sink(dir, rel, base string, split, size int64) (imager.Sink, err
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	k := &Sink{s: s, dir: dir, rel: rel, base: base, split: split, partSize: part, ctx: ctx, cancel: cancel,
-		free: make(chan []byte, s.cfg.Uploads+1), done: map[int64]int64{}}
-	for range s.cfg.Uploads + 1 {
-		k.free <- nil // allocated on first use
+		pool: s.pool, slots: make(chan struct{}, s.cfg.Uploads+1), done: map[int64]int64{}}
+	if part != s.cfg.PartSize {
+		k.pool = newBufPool(s.cfg.Uploads+1, part)
 	}
 	// The first object's upload is started now: a store that refuses
 	// writes refuses before the first byte is read.
@@ -129,11 +129,7 @@ func (k *Sink) Write(p []byte) (int, error) {
 			return n, err
 		}
 		if k.buf == nil {
-			b := <-k.free
-			if b == nil {
-				b = make([]byte, 0, k.partSize)
-			}
-			k.buf, k.bufStart = b[:0], k.given
+			k.buf, k.bufStart = k.take(), k.given
 		}
 		room := k.partSize - int64(len(k.buf))
 		if k.split > 0 {
@@ -162,6 +158,46 @@ func (k *Sink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// take gets a part buffer: one of the sink's Uploads+1, from the pool.
+func (k *Sink) take() []byte {
+	k.slots <- struct{}{}
+	return k.pool.take()
+}
+
+// give puts a part buffer back into the pool.
+func (k *Sink) give(b []byte) {
+	k.pool.give(b)
+	<-k.slots
+}
+
+// bufPool hands out up to n buffers of size bytes, made only when none is
+// free (a buffer given back is taken again before a new one is made).
+type bufPool struct {
+	size  int64
+	free  chan []byte
+	quota chan struct{}
+}
+
+func newBufPool(n int, size int64) *bufPool {
+	return &bufPool{size: size, free: make(chan []byte, n), quota: make(chan struct{}, n)}
+}
+
+func (p *bufPool) take() []byte {
+	select {
+	case b := <-p.free:
+		return b[:0]
+	default:
+	}
+	select {
+	case b := <-p.free:
+		return b[:0]
+	case p.quota <- struct{}{}:
+		return make([]byte, 0, p.size)
+	}
+}
+
+func (p *bufPool) give(b []byte) { p.free <- b[:0] }
+
 // send uploads the filled buffer as the current object's next part.
 func (k *Sink) send() {
 	u, b, start := k.cur, k.buf, k.bufStart
@@ -172,13 +208,13 @@ func (k *Sink) send() {
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
-		defer func() { k.free <- b[:0] }()
-		d := digest(b)
+		defer k.give(b)
+		d := digest(b, false)
 		var part minio.ObjectPart
 		err := k.s.retry(k.ctx, fmt.Sprintf("upload part %d (bytes %d-%d) of %s", num, start-u.start, end-u.start-1, k.s.URL(path.Join(k.rel, u.name))), func() error {
 			var err error
 			part, err = k.s.core.PutObjectPart(k.ctx, k.s.loc.Bucket, u.key, u.id, num, bytes.NewReader(b), int64(len(b)), minio.PutObjectPartOptions{
-				Md5Base64: d.md5b64, Sha256Hex: d.sha256hex,
+				Sha256Hex:    d.sha256hex,
 				CustomHeader: map[string][]string{"X-Amz-Checksum-Sha256": {d.sha256b64}},
 			})
 			return err
@@ -235,8 +271,11 @@ func (k *Sink) Finish(imager.Final) error {
 	if err := k.failed(); err != nil {
 		return err
 	}
-	if k.buf != nil && len(k.buf) > 0 {
+	if len(k.buf) > 0 {
 		k.send()
+	} else if k.buf != nil {
+		k.give(k.buf)
+		k.buf = nil
 	}
 	k.wg.Wait()
 	if err := k.failed(); err != nil {
@@ -270,6 +309,10 @@ func (k *Sink) Finish(imager.Final) error {
 func (k *Sink) Abort() error {
 	k.fail(errors.New("aborted"))
 	k.wg.Wait()
+	if k.buf != nil {
+		k.give(k.buf)
+		k.buf = nil
+	}
 	if k.cur == nil {
 		return nil
 	}

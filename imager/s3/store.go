@@ -35,6 +35,10 @@ type Store struct {
 	core     *minio.Core
 	endpoint string
 	ctx      context.Context
+	// pool holds the part buffers every image sink of the store draws
+	// from: memory stays within Config.Budget however many sources are
+	// imaged at once.
+	pool *bufPool
 
 	mu       sync.Mutex
 	security string // what the connection was, for the record
@@ -69,7 +73,11 @@ func Open(ctx context.Context, rawURL string, cfg Config) (*Store, error) {
 	if cfg.RetryFor == 0 {
 		cfg.RetryFor = DefaultRetryFor
 	}
+	if cfg.Budget == 0 {
+		cfg.Budget = DefaultBudget
+	}
 	s := &Store{loc: loc, cfg: cfg, endpoint: u.String(), ctx: ctx}
+	s.pool = newBufPool(max(int(cfg.Budget/cfg.PartSize), cfg.Uploads+1), cfg.PartSize)
 	tr, err := s.transport(u.Scheme == "https")
 	if err != nil {
 		return nil, err
@@ -291,16 +299,24 @@ func permanent(err error) bool {
 // x-amz-checksum-sha256 header).
 type digests struct{ md5b64, sha256hex, sha256b64 string }
 
-func digest(b []byte) digests {
-	m := md5.Sum(b)
+// digest hashes a body: SHA-256 always (it is signed, and sent as
+// x-amz-checksum-sha256), MD5 only when asked (Content-MD5: the small
+// records; an image part's SHA-256 already covers it, and a second pass
+// over every part would cost CPU the imaging needs).
+func digest(b []byte, withMD5 bool) digests {
 	h := sha256.Sum256(b)
-	return digests{base64.StdEncoding.EncodeToString(m[:]), hex.EncodeToString(h[:]), base64.StdEncoding.EncodeToString(h[:])}
+	d := digests{sha256hex: hex.EncodeToString(h[:]), sha256b64: base64.StdEncoding.EncodeToString(h[:])}
+	if withMD5 {
+		m := md5.Sum(b)
+		d.md5b64 = base64.StdEncoding.EncodeToString(m[:])
+	}
+	return d
 }
 
 // Put stores data as the object for rel (imager.Remote).
 func (s *Store) Put(rel string, data []byte) error {
 	key := s.loc.Key(rel)
-	d := digest(data)
+	d := digest(data, true)
 	err := s.retry(s.ctx, "put "+s.URL(rel), func() error {
 		_, err := s.core.PutObject(s.ctx, s.loc.Bucket, key, bytes.NewReader(data), int64(len(data)), d.md5b64, d.sha256hex,
 			minio.PutObjectOptions{ContentType: contentType(rel), UserMetadata: map[string]string{"X-Amz-Checksum-Sha256": d.sha256b64}})
@@ -334,7 +350,7 @@ func (s *Store) URL(rel string) string {
 func (s *Store) Describe() *imager.StoreRecord {
 	return &imager.StoreRecord{
 		URL: s.loc.String(), Endpoint: s.endpoint, Region: s.region(), Security: s.Security(),
-		Upload: fmt.Sprintf("multipart, %s parts, %d at a time, each with Content-MD5, signed SHA-256 and x-amz-checksum-sha256",
+		Upload: fmt.Sprintf("multipart, %s parts, up to %d at a time per image, each with its SHA-256 signed and as x-amz-checksum-sha256 (records: Content-MD5 too)",
 			imager.HumanBytes(s.cfg.PartSize), s.cfg.Uploads),
 		ReadBack: "ranged GETs from the store",
 	}

@@ -69,23 +69,39 @@ func Binary() string {
 // versitygw is not installed (scripts/install-deps.sh installs it).
 func Start(t testing.TB, plain bool, buckets ...string) *Server {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
+	if Binary() == "" {
 		t.Skip("versitygw not installed (scripts/install-deps.sh installs it)")
 	}
-	tmp := t.TempDir()
-	s := &Server{Dir: filepath.Join(tmp, "store"), plain: plain, bin: bin}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	s, err := New(t.TempDir(), plain, buckets...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range buckets {
+	t.Cleanup(func() {
+		s.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(s.log.Name())
+			t.Logf("versitygw log:\n%s", b)
+		}
+	})
+	return s
+}
+
+// New starts a server whose store, certificates and log are in tmp (the
+// benchmarks use it; tests use Start). Close stops it.
+func New(tmp string, plain bool, buckets ...string) (*Server, error) {
+	bin := Binary()
+	if bin == "" {
+		return nil, errors.New("versitygw not installed (scripts/install-deps.sh installs it)")
+	}
+	s := &Server{Dir: filepath.Join(tmp, "store"), plain: plain, bin: bin}
+	for _, b := range append([]string{""}, buckets...) {
 		if err := os.MkdirAll(filepath.Join(s.Dir, b), 0o755); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -93,24 +109,23 @@ func Start(t testing.TB, plain bool, buckets ...string) *Server {
 	if plain {
 		scheme = "http"
 	} else if err := s.makeCerts(tmp, []string{"127.0.0.1", "10.0.2.2"}); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s.Endpoint = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.Port)
 	if s.log, err = os.Create(filepath.Join(tmp, "versitygw.log")); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Stop()
 		s.log.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(s.log.Name())
-			t.Logf("versitygw log:\n%s", b)
-		}
-	})
-	return s
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the server for good.
+func (s *Server) Close() {
+	s.Stop()
+	s.log.Close()
 }
 
 // Start (re)starts the server process and waits until it answers.
