@@ -3,6 +3,7 @@ package imager
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -373,4 +374,55 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ParseSession decodes session.json from its bytes b, read from path.
+func ParseSession(path string, b []byte) (*Session, error) {
+	var s Session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if !strings.HasPrefix(s.Schema, "coldimage.session/") {
+		return nil, fmt.Errorf("%s: schema %q is not a coldimage session record (coldimage.session/…)", path, s.Schema)
+	}
+	return &s, nil
+}
+
+// States of a session or an acquisition, as `coldimage sessions` lists them.
+const (
+	StateInProgress = "in-progress" // its durable record says it had not ended (running, or cut off)
+	StateOK         = "ok"
+	StateIncomplete = "incomplete"
+	StateMismatch   = "mismatch"
+)
+
+// State is the session's state: in-progress while its record says so,
+// mismatch when a verification of a source differed, ok when every source
+// ended ok, else incomplete.
+func (s *Session) State() string {
+	if s.Result == ResultInProgress || s.Finished == "" {
+		return StateInProgress
+	}
+	for _, src := range s.Sources {
+		if strings.EqualFold(src.Verified, "mismatch") || src.Result == ResultMismatch {
+			return StateMismatch
+		}
+	}
+	if s.Failed == 0 && s.OK == len(s.Sources) && len(s.Sources) > 0 {
+		return StateOK
+	}
+	return StateIncomplete
+}
+
+// State is the acquisition's state, in the words of Session.State.
+func (r *Record) State() string {
+	switch r.Result {
+	case ResultInProgress:
+		return StateInProgress
+	case ResultOK:
+		return StateOK
+	case ResultMismatch:
+		return StateMismatch
+	}
+	return StateIncomplete
 }

@@ -79,3 +79,28 @@ func TestWriteReadSession(t *testing.T) {
 		t.Errorf("foreign schema: %v", err)
 	}
 }
+
+func TestSessionAndRecordState(t *testing.T) {
+	src := func(result, verified string) SessionSource { return SessionSource{Result: result, Verified: verified} }
+	for _, tc := range []struct {
+		name string
+		s    Session
+		want string
+	}{
+		{"cut off", Session{Result: ResultInProgress, Started: "t"}, StateInProgress},
+		{"never finished", Session{Result: "", Started: "t"}, StateInProgress},
+		{"all ok", Session{Result: "ok", Finished: "t", OK: 2, Sources: []SessionSource{src("ok", "match"), src("ok", "match")}}, StateOK},
+		{"one failed", Session{Result: "failed", Finished: "t", OK: 1, Failed: 1, Sources: []SessionSource{src("ok", "match"), src("incomplete", "not run")}}, StateIncomplete},
+		{"mismatch", Session{Result: "failed", Finished: "t", OK: 1, Failed: 1, Sources: []SessionSource{src("ok", "match"), src("mismatch", "MISMATCH")}}, StateMismatch},
+		{"no source", Session{Result: "ok", Finished: "t"}, StateIncomplete},
+	} {
+		if got := tc.s.State(); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	for result, want := range map[string]string{ResultInProgress: StateInProgress, ResultOK: StateOK, ResultMismatch: StateMismatch, ResultIncomplete: StateIncomplete, "error: x": StateIncomplete} {
+		if got := (&Record{Result: result}).State(); got != want {
+			t.Errorf("record %q: %s, want %s", result, got, want)
+		}
+	}
+}

@@ -29,7 +29,10 @@ func s3Bench(bin, dir, src string, size int64, srcs []string, runs int, logf fun
 	env := append(srv.Env(), "TMPDIR="+work)
 	mbps := func(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
 	n := 0
-	clean := func() { os.RemoveAll(filepath.Join(srv.Dir, "bench")); os.MkdirAll(filepath.Join(srv.Dir, "bench"), 0o755) }
+	clean := func() {
+		os.RemoveAll(filepath.Join(srv.Dir, "bench"))
+		os.MkdirAll(filepath.Join(srv.Dir, "bench"), 0o755)
+	}
 
 	out := filepath.Join(work, "local")
 	local := best(runs, func() time.Duration {

@@ -32,6 +32,9 @@ commands:
                                         add a verify-<stamp>.json record (acquisition.json
                                         is never rewritten); OUTDIR may also be a folder of
                                         image folders or a session folder
+  sessions [--json] TARGET              every session and acquisition in an s3://BUCKET/PREFIX
+                                        (or a folder), one line each with its state:
+                                        in-progress, ok, incomplete, mismatch
   raid examine [--json] MEMBER...       RAID metadata per member and array
   raid assemble [--volume N] -o OUT MEMBER...
                                         write a reassembled RAID volume
@@ -50,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runList(ctx, rest, stdout, stderr)
 	case "identify":
 		return runIdentify(ctx, rest, stdout, stderr)
+	case "sessions":
+		return runSessions(ctx, rest, stdout, stderr)
 	case "acquire":
 		return runAcquire(ctx, rest, stdout, stderr)
 	case "verify":

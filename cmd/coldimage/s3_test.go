@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -167,5 +168,69 @@ func TestAcquireToS3Refusals(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(os.Getenv("TMPDIR")); len(ents) > 0 {
 		t.Errorf("staging left behind: %s", ents[0].Name())
+	}
+}
+
+// TestSessionsListing lists what acquisitions left in a store and in a
+// folder: an OUTDIR's acquisition, a session of two sources, and a record
+// that is not one, each on one line with its state.
+func TestSessionsListing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an S3 server")
+	}
+	srv := s3test.Start(t, false, "evidence")
+	setEnv(t, srv.Env())
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := t.TempDir()
+	a := writeSource(t, dir, "a.img", 3<<20, 1)
+	b := writeSource(t, dir, "b.img", 2<<20, 2)
+	for _, args := range [][]string{
+		{"acquire", "--case", "K-1", a, "s3://evidence/lab/one"},
+		{"acquire", "--case", "K-2", a, b, "s3://evidence/lab/two"},
+		{"acquire", "--case", "K-3", b, filepath.Join(dir, "local")},
+	} {
+		if out, errOut, err := runCLI(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+	}
+	bad := srv.Object("evidence", "lab/broken/acquisition.json")
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	if err := os.WriteFile(bad, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLI(t, "sessions", "s3://evidence/lab")
+	if err != nil {
+		t.Fatalf("sessions: %v\n%s", err, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), out)
+	}
+	for _, want := range []string{
+		`^ok +K-1 +\S+ +- +1/1 ok +s3://evidence/lab/one$`,
+		`^ok +K-2 +\S+ +- +2/2 ok +s3://evidence/lab/two$`,
+		`^incomplete +- +- +unreadable: .*parse s3://evidence/lab/broken/acquisition.json`,
+	} {
+		found := false
+		for _, l := range lines {
+			if regexp.MustCompile(want).MatchString(l) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line matches %s:\n%s", want, out)
+		}
+	}
+	out, _, err = runCLI(t, "sessions", "--json", "s3://evidence/lab/two")
+	var entries []sessionEntry
+	if err != nil || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 1 || entries[0].Kind != "session" || entries[0].Sources != 2 || entries[0].State != "ok" {
+		t.Errorf("sessions --json of one session: %v %+v\n%s", err, entries, out)
+	}
+	out, _, err = runCLI(t, "sessions", dir)
+	if err != nil || !regexp.MustCompile(`(?m)^ok +K-3 .* 1/1 ok +` + regexp.QuoteMeta(filepath.Join(dir, "local")) + `$`).MatchString(out) {
+		t.Errorf("sessions of a folder: %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, "sessions", "s3://nosuchbucket/x"); err == nil || !strings.Contains(err.Error(), "no bucket") {
+		t.Errorf("sessions of an unknown bucket: %v", err)
 	}
 }

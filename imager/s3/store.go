@@ -422,3 +422,42 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// List names every object under the prefix (relative to it, slash-
+// separated), page by page.
+func (s *Store) List(ctx context.Context) ([]string, error) {
+	prefix := s.loc.Prefix
+	if prefix != "" {
+		prefix += "/"
+	}
+	var out []string
+	token := ""
+	for {
+		res, err := s.core.ListObjectsV2(s.loc.Bucket, prefix, "", token, "", 1000)
+		if err != nil {
+			return nil, s.explain("list "+s.loc.String(), err)
+		}
+		for _, o := range res.Contents {
+			out = append(out, strings.TrimPrefix(o.Key, prefix))
+		}
+		if !res.IsTruncated || res.NextContinuationToken == "" {
+			return out, nil
+		}
+		token = res.NextContinuationToken
+	}
+}
+
+// Get reads the whole object rel (a record: small).
+func (s *Store) Get(ctx context.Context, rel string) ([]byte, error) {
+	var b []byte
+	err := s.retry(ctx, "read "+s.URL(rel), func() error {
+		body, _, _, err := s.core.GetObject(ctx, s.loc.Bucket, s.loc.Key(rel), minio.GetObjectOptions{})
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		b, err = io.ReadAll(io.LimitReader(body, 64<<20))
+		return err
+	})
+	return b, err
+}
