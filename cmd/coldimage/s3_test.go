@@ -15,6 +15,18 @@ import (
 	"github.com/coldimage/coldimage/imager/s3/s3test"
 )
 
+// startS3 starts versitygw (https, bucket "evidence") and points the AWS
+// environment and TMPDIR (the staging folder) at it and a fresh folder.
+func startS3(t *testing.T) *s3test.Server {
+	if testing.Short() {
+		t.Skip("starts an S3 server")
+	}
+	srv := s3test.Start(t, false, "evidence")
+	setEnv(t, srv.Env())
+	t.Setenv("TMPDIR", t.TempDir())
+	return srv
+}
+
 func setEnv(t *testing.T, env []string) {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -27,12 +39,7 @@ func setEnv(t *testing.T, env []string) {
 // records and sidecars are objects beside them, the verification read the
 // image back from the store, and nothing is left on this machine.
 func TestAcquireToS3(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an S3 server")
-	}
-	srv := s3test.Start(t, false, "evidence")
-	setEnv(t, srv.Env())
-	t.Setenv("TMPDIR", t.TempDir())
+	srv := startS3(t)
 	dir := t.TempDir()
 	src := writeSource(t, dir, "disk.img", 37<<20+512, 7)
 	want := fileSHA256(t, src)
@@ -175,12 +182,7 @@ func TestAcquireToS3Refusals(t *testing.T) {
 // folder: an OUTDIR's acquisition, a session of two sources, and a record
 // that is not one, each on one line with its state.
 func TestSessionsListing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an S3 server")
-	}
-	srv := s3test.Start(t, false, "evidence")
-	setEnv(t, srv.Env())
-	t.Setenv("TMPDIR", t.TempDir())
+	srv := startS3(t)
 	dir := t.TempDir()
 	a := writeSource(t, dir, "a.img", 3<<20, 1)
 	b := writeSource(t, dir, "b.img", 2<<20, 2)
