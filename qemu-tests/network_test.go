@@ -462,15 +462,36 @@ func TestNetworkTargetServerRestart(t *testing.T) {
 func TestConsoleUINetworkTarget(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
-	smb := startSMB(t, dir)
-	src := filepath.Join(dir, "ui.img")
+	t.Run("smb", func(t *testing.T) {
+		smb := startSMB(t, dir)
+		target := fmt.Sprintf("smb://%s@%s:%d/%s/ui", smb.User, GuestHost, smb.Port, smb.Share)
+		uiNetTarget(t, a, dir, target, "coldimage.smb.password="+smb.Password+"\r\n", nil, filepath.Join(smb.Dir, "ui"), "SMB 3.1.1, encrypted (seal)", smb.Password)
+	})
+	t.Run("s3", func(t *testing.T) {
+		srv := s3test.Start(t, false, "evidence")
+		caPEM, err := os.ReadFile(srv.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := fmt.Sprintf("coldimage.s3.endpoint=https://%s:%d\r\ncoldimage.s3.access-key=%s\r\ncoldimage.s3.secret-key=%s\r\ncoldimage.tls.ca=LABCA.PEM\r\n",
+			GuestHost, srv.Port, s3test.AccessKey, s3test.SecretKey)
+		uiNetTarget(t, a, dir, "s3://evidence/ui", settings, map[string][]byte{"LABCA.PEM": caPEM}, srv.Object("evidence", "ui"),
+			"TLS 1.3, certificate verified (CA bundle LABCA.PEM), server certificate "+srv.Pin, s3test.SecretKey)
+	})
+}
+
+// uiNetTarget drives the console UI to image one disk onto the network
+// target named in the settings (chosen from the target list), then checks
+// the session under root, its recorded security, the source and that the
+// secret never reached the console.
+func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files map[string][]byte, root, security, secret string) {
+	src := filepath.Join(dir, "ui-"+filepath.Base(t.Name())+".img")
 	if err := WritePattern(src, 8<<20, 31); err != nil {
 		t.Fatal(err)
 	}
 	want := hashOf(t, src)
-	target := fmt.Sprintf("smb://%s@%s:%d/%s/ui", smb.User, GuestHost, smb.Port, smb.Share)
-	cfgDisk := filepath.Join(dir, "cfg.img")
-	if err := MakeSettingsDisk(cfgDisk, "coldimage.target="+target+"\r\ncoldimage.smb.password="+smb.Password+"\r\n"); err != nil {
+	cfgDisk := filepath.Join(dir, "cfg-"+filepath.Base(t.Name())+".img")
+	if err := MakeSettingsDiskFiles(cfgDisk, "coldimage.target="+target+"\r\n"+settings, files); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
@@ -521,7 +542,7 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 	}
 	keys(uitest.Enter)
 	screen("2/6 Target")
-	screen("smb://root@10") // the list's column is narrower than the URL
+	screen(target[:min(len(target), 14)]) // the list's column is narrower than the URL
 	keys("j", uitest.Enter)
 	screen("3/6 Clock check")
 	keys("2026-12-01 14:00 UTC (watch)", uitest.Enter)
@@ -545,20 +566,20 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 	if hashOf(t, src) != want {
 		t.Error("the source changed")
 	}
-	sessions, _ := filepath.Glob(filepath.Join(smb.Dir, "ui", "coldimage", "UI-NET", "*"))
+	sessions, _ := filepath.Glob(filepath.Join(root, "coldimage", "UI-NET", "*"))
 	if len(sessions) != 1 {
-		t.Fatalf("session folders on the share: %v", sessions)
+		t.Fatalf("session folders on the target: %v", sessions)
 	}
 	var nj netSessionJSON
 	readJSON(t, filepath.Join(sessions[0], "session.json"), &nj)
-	if nj.Target.URL != target || nj.Target.Security != "SMB 3.1.1, encrypted (seal)" || nj.Target.Network == nil {
+	if nj.Target.URL != target || nj.Target.Security != security || nj.Target.Network == nil {
 		t.Errorf("session.json target %+v", nj.Target)
 	}
 	folder := sourceFolder(t, sessions[0], "vd?_NETUI")
 	if rec := checkImage(t, folder, want); rec.Result != "ok" {
 		t.Errorf("result %q", rec.Result)
 	}
-	if strings.Contains(strings.Join(v.Lines(), "\n"), smb.Password) {
-		t.Error("the console shows the SMB password")
+	if strings.Contains(strings.Join(v.Lines(), "\n"), secret) {
+		t.Error("the console shows the secret")
 	}
 }
