@@ -192,8 +192,10 @@ func TestTargetURLRefused(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
 		{"/dev/null smb://examiner@nas/evidence", "mount the share"},
 		{"/dev/null nfs://nas/export", "mount the share"},
-		{"/dev/null s3://bucket/prefix", "s3:// targets are not supported"},
+		{"--mirror s3://bucket/prefix /dev/null out", "s3:// targets are not supported"},
 		{"--mirror smb://nas/x /dev/null out", "mount the share"},
+		{"/dev/null ftp://nas/x", "ftp:// targets are not supported"},
+		{"--tls-pin sha256:00 /dev/null out", "apply to an s3:// OUTDIR"},
 	} {
 		dir := t.TempDir()
 		t.Chdir(dir)
