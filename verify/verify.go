@@ -31,6 +31,10 @@ type Options struct {
 	SourceName string
 	Emit       imager.Emitter
 	Hashers    imager.Hashers
+	// Buffers is the engine's buffer count (0: its default); a session of
+	// many sources gives fewer, so that their verifications running at
+	// once stay within memory (each buffer is doubled when comparing).
+	Buffers int
 
 	// Check only (a later verification's report).
 	SourceSize int64         // bytes of Source, compared with the record's before reading
@@ -197,6 +201,7 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 		PieceAlg:   pieceAlg,
 		Phase:      imager.PhaseVerify,
 		Emit:       o.Emit,
+		Buffers:    o.Buffers,
 	}
 	if o.Source != nil {
 		// What the acquisition recorded as unreadable is not re-read: the

@@ -229,7 +229,7 @@ func TestSessionsListing(t *testing.T) {
 		t.Errorf("sessions --json of one session: %v %+v\n%s", err, entries, out)
 	}
 	out, _, err = runCLI(t, "sessions", dir)
-	if err != nil || !regexp.MustCompile(`(?m)^ok +K-3 .* 1/1 ok +` + regexp.QuoteMeta(filepath.Join(dir, "local")) + `$`).MatchString(out) {
+	if err != nil || !regexp.MustCompile(`(?m)^ok +K-3 .* 1/1 ok +`+regexp.QuoteMeta(filepath.Join(dir, "local"))+`$`).MatchString(out) {
 		t.Errorf("sessions of a folder: %v\n%s", err, out)
 	}
 	if _, _, err := runCLI(t, "sessions", "s3://nosuchbucket/x"); err == nil || !strings.Contains(err.Error(), "no bucket") {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/imager/s3"
 )
+
+// s3MemoryLimit is the soft memory limit of an acquisition into S3.
+const s3MemoryLimit = 240 << 20
 
 // isS3 says whether an OUTDIR is an s3:// target.
 func isS3(outdir string) bool { return strings.HasPrefix(outdir, "s3://") }
@@ -45,6 +50,14 @@ func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(
 		return nil, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
 	}
 	a.outdir = staging
+	// The store's part buffers are bounded (s3.Config.Budget); a soft
+	// memory limit keeps the collector from letting the heap grow to twice
+	// what is live when many sources stream at once (a server imaging a
+	// dozen disks into a bucket). The runtime caps the collector's CPU
+	// share, so a larger live heap slows it, never stops it.
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(s3MemoryLimit)
+	}
 	return func() {
 		detach()
 		if n := st.PutFailures(); n > 0 {

@@ -644,12 +644,18 @@ func recordComplete(ctx context.Context, r *Request, rec *imager.Record, sinks [
 // verifyCopies verifies the first copy against a re-read of the source;
 // further copies are read back and checked against the same hashes.
 func verifyCopies(ctx context.Context, r *Request, src reader, rec *imager.Record) (*imager.Record, error) {
-	vrec, verr := verify.Run(ctx, r.OutDir, verify.Options{Source: src, SourceName: r.Source, Emit: r.Emit, Hashers: r.Hashers})
+	// A comparing pass holds two buffers per slot: it gets two thirds of
+	// the acquisition's count (at least 2), the same memory or less.
+	vbuf := 0
+	if r.Buffers > 0 {
+		vbuf = max(2, r.Buffers*2/3)
+	}
+	vrec, verr := verify.Run(ctx, r.OutDir, verify.Options{Source: src, SourceName: r.Source, Emit: r.Emit, Hashers: r.Hashers, Buffers: vbuf})
 	if vrec != nil {
 		rec = vrec
 	}
 	for _, d := range r.Mirrors {
-		_, merr := verify.Run(ctx, d, verify.Options{Emit: r.Emit, Hashers: r.Hashers})
+		_, merr := verify.Run(ctx, d, verify.Options{Emit: r.Emit, Hashers: r.Hashers, Buffers: r.Buffers})
 		if merr != nil && verr == nil {
 			verr = fmt.Errorf("copy in %s: %w", d, merr)
 		}

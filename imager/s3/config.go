@@ -47,7 +47,7 @@ type Config struct {
 const (
 	DefaultPartSize = 8 << 20
 	DefaultUploads  = 3
-	DefaultBudget   = 96 << 20
+	DefaultBudget   = 48 << 20
 	DefaultRetryFor = 5 * time.Minute
 	minPartSize     = 5 << 20 // S3's smallest part but the last
 	maxParts        = 10000   // S3's most parts in one upload

@@ -36,6 +36,7 @@ type Sink struct {
 	cur      *upload
 	uploads  []*upload // every object started, in order
 	wg       sync.WaitGroup
+	once     sync.Once // release
 	mu       sync.Mutex
 	err      error           // the first failure; every later call returns it
 	done     map[int64]int64 // parts stored: stream start → end
@@ -74,10 +75,12 @@ func (s *Store) Sink(dir, rel, base string, split, size int64) (imager.Sink, err
 	if part != s.cfg.PartSize {
 		k.pool = newBufPool(s.cfg.Uploads+1, part)
 	}
+	k.pool.open()
 	// The first object's upload is started now: a store that refuses
 	// writes refuses before the first byte is read.
 	if err := k.start(); err != nil {
 		cancel()
+		k.pool.close()
 		return nil, err
 	}
 	return k, nil
@@ -176,6 +179,32 @@ type bufPool struct {
 	size  int64
 	free  chan []byte
 	quota chan struct{}
+	mu    sync.Mutex
+	users int // sinks open
+}
+
+// open and close count the sinks using the pool: when the last closes,
+// its buffers are let go (the verification that follows needs the memory).
+func (p *bufPool) open() {
+	p.mu.Lock()
+	p.users++
+	p.mu.Unlock()
+}
+
+func (p *bufPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users--; p.users > 0 {
+		return
+	}
+	for {
+		select {
+		case <-p.free:
+			<-p.quota
+		default:
+			return
+		}
+	}
 }
 
 func newBufPool(n int, size int64) *bufPool {
@@ -268,6 +297,7 @@ func (k *Sink) closeObject(u *upload) error {
 
 // Finish sends the last part and completes every upload.
 func (k *Sink) Finish(imager.Final) error {
+	defer k.release()
 	if err := k.failed(); err != nil {
 		return err
 	}
@@ -308,11 +338,7 @@ func (k *Sink) Finish(imager.Final) error {
 // file system keeps one), so the record can name and hash it.
 func (k *Sink) Abort() error {
 	k.fail(errors.New("aborted"))
-	k.wg.Wait()
-	if k.buf != nil {
-		k.give(k.buf)
-		k.buf = nil
-	}
+	k.release()
 	if k.cur == nil {
 		return nil
 	}
@@ -327,6 +353,19 @@ func (k *Sink) Abort() error {
 		k.mu.Unlock()
 	}
 	return err
+}
+
+// release gives back every buffer the sink holds, once its uploads have
+// ended, and leaves the pool.
+func (k *Sink) release() {
+	k.once.Do(func() {
+		k.wg.Wait()
+		if k.buf != nil {
+			k.give(k.buf)
+			k.buf = nil
+		}
+		k.pool.close()
+	})
 }
 
 // Files lists the image files started, as paths in the staging folder.
