@@ -275,6 +275,12 @@ func resumeArgs(fs *flag.FlagSet, pos []string, noVerify, jsonProgress bool) (*a
 		return nil, usageError("acquire --resume needs OUTDIR (the folder of the acquisition to continue), optionally preceded by SOURCE")
 	}
 	outdir := pos[len(pos)-1]
+	if isS3(outdir) {
+		return nil, fmt.Errorf("%w: --resume of an s3:// acquisition is not written yet: the parts sent stay in the store's open multipart upload and the in-progress acquisition.json there says how many bytes are durable (coldimage sessions %s lists it); image it again into a new prefix", acquire.ErrRefused, outdir)
+	}
+	if err := notURL([]string{outdir}); err != nil {
+		return nil, err
+	}
 	rec, err := imager.ReadRecord(outdir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: nothing to resume in %s: %v", acquire.ErrRefused, outdir, err)

@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coldimage/coldimage/imager"
 	"github.com/coldimage/coldimage/imager/s3/s3test"
@@ -235,4 +237,59 @@ func TestSessionsListing(t *testing.T) {
 	if _, _, err := runCLI(t, "sessions", "s3://nosuchbucket/x"); err == nil || !strings.Contains(err.Error(), "no bucket") {
 		t.Errorf("sessions of an unknown bucket: %v", err)
 	}
+}
+
+// TestS3KilledLeavesDurableRecord kills `coldimage acquire` (SIGKILL, as a
+// power cut) while it uploads into S3: the store keeps the in-progress
+// record of what was durable, `coldimage sessions` lists it as
+// in-progress, and a --resume is refused with the reason (not written yet).
+func TestS3KilledLeavesDurableRecord(t *testing.T) {
+	srv := startS3(t)
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.img", 256<<20, 9)
+	want := fileSHA256(t, src)
+	cmd := startCLI(t, 8<<20, "acquire", "--piece-size", "8M", src, "s3://evidence/cut")
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	recPath := srv.Object("evidence", "cut/acquisition.json")
+	var rec *imager.Record
+	deadline := time.Now().Add(2 * time.Minute)
+	for rec == nil && time.Now().Before(deadline) {
+		if b, err := os.ReadFile(recPath); err == nil {
+			if r, err := imager.ParseRecord(recPath, b); err == nil && r.Result == imager.ResultInProgress && r.Image.Size >= 16<<20 {
+				cmd.Process.Kill()
+				rec = r
+				break
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatal("the acquisition ended before it could be cut off")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	<-exited
+	if rec == nil {
+		t.Fatal("no in-progress record reached the store within 2 minutes")
+	}
+	b, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := imager.ParseRecord(recPath, b)
+	if err != nil || last.Result != imager.ResultInProgress || last.Image.Size < rec.Image.Size || last.Image.Size%(8<<20) != 0 || len(last.Pieces) == 0 {
+		t.Fatalf("record left in the store: %v %+v", err, last)
+	}
+	out, _, err := runCLI(t, "sessions", "s3://evidence/cut")
+	if err != nil || !regexp.MustCompile(`^in-progress +- .* 0/1 ok +s3://evidence/cut\n$`).MatchString(out) {
+		t.Errorf("sessions after the cut: %v\n%q", err, out)
+	}
+	_, _, err = runCLI(t, "acquire", "--resume", "s3://evidence/cut")
+	if exitCode(err) != exitRefused || !strings.Contains(fmt.Sprint(err), "not written yet") {
+		t.Errorf("--resume s3://: %v (exit %d)", err, exitCode(err))
+	}
+	if fileSHA256(t, src) != want {
+		t.Error("the source changed")
+	}
+	t.Logf("cut off with %d of %d bytes durable in the store, %d pieces recorded", last.Image.Size, 256<<20, len(last.Pieces))
 }
