@@ -24,6 +24,12 @@ type Remote interface {
 	// Sink streams a raw image (split as RawSink) of size bytes into the
 	// files base… of the staging folder dir (rel below the staging root).
 	Sink(dir, rel, base string, split, size int64) (Sink, error)
+	// Settle makes the image file rel readable after a run that was cut
+	// off (what the remote holds of it, from its first byte).
+	Settle(rel string) error
+	// ResumeSink continues the raw image of Sink whose first offset
+	// bytes the remote holds (Settle first).
+	ResumeSink(dir, rel, base string, split, size, offset int64) (Sink, error)
 	// Describe is the remote for the acquisition record.
 	Describe() *StoreRecord
 }

@@ -68,6 +68,14 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if a == nil || err != nil {
 		return err // nil for --help
 	}
+	if isS3(a.outdir) {
+		// The store is checked before any source is opened.
+		done, err := s3Target(ctx, a, stderr)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	wb := disk.NewWriteBlocker()
 	defer closeWriteBlocker(wb, stderr)
 	if err := writeBlockSources(wb, a.sources); err != nil {
@@ -77,13 +85,6 @@ func runAcquire(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer closeVolumes()
 	if err != nil {
 		return err
-	}
-	if isS3(a.outdir) {
-		done, err := s3Target(ctx, a, stderr)
-		if err != nil {
-			return err
-		}
-		defer done()
 	}
 	// Whatever did not exist before and is still empty at the end (every
 	// job refused) is removed again.
@@ -116,11 +117,11 @@ func resumeHint(stderr io.Writer, jobs []*session.Job) {
 	for _, j := range jobs {
 		r := j.Rec
 		switch {
-		case r == nil || r.Image.Format != "raw" || r.Complete || r.Image.Store != nil:
+		case r == nil || r.Image.Format != "raw" || r.Complete:
 		case r.Image.Partial:
-			fmt.Fprintf(stderr, "coldimage: %s stopped at byte %d of %d; to continue it: coldimage acquire --resume %s\n", j.Req.Source, r.Image.Size, r.Source.Size, j.Req.OutDir)
+			fmt.Fprintf(stderr, "coldimage: %s stopped at byte %d of %d; to continue it: coldimage acquire --resume %s\n", j.Req.Source, r.Image.Size, r.Source.Size, imager.Where(j.Req.OutDir))
 		case r.RescueUnfinished():
-			fmt.Fprintf(stderr, "coldimage: %s: the rescue stopped at its time limit with areas not read; to go on with them: coldimage acquire --resume [--rescue-time LIMIT] %s\n", j.Req.Source, j.Req.OutDir)
+			fmt.Fprintf(stderr, "coldimage: %s: the rescue stopped at its time limit with areas not read; to go on with them: coldimage acquire --resume [--rescue-time LIMIT] %s\n", j.Req.Source, imager.Where(j.Req.OutDir))
 		}
 	}
 }
@@ -276,7 +277,8 @@ func resumeArgs(fs *flag.FlagSet, pos []string, noVerify, jsonProgress bool) (*a
 	}
 	outdir := pos[len(pos)-1]
 	if isS3(outdir) {
-		return nil, fmt.Errorf("%w: --resume of an s3:// acquisition is not written yet: the parts sent stay in the store's open multipart upload and the in-progress acquisition.json there says how many bytes are durable (coldimage sessions %s lists it); image it again into a new prefix", acquire.ErrRefused, outdir)
+		// The record is read from the store once it is reached (s3Target).
+		return &acquireArgs{sources: pos[:len(pos)-1], outdir: outdir, resume: true, noVerify: noVerify, jsonProgress: jsonProgress, format: "raw"}, nil
 	}
 	if err := notURL([]string{outdir}); err != nil {
 		return nil, err

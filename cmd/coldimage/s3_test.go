@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,16 +238,30 @@ func TestSessionsListing(t *testing.T) {
 	}
 }
 
-// TestS3KilledLeavesDurableRecord kills `coldimage acquire` (SIGKILL, as a
-// power cut) while it uploads into S3: the store keeps the in-progress
-// record of what was durable, `coldimage sessions` lists it as
-// in-progress, and a --resume is refused with the reason (not written yet).
-func TestS3KilledLeavesDurableRecord(t *testing.T) {
+// TestS3KillAndResume kills `coldimage acquire` (SIGKILL, as a power cut)
+// while it uploads into S3: the store keeps the in-progress record of what
+// was durable, `coldimage sessions` lists it as in-progress, and --resume
+// s3://… completes it: the object is the source, the record ok with both
+// runs, for one object and for a split image.
+func TestS3KillAndResume(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		files []string
+	}{
+		{"one object", nil, []string{"image.raw"}},
+		{"split", []string{"--split", "96M"}, []string{"image.raw.001", "image.raw.002", "image.raw.003"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { s3KillAndResume(t, tc.extra, tc.files) })
+	}
+}
+
+func s3KillAndResume(t *testing.T, extra, files []string) {
 	srv := startS3(t)
 	dir := t.TempDir()
 	src := writeSource(t, dir, "disk.img", 256<<20, 9)
 	want := fileSHA256(t, src)
-	cmd := startCLI(t, 8<<20, "acquire", "--piece-size", "8M", src, "s3://evidence/cut")
+	cmd := startCLI(t, 8<<20, append(append([]string{"acquire", "--piece-size", "8M"}, extra...), src, "s3://evidence/cut")...)
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	recPath := srv.Object("evidence", "cut/acquisition.json")
@@ -284,12 +297,31 @@ func TestS3KilledLeavesDurableRecord(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`^in-progress +- .* 0/1 ok +s3://evidence/cut\n$`).MatchString(out) {
 		t.Errorf("sessions after the cut: %v\n%q", err, out)
 	}
-	_, _, err = runCLI(t, "acquire", "--resume", "s3://evidence/cut")
-	if exitCode(err) != exitRefused || !strings.Contains(fmt.Sprint(err), "not written yet") {
-		t.Errorf("--resume s3://: %v (exit %d)", err, exitCode(err))
+	out, errOut, err := runCLI(t, "acquire", "--resume", "s3://evidence/cut")
+	if err != nil {
+		t.Fatalf("--resume s3://: %v (exit %d)\n%s%s", err, exitCode(err), out, errOut)
 	}
-	if fileSHA256(t, src) != want {
-		t.Error("the source changed")
+	var parts []string
+	for _, f := range files {
+		parts = append(parts, srv.Object("evidence", "cut/"+f))
+	}
+	if got := fileSHA256(t, parts...); got != want {
+		t.Errorf("objects after the resume hash %s, the source %s", got, want)
+	}
+	b, err = os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := imager.ParseRecord(recPath, b)
+	if err != nil || final.Result != imager.ResultOK || final.Hashes["sha256"] != want || len(final.Runs) != 2 || final.Runs[1].From != last.Image.Size {
+		t.Errorf("record after the resume: %v result %s sha256 %s runs %+v (cut at %d)", err, final.Result, final.Hashes["sha256"], final.Runs, last.Image.Size)
+	}
+	if strings.Join(final.Image.Files, ",") != strings.Join(files, ",") {
+		t.Errorf("files %v, want %v", final.Image.Files, files)
+	}
+	out, _, _ = runCLI(t, "sessions", "s3://evidence/cut")
+	if !strings.HasPrefix(out, "ok ") {
+		t.Errorf("sessions after the resume: %q", out)
 	}
 	t.Logf("cut off with %d of %d bytes durable in the store, %d pieces recorded", last.Image.Size, 256<<20, len(last.Pieces))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -62,6 +63,9 @@ func Resume(ctx context.Context, r *Request) (*imager.Record, error) {
 		}
 	}
 	bad := badBefore(prev.Unreadable, n, max(srcRec.info.LogicalSector, 512))
+	if err := settleRemote(r.OutDir, prev); err != nil {
+		return nil, fmt.Errorf("%w: resume: %v", ErrRefused, err)
+	}
 	prefix, err := openPrefix(r.OutDir, prev, n)
 	if err != nil {
 		return nil, fmt.Errorf("%w: resume: %v", ErrRefused, err)
@@ -233,6 +237,22 @@ func badBefore(bad []imager.BadRange, n int64, sector int) []imager.BadRange {
 // openPrefix opens the image in dir that a resume goes on from n: the raw
 // files the record names, or the E01 set as far as its closed chunk groups
 // go (nothing to read when n is 0).
+// settleRemote makes the image files of an acquisition on a remote (an S3
+// prefix) readable after a cut-off run: what the store holds of each, from
+// its first byte, becomes the file (imager.Remote.Settle).
+func settleRemote(dir string, prev *imager.Record) error {
+	rem, rel := imager.RemoteOf(dir)
+	if rem == nil {
+		return nil
+	}
+	for _, f := range prev.Image.Files {
+		if err := rem.Settle(path.Join(rel, f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) {
 	if n == 0 {
 		return imager.OpenFiles(nil)
@@ -370,6 +390,9 @@ func (r refuseOnError) ReadAt(p []byte, off int64) (int, error) {
 // resumeSink continues the image in r.OutDir at byte n: raw files are cut
 // there, an E01 set after the chunk group that ends there.
 func resumeSink(r *Request, prev *imager.Record, info disk.Info, n int64) (imager.Sink, error) {
+	if rem, rel := imager.RemoteOf(r.OutDir); rem != nil {
+		return rem.ResumeSink(r.OutDir, rel, "image", r.Split, info.Size, n)
+	}
 	if prev.Image.Format != "e01" {
 		return imager.ResumeRawSink(r.OutDir, "image", r.Split, n)
 	}
@@ -503,6 +526,9 @@ func PreflightResume(r *Request) error {
 	}
 	if err := refuseOnSource(abs, infos); err != nil {
 		return err
+	}
+	if rem, _ := imager.RemoteOf(abs); rem != nil {
+		return nil // an object store: no free-space figure
 	}
 	_, avail, err := fsOf(abs)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path"
 	"path/filepath"
 	"sort"
@@ -37,6 +38,7 @@ type Sink struct {
 	uploads  []*upload // every object started, in order
 	wg       sync.WaitGroup
 	once     sync.Once // release
+	resumed  bool      // a continued image (ResumeSink): uploads without declared checksums
 	mu       sync.Mutex
 	err      error           // the first failure; every later call returns it
 	done     map[int64]int64 // parts stored: stream start → end
@@ -46,19 +48,40 @@ type Sink struct {
 }
 
 type upload struct {
-	name  string // file name (image.raw, image.raw.001, …)
-	key   string
-	id    string
-	start int64 // stream offset of the object's first byte
-	next  int   // next part number
-	mu    sync.Mutex
-	parts map[int]minio.CompletePart
-	ends  map[int]int64 // part number → stream end
+	// checksums: the upload declared SHA-256 checksums, each part carries
+	// x-amz-checksum-sha256. A continued upload (ResumeSink) does not: its
+	// first part is a server-side copy, which carries none; its parts'
+	// SHA-256 is still signed (x-amz-content-sha256), so a damaged part is
+	// still refused.
+	checksums bool
+	name      string // file name (image.raw, image.raw.001, …)
+	key       string
+	id        string
+	start     int64 // stream offset of the object's first byte
+	next      int   // next part number
+	mu        sync.Mutex
+	parts     map[int]minio.CompletePart
+	ends      map[int]int64 // part number → stream end
 }
 
 // Sink opens the image sink for the staging folder dir (rel below the
 // staging root): raw, split every split bytes (0: one object) (imager.Remote).
 func (s *Store) Sink(dir, rel, base string, split, size int64) (imager.Sink, error) {
+	k, err := s.newSink(dir, rel, base, split, size)
+	if err != nil {
+		return nil, err
+	}
+	// The first object's upload is started now: a store that refuses
+	// writes refuses before the first byte is read.
+	if err := k.start(); err != nil {
+		k.release()
+		return nil, err
+	}
+	return k, nil
+}
+
+// newSink prepares a sink: its part size and buffers.
+func (s *Store) newSink(dir, rel, base string, split, size int64) (*Sink, error) {
 	part := s.cfg.PartSize
 	// S3 takes at most 10,000 parts per object: large images get larger
 	// parts (whole MiB).
@@ -76,13 +99,6 @@ func (s *Store) Sink(dir, rel, base string, split, size int64) (imager.Sink, err
 		k.pool = newBufPool(s.cfg.Uploads+1, part)
 	}
 	k.pool.open()
-	// The first object's upload is started now: a store that refuses
-	// writes refuses before the first byte is read.
-	if err := k.start(); err != nil {
-		cancel()
-		k.pool.close()
-		return nil, err
-	}
 	return k, nil
 }
 
@@ -90,13 +106,14 @@ func (s *Store) Sink(dir, rel, base string, split, size int64) (imager.Sink, err
 func (k *Sink) start() error {
 	name := imager.RawFileName(k.base, k.split > 0, len(k.uploads))
 	u := &upload{name: name, key: k.s.loc.Key(path.Join(k.rel, name)), start: k.given, next: 1,
-		parts: map[int]minio.CompletePart{}, ends: map[int]int64{}}
+		parts: map[int]minio.CompletePart{}, ends: map[int]int64{}, checksums: !k.resumed}
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
+	if u.checksums {
+		opts.UserMetadata = map[string]string{"X-Amz-Checksum-Algorithm": "SHA256"}
+	}
 	err := k.s.retry(k.ctx, "start the upload of "+k.s.URL(path.Join(k.rel, name)), func() error {
 		var err error
-		u.id, err = k.s.core.NewMultipartUpload(k.ctx, k.s.loc.Bucket, u.key, minio.PutObjectOptions{
-			ContentType:  "application/octet-stream",
-			UserMetadata: map[string]string{"X-Amz-Checksum-Algorithm": "SHA256"},
-		})
+		u.id, err = k.s.core.NewMultipartUpload(k.ctx, k.s.loc.Bucket, u.key, opts)
 		return err
 	})
 	if err != nil {
@@ -159,6 +176,13 @@ func (k *Sink) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+func (u *upload) checksumHeader(d digests) http.Header {
+	if !u.checksums {
+		return nil
+	}
+	return http.Header{"X-Amz-Checksum-Sha256": {d.sha256b64}}
 }
 
 // take gets a part buffer: one of the sink's Uploads+1, from the pool.
@@ -244,7 +268,7 @@ func (k *Sink) send() {
 			var err error
 			part, err = k.s.core.PutObjectPart(k.ctx, k.s.loc.Bucket, u.key, u.id, num, bytes.NewReader(b), int64(len(b)), minio.PutObjectPartOptions{
 				Sha256Hex:    d.sha256hex,
-				CustomHeader: map[string][]string{"X-Amz-Checksum-Sha256": {d.sha256b64}},
+				CustomHeader: u.checksumHeader(d),
 			})
 			return err
 		})
@@ -253,7 +277,10 @@ func (k *Sink) send() {
 			return
 		}
 		u.mu.Lock()
-		u.parts[num] = minio.CompletePart{PartNumber: num, ETag: part.ETag, ChecksumSHA256: d.sha256b64}
+		u.parts[num] = minio.CompletePart{PartNumber: num, ETag: part.ETag}
+		if u.checksums {
+			u.parts[num] = minio.CompletePart{PartNumber: num, ETag: part.ETag, ChecksumSHA256: d.sha256b64}
+		}
 		u.ends[num] = end
 		u.mu.Unlock()
 		k.mu.Lock()
@@ -360,6 +387,7 @@ func (k *Sink) Abort() error {
 func (k *Sink) release() {
 	k.once.Do(func() {
 		k.wg.Wait()
+		defer k.cancel()
 		if k.buf != nil {
 			k.give(k.buf)
 			k.buf = nil

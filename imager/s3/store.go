@@ -283,10 +283,18 @@ func isDamaged(err error) bool {
 }
 
 // permanent errors are not retried: asking again gets the same answer.
+// A refusal of the request itself (HTTP 4xx) is permanent but for a
+// timeout or throttling.
 func permanent(err error) bool {
-	switch minio.ToErrorResponse(err).Code {
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
 	case "NoSuchBucket", "NoSuchUpload", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
 		"InvalidBucketName", "EntityTooSmall", "EntityTooLarge", "InvalidPart", "InvalidPartOrder", "NotImplemented":
+		return true
+	case "RequestTimeout", "SlowDown", "RequestTimeTooSkewed":
+		return false
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
 		return true
 	}
 	var cv *tls.CertificateVerificationError
