@@ -115,6 +115,21 @@ func writeThrough(t *testing.T, k imager.Sink, data []byte, between func(off int
 	}
 }
 
+// storedBytes joins the objects files under rel in the bucket "evidence",
+// as the server's backend holds them.
+func storedBytes(t *testing.T, srv *s3test.Server, rel string, files []string) []byte {
+	t.Helper()
+	var joined []byte
+	for _, f := range files {
+		b, err := os.ReadFile(srv.Object("evidence", rel+"/"+f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined = append(joined, b...)
+	}
+	return joined
+}
+
 func openStore(t *testing.T, srv *s3test.Server, url string, cfg Config) *Store {
 	t.Helper()
 	cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, cfg.CABundle = srv.Endpoint, s3test.AccessKey, s3test.SecretKey, srv.CAFile
@@ -167,13 +182,12 @@ func TestSinkObjects(t *testing.T) {
 			if strings.Join(names, ",") != strings.Join(tc.files, ",") {
 				t.Fatalf("files %v, want %v", names, tc.files)
 			}
-			var joined []byte
+			joined := storedBytes(t, srv, rel, tc.files)
 			for _, f := range tc.files {
 				b, err := os.ReadFile(srv.Object("evidence", rel+"/"+f))
 				if err != nil {
 					t.Fatal(err)
 				}
-				joined = append(joined, b...)
 				o, err := st.Open(f)
 				if err != nil {
 					t.Fatal(err)
@@ -376,15 +390,7 @@ func TestSettleAndResumeSink(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeThrough(t, r, data[tc.offset:], nil)
-			var joined []byte
-			for _, f := range tc.files {
-				b, err := os.ReadFile(srv.Object("evidence", rel+"/"+f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				joined = append(joined, b...)
-			}
-			if !bytes.Equal(joined, data) {
+			if joined := storedBytes(t, srv, rel, tc.files); !bytes.Equal(joined, data) {
 				t.Fatalf("the resumed image (%d bytes) differs from the data (%d bytes)", len(joined), len(data))
 			}
 			var names []string
