@@ -583,3 +583,86 @@ func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files
 		t.Error("the console shows the secret")
 	}
 }
+
+// TestPowerCutResumeS3 cuts the power while the unattended appliance
+// uploads a disk into S3, once the store holds a checkpoint, and boots it
+// again: it finds its cut-off session among the store's records, settles
+// the open upload, resumes from the checkpoint and finishes; the object is
+// the disk's bytes and the record lists both runs.
+func TestPowerCutResumeS3(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	srv := s3test.Start(t, false, "evidence")
+	src := filepath.Join(dir, "cut.img")
+	if err := WritePattern(src, 320<<20, 41); err != nil {
+		t.Fatal(err)
+	}
+	want := hashOf(t, src)
+	caPEM, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgDisk := filepath.Join(dir, "cfg.img")
+	settings := fmt.Sprintf("coldimage.s3.endpoint=https://%s:%d\r\ncoldimage.s3.access-key=%s\r\ncoldimage.s3.secret-key=%s\r\ncoldimage.tls.ca=LABCA.PEM\r\ncoldimage.piece-size=16M\r\n",
+		GuestHost, srv.Port, s3test.AccessKey, s3test.SecretKey)
+	if err := MakeSettingsDiskFiles(cfgDisk, settings, map[string][]byte{"LABCA.PEM": caPEM}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(log string) Config {
+		return Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, log), ExtraArgs: append(nicArgs("virtio-net-pci"), "-smbios", "type=1,serial=CUT-S3-7"),
+			Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "S3CUT"}},
+			Append: baseAppend + " coldimage.auto=1 coldimage.case=CUT-S3 coldimage.target=s3://evidence/lab"}
+	}
+	v := boot(t, cfg("cut"))
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	deadline := time.Now().Add(8 * time.Minute)
+	var durable int64
+	for durable == 0 && time.Now().Before(deadline) {
+		recs, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "lab"), "coldimage", "CUT-S3", "*", "*", "acquisition.json"))
+		for _, p := range recs {
+			var rec struct {
+				Result string
+				Image  struct{ Size int64 }
+			}
+			if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &rec) == nil && rec.Result == "in-progress" && rec.Image.Size > 0 {
+				durable = rec.Image.Size
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	v.Kill() // the power cut
+	if durable == 0 {
+		t.Fatal("no checkpoint reached the store within 8 minutes")
+	}
+	t.Logf("power cut with %d bytes durable in the store", durable)
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	v = boot(t, cfg("resume"))
+	expect(t, v, `continuing the session cut off in /coldimage/CUT-S3/\d{8}T\d{6}Z_CUT-S3-7`, 4*time.Minute)
+	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 15*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if m[1] != "1" || m[2] != "0" {
+		t.Fatalf("DONE ok=%s failed=%s after the resume, want ok=1", m[1], m[2])
+	}
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	sessions, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "lab"), "coldimage", "CUT-S3", "*"))
+	if len(sessions) != 1 {
+		t.Fatalf("session folders in the store: %v; want the one, continued", sessions)
+	}
+	folder := sourceFolder(t, sessions[0], "vd?_S3CUT")
+	rec := checkImage(t, folder, want)
+	var runs struct {
+		Runs []struct {
+			From int64 `json:"from_byte"`
+		}
+	}
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &runs)
+	if rec.Result != "ok" || len(runs.Runs) != 2 || runs.Runs[1].From == 0 {
+		t.Errorf("record after the resume: result %s, runs %+v", rec.Result, runs.Runs)
+	}
+}

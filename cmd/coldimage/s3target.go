@@ -6,8 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -15,33 +13,6 @@ import (
 	"github.com/coldimage/coldimage/imager/acquire"
 	"github.com/coldimage/coldimage/imager/s3"
 )
-
-// fetchRecords copies every object of the store's prefix but the image
-// files (image.raw…, image.E01…) into the staging folder.
-func fetchRecords(ctx context.Context, st *s3.Store, staging string) error {
-	names, err := st.List(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		base := path.Base(n)
-		if strings.HasPrefix(base, "image.raw") || strings.HasPrefix(base, "image.E") || strings.Contains(n, "..") {
-			continue
-		}
-		b, err := st.Get(ctx, n)
-		if err != nil {
-			return err
-		}
-		p := filepath.Join(staging, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // s3MemoryLimit is the soft memory limit of an acquisition into S3.
 const s3MemoryLimit = 240 << 20
@@ -76,7 +47,7 @@ func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(
 	if a.resume {
 		// The records come back into the staging folder; the image
 		// files stay in the store (read back from there).
-		if err := fetchRecords(ctx, st, staging); err != nil {
+		if err := st.FetchRecords(ctx, staging, nil); err != nil {
 			os.RemoveAll(staging)
 			return nil, fmt.Errorf("%w: nothing to resume in %s: %v", acquire.ErrRefused, url, err)
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 
@@ -153,4 +156,36 @@ func (s *Store) ResumeSink(dir, rel, base string, split, size, offset int64) (im
 		return nil, fmt.Errorf("read back the first %d bytes of %s: %w", n, s.URL(path.Join(rel, u.name)), err)
 	}
 	return k, nil
+}
+
+// FetchRecords copies the records under the prefix (every object but the
+// image files, image.raw… and image.E01…) into the staging folder, those
+// whose relative name keep accepts (nil: all), so that a cut-off
+// acquisition or session can be read and continued there.
+func (s *Store) FetchRecords(ctx context.Context, staging string, keep func(rel string) bool) error {
+	names, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		base := path.Base(n)
+		if strings.HasPrefix(base, "image.raw") || strings.HasPrefix(base, "image.E") || !filepath.IsLocal(filepath.FromSlash(n)) {
+			continue
+		}
+		if keep != nil && !keep(n) {
+			continue
+		}
+		b, err := s.Get(ctx, n)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(staging, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

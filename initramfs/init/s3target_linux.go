@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/coldimage/coldimage/imager"
@@ -68,6 +69,16 @@ func (a *App) openS3(ctx context.Context, cfg Config, nt NetTarget, t imager.Ses
 	if err != nil {
 		return t, fmt.Errorf("target %s: staging folder: %w", nt, err)
 	}
+	if cfg.Resume {
+		// This machine's sessions come back into the staging folder, so
+		// that one cut off (power loss) is found and continued: their
+		// records only, the images stay in the store.
+		mine := func(rel string) bool { return sessionOf(rel, t.Host) }
+		if err := st.FetchRecords(ctx, staging, mine); err != nil {
+			os.RemoveAll(staging)
+			return t, fmt.Errorf("target %s: read this machine's sessions: %w", nt, err)
+		}
+	}
 	detach, err := imager.AttachRemote(staging, st)
 	if err != nil {
 		os.RemoveAll(staging)
@@ -80,6 +91,13 @@ func (a *App) openS3(ctx context.Context, cfg Config, nt NetTarget, t imager.Ses
 	}
 	a.con.Printf("coldimage: target %s ready (endpoint %s, server %s; %s) at %s", nt, c.Endpoint, t.Server, t.Security, rfc3339(time.Now()))
 	return t, nil
+}
+
+// sessionOf says whether rel (under the target's prefix) is in a session
+// folder of host: coldimage/<case>/<stamp>_<host>/….
+func sessionOf(rel, host string) bool {
+	parts := strings.Split(rel, "/")
+	return host != "" && len(parts) >= 4 && parts[0] == "coldimage" && strings.HasSuffix(parts[2], "_"+host)
 }
 
 // closeS3 ends the use of the s3:// target: the staging folder is removed
