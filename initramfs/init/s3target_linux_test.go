@@ -7,7 +7,7 @@ func TestSessionOf(t *testing.T) {
 		"coldimage/CASE-1/20261201T100000Z_SRV-0042/session.json":               true,
 		"coldimage/CASE-1/20261201T100000Z_SRV-0042/vdb_X/acquisition.json":     true,
 		"coldimage/CASE-1/20261201T100000Z_SRV-0043/session.json":               false, // another machine
-		"coldimage/CASE-1/20261201T100000Z_XSRV-0042/session.json":              true,  // a suffix match: the stamp separator decides
+		"coldimage/CASE-1/20261201T100000Z_XSRV-0042/session.json":              false, // another machine whose id ends the same
 		"coldimage/CASE-1/20261201T100000Z/session.json":                        false, // a session without a host
 		"other/CASE-1/20261201T100000Z_SRV-0042/session.json":                   false,
 		"coldimage/20261201T100000Z_SRV-0042":                                   false,
