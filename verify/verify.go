@@ -164,12 +164,13 @@ func check(ctx context.Context, dir string, rec *imager.Record, o Options) (*ima
 	// Read the image back from the target, not from the page cache the
 	// acquisition just filled.
 	cache := "dropped"
-	if paths := imagePaths(dir, rec); len(paths) > 0 {
+	paths := imagePaths(dir, rec)
+	if len(paths) > 0 {
 		if r, _ := imager.RemoteOf(paths[0]); r != nil {
 			cache = imager.CacheNotUsed
 		}
 	}
-	if err := dropCache(imagePaths(dir, rec)); err != nil {
+	if err := dropCache(paths); err != nil {
 		cache = "not dropped: " + err.Error()
 	}
 	img, err := OpenImage(dir, rec)

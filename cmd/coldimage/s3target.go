@@ -40,20 +40,16 @@ func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(
 	if a.s3Insecure {
 		fmt.Fprintf(stderr, "coldimage: WARNING: %s over PLAIN HTTP: the image and its records travel unencrypted\n", url)
 	}
-	staging, err := os.MkdirTemp("", "coldimage-s3-staging-")
+	g, err := st.Stage(ctx, "", "coldimage-s3-staging-", a.resume, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: staging folder for %s: %v", acquire.ErrRefused, url, err)
+		return nil, fmt.Errorf("%w: target %s: %v", acquire.ErrRefused, url, err)
 	}
 	if a.resume {
-		// The records come back into the staging folder; the image
+		// The records came back into the staging folder; the image
 		// files stay in the store (read back from there).
-		if err := st.FetchRecords(ctx, staging, nil); err != nil {
-			os.RemoveAll(staging)
-			return nil, fmt.Errorf("%w: nothing to resume in %s: %v", acquire.ErrRefused, url, err)
-		}
-		rec, err := imager.ReadRecord(staging)
+		rec, err := imager.ReadRecord(g.Dir)
 		if err != nil {
-			os.RemoveAll(staging)
+			g.Close()
 			return nil, fmt.Errorf("%w: nothing to resume in %s: %v", acquire.ErrRefused, url, err)
 		}
 		if len(a.sources) == 0 {
@@ -61,12 +57,7 @@ func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(
 		}
 		a.algs = rec.HashAlgorithms
 	}
-	detach, err := imager.AttachRemote(staging, st)
-	if err != nil {
-		os.RemoveAll(staging)
-		return nil, fmt.Errorf("%w: %v", acquire.ErrRefused, err)
-	}
-	a.outdir = staging
+	a.outdir = g.Dir
 	// The store's part buffers are bounded (s3.Config.Budget); a soft
 	// memory limit keeps the collector from letting the heap grow to twice
 	// what is live when many sources stream at once (a server imaging a
@@ -76,11 +67,8 @@ func s3Target(ctx context.Context, a *acquireArgs, stderr io.Writer) (done func(
 		debug.SetMemoryLimit(s3MemoryLimit)
 	}
 	return func() {
-		detach()
-		if n := st.PutFailures(); n > 0 {
-			fmt.Fprintf(stderr, "coldimage: %d record write(s) did not reach %s; the records are kept in %s\n", n, url, staging)
-			return
+		if n := g.Close(); n > 0 {
+			fmt.Fprintf(stderr, "coldimage: %d record write(s) did not reach %s; the records are kept in %s\n", n, url, g.Dir)
 		}
-		os.RemoveAll(staging)
 	}, nil
 }

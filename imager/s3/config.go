@@ -123,6 +123,15 @@ func (l Location) String() string {
 	return "s3://" + l.Bucket + "/" + l.Prefix
 }
 
+// folder is the prefix as a folder of keys: "PREFIX/" (or "" for the
+// whole bucket), what listings ask for.
+func (l Location) folder() string {
+	if l.Prefix == "" {
+		return ""
+	}
+	return l.Prefix + "/"
+}
+
 // Key is the object key of rel (slash-separated) under the prefix.
 func (l Location) Key(rel string) string {
 	rel = strings.TrimPrefix(rel, "./")

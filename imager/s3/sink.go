@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path"
 	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/minio/minio-go/v7"
@@ -276,11 +275,12 @@ func (k *Sink) send() {
 			k.fail(err)
 			return
 		}
-		u.mu.Lock()
-		u.parts[num] = minio.CompletePart{PartNumber: num, ETag: part.ETag}
+		cp := minio.CompletePart{PartNumber: num, ETag: part.ETag}
 		if u.checksums {
-			u.parts[num] = minio.CompletePart{PartNumber: num, ETag: part.ETag, ChecksumSHA256: d.sha256b64}
+			cp.ChecksumSHA256 = d.sha256b64
 		}
+		u.mu.Lock()
+		u.parts[num] = cp
 		u.ends[num] = end
 		u.mu.Unlock()
 		k.mu.Lock()
@@ -307,7 +307,6 @@ func (k *Sink) closeObject(u *upload) error {
 		parts = append(parts, p)
 	}
 	u.mu.Unlock()
-	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
 	what := "complete the upload of " + k.s.URL(path.Join(k.rel, u.name))
 	if len(parts) == 0 {
 		// Nothing stored: an empty image file, or none at all.

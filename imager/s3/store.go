@@ -42,7 +42,6 @@ type Store struct {
 
 	mu       sync.Mutex
 	security string // what the connection was, for the record
-	peerFP   string // sha256 of the server's certificate
 
 	putFailures atomic.Int64
 }
@@ -156,8 +155,7 @@ func (s *Store) transport(secure bool) (*http.Transport, error) {
 			return fmt.Errorf("the server's certificate is sha256:%x, not the pinned %s", sum, s.cfg.Pin)
 		}
 		s.mu.Lock()
-		s.peerFP = "sha256:" + hex.EncodeToString(sum[:])
-		s.security = fmt.Sprintf("%s, certificate verified (%s), server certificate %s", tls.VersionName(cs.Version), how, s.peerFP)
+		s.security = fmt.Sprintf("%s, certificate verified (%s), server certificate sha256:%x", tls.VersionName(cs.Version), how, sum)
 		s.mu.Unlock()
 		return nil
 	}
@@ -171,9 +169,6 @@ func (s *Store) region() string {
 	}
 	return s.cfg.Region
 }
-
-// Location is where the store writes.
-func (s *Store) Location() Location { return s.loc }
 
 // Security is what the connection was (TLS version, how the certificate
 // was trusted and its fingerprint, or PLAIN HTTP).
@@ -189,11 +184,7 @@ func (s *Store) Security() string {
 // appliance's sessions share a prefix: each goes into a folder of its own
 // (<stamp>_<host>).
 func (s *Store) Check(ctx context.Context, empty bool) error {
-	prefix := s.loc.Prefix
-	if prefix != "" {
-		prefix += "/"
-	}
-	res, err := s.core.ListObjectsV2(s.loc.Bucket, prefix, "", "", "", 1)
+	res, err := s.core.ListObjectsV2(s.loc.Bucket, s.loc.folder(), "", "", "", 1)
 	if err != nil {
 		return s.explain("list "+s.loc.String(), err)
 	}
@@ -434,10 +425,7 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 // List names every object under the prefix (relative to it, slash-
 // separated), page by page.
 func (s *Store) List(ctx context.Context) ([]string, error) {
-	prefix := s.loc.Prefix
-	if prefix != "" {
-		prefix += "/"
-	}
+	prefix := s.loc.folder()
 	var out []string
 	token := ""
 	for {

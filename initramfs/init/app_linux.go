@@ -12,6 +12,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/s3"
 	"github.com/coldimage/coldimage/initramfs/modules"
 	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
@@ -39,7 +40,7 @@ type App struct {
 	// netContinue, when set, is the session folder the next network
 	// session continues (its server stopped answering).
 	netServer, netContinue string
-	s3                     *s3Open // the s3:// target in use
+	s3                     *s3.Staging // the s3:// target in use
 }
 
 // NewApp prepares an App writing to out until the consoles are open.

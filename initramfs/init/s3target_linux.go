@@ -18,13 +18,6 @@ import (
 // memory (the initramfs), holding only the records until they are put.
 const s3Staging = "/run/coldimage/s3"
 
-// s3Open is the s3:// target in use.
-type s3Open struct {
-	store   *s3.Store
-	staging string
-	detach  func()
-}
-
 // openS3 opens an s3:// target once the network is up: the endpoint must
 // answer, the store take the credentials and hold the bucket with nothing
 // under the prefix — else nothing is imaged. A staging folder in memory
@@ -65,26 +58,15 @@ func (a *App) openS3(ctx context.Context, cfg Config, nt NetTarget, t imager.Ses
 	if err := os.MkdirAll(s3Staging, 0o700); err != nil {
 		return t, fmt.Errorf("target %s: staging folder: %w", nt, err)
 	}
-	staging, err := os.MkdirTemp(s3Staging, "target-")
+	// With resume on, this machine's sessions come back into the staging
+	// folder, so that one cut off (power loss) is found and continued:
+	// their records only, the images stay in the store.
+	mine := func(rel string) bool { return sessionOf(rel, t.Host) }
+	g, err := st.Stage(ctx, s3Staging, "target-", cfg.Resume, mine)
 	if err != nil {
-		return t, fmt.Errorf("target %s: staging folder: %w", nt, err)
-	}
-	if cfg.Resume {
-		// This machine's sessions come back into the staging folder, so
-		// that one cut off (power loss) is found and continued: their
-		// records only, the images stay in the store.
-		mine := func(rel string) bool { return sessionOf(rel, t.Host) }
-		if err := st.FetchRecords(ctx, staging, mine); err != nil {
-			os.RemoveAll(staging)
-			return t, fmt.Errorf("target %s: read this machine's sessions: %w", nt, err)
-		}
-	}
-	detach, err := imager.AttachRemote(staging, st)
-	if err != nil {
-		os.RemoveAll(staging)
 		return t, fmt.Errorf("target %s: %w", nt, err)
 	}
-	a.s3 = &s3Open{store: st, staging: staging, detach: detach}
+	a.s3 = g
 	t.Security = st.Security()
 	if c.Insecure && u.Scheme == "http" {
 		a.con.Printf("COLDIMAGE WARNING target %s: PLAIN HTTP (coldimage.s3.insecure=1): THE IMAGE CROSSES THE NETWORK UNENCRYPTED", nt)
@@ -108,12 +90,10 @@ func (a *App) closeS3(nt NetTarget) {
 		return
 	}
 	a.s3 = nil
-	o.detach()
-	if n := o.store.PutFailures(); n > 0 {
-		a.con.Printf("COLDIMAGE ERROR %d record write(s) did not reach %s: the records exist only in this machine's memory (%s) until it powers off", n, nt, o.staging)
+	if n := o.Close(); n > 0 {
+		a.con.Printf("COLDIMAGE ERROR %d record write(s) did not reach %s: the records exist only in this machine's memory (%s) until it powers off", n, nt, o.Dir)
 		return
 	}
-	os.RemoveAll(o.staging)
 	a.con.Printf("coldimage: target %s: every record stored; staging folder removed", nt)
 }
 
@@ -121,7 +101,7 @@ func (a *App) closeS3(nt NetTarget) {
 // mounted share's path, or the staging folder of an s3:// target.
 func (a *App) netTargetDir(nt NetTarget) string {
 	if nt.Scheme == "s3" && a.s3 != nil {
-		return a.s3.staging
+		return a.s3.Dir
 	}
 	return filepath.Join(TargetMount, nt.Path)
 }
