@@ -12,6 +12,25 @@ import (
 	"github.com/coldimage/coldimage/ui/uitest"
 )
 
+// expectResumed follows the boot after a power cut: the appliance says it
+// continues the session cut off in folder (a pattern), ends with COLDIMAGE
+// DONE ok=1 failed=0 within done and powers off; the evidence file src
+// still hashes to want.
+func expectResumed(t *testing.T, v *VM, folder string, done time.Duration, src, want string) {
+	t.Helper()
+	expect(t, v, `continuing the session cut off in `+folder, 4*time.Minute)
+	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, done)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if m[1] != "1" || m[2] != "0" {
+		t.Fatalf("DONE ok=%s failed=%s after the resume, want ok=1", m[1], m[2])
+	}
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+}
+
 // TestPowerCutResume cuts the power (the VM killed) while the unattended
 // run images a disk, then boots the appliance again with the same disks:
 // it finds the session cut off on the target, resumes the acquisition
@@ -48,17 +67,7 @@ func TestPowerCutResume(t *testing.T) {
 	}
 
 	v = boot(t, cfg("resume"))
-	expect(t, v, `continuing the session cut off in /coldimage/RESUME/\d{8}T\d{6}Z`, 4*time.Minute)
-	m := expect(t, v, `COLDIMAGE DONE ok=(\d+) failed=(\d+)`, 10*time.Minute)
-	if err := v.Wait(2 * time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if m[1] != "1" || m[2] != "0" {
-		t.Fatalf("DONE ok=%s failed=%s after the resume, want ok=1", m[1], m[2])
-	}
-	if hashOf(t, src) != want {
-		t.Fatal("the evidence changed")
-	}
+	expectResumed(t, v, `/coldimage/RESUME/\d{8}T\d{6}Z`, 10*time.Minute, src, want)
 	session := readTarget(t, target) // one session folder: continued, not a new one
 	var rec struct {
 		Result string
