@@ -7,6 +7,7 @@ package qemutests
 // COLDIMAGE.CFG on a disk labelled as our stick.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -478,20 +479,92 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 		uiNetTarget(t, a, dir, "s3://evidence/ui", settings, map[string][]byte{"LABCA.PEM": caPEM}, srv.Object("evidence", "ui"),
 			"TLS 1.3, certificate verified (CA bundle LABCA.PEM), server certificate "+srv.Pin, s3test.SecretKey)
 	})
+	// The share typed in the UI, its password too: drawn as stars, never
+	// on the console or in the records.
+	t.Run("smb-typed", func(t *testing.T) {
+		smb := startSMB(t, dir)
+		target := fmt.Sprintf("smb://%s@%s:%d/%s/typed", smb.User, GuestHost, smb.Port, smb.Share)
+		u := startUINet(t, a, dir, "coldimage.jobs=1\r\n", nil)
+		u.keys("n")
+		u.screen("2/6 Target - network")
+		u.keys(target, uitest.Enter, uitest.Enter, uitest.Enter, smb.Password)
+		if s := u.screen("> Password      " + strings.Repeat("*", len(smb.Password)) + "_"); strings.Contains(s, smb.Password) {
+			t.Fatalf("the password is drawn:\n%s", s)
+		}
+		u.keys(uitest.Enter)
+		u.screen("> Encryption    [x] required (seal)")
+		u.keys(uitest.Enter)
+		u.clockAndCase()
+		u.imageAndCheck(target, filepath.Join(smb.Dir, "typed"), "SMB 3.1.1, encrypted (seal)", smb.Password)
+	})
+	// Nothing about the store in the settings: the examiner types the
+	// bucket, endpoint, keys and the certificate's pin. A wrong secret
+	// is refused when the store is checked, after the confirmation, with
+	// nothing written; the examiner goes back, types the right one, and
+	// the image lands in the store.
+	t.Run("s3-typed", func(t *testing.T) {
+		srv := s3test.Start(t, false, "evidence")
+		const wrong = "not-the-secret-0815"
+		target := "s3://evidence/typed"
+		u := startUINet(t, a, dir, "coldimage.jobs=1\r\n", nil)
+		u.screen("n network target")
+		u.keys("n")
+		u.screen("2/6 Target - network")
+		u.keys(target, uitest.Enter, uitest.Enter, uitest.Enter)
+		u.screen("> S3 endpoint")
+		u.keys(fmt.Sprintf("https://%s:%d", GuestHost, srv.Port), uitest.Enter, uitest.Enter, s3test.AccessKey, uitest.Enter, wrong)
+		if s := u.screen("> Secret key    " + strings.Repeat("*", len(wrong)) + "_"); strings.Contains(s, wrong) {
+			t.Fatalf("the secret is drawn:\n%s", s)
+		}
+		u.keys(uitest.Enter, srv.Pin, uitest.Enter, uitest.Enter)
+		u.clockAndCase()
+		u.keys("y")
+		u.screen("refused: target " + target)
+		if objs, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "typed"), "*")); len(objs) != 0 {
+			t.Fatalf("the refused store holds %v", objs)
+		}
+		if hashOf(t, u.src) != u.want {
+			t.Fatal("the source changed")
+		}
+		// Back to the target list, the form again: the secret field.
+		u.keys(uitest.Esc, uitest.Esc)
+		u.screen("3/6 Clock check")
+		u.keys(uitest.Esc)
+		u.screen("2/6 Target")
+		u.keys("n")
+		u.screen("2/6 Target - network")
+		for range 6 {
+			u.keys(uitest.Down)
+		}
+		u.screen("> Secret key")
+		u.keys(uitest.CtrlU, s3test.SecretKey, "\x18") // Ctrl-X: use it
+		u.screen("3/6 Clock check")                    // the answers given before are kept
+		u.keys(uitest.Enter)
+		u.screen("4/6 Case details")
+		u.keys("\x18")
+		u.screen("5/6 Confirm")
+		u.imageAndCheck(target, srv.Object("evidence", "typed"),
+			"TLS 1.3, certificate verified (pinned certificate), server certificate "+srv.Pin, s3test.SecretKey, wrong)
+	})
 }
 
-// uiNetTarget drives the console UI to image one disk onto the network
-// target named in the settings (chosen from the target list), then checks
-// the session under root, its recorded security, the source and that the
-// secret never reached the console.
-func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files map[string][]byte, root, security, secret string) {
+// uiNet is the console UI of an appliance booted with a settings stick
+// and one 8 MiB disk (serial NETUI), on the Target screen with the disk
+// chosen as the source.
+type uiNet struct {
+	t         *testing.T
+	v         *VM
+	term      *uitest.Terminal
+	src, want string
+}
+
+func startUINet(t *testing.T, a *Appliance, dir, settings string, files map[string][]byte) *uiNet {
 	src := filepath.Join(dir, "ui-"+filepath.Base(t.Name())+".img")
 	if err := WritePattern(src, 8<<20, 31); err != nil {
 		t.Fatal(err)
 	}
-	want := hashOf(t, src)
 	cfgDisk := filepath.Join(dir, "cfg-"+filepath.Base(t.Name())+".img")
-	if err := MakeSettingsDiskFiles(cfgDisk, "coldimage.target="+target+"\r\n"+settings, files); err != nil {
+	if err := MakeSettingsDiskFiles(cfgDisk, settings, files); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
@@ -500,30 +573,13 @@ func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files
 		Drives:    []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "NETUI"}},
 		ExtraArgs: nicArgs("virtio-net-pci"),
 		Append:    baseAppend})
-	term := uitest.New(pr, v, 80, 24)
-	term.KeyDelay = 300 * time.Millisecond
-	screen := func(text string) string {
-		t.Helper()
-		s, err := term.WaitScreen(text, 3*time.Minute)
-		if err != nil {
-			t.Fatalf("%v; the screen shows:\n%s", err, term.Screen())
-		}
-		t.Logf("screen with %q:\n%s", text, s)
-		return s
-	}
-	keys := func(k ...string) {
-		for _, s := range k {
-			if _, err := io.WriteString(v, s); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(term.KeyDelay)
-		}
-	}
-	screen("1/6 Sources")
-	screen("selected: 0 source(s)")
+	u := &uiNet{t: t, v: v, term: uitest.New(pr, v, 80, 24), src: src, want: hashOf(t, src)}
+	u.term.KeyDelay = 300 * time.Millisecond
+	u.screen("1/6 Sources")
+	u.screen("selected: 0 source(s)")
 	// The rows: sr0, the stick (never selectable), NETUI; move to NETUI.
 	var rows []string
-	for _, l := range strings.Split(term.Screen(), "\n") {
+	for _, l := range strings.Split(u.term.Screen(), "\n") {
 		if l = strings.TrimSpace(l); strings.HasPrefix(l, "[ ] ") || strings.HasPrefix(l, "- ") {
 			rows = append(rows, l)
 		}
@@ -531,39 +587,74 @@ func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files
 	for i, r := range rows {
 		if strings.Contains(r, "NETUI") {
 			for range i {
-				keys(uitest.Down)
+				u.keys(uitest.Down)
 			}
 		}
 	}
-	keys(" ")
-	screen("selected: 1 source(s)")
+	u.keys(" ")
+	u.screen("selected: 1 source(s)")
 	if strings.Contains(strings.Join(v.Lines(), "\n"), "network: loading network drivers") {
 		t.Fatal("the network was joined before a network target was chosen")
 	}
-	keys(uitest.Enter)
-	screen("2/6 Target")
-	screen(target[:min(len(target), 14)]) // the list's column is narrower than the URL
-	keys("j", uitest.Enter)
-	screen("3/6 Clock check")
-	keys("2026-12-01 14:00 UTC (watch)", uitest.Enter)
-	screen("4/6 Case details")
-	for _, f := range []string{"UI-NET", "Net Examiner", "EV-NET", "over SMB"} {
-		keys(f, uitest.Enter)
+	u.keys(uitest.Enter)
+	u.screen("2/6 Target")
+	return u
+}
+
+// screen waits for text on the screen and returns the screen.
+func (u *uiNet) screen(text string) string {
+	u.t.Helper()
+	s, err := u.term.WaitScreen(text, 3*time.Minute)
+	if err != nil {
+		u.t.Fatalf("%v; the screen shows:\n%s", err, u.term.Screen())
 	}
-	keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
-	screen("> Verify")
-	keys(uitest.Enter)
-	screen("5/6 Confirm")
-	keys("y")
-	screen("1 ok, 0 failed")
-	screen("records and session.txt are written and synced")
-	keys("p")
-	screen("Power off now?")
-	keys("y")
-	if err := v.Wait(3 * time.Minute); err != nil {
-		t.Fatalf("power off: %v; the screen shows:\n%s", err, term.Screen())
+	u.t.Logf("screen with %q:\n%s", text, s)
+	return s
+}
+
+// keys types each string, pausing between them.
+func (u *uiNet) keys(k ...string) {
+	for _, s := range k {
+		if _, err := io.WriteString(u.v, s); err != nil {
+			u.t.Fatal(err)
+		}
+		time.Sleep(u.term.KeyDelay)
 	}
-	if hashOf(t, src) != want {
+}
+
+// clockAndCase answers the clock and case screens (case UI-NET) and stops
+// on the confirm screen.
+func (u *uiNet) clockAndCase() {
+	u.screen("3/6 Clock check")
+	u.keys("2026-12-01 14:00 UTC (watch)", uitest.Enter)
+	u.screen("4/6 Case details")
+	for _, f := range []string{"UI-NET", "Net Examiner", "EV-NET", "over the network"} {
+		u.keys(f, uitest.Enter)
+	}
+	u.keys(uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down, uitest.Down)
+	u.screen("> Verify")
+	u.keys(uitest.Enter)
+	u.screen("5/6 Confirm")
+}
+
+// imageAndCheck confirms, waits for the session, powers off and checks
+// the session under root, its recorded security and the source; no
+// secret may reach the console or the target's records.
+func (u *uiNet) imageAndCheck(target, root, security string, secrets ...string) {
+	t := u.t
+	u.keys("y")
+	u.screen("1 ok, 0 failed")
+	u.screen("records and session.txt are written and synced")
+	if s := u.term.Screen(); strings.HasPrefix(target, "s3://") && !strings.Contains(s, target+"/coldimage/UI-NET/") {
+		t.Errorf("the summary does not name the session folder in the store:\n%s", s)
+	}
+	u.keys("p")
+	u.screen("Power off now?")
+	u.keys("y")
+	if err := u.v.Wait(3 * time.Minute); err != nil {
+		t.Fatalf("power off: %v; the screen shows:\n%s", err, u.term.Screen())
+	}
+	if hashOf(t, u.src) != u.want {
 		t.Error("the source changed")
 	}
 	sessions, _ := filepath.Glob(filepath.Join(root, "coldimage", "UI-NET", "*"))
@@ -576,12 +667,41 @@ func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files
 		t.Errorf("session.json target %+v", nj.Target)
 	}
 	folder := sourceFolder(t, sessions[0], "vd?_NETUI")
-	if rec := checkImage(t, folder, want); rec.Result != "ok" {
+	if rec := checkImage(t, folder, u.want); rec.Result != "ok" {
 		t.Errorf("result %q", rec.Result)
 	}
-	if strings.Contains(strings.Join(v.Lines(), "\n"), secret) {
-		t.Error("the console shows the secret")
+	console := strings.Join(u.v.Lines(), "\n")
+	if strings.Contains(console, "COLDIMAGE ERROR") {
+		t.Errorf("the console shows an error:\n%s", console)
 	}
+	if strings.HasPrefix(target, "s3://") {
+		if _, err := os.Stat(filepath.Join(sessions[0], "console.log")); err != nil || !strings.Contains(console, "every record stored") {
+			t.Errorf("console.log did not reach the store (%v), or the staging folder was not closed", err)
+		}
+	}
+	for _, secret := range secrets {
+		if strings.Contains(console, secret) {
+			t.Errorf("the console shows the secret %q", secret)
+		}
+		filepath.Walk(sessions[0], func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() && !strings.HasSuffix(p, ".raw") {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(secret)) {
+					t.Errorf("%s holds the secret %q", p, secret)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// uiNetTarget drives the console UI to image one disk onto the network
+// target named in the settings (chosen from the target list).
+func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files map[string][]byte, root, security, secret string) {
+	u := startUINet(t, a, dir, "coldimage.target="+target+"\r\n"+settings, files)
+	u.screen(target[:min(len(target), 14)]) // the list's column is narrower than the URL
+	u.keys("j", uitest.Enter)
+	u.clockAndCase()
+	u.imageAndCheck(target, root, security, secret)
 }
 
 // TestPowerCutResumeS3 cuts the power while the unattended appliance

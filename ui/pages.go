@@ -27,6 +27,7 @@ func (a *app) draw() {
 		pageSources: "1/6 Sources", pageTarget: "2/6 Target", pageOther: "2/6 Target - other file systems", pageSerial: "2/6 Target - confirm the disk",
 		pageClock: "3/6 Clock check", pageCase: "4/6 Case details",
 		pageConfirm: "5/6 Confirm", pageProgress: "6/6 Imaging", pageSummary: "Summary", pageShell: "Emergency shell",
+		pageNet: "2/6 Target - network",
 	}
 	title := fmt.Sprintf(" coldimage %s - %s", a.cfg.Version, titles[a.page])
 	right, warn := a.writeState()
@@ -57,6 +58,8 @@ func (a *app) draw() {
 		keys = a.drawSummary(w, h)
 	case pageShell:
 		keys = a.drawShell(w, h)
+	case pageNet:
+		keys = a.drawNet(w, h)
 	}
 	if a.msg != "" {
 		// Up to three lines, so an error can name the device and what to do.
@@ -353,7 +356,11 @@ func (a *app) drawTarget(w, h int) [2]string {
 	if len(a.others) > 0 {
 		other = fmt.Sprintf("  o %d other (confirm by serial)", len(a.others))
 	}
-	return [2]string{"Up/Down (j/k) move  Enter choose  r rescan" + other, "Esc or b back to sources   nothing is unlocked before you confirm"}
+	back := "Esc or b back to sources   nothing is unlocked before you confirm"
+	if a.cfg.NetTarget != nil {
+		back = "Esc/b back  n network target (s3/smb/nfs)  nothing unlocked before you confirm"
+	}
+	return [2]string{"Up/Down (j/k) move  Enter choose  r rescan" + other, back}
 }
 
 // offeredWhy says why a target is offered.
@@ -750,7 +757,7 @@ func (a *app) summaryLines() []string {
 func summaryLines(s *Session, width int) []string {
 	var l []string
 	l = append(l, fmt.Sprintf("%d ok, %d failed.  Session folder:", s.OK, s.Failed))
-	for d := s.Dir; d != ""; {
+	for d := imager.Where(s.Dir); d != ""; { // an object store's URL, not its staging folder
 		n := len(d)
 		if width > 0 {
 			n = min(n, width)

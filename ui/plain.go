@@ -291,13 +291,29 @@ func (p *plain) target(ctx context.Context) error {
 		if a.ch.Target != nil {
 			def = strings.TrimPrefix(a.ch.Target.Name, "/dev/")
 		}
-		ans, err := p.ask(ctx, "target name (r rescan, o others, < back)", def)
+		q := "target name (r rescan, o others, < back)"
+		if a.cfg.NetTarget != nil {
+			q = "target name (r rescan, o others, n network target, < back)"
+		}
+		ans, err := p.ask(ctx, q, def)
 		if err != nil {
 			return err
 		}
 		switch ans {
 		case "r":
 			a.refreshTargets()
+			continue
+		case "n":
+			if a.cfg.NetTarget == nil {
+				break
+			}
+			switch chosen, err := p.netForm(ctx); {
+			case errors.Is(err, errBack):
+			case err != nil:
+				return err
+			case chosen:
+				return nil
+			}
 			continue
 		case "o":
 			if err := p.confirmOther(ctx); err != nil {
@@ -591,7 +607,7 @@ func runSession(ctx context.Context, cfg Config, c *Choices, watch func(s *Sessi
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(cfg.Out, "imaging %d source(s) into %s\n", len(s.Jobs), s.Dir)
+	fmt.Fprintf(cfg.Out, "imaging %d source(s) into %s\n", len(s.Jobs), imager.Where(s.Dir))
 	jctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
 	stop, watching := make(chan struct{}), make(chan struct{})

@@ -32,6 +32,7 @@ const (
 	pageProgress
 	pageSummary
 	pageShell
+	pageNet // type a network target
 )
 
 // app is the full-screen UI's state. Screens read and edit it; the engine
@@ -80,6 +81,10 @@ type app struct {
 	finished bool
 
 	prepared map[string]*Target // targets already prepared (mounted): name → the target, with its Release
+
+	net    NetForm // the network target form
+	nfield int     // its focus
+	typed  *Target // the network target made of it, offered in the target list
 }
 
 // question is a yes/no question shown in place of the key help; only y
@@ -106,6 +111,10 @@ func newApp(cfg Config, scr tcell.Screen) *app {
 	a := &app{cfg: cfg, scr: scr, sel: map[string]bool{}, split: "2G", prepared: map[string]*Target{}, tcur: -1, ocur: -1, drives: newDrives(cfg.Identify)}
 	if scr != nil {
 		a.drives.notify = func() { scr.PostEvent(tcell.NewEventInterrupt(nil)) } // redraw with the answer
+	}
+	a.net = cfg.NetForm
+	if a.net.Net == "" {
+		a.net.Net = "dhcp"
 	}
 	a.ch = Choices{Case: cfg.Case, Hashes: append([]string(nil), cfg.Hashes...), Format: "raw", Split: DefaultSplit, Verify: true, Drive: a.drives.answered}
 	a.rescan()
@@ -317,6 +326,11 @@ func (a *app) syncSelection() {
 func (a *app) refreshTargets() {
 	all, err := a.cfg.Targets()
 	a.tErr = err
+	if a.typed != nil {
+		// The typed network target stands in for one of the same name.
+		all = slices.DeleteFunc(all, func(t Target) bool { return t.Name == a.typed.Name })
+		all = append(all, *a.typed)
+	}
 	for i := range all {
 		if p, ok := a.prepared[all[i].Name]; ok {
 			all[i].Dir, all[i].Release = p.Dir, p.Release
@@ -428,6 +442,8 @@ func (a *app) key(ctx context.Context, ev *tcell.EventKey) {
 		a.keySummary(ev)
 	case pageShell:
 		a.keyShell(ctx, ev)
+	case pageNet:
+		a.keyNet(ev)
 	}
 }
 
@@ -535,6 +551,8 @@ func (a *app) keyTarget(ev *tcell.EventKey) {
 			return
 		}
 		a.ocur, a.page = -1, pageOther
+	case ev.Key() == tcell.KeyRune && (ev.Rune() == 'n' || ev.Rune() == 'N') && a.cfg.NetTarget != nil:
+		a.nfield, a.page = nfURL, pageNet
 	case ev.Key() == tcell.KeyEnter:
 		if len(a.targets) == 0 {
 			a.msg = fmt.Sprintf("no target offered: attach a disk with a file system labelled %s and press r, or o to confirm another disk", strings.Join(orDefault(a.cfg.TargetLabels), " or "))

@@ -118,6 +118,17 @@ type Config struct {
 	// passthru.Identify when nil), for the confirm screen's warnings about
 	// hidden areas and locked drives. Asked once per disk.
 	Identify func(dev string) *imager.DeviceIdentity
+	// NetTarget makes a target of the network target the examiner typed
+	// on the Target screen (n): it checks what can be checked without the
+	// network and touches nothing; its Prepare joins the network and
+	// checks the store or share. nil: no network target can be typed.
+	NetTarget func(f NetForm) (Target, error)
+	// NetForm pre-fills the network target form (the boot settings; never
+	// a secret, only whether one is set).
+	NetForm NetForm
+	// HideInput turns the terminal's echo off while plain mode asks for a
+	// secret, and returns what turns it back on.
+	HideInput func() (restore func())
 	// PieceSize is the piecewise hash window, which is also how far back a
 	// resume after a power cut goes (coldimage.piece-size; 0: the default,
 	// <0: none).

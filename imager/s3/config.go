@@ -182,3 +182,19 @@ func pinHash(pin string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Validate checks what can be checked without the network: the endpoint
+// (https, or http only when insecure) and the pin's form. Open makes the
+// same checks; a form that takes the settings one at a time (the console
+// UI) says what is wrong before anything is joined.
+func (c Config) Validate() error {
+	if _, err := c.endpointURL(); err != nil {
+		return err
+	}
+	if c.Pin != "" {
+		if _, err := pinHash(c.Pin); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -86,6 +86,20 @@ func TestConfigEndpoint(t *testing.T) {
 	if _, err := pinHash("sha256:" + strings.Repeat("0", 63)); err == nil {
 		t.Error("a short pin was taken")
 	}
+	for _, tc := range []struct {
+		cfg  Config
+		want string // "" or error text
+	}{
+		{Config{Endpoint: "https://10.0.2.2:9000", Pin: "sha256:" + strings.Repeat("ab", 32)}, ""},
+		{Config{Endpoint: "https://10.0.2.2:9000", Pin: "AB:" + strings.Repeat("ab", 32)}, "a certificate pin is sha256:HEX"},
+		{Config{Endpoint: "http://10.0.2.2:9000"}, "plain http"},
+		{Config{Endpoint: "10.0.2.2:9000"}, "want https://"},
+	} {
+		err := tc.cfg.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate %+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
 }
 
 func randomBytes(n int, seed uint64) []byte {

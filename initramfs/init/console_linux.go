@@ -199,6 +199,26 @@ func (c *Console) Cooked(dev string) (restore func() error, err error) {
 	return func() error { return term.Restore(fd, old) }, nil
 }
 
+// NoEcho turns dev's echo off (line mode stays) while a secret is typed,
+// and returns what turns it back on. It does nothing on a tty not open.
+func (c *Console) NoEcho(dev string) (restore func()) {
+	f := c.File(dev)
+	if f == nil {
+		return func() {}
+	}
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	old := *t
+	t.Lflag &^= unix.ECHO | unix.ECHOE | unix.ECHOK | unix.ECHONL
+	if unix.IoctlSetTermios(fd, unix.TCSETS, t) != nil {
+		return func() {}
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, &old) }
+}
+
 func (c *Console) openTTY(d string) (*os.File, error) {
 	f, err := os.OpenFile(d, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {

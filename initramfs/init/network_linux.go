@@ -113,6 +113,13 @@ func (a *App) bringUpNetwork(ctx context.Context, s NetSettings, wait time.Durat
 	return rec, nil
 }
 
+// joined is the network the appliance joined, nil before.
+func (a *App) joined() *imager.SessionNetwork {
+	a.net.mu.Lock()
+	defer a.net.mu.Unlock()
+	return a.net.rec
+}
+
 func dhcpFrom(r *imager.SessionNetwork) string {
 	if r.DHCPServer == "" {
 		return ""
@@ -269,7 +276,7 @@ func localAddr(rec *imager.SessionNetwork) netip.Addr {
 // the kernel's client. No source is touched by any of it.
 func (a *App) mountNetTarget(ctx context.Context, cfg Config, nt NetTarget) (imager.SessionTarget, error) {
 	t := imager.SessionTarget{Device: nt.String(), URL: nt.String(), FSType: nt.FSType(),
-		Policy: "a network target named on the kernel command line, in the settings file or typed in the text menu"}
+		Policy: "a network target named on the kernel command line, in the settings file or typed in the console UI or text menu"}
 	wait := max(time.Duration(cfg.Wait)*time.Second, 10*time.Second)
 	rec, err := a.bringUpNetwork(ctx, cfg.Net, wait)
 	if err != nil {

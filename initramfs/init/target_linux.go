@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coldimage/coldimage/imager"
-
 	"github.com/coldimage/coldimage/disk"
+	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/s3"
 	"github.com/coldimage/coldimage/ui"
 	"github.com/coldimage/coldimage/ui/raidinfo"
 	"golang.org/x/sys/unix"
@@ -101,29 +102,111 @@ func (a *App) uiNetTarget(mounted *[]string) (ui.Target, bool) {
 	if err != nil {
 		return ui.Target{Name: a.cfg.Target, Free: -1, State: "not usable: " + err.Error(), Boot: true}, true
 	}
+	return a.netUITarget(a.cfg, nt, mounted), true
+}
+
+// netForm is the console UI's network target form as the boot settings
+// fill it: never a secret, only whether one is set.
+func (a *App) netForm() ui.NetForm {
+	c := a.cfg
+	f := ui.NetForm{Net: c.Net.String(), Port: c.Net.If, Endpoint: c.S3.Endpoint, Region: c.S3.Region, AccessKey: c.S3.AccessKey,
+		Pin: c.S3.Pin, PlainHTTP: c.S3.Insecure, Unsealed: c.SMBUnsealed}
+	if IsNetTarget(c.Target) {
+		f.URL = c.Target
+	}
+	if nt, err := ParseNetTarget(c.Target); err == nil {
+		f.SecretSet = nt.Scheme == "s3" && c.S3.SecretKey != "" || nt.Scheme == "smb" && c.SMBPassword != ""
+	}
+	return f
+}
+
+// typedNetTarget makes a target of the network target typed in the
+// console UI: the boot settings with what was typed in their place. It
+// checks what needs no network; Prepare joins the network and checks the
+// store or share, as for coldimage.target.
+func (a *App) typedNetTarget(mounted *[]string) func(f ui.NetForm) (ui.Target, error) {
+	return func(f ui.NetForm) (ui.Target, error) {
+		spec := strings.TrimSpace(f.URL)
+		if !IsNetTarget(spec) {
+			return ui.Target{}, fmt.Errorf("target URL %q: type s3://BUCKET/PREFIX, smb://USER@HOST/SHARE/PATH or nfs://HOST/EXPORT/PATH", spec)
+		}
+		nt, err := ParseNetTarget(spec)
+		if err != nil {
+			return ui.Target{}, err
+		}
+		cfg := a.cfg
+		cfg.Target = spec
+		n, err := ParseNet(strings.TrimSpace(f.Net))
+		if err != nil {
+			return ui.Target{}, fmt.Errorf("network %q: %w", f.Net, err)
+		}
+		n.If = strings.TrimSpace(f.Port)
+		cfg.Net = n
+		if joined := a.joined(); joined != nil && (joined.Method != n.String() || n.If != "" && n.If != joined.Interface && !strings.EqualFold(n.If, joined.MAC)) {
+			return ui.Target{}, fmt.Errorf("the network was joined already (%s, port %s): it stays so until the appliance restarts; type Network %s and port %s", joined.Method, joined.Interface, joined.Method, joined.Interface)
+		}
+		switch nt.Scheme {
+		case "s3":
+			cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.AccessKey = strings.TrimSpace(f.Endpoint), strings.TrimSpace(f.Region), strings.TrimSpace(f.AccessKey)
+			cfg.S3.Pin, cfg.S3.Insecure = strings.TrimSpace(f.Pin), f.PlainHTTP
+			if f.Secret != "" || !f.SecretSet {
+				cfg.S3.SecretKey = f.Secret
+			}
+			switch {
+			case cfg.S3.Endpoint == "":
+				return ui.Target{}, fmt.Errorf("target %s: no S3 endpoint: type https://HOST[:PORT]", nt)
+			case cfg.S3.AccessKey == "" || cfg.S3.SecretKey == "":
+				return ui.Target{}, fmt.Errorf("target %s: type the access key and the secret key", nt)
+			}
+			if err := (s3.Config{Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Pin: cfg.S3.Pin, Insecure: cfg.S3.Insecure}).Validate(); err != nil {
+				return ui.Target{}, fmt.Errorf("target %s: %w", nt, err)
+			}
+		case "smb":
+			if f.Secret != "" || !f.SecretSet {
+				cfg.SMBPassword = f.Secret
+			}
+			cfg.SMBUnsealed = f.Unsealed
+			if cfg.SMBPassword == "" {
+				return ui.Target{}, fmt.Errorf("target %s: type the password of user %s", nt, nt.User)
+			}
+		}
+		return a.netUITarget(cfg, nt, mounted), nil
+	}
+}
+
+// netUITarget is the console UI's target for the network target nt,
+// reached with cfg's settings.
+func (a *App) netUITarget(cfg Config, nt NetTarget, mounted *[]string) ui.Target {
 	var rec *imager.SessionTarget
-	state := "network share: the network is joined and the share mounted when it is chosen"
+	state := "network share: the network is joined and the share mounted once imaging is confirmed"
 	if nt.Scheme == "s3" {
-		state = "object store: the network is joined and the bucket checked when it is chosen"
+		trust := "certificate checked against the CA bundle"
+		switch u, _ := url.Parse(cfg.S3.Endpoint); {
+		case u != nil && u.Scheme == "http":
+			trust = "PLAIN HTTP, NOT ENCRYPTED"
+		case cfg.S3.Pin != "":
+			trust = "certificate pinned"
+		}
+		state = fmt.Sprintf("object store at %s (%s): the network is joined and the bucket checked once imaging is confirmed", cfg.S3.Endpoint, trust)
 	}
 	return ui.Target{Name: nt.String(), FSType: nt.FSType(), Free: -1, Given: true,
 		State: state,
 		Prepare: func(ctx context.Context) (string, error) {
-			t, err := a.mountNetTarget(ctx, a.cfg, nt)
+			t, err := a.mountNetTarget(ctx, cfg, nt)
 			if err != nil {
 				return "", err
 			}
 			rec = &t
-			*mounted = append(*mounted, TargetMount)
+			*mounted = append(*mounted, nt.String()) // the UI's end unmounts it (an s3:// target: closes it)
 			return a.netTargetDir(nt), nil
 		},
 		Release: func() error {
 			a.unmountNetTarget(nt)
-			*mounted = slices.DeleteFunc(*mounted, func(m string) bool { return m == TargetMount })
+			*mounted = slices.DeleteFunc(*mounted, func(m string) bool { return m == nt.String() })
 			return nil
 		},
 		Network: func() *imager.SessionTarget { return rec },
-	}, true
+	}
 }
 
 // readFSSpace reads a file system's room and state through a read-only

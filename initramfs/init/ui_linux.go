@@ -50,7 +50,9 @@ func (a *App) consoleUI(ctx context.Context) bool {
 		Devices:      guardProvider("device listing", crash, a.listDevices),
 		Targets:      guardProvider("target listing", crash, func() ([]ui.Target, error) { return a.uiTargets(&mounted) }),
 		TargetLabels: a.cfg.TargetLabels, Writable: a.writable, RTC: readRTC, Jobs: a.cfg.Jobs, PieceSize: a.cfg.PieceSize, Rescue: a.cfg.Rescue, HPA: a.cfg.HPA,
-		Shell: a.emergencyShell,
+		Shell:     a.emergencyShell,
+		NetTarget: a.typedNetTarget(&mounted), NetForm: a.netForm(),
+		HideInput: func() func() { return a.con.NoEcho(dev) },
 	}
 	a.con.Printf("COLDIMAGE READY version=%s", a.version)
 	a.con.Printf("coldimage: console UI on %s (%s); other consoles show the log", dev, term)
@@ -91,6 +93,10 @@ func (a *App) consoleUI(ctx context.Context) bool {
 	}
 	unix.Sync()
 	for _, m := range mounted {
+		if nt, err := ParseNetTarget(m); err == nil && IsNetTarget(m) {
+			a.unmountNetTarget(nt) // says itself how it went
+			continue
+		}
 		if err := unix.Unmount(m, 0); err != nil {
 			a.con.Printf("COLDIMAGE ERROR unmount target %s: %v", m, err)
 		} else {
