@@ -713,21 +713,7 @@ func TestPowerCutResumeS3(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
 	srv := s3test.Start(t, false, "evidence")
-	src := filepath.Join(dir, "cut.img")
-	if err := WritePattern(src, 320<<20, 41); err != nil {
-		t.Fatal(err)
-	}
-	want := hashOf(t, src)
-	caPEM, err := os.ReadFile(srv.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgDisk := filepath.Join(dir, "cfg.img")
-	settings := fmt.Sprintf("coldimage.s3.endpoint=https://%s:%d\r\ncoldimage.s3.access-key=%s\r\ncoldimage.s3.secret-key=%s\r\ncoldimage.tls.ca=LABCA.PEM\r\ncoldimage.piece-size=16M\r\n",
-		GuestHost, srv.Port, s3test.AccessKey, s3test.SecretKey)
-	if err := MakeSettingsDiskFiles(cfgDisk, settings, map[string][]byte{"LABCA.PEM": caPEM}); err != nil {
-		t.Fatal(err)
-	}
+	src, want, cfgDisk := s3Fixture(t, srv, dir, "cut", 41, "")
 	cfg := func(log string) Config {
 		return Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, log), ExtraArgs: append(nicArgs("virtio-net-pci"), "-smbios", "type=1,serial=CUT-S3-7"),
 			Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "S3CUT"}},
@@ -735,25 +721,8 @@ func TestPowerCutResumeS3(t *testing.T) {
 	}
 	v := boot(t, cfg("cut"))
 	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
-	deadline := time.Now().Add(8 * time.Minute)
-	var durable int64
-	for durable == 0 && time.Now().Before(deadline) {
-		recs, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "lab"), "coldimage", "CUT-S3", "*", "*", "acquisition.json"))
-		for _, p := range recs {
-			var rec struct {
-				Result string
-				Image  struct{ Size int64 }
-			}
-			if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &rec) == nil && rec.Result == "in-progress" && rec.Image.Size > 0 {
-				durable = rec.Image.Size
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	durable := storeCheckpoint(t, srv, "lab", "CUT-S3")
 	v.Kill() // the power cut
-	if durable == 0 {
-		t.Fatal("no checkpoint reached the store within 8 minutes")
-	}
 	t.Logf("power cut with %d bytes durable in the store", durable)
 	if hashOf(t, src) != want {
 		t.Fatal("the evidence changed")
@@ -775,4 +744,100 @@ func TestPowerCutResumeS3(t *testing.T) {
 	if rec.Result != "ok" || len(runs.Runs) != 2 || runs.Runs[1].From == 0 {
 		t.Errorf("record after the resume: result %s, runs %+v", rec.Result, runs.Runs)
 	}
+}
+
+// TestS3OutageContinues stops the S3 server while the unattended appliance
+// uploads a disk, for longer than coldimage.s3.retry-for: the source fails
+// (never hangs), the run waits for the store and, when it answers again,
+// continues the same session in the same boot from the records the store
+// holds; the object is the disk's bytes and the record lists both runs.
+func TestS3OutageContinues(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	srv := s3test.Start(t, false, "evidence")
+	src, want, cfgDisk := s3Fixture(t, srv, dir, "outage", 47, "coldimage.s3.retry-for=10s\r\n")
+	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), ExtraArgs: append(nicArgs("virtio-net-pci"), "-smbios", "type=1,serial=OUTAGE-9"),
+		Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "S3OUT"}},
+		Append: baseAppend + " coldimage.auto=1 coldimage.case=OUT-S3 coldimage.replug-wait=5m coldimage.target=s3://evidence/lab"})
+	expect(t, v, `COLDIMAGE READY version=`, 3*time.Minute)
+	durable := storeCheckpoint(t, srv, "lab", "OUT-S3")
+	srv.Stop()
+	t.Logf("versitygw stopped at %s with %d bytes durable in the store", time.Now().Format(time.TimeOnly), durable)
+	expect(t, v, `COLDIMAGE WAITING for the target server \(s3://evidence/lab\) to answer again`, 5*time.Minute)
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("versitygw started again at %s", time.Now().Format(time.TimeOnly))
+	expect(t, v, `the target server answers again: resuming the session in /coldimage/OUT-S3/\d{8}T\d{6}Z_OUTAGE-9`, 2*time.Minute)
+	if m := expect(t, v, `vdb_S3OUT resumes at byte (\d+) `, 2*time.Minute); m[1] == "0" {
+		t.Errorf("the source resumed at byte 0; the store held a checkpoint of %d bytes", durable)
+	}
+	m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 15*time.Minute)
+	if err := v.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	if hashOf(t, src) != want {
+		t.Error("the source changed")
+	}
+	if m[1] != "ok=1 failed=0" {
+		t.Fatalf("COLDIMAGE DONE %s; want ok=1 failed=0 (the session continued when the store answered again)", m[1])
+	}
+	sessions, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "lab"), "coldimage", "OUT-S3", "*"))
+	if len(sessions) != 1 {
+		t.Fatalf("session folders in the store: %v; want the one, continued", sessions)
+	}
+	folder := sourceFolder(t, sessions[0], "vd?_S3OUT")
+	rec := checkImage(t, folder, want)
+	var runs struct{ Runs []json.RawMessage }
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &runs)
+	if rec.Result != "ok" || len(runs.Runs) < 2 {
+		t.Errorf("acquisition.json result %q with %d runs; want ok after 2 or more", rec.Result, len(runs.Runs))
+	}
+}
+
+// storeCheckpoint waits until the store holds an in-progress record of the
+// case under prefix with image bytes durable, and returns their count.
+func storeCheckpoint(t *testing.T, srv *s3test.Server, prefix, caseName string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(8 * time.Minute)
+	for time.Now().Before(deadline) {
+		recs, _ := filepath.Glob(filepath.Join(srv.Object("evidence", prefix), "coldimage", caseName, "*", "*", "acquisition.json"))
+		for _, p := range recs {
+			var rec struct {
+				Result string
+				Image  struct{ Size int64 }
+			}
+			if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &rec) == nil && rec.Result == "in-progress" && rec.Image.Size > 0 {
+				return rec.Image.Size
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("no checkpoint reached the store within 8 minutes")
+	return 0
+}
+
+// s3Fixture makes a 320 MiB source (past the first checkpoint at 256 MiB)
+// and a settings stick reaching srv over TLS with its CA, 16 MiB pieces
+// and the extra settings; it returns the source, its sha256 and the stick.
+func s3Fixture(t *testing.T, srv *s3test.Server, dir, name string, seed uint64, extra string) (src, want, cfgDisk string) {
+	t.Helper()
+	src = filepath.Join(dir, name+".img")
+	if err := WritePattern(src, 320<<20, seed); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgDisk = filepath.Join(dir, name+"-cfg.img")
+	settings := fmt.Sprintf("coldimage.s3.endpoint=https://%s:%d\r\ncoldimage.s3.access-key=%s\r\ncoldimage.s3.secret-key=%s\r\ncoldimage.tls.ca=LABCA.PEM\r\ncoldimage.piece-size=16M\r\n",
+		GuestHost, srv.Port, s3test.AccessKey, s3test.SecretKey) + extra
+	if err := MakeSettingsDiskFiles(cfgDisk, settings, map[string][]byte{"LABCA.PEM": caPEM}); err != nil {
+		t.Fatal(err)
+	}
+	return src, hashOf(t, src), cfgDisk
 }

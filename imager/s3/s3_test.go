@@ -300,22 +300,11 @@ func (s *statusRecorder) WriteHeader(c int) { s.status = c; s.ResponseWriter.Wri
 // server (its SHA-256 and MD5 no longer match) and sent again.
 func TestSinkCorruptedPartResent(t *testing.T) {
 	srv := s3test.Start(t, true, "evidence")
-	target, _ := url.Parse(srv.Endpoint)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
-	proxy := &corruptingProxy{rp: rp}
-	hs := &http.Server{Handler: proxy}
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go hs.Serve(l)
-	defer hs.Close()
-	st, err := Open(context.Background(), "s3://evidence/flip", Config{Endpoint: "http://" + l.Addr().String(), Insecure: true,
-		AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey, PartSize: 5 << 20, RetryFor: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var proxy *corruptingProxy
+	st := proxiedStore(t, srv, "s3://evidence/flip", func(rp *httputil.ReverseProxy) http.Handler {
+		proxy = &corruptingProxy{rp: rp}
+		return proxy
+	})
 	k, err := st.Sink(t.TempDir(), "", "image", 0, 16<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -332,6 +321,100 @@ func TestSinkCorruptedPartResent(t *testing.T) {
 	if !bytes.Equal(b, data) {
 		t.Fatal("the stored object differs from what was written")
 	}
+}
+
+// noChecksumProxy stands for a store that does not implement
+// x-amz-checksum: it answers 501 NotImplemented to any request carrying
+// one, and counts the part uploads that carry Content-MD5.
+type noChecksumProxy struct {
+	next          http.Handler
+	refused       atomic.Int32
+	parts, md5ed  atomic.Int32
+	checksumsSeen atomic.Int32
+}
+
+func (p *noChecksumProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for k := range r.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum") || strings.HasPrefix(strings.ToLower(k), "x-amz-sdk-checksum") {
+			p.refused.Add(1)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusNotImplemented)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>%s is not implemented</Message><Resource>%s</Resource></Error>`, k, r.URL.Path)
+			return
+		}
+	}
+	if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != "" {
+		p.parts.Add(1)
+		if r.Header.Get("Content-Md5") != "" {
+			p.md5ed.Add(1)
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// TestStoreWithoutChecksums: a store that refuses x-amz-checksum headers
+// gets the records and the image parts with Content-MD5 instead (beside
+// their signed SHA-256); a part damaged on the way is still refused and
+// sent again, the objects are exact, and the record says how they went.
+func TestStoreWithoutChecksums(t *testing.T) {
+	srv := s3test.Start(t, true, "evidence")
+	var flip *corruptingProxy
+	var proxy *noChecksumProxy
+	st := proxiedStore(t, srv, "s3://evidence/plain", func(rp *httputil.ReverseProxy) http.Handler {
+		flip = &corruptingProxy{rp: rp}
+		proxy = &noChecksumProxy{next: flip}
+		return proxy
+	})
+	if err := st.Check(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	rec := []byte(`{"result":"in-progress"}`)
+	if err := st.Put("acquisition.json", rec); err != nil {
+		t.Fatalf("record refused: %v", err)
+	}
+	k, err := st.Sink(t.TempDir(), "", "image", 0, 16<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(16<<20, 5)
+	writeThrough(t, k, data, nil)
+	if proxy.refused.Load() == 0 || proxy.parts.Load() < 4 || proxy.md5ed.Load() != proxy.parts.Load() {
+		t.Errorf("checksum requests refused %d; parts sent %d, with Content-MD5 %d", proxy.refused.Load(), proxy.parts.Load(), proxy.md5ed.Load())
+	}
+	if flip.flipped.Load() != 1 || flip.refused.Load() != 1 {
+		t.Errorf("flipped %d, refused %d: a damaged part must still be refused", flip.flipped.Load(), flip.refused.Load())
+	}
+	for name, want := range map[string][]byte{"plain/image.raw": data, "plain/acquisition.json": rec} {
+		b, err := os.ReadFile(srv.Object("evidence", name))
+		if err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s: %v, or it differs from what was written", name, err)
+		}
+	}
+	if d := st.Describe(); !strings.Contains(d.Upload, "Content-MD5 (the store refused x-amz-checksum-sha256)") {
+		t.Errorf("the record says %q", d.Upload)
+	}
+}
+
+// proxiedStore opens a store reaching srv (plain http) through the
+// handler made around a reverse proxy to it, on 127.0.0.1 for the test.
+func proxiedStore(t *testing.T, srv *s3test.Server, rawURL string, handler func(*httputil.ReverseProxy) http.Handler) *Store {
+	t.Helper()
+	target, _ := url.Parse(srv.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	hs := &http.Server{Handler: handler(rp)}
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	st, err := Open(context.Background(), rawURL, Config{Endpoint: "http://" + l.Addr().String(), Insecure: true,
+		AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey, PartSize: 5 << 20, RetryFor: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

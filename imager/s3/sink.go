@@ -105,7 +105,7 @@ func (s *Store) newSink(dir, rel, base string, split, size int64) (*Sink, error)
 func (k *Sink) start() error {
 	name := imager.RawFileName(k.base, k.split > 0, len(k.uploads))
 	u := &upload{name: name, key: k.s.loc.Key(path.Join(k.rel, name)), start: k.given, next: 1,
-		parts: map[int]minio.CompletePart{}, ends: map[int]int64{}, checksums: !k.resumed}
+		parts: map[int]minio.CompletePart{}, ends: map[int]int64{}, checksums: !k.resumed && !k.s.noChecksums.Load()}
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
 	if u.checksums {
 		opts.UserMetadata = map[string]string{"X-Amz-Checksum-Algorithm": "SHA256"}
@@ -113,6 +113,12 @@ func (k *Sink) start() error {
 	err := k.s.retry(k.ctx, "start the upload of "+k.s.URL(path.Join(k.rel, name)), func() error {
 		var err error
 		u.id, err = k.s.core.NewMultipartUpload(k.ctx, k.s.loc.Bucket, u.key, opts)
+		if err != nil && u.checksums && checksumRefused(err) {
+			// A store without x-amz-checksum: the parts carry Content-MD5.
+			k.s.noChecksums.Store(true)
+			u.checksums, opts.UserMetadata = false, nil
+			u.id, err = k.s.core.NewMultipartUpload(k.ctx, k.s.loc.Bucket, u.key, opts)
+		}
 		return err
 	})
 	if err != nil {
@@ -261,11 +267,14 @@ func (k *Sink) send() {
 	go func() {
 		defer k.wg.Done()
 		defer k.give(b)
-		d := digest(b, false)
+		// Without x-amz-checksum the part carries Content-MD5 too (the
+		// store checks it besides the signed SHA-256).
+		d := digest(b, !u.checksums && k.s.noChecksums.Load())
 		var part minio.ObjectPart
 		err := k.s.retry(k.ctx, fmt.Sprintf("upload part %d (bytes %d-%d) of %s", num, start-u.start, end-u.start-1, k.s.URL(path.Join(k.rel, u.name))), func() error {
 			var err error
 			part, err = k.s.core.PutObjectPart(k.ctx, k.s.loc.Bucket, u.key, u.id, num, bytes.NewReader(b), int64(len(b)), minio.PutObjectPartOptions{
+				Md5Base64:    d.md5b64,
 				Sha256Hex:    d.sha256hex,
 				CustomHeader: u.checksumHeader(d),
 			})

@@ -44,6 +44,10 @@ type Store struct {
 	security string // what the connection was, for the record
 
 	putFailures atomic.Int64
+	// noChecksums: the store refused x-amz-checksum-sha256 (some S3
+	// implementations do not take it). Bodies then carry Content-MD5
+	// beside their signed SHA-256, which every SigV4 store checks.
+	noChecksums atomic.Bool
 }
 
 // Open prepares a store; nothing is sent until Check or a write. ctx bounds
@@ -262,6 +266,19 @@ func (s *Store) retry(ctx context.Context, what string, op func() error) error {
 
 const maxDamaged = 5
 
+// checksumRefused says whether the store refused a request for its
+// x-amz-checksum header (a store that does not implement it).
+func checksumRefused(err error) bool {
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case resp.StatusCode == http.StatusNotImplemented, resp.Code == "NotImplemented":
+		return true
+	case resp.Code == "InvalidArgument", resp.Code == "InvalidRequest", resp.StatusCode == http.StatusBadRequest:
+		return strings.Contains(strings.ToLower(resp.Message), "checksum")
+	}
+	return false
+}
+
 // isDamaged says whether the store refused a body because it did not match
 // its digests: versitygw says SignatureDoesNotMatch when the signed
 // SHA-256 differs, others BadDigest or XAmzContentSHA256Mismatch.
@@ -317,8 +334,16 @@ func (s *Store) Put(rel string, data []byte) error {
 	key := s.loc.Key(rel)
 	d := digest(data, true)
 	err := s.retry(s.ctx, "put "+s.URL(rel), func() error {
-		_, err := s.core.PutObject(s.ctx, s.loc.Bucket, key, bytes.NewReader(data), int64(len(data)), d.md5b64, d.sha256hex,
-			minio.PutObjectOptions{ContentType: contentType(rel), UserMetadata: map[string]string{"X-Amz-Checksum-Sha256": d.sha256b64}})
+		opts := minio.PutObjectOptions{ContentType: contentType(rel)}
+		if !s.noChecksums.Load() {
+			opts.UserMetadata = map[string]string{"X-Amz-Checksum-Sha256": d.sha256b64}
+		}
+		_, err := s.core.PutObject(s.ctx, s.loc.Bucket, key, bytes.NewReader(data), int64(len(data)), d.md5b64, d.sha256hex, opts)
+		if err != nil && opts.UserMetadata != nil && checksumRefused(err) {
+			s.noChecksums.Store(true) // and again without: Content-MD5 and the signed SHA-256 remain
+			opts.UserMetadata = nil
+			_, err = s.core.PutObject(s.ctx, s.loc.Bucket, key, bytes.NewReader(data), int64(len(data)), d.md5b64, d.sha256hex, opts)
+		}
 		return err
 	})
 	if err != nil {
@@ -347,10 +372,13 @@ func (s *Store) URL(rel string) string {
 
 // Describe is the target for the record (imager.Remote).
 func (s *Store) Describe() *imager.StoreRecord {
+	how := "each with its SHA-256 signed and as x-amz-checksum-sha256 (records: Content-MD5 too)"
+	if s.noChecksums.Load() {
+		how = "each with its SHA-256 signed and its Content-MD5 (the store refused x-amz-checksum-sha256)"
+	}
 	return &imager.StoreRecord{
 		URL: s.loc.String(), Endpoint: s.endpoint, Region: s.region(), Security: s.Security(),
-		Upload: fmt.Sprintf("multipart, %s parts, up to %d at a time per image, each with its SHA-256 signed and as x-amz-checksum-sha256 (records: Content-MD5 too)",
-			imager.HumanBytes(s.cfg.PartSize), s.cfg.Uploads),
+		Upload:   fmt.Sprintf("multipart, %s parts, up to %d at a time per image, %s", imager.HumanBytes(s.cfg.PartSize), s.cfg.Uploads, how),
 		ReadBack: "ranged GETs from the store",
 	}
 }

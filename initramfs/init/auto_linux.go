@@ -177,11 +177,10 @@ func (a *App) netSession(ctx context.Context, cfg Config, p session.Plan, consen
 	// continued when it answers again.
 	lost := a.watchServer(t.Server, nt)
 	s, _ := a.runSession(ctx, cfg, p, sources, consent, nt.String(), func() bool { return false })
-	if nt.Scheme == "s3" {
-		// The store's requests were retried for their bounded time; what
-		// failed is recorded in the store (if it answers) and not resumed.
-		return s, false
-	}
+	// An object store's requests were retried for coldimage.s3.retry-for
+	// before a source failed; as for a share, the session is continued
+	// when the server answers again, from the records the store holds
+	// (those not stored meanwhile are said on the console).
 	return s, lost() && s.Failed > 0
 }
 

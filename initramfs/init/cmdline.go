@@ -10,6 +10,7 @@ import (
 
 	"github.com/coldimage/coldimage/disk"
 	"github.com/coldimage/coldimage/imager"
+	"github.com/coldimage/coldimage/imager/s3"
 )
 
 // Config is what the kernel command line asks of the appliance
@@ -76,6 +77,11 @@ type S3Settings struct {
 	CA        string // coldimage.tls.ca=FILE: a PEM file on the stick's settings partition
 	CAPEM     []byte // its contents, read with the settings file
 	Pin       string // coldimage.tls.pin=sha256:HEX
+	// RetryFor is how long a failing request to the store is retried
+	// before the source fails (coldimage.s3.retry-for; 0: 5 minutes). An
+	// unattended run then waits for the store (coldimage.replug-wait) and
+	// continues the session.
+	RetryFor time.Duration
 }
 
 // DefaultConfig is the configuration with nothing on the command line.
@@ -275,6 +281,12 @@ func (c *Config) set(k, v string) {
 		c.S3.SecretKey = v
 	case "s3.insecure":
 		c.S3.Insecure = c.flag(k, v, false, "plain http stays refused")
+	case "s3.retry-for":
+		if d, err := time.ParseDuration(v); err == nil && d >= time.Second {
+			c.S3.RetryFor = d
+		} else {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("coldimage.s3.retry-for=%q is not a duration of 1s or more such as 5m; using %s", v, s3.DefaultRetryFor))
+		}
 	case "tls.ca":
 		c.S3.CA = v
 	case "tls.pin":

@@ -49,6 +49,10 @@ func TestParseCmdline(t *testing.T) {
 			c.Warnings = []string{`coldimage.hpa="1" is not report or image; hidden areas are reported, not imaged`}
 		}},
 		{"replug wait", "coldimage.replug-wait=90s", func(c *Config) { c.ReplugWait = 90 * time.Second }},
+		{"s3 retry", "coldimage.s3.retry-for=20m", func(c *Config) { c.S3.RetryFor = 20 * time.Minute }},
+		{"bad s3 retry warns", "coldimage.s3.retry-for=10ms", func(c *Config) {
+			c.Warnings = []string{`coldimage.s3.retry-for="10ms" is not a duration of 1s or more such as 5m; using 5m0s`}
+		}},
 		{"bad replug wait warns", "coldimage.replug-wait=soon", func(c *Config) {
 			c.Warnings = []string{`coldimage.replug-wait="soon" is not a duration such as 10m; using 10m0s`}
 		}},

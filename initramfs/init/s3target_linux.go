@@ -50,7 +50,7 @@ func (a *App) openS3(ctx context.Context, cfg Config, nt NetTarget, t imager.Ses
 	// The store outlives the ctx of whoever chose it (the console UI's
 	// ends before the last records, console.log, are put).
 	st, err := s3.Open(context.WithoutCancel(ctx), nt.String(), s3.Config{Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
-		CABundle: c.CA, CAPEM: c.CAPEM, Pin: c.Pin, Insecure: c.Insecure})
+		CABundle: c.CA, CAPEM: c.CAPEM, Pin: c.Pin, Insecure: c.Insecure, RetryFor: c.RetryFor})
 	if err != nil {
 		return t, fmt.Errorf("target %s: %w", nt, err)
 	}
