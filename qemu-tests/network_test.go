@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -713,7 +714,7 @@ func TestPowerCutResumeS3(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
 	srv := s3test.Start(t, false, "evidence")
-	src, want, cfgDisk := s3Fixture(t, srv, dir, "cut", 41, "")
+	src, want, cfgDisk := s3Fixture(t, srv, dir, "cut", 41, "", 320<<20) // past the first checkpoint (256 MiB)
 	cfg := func(log string) Config {
 		return Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, log), ExtraArgs: append(nicArgs("virtio-net-pci"), "-smbios", "type=1,serial=CUT-S3-7"),
 			Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "S3CUT"}},
@@ -755,7 +756,7 @@ func TestS3OutageContinues(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
 	srv := s3test.Start(t, false, "evidence")
-	src, want, cfgDisk := s3Fixture(t, srv, dir, "outage", 47, "coldimage.s3.retry-for=10s\r\n")
+	src, want, cfgDisk := s3Fixture(t, srv, dir, "outage", 47, "coldimage.s3.retry-for=10s\r\n", 320<<20) // past the first checkpoint
 	v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), ExtraArgs: append(nicArgs("virtio-net-pci"), "-smbios", "type=1,serial=OUTAGE-9"),
 		Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "S3OUT"}},
 		Append: baseAppend + " coldimage.auto=1 coldimage.case=OUT-S3 coldimage.replug-wait=5m coldimage.target=s3://evidence/lab"})
@@ -820,13 +821,13 @@ func storeCheckpoint(t *testing.T, srv *s3test.Server, prefix, caseName string) 
 	return 0
 }
 
-// s3Fixture makes a 320 MiB source (past the first checkpoint at 256 MiB)
-// and a settings stick reaching srv over TLS with its CA, 16 MiB pieces
-// and the extra settings; it returns the source, its sha256 and the stick.
-func s3Fixture(t *testing.T, srv *s3test.Server, dir, name string, seed uint64, extra string) (src, want, cfgDisk string) {
+// s3Fixture makes a source of size bytes and a settings stick reaching
+// srv over TLS with its CA, 16 MiB pieces and the extra settings; it
+// returns the source, its sha256 and the stick.
+func s3Fixture(t *testing.T, srv *s3test.Server, dir, name string, seed uint64, extra string, size int64) (src, want, cfgDisk string) {
 	t.Helper()
 	src = filepath.Join(dir, name+".img")
-	if err := WritePattern(src, 320<<20, seed); err != nil {
+	if err := WritePattern(src, size, seed); err != nil {
 		t.Fatal(err)
 	}
 	caPEM, err := os.ReadFile(srv.CAFile)
@@ -840,4 +841,67 @@ func s3Fixture(t *testing.T, srv *s3test.Server, dir, name string, seed uint64, 
 		t.Fatal(err)
 	}
 	return src, hashOf(t, src), cfgDisk
+}
+
+// TestS3Fleet boots two appliances at once, two seized servers (DMI
+// serials SRV-A and SRV-B) whose disks carry the same serial, from copies
+// of one stick: both write into one bucket and prefix without meeting,
+// each session folder named by its host, and `coldimage sessions` on the
+// examiner's host lists both, ok.
+func TestS3Fleet(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	srv := s3test.Start(t, false, "evidence")
+	hosts := []string{"SRV-A", "SRV-B"}
+	vms := make([]*VM, len(hosts))
+	srcs, wants := make([]string, len(hosts)), make([]string, len(hosts))
+	for i, host := range hosts {
+		var cfgDisk string
+		srcs[i], wants[i], cfgDisk = s3Fixture(t, srv, dir, strings.ToLower(host), uint64(60+i), "", 16<<20)
+		vms[i] = boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, host), ExtraArgs: append(nicArgs("virtio-net-pci"), "-smbios", "type=1,serial="+host),
+			Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: srcs[i], Serial: "DISK0"}},
+			Append: baseAppend + " coldimage.auto=1 coldimage.case=FLEET coldimage.target=s3://evidence/fleet"})
+	}
+	for i, v := range vms {
+		if m := expect(t, v, `COLDIMAGE DONE (ok=\d+ failed=\d+)`, 10*time.Minute); m[1] != "ok=1 failed=0" {
+			t.Errorf("%s: COLDIMAGE DONE %s", hosts[i], m[1])
+		}
+		if err := v.Wait(2 * time.Minute); err != nil {
+			t.Fatalf("%s: power off: %v", hosts[i], err)
+		}
+		if hashOf(t, srcs[i]) != wants[i] {
+			t.Errorf("%s: the evidence changed", hosts[i])
+		}
+	}
+	for i, host := range hosts {
+		sessions, _ := filepath.Glob(filepath.Join(srv.Object("evidence", "fleet"), "coldimage", "FLEET", "*_"+host))
+		if len(sessions) != 1 {
+			t.Fatalf("%s: session folders %v", host, sessions)
+		}
+		checkImage(t, filepath.Join(sessions[0], "vdb_DISK0"), wants[i])
+	}
+	// The examiner's host lists the store's sessions.
+	bin := filepath.Join(dir, "coldimage")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/coldimage/coldimage/cmd/coldimage").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "sessions", "--json", "s3://evidence/fleet")
+	cmd.Env = append(os.Environ(), srv.Env()...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("coldimage sessions: %v\n%s", err, out)
+	}
+	var listed []struct{ State, Kind, Case, Host string }
+	if err := json.Unmarshal(out, &listed); err != nil {
+		t.Fatalf("coldimage sessions --json: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, e := range listed {
+		if e.Kind == "session" && e.Case == "FLEET" {
+			got[e.Host] = e.State
+		}
+	}
+	if len(listed) != 2 || got["SRV-A"] != "ok" || got["SRV-B"] != "ok" {
+		t.Errorf("coldimage sessions lists %s", out)
+	}
 }
