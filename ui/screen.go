@@ -334,6 +334,9 @@ func (a *app) refreshTargets() {
 	for i := range all {
 		if p, ok := a.prepared[all[i].Name]; ok {
 			all[i].Dir, all[i].Release = p.Dir, p.Release
+			if all[i].FSType == "s3" {
+				continue // its folder stages records in memory: statfs would tell the memory's room
+			}
 			if free, err := disk.FreeSpace(p.Dir); err == nil {
 				all[i].Free = free // mounted now: statfs knows
 			}
@@ -929,8 +932,8 @@ func (a *app) keySummary(ev *tcell.EventKey) {
 // writable) and forgets one Plan released again after a refusal.
 func (a *app) notePrepared() {
 	t := a.ch.Target
-	if t == nil || t.Disk == "" {
-		return
+	if t == nil || t.Disk == "" && t.Network == nil {
+		return // a host directory: nothing to prepare or release
 	}
 	if t.Dir != "" && t.Prepare != nil {
 		p := *t

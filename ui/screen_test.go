@@ -486,23 +486,7 @@ func TestSerialBudget(t *testing.T) {
 // "image more" and images one again: the case details are kept, the target
 // is prepared (mounted) once, and each session has its own folder.
 func TestImageTwoSessions(t *testing.T) {
-	dir := t.TempDir()
-	var devs []Device
-	for i, name := range []string{"a.img", "b.img"} {
-		b := make([]byte, 3<<20)
-		for j := range b {
-			b[j] = byte(j*7 + i*13 + j>>9)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o444); err != nil {
-			t.Fatal(err)
-		}
-		info, err := disk.Inspect(p)
-		if err != nil {
-			t.Skipf("inspect: %v", err)
-		}
-		devs = append(devs, Device{Info: info})
-	}
+	devs := twoSources(t)
 	// A short mount point, so the session folder fits one summary line.
 	base, err := os.MkdirTemp("", "ui")
 	if err != nil {
@@ -522,19 +506,9 @@ func TestImageTwoSessions(t *testing.T) {
 		},
 		Case: imager.Case{Examiner: "J. Doe"},
 	}
-	clock := time.Date(2026, 11, 22, 5, 30, 0, 0, time.UTC)
-	cfg.Now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+	cfg.Now = stepClock()
 	a, v := testApp(t, "vt220", cfg)
-	wait := func() {
-		t.Helper()
-		select {
-		case err := <-a.done:
-			a.sessionDone(err)
-			a.draw()
-		case <-time.After(60 * time.Second):
-			t.Fatal("imaging did not finish")
-		}
-	}
+	wait := func() { t.Helper(); waitSession(t, a) }
 	keys(a, " ", tcell.KeyDown, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter)
 	keys(a, "C-9", tcell.KeyEnter, tcell.KeyEnter, "E-1", tcell.KeyF10, "y")
 	if a.page != pageProgress {
@@ -568,6 +542,97 @@ func TestImageTwoSessions(t *testing.T) {
 	}
 	if a.out.Sessions[0].Dir == a.out.Sessions[1].Dir || a.out.Sessions[1].Case.Evidence != "E-2" {
 		t.Errorf("second session: dir %s, case %+v", a.out.Sessions[1].Dir, a.out.Sessions[1].Case)
+	}
+}
+
+// twoSources are two 3 MiB image files as sources.
+func twoSources(t *testing.T) []Device {
+	dir := t.TempDir()
+	var devs []Device
+	for i, name := range []string{"a.img", "b.img"} {
+		b := make([]byte, 3<<20)
+		for j := range b {
+			b[j] = byte(j*7 + i*13 + j>>9)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		info, err := disk.Inspect(p)
+		if err != nil {
+			t.Skipf("inspect: %v", err)
+		}
+		devs = append(devs, Device{Info: info})
+	}
+	return devs
+}
+
+// stepClock is a clock a minute further each time it is read.
+func stepClock() func() time.Time {
+	clock := time.Date(2026, 11, 22, 5, 30, 0, 0, time.UTC)
+	return func() time.Time { clock = clock.Add(time.Minute); return clock }
+}
+
+// waitSession waits for the running session and shows its summary.
+func waitSession(t *testing.T, a *app) {
+	t.Helper()
+	select {
+	case err := <-a.done:
+		a.sessionDone(err)
+		a.draw()
+	case <-time.After(60 * time.Second):
+		t.Fatal("imaging did not finish")
+	}
+}
+
+// A typed network target serves a second session as it is: prepared
+// (network joined, store checked) once, and the record says what was
+// prepared without speaking of write-blocking.
+func TestImageTwoSessionsNetwork(t *testing.T) {
+	devs := twoSources(t)
+	dir := t.TempDir()
+	prepared, released := 0, 0
+	cfg := Config{
+		Devices: func() ([]Device, error) { return devs, nil },
+		Targets: func() ([]Target, error) { return nil, nil },
+		Case:    imager.Case{Examiner: "J. Doe"},
+		Now:     stepClock(),
+		NetTarget: func(f NetForm) (Target, error) {
+			return Target{Name: f.URL, FSType: "s3", Free: -1,
+				Prepare: func(context.Context) (string, error) { prepared++; return dir, nil },
+				Release: func() error { released++; return nil },
+				Network: func() *imager.SessionTarget {
+					return &imager.SessionTarget{Device: f.URL, URL: f.URL, FSType: "s3", Security: "TLS 1.3"}
+				}}, nil
+		},
+	}
+	a, _ := testApp(t, "vt220", cfg)
+	keys(a, " ", tcell.KeyEnter, "n", "s3://evidence/lab", tcell.KeyF10)
+	if a.page != pageClock {
+		t.Fatalf("the typed target was not chosen: page %d, %q", a.page, a.msg)
+	}
+	keys(a, tcell.KeyEnter, "C-9", tcell.KeyEnter, tcell.KeyEnter, "E-1", tcell.KeyF10, "y")
+	if a.page != pageProgress {
+		t.Fatalf("not imaging: page %d, message %q", a.page, a.msg)
+	}
+	waitSession(t, a)
+	keys(a, "m", tcell.KeyDown, " ", tcell.KeyEnter, tcell.KeyDown, tcell.KeyEnter, tcell.KeyEnter, tcell.KeyCtrlU, "E-2", tcell.KeyF10, "y")
+	if a.page != pageProgress {
+		t.Fatalf("second session not imaging: page %d, message %q", a.page, a.msg)
+	}
+	waitSession(t, a)
+	if prepared != 1 || released != 0 {
+		t.Errorf("prepared %d times, released %d: want once, never", prepared, released)
+	}
+	if len(a.out.Sessions) != 2 || a.out.Sessions[1].OK != 1 || a.out.Sessions[1].Target.URL != "s3://evidence/lab" {
+		t.Fatalf("sessions %+v", a.out.Sessions)
+	}
+	b, err := os.ReadFile(filepath.Join(a.out.Sessions[0].Dir, "session.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "network target s3://evidence/lab reached and prepared") || strings.Contains(string(b), "write-blocking lifted") {
+		t.Errorf("the first session's record does not say what was prepared:\n%s", b)
 	}
 }
 

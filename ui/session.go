@@ -151,7 +151,11 @@ func Plan(ctx context.Context, cfg Config, c *Choices) (*Session, error) {
 			c.note(cfg.Now(), fmt.Sprintf("preparing target %s (lifting write-blocking on it and disk %s, mounting it) failed: %v", t.Name, orDash(t.Disk), err))
 			return nil, fmt.Errorf("target %s could not be prepared: %w; choose another target", t.Name, err)
 		}
-		c.note(cfg.Now(), fmt.Sprintf("write-blocking lifted on target %s (disk %s) and mounted read-write on %s", t.Name, orDash(t.Disk), d))
+		if t.Network != nil {
+			c.note(cfg.Now(), fmt.Sprintf("network target %s reached and prepared (no disk of this machine is made writable); its session folders go under %s", t.Name, d))
+		} else {
+			c.note(cfg.Now(), fmt.Sprintf("write-blocking lifted on target %s (disk %s) and mounted read-write on %s", t.Name, orDash(t.Disk), d))
+		}
 		t.Dir = d // prepared once: a second Plan must not mount again
 	}
 	p := plan(cfg, c)
@@ -190,12 +194,25 @@ func (c *Choices) release(now time.Time, why error) error {
 	if t.Prepare != nil {
 		t.Dir = "" // mounted no more: the next Plan prepares it again
 	}
+	if t.Network != nil {
+		return fmt.Errorf("%w; %s was released (share unmounted, store closed)", why, t.Name)
+	}
 	return fmt.Errorf("%w; %s was unmounted and is read-only again (BLKROGET=1)", why, t.Name)
 }
 
 // relock runs t.Release (unmount, BLKROSET, BLKROGET=1 confirmed) and logs
 // the outcome, and why, for the next session record.
 func (c *Choices) relock(now time.Time, t *Target, why string) error {
+	if t.Network != nil {
+		// A share or store: nothing of this machine was unlocked for it.
+		err := t.Release()
+		if err != nil {
+			c.note(now, fmt.Sprintf("network target %s: releasing it FAILED (after: %s): %v", t.Name, why, err))
+		} else {
+			c.note(now, fmt.Sprintf("network target %s released (share unmounted, store closed) after: %s", t.Name, why))
+		}
+		return err
+	}
 	if err := t.Release(); err != nil {
 		c.note(now, fmt.Sprintf("target %s: re-applying write-blocking FAILED (after: %s): %v", t.Name, why, err))
 		return err
