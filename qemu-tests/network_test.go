@@ -28,6 +28,7 @@ type netSessionJSON struct {
 	Settings []string
 	Target   struct {
 		Device, URL, FSType, Server, Security, Host string
+		Policy                                      string
 		MountOptions                                string `json:"mount_options"`
 		Network                                     *struct {
 			Interface, MAC, Driver, Method, Gateway string
@@ -496,7 +497,7 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 		u.screen("> Encryption    [x] required (seal)")
 		u.keys(uitest.Enter)
 		u.clockAndCase()
-		u.imageAndCheck(target, filepath.Join(smb.Dir, "typed"), "SMB 3.1.1, encrypted (seal)", smb.Password)
+		u.imageAndCheck(target, filepath.Join(smb.Dir, "typed"), "SMB 3.1.1, encrypted (seal)", "typed in the console UI", smb.Password)
 	})
 	// Nothing about the store in the settings: the examiner types the
 	// bucket, endpoint, keys and the certificate's pin. A wrong secret
@@ -545,7 +546,7 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 		u.keys("\x18")
 		u.screen("5/6 Confirm")
 		u.imageAndCheck(target, srv.Object("evidence", "typed"),
-			"TLS 1.3, certificate verified (pinned certificate), server certificate "+srv.Pin, s3test.SecretKey, wrong)
+			"TLS 1.3, certificate verified (pinned certificate), server certificate "+srv.Pin, "typed in the console UI", s3test.SecretKey, wrong)
 	})
 }
 
@@ -641,7 +642,7 @@ func (u *uiNet) clockAndCase() {
 // imageAndCheck confirms, waits for the session, powers off and checks
 // the session under root, its recorded security and the source; no
 // secret may reach the console or the target's records.
-func (u *uiNet) imageAndCheck(target, root, security string, secrets ...string) {
+func (u *uiNet) imageAndCheck(target, root, security, policy string, secrets ...string) {
 	t := u.t
 	u.keys("y")
 	u.screen("1 ok, 0 failed")
@@ -664,7 +665,7 @@ func (u *uiNet) imageAndCheck(target, root, security string, secrets ...string) 
 	}
 	var nj netSessionJSON
 	readJSON(t, filepath.Join(sessions[0], "session.json"), &nj)
-	if nj.Target.URL != target || nj.Target.Security != security || nj.Target.Network == nil {
+	if nj.Target.URL != target || nj.Target.Security != security || nj.Target.Network == nil || !strings.Contains(nj.Target.Policy, policy) {
 		t.Errorf("session.json target %+v", nj.Target)
 	}
 	folder := sourceFolder(t, sessions[0], "vd?_NETUI")
@@ -702,7 +703,7 @@ func uiNetTarget(t *testing.T, a *Appliance, dir, target, settings string, files
 	u.screen(target[:min(len(target), 14)]) // the list's column is narrower than the URL
 	u.keys("j", uitest.Enter)
 	u.clockAndCase()
-	u.imageAndCheck(target, root, security, secret)
+	u.imageAndCheck(target, root, security, "chosen in the console UI", secret)
 }
 
 // TestPowerCutResumeS3 cuts the power while the unattended appliance

@@ -102,7 +102,7 @@ func (a *App) uiNetTarget(mounted *[]string) (ui.Target, bool) {
 	if err != nil {
 		return ui.Target{Name: a.cfg.Target, Free: -1, State: "not usable: " + err.Error(), Boot: true}, true
 	}
-	return a.netUITarget(a.cfg, nt, mounted), true
+	return a.netUITarget(a.cfg, nt, mounted, "named by coldimage.target (kernel command line or settings file), chosen in the console UI"), true
 }
 
 // netForm is the console UI's network target form as the boot settings
@@ -170,13 +170,13 @@ func (a *App) typedNetTarget(mounted *[]string) func(f ui.NetForm) (ui.Target, e
 				return ui.Target{}, fmt.Errorf("target %s: type the password of user %s", nt, nt.User)
 			}
 		}
-		return a.netUITarget(cfg, nt, mounted), nil
+		return a.netUITarget(cfg, nt, mounted, "typed in the console UI by the examiner (URL, network, store or share settings)"), nil
 	}
 }
 
 // netUITarget is the console UI's target for the network target nt,
 // reached with cfg's settings.
-func (a *App) netUITarget(cfg Config, nt NetTarget, mounted *[]string) ui.Target {
+func (a *App) netUITarget(cfg Config, nt NetTarget, mounted *[]string, policy string) ui.Target {
 	var rec *imager.SessionTarget
 	state := "network share: the network is joined and the share mounted once imaging is confirmed"
 	if nt.Scheme == "s3" {
@@ -196,6 +196,7 @@ func (a *App) netUITarget(cfg Config, nt NetTarget, mounted *[]string) ui.Target
 			if err != nil {
 				return "", err
 			}
+			t.Policy = policy
 			rec = &t
 			*mounted = append(*mounted, nt.String()) // the UI's end unmounts it (an s3:// target: closes it)
 			return a.netTargetDir(nt), nil
