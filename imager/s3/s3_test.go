@@ -417,6 +417,61 @@ func proxiedStore(t *testing.T, srv *s3test.Server, rawURL string, handler func(
 	return st
 }
 
+// unavailableProxy answers 503 SlowDown while down is set, else forwards;
+// it counts the requests it refused.
+type unavailableProxy struct {
+	next    http.Handler
+	down    atomic.Bool
+	refused atomic.Int32
+}
+
+func (p *unavailableProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.down.Load() {
+		p.refused.Add(1)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>`)
+		return
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// TestStoreDownFailsFast: a request that gave up after RetryFor marks the
+// store down; the next requests are tried once each until one succeeds,
+// and then retried again as before.
+func TestStoreDownFailsFast(t *testing.T) {
+	srv := s3test.Start(t, true, "evidence")
+	var proxy *unavailableProxy
+	st := proxiedStore(t, srv, "s3://evidence/down", func(rp *httputil.ReverseProxy) http.Handler {
+		proxy = &unavailableProxy{next: rp}
+		return proxy
+	})
+	st.cfg.RetryFor = 2 * time.Second
+	put := func(name string) (tries int32, err error) {
+		before := proxy.refused.Load()
+		err = st.Put(name, []byte(name))
+		return proxy.refused.Load() - before, err
+	}
+	proxy.down.Store(true)
+	if n, err := put("a.json"); err == nil || n < 3 {
+		t.Fatalf("first put while down: %d tries, %v; want retries, then an error", n, err)
+	}
+	if n, err := put("b.json"); err == nil || n != 1 || !strings.Contains(err.Error(), "tried once") {
+		t.Fatalf("second put while down: %d tries, %v; want one try saying so", n, err)
+	}
+	proxy.down.Store(false)
+	if _, err := put("c.json"); err != nil {
+		t.Fatalf("put with the store back: %v", err)
+	}
+	proxy.down.Store(true)
+	if n, err := put("d.json"); err == nil || n < 3 {
+		t.Fatalf("put after a success: %d tries, %v; want retries again", n, err)
+	}
+	if st.PutFailures() != 3 {
+		t.Errorf("%d put failures counted, want 3", st.PutFailures())
+	}
+}
+
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // BenchmarkSink streams 256 MiB through one sink into versitygw (http).

@@ -48,6 +48,11 @@ type Store struct {
 	// implementations do not take it). Bodies then carry Content-MD5
 	// beside their signed SHA-256, which every SigV4 store checks.
 	noChecksums atomic.Bool
+	// down: a request gave up after RetryFor. Until one succeeds, the
+	// next requests are tried once each: the records written after a
+	// failed image (each would wait RetryFor again) fail at once, and the
+	// run gets to waiting for the store.
+	down atomic.Bool
 }
 
 // Open prepares a store; nothing is sent until Check or a write. ctx bounds
@@ -239,6 +244,7 @@ func (s *Store) retry(ctx context.Context, what string, op func() error) error {
 	for try := 1; ; try++ {
 		err := op()
 		if err == nil {
+			s.down.Store(false)
 			return nil
 		}
 		if isDamaged(err) {
@@ -248,11 +254,14 @@ func (s *Store) retry(ctx context.Context, what string, op func() error) error {
 			}
 		} else if permanent(err) || ctx.Err() != nil {
 			return s.explain(what, err)
+		} else if s.down.Load() {
+			return s.explain(fmt.Sprintf("%s (tried once: the store failed for %s before)", what, s.cfg.RetryFor), err)
 		}
 		if first.IsZero() {
 			first = time.Now()
 		}
 		if time.Since(first) > s.cfg.RetryFor {
+			s.down.Store(true)
 			return s.explain(fmt.Sprintf("%s (%d tries in %s)", what, try, time.Since(first).Round(time.Second)), err)
 		}
 		select {
