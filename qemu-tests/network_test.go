@@ -509,7 +509,7 @@ func TestConsoleUINetworkTarget(t *testing.T) {
 		const wrong = "not-the-secret-0815"
 		target := "s3://evidence/typed"
 		u := startUINet(t, a, dir, "coldimage.jobs=1\r\n", nil)
-		u.screen("n network target")
+		u.screen("n network (s3/smb/nfs)")
 		u.keys("n")
 		u.screen("2/6 Target - network")
 		u.keys(target, uitest.Enter, uitest.Enter, uitest.Enter)

@@ -38,7 +38,7 @@ func TestNetTargetForm(t *testing.T) {
 	var got []NetForm
 	a, v := testApp(t, "vt220", netConfig(&got))
 	keys(a, " ", tcell.KeyEnter) // sda
-	if a.page != pageTarget || !strings.Contains(v.dump(), "n network target") {
+	if a.page != pageTarget || !strings.Contains(v.dump(), "n network (s3/smb/nfs)  nothing is unlocked before you confirm") {
 		t.Fatalf("page %d; the target screen does not offer n:\n%s", a.page, v.dump())
 	}
 	keys(a, "n")
@@ -131,7 +131,7 @@ func TestPlainNetTarget(t *testing.T) {
 	Run(context.Background(), cfg)
 	o := out.String()
 	t.Logf("transcript:\n%s", o)
-	if !strings.Contains(o, "n network target") || !strings.Contains(o, "! type the secret") {
+	if !strings.Contains(o, "network targets (s3://, smb://, nfs://): type n") || !strings.Contains(o, "! type the secret") {
 		t.Fatalf("the transcript:\n%s", o)
 	}
 	if strings.Contains(o, "pl41n-s3cr3t") || hidden != 2 {

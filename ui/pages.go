@@ -358,7 +358,7 @@ func (a *app) drawTarget(w, h int) [2]string {
 	}
 	back := "Esc or b back to sources   nothing is unlocked before you confirm"
 	if a.cfg.NetTarget != nil {
-		back = "Esc/b back  n network target (s3/smb/nfs)  nothing unlocked before you confirm"
+		back = "Esc/b back  n network (s3/smb/nfs)  nothing is unlocked before you confirm"
 	}
 	return [2]string{"Up/Down (j/k) move  Enter choose  r rescan" + other, back}
 }

@@ -291,11 +291,10 @@ func (p *plain) target(ctx context.Context) error {
 		if a.ch.Target != nil {
 			def = strings.TrimPrefix(a.ch.Target.Name, "/dev/")
 		}
-		q := "target name (r rescan, o others, < back)"
 		if a.cfg.NetTarget != nil {
-			q = "target name (r rescan, o others, n network target, < back)"
+			p.printf("  network targets (s3://, smb://, nfs://): type n\n")
 		}
-		ans, err := p.ask(ctx, q, def)
+		ans, err := p.ask(ctx, "target name (r rescan, o others, < back)", def)
 		if err != nil {
 			return err
 		}
