@@ -54,7 +54,7 @@ const (
 	nNetFields
 )
 
-// netShown says whether field f belongs to the scheme typed.
+// shown says whether a field belongs to the scheme typed.
 func (f NetForm) shown(field int) bool {
 	switch field {
 	case nfEndpoint, nfRegion, nfAccess, nfPin, nfPlain:
@@ -67,7 +67,7 @@ func (f NetForm) shown(field int) bool {
 	return true
 }
 
-// netLabel is a field's label for the scheme typed.
+// label is a field's label for the scheme typed.
 func (f NetForm) label(field int) string {
 	switch field {
 	case nfURL:
@@ -323,20 +323,18 @@ func (p *plain) netForm(ctx context.Context) (bool, error) {
 			if v != "" || !a.net.SecretSet {
 				a.net.Secret = v
 			}
-		case nfPlain, nfSeal:
-			on := f == nfPlain && a.net.PlainHTTP || f == nfSeal && !a.net.Unsealed
-			def := map[bool]string{true: "yes", false: "no"}[on]
-			q = map[int]string{nfPlain: "allow plain http, NOT ENCRYPTED? yes/no", nfSeal: "require SMB encryption (seal)? yes/no"}[f]
-			v, err := p.ask(ctx, q, def)
+		case nfPlain:
+			yes, err := p.askYesNo(ctx, "allow plain http, NOT ENCRYPTED? yes/no", a.net.PlainHTTP)
 			if err != nil {
 				return false, err
 			}
-			yes := strings.EqualFold(v, "yes") || strings.EqualFold(v, "y")
-			if f == nfPlain {
-				a.net.PlainHTTP = yes
-			} else {
-				a.net.Unsealed = !yes
+			a.net.PlainHTTP = yes
+		case nfSeal:
+			yes, err := p.askYesNo(ctx, "require SMB encryption (seal)? yes/no", !a.net.Unsealed)
+			if err != nil {
+				return false, err
 			}
+			a.net.Unsealed = !yes
 		default:
 			ptr := a.net.text(f)
 			v, err := p.ask(ctx, q, *ptr)
@@ -361,6 +359,16 @@ func (p *plain) netForm(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// askYesNo asks a yes/no question, on the default.
+func (p *plain) askYesNo(ctx context.Context, q string, on bool) (bool, error) {
+	def := "no"
+	if on {
+		def = "yes"
+	}
+	v, err := p.ask(ctx, q, def)
+	return strings.EqualFold(v, "yes") || strings.EqualFold(v, "y"), err
+}
+
 // askSecret asks for a secret with the terminal's echo off; the answer is
 // never printed.
 func (p *plain) askSecret(ctx context.Context, q string) (string, error) {
@@ -372,12 +380,5 @@ func (p *plain) askSecret(ctx context.Context, q string) (string, error) {
 		}()
 	}
 	p.printf("%s: ", q)
-	select {
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case l := <-p.lines:
-		return strings.TrimRight(l, "\r\n"), nil
-	case err := <-p.errc:
-		return "", fmt.Errorf("ui: console input ended: %w", err)
-	}
+	return p.line(ctx) // as typed: a secret may begin or end with blanks
 }

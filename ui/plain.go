@@ -82,17 +82,24 @@ func (p *plain) ask(ctx context.Context, q, def string) (string, error) {
 	} else {
 		p.printf("%s: ", q)
 	}
+	l, err := p.line(ctx)
+	switch l = strings.TrimSpace(l); {
+	case err != nil:
+		return "", err
+	case l == "<":
+		return "", errBack
+	case l == "":
+		return def, nil
+	}
+	return l, nil
+}
+
+// line waits for the next line typed.
+func (p *plain) line(ctx context.Context) (string, error) {
 	select {
 	case <-ctx.Done():
 		return "", ctx.Err()
 	case l := <-p.lines:
-		l = strings.TrimSpace(l)
-		if l == "<" {
-			return "", errBack
-		}
-		if l == "" {
-			return def, nil
-		}
 		return l, nil
 	case err := <-p.errc:
 		return "", fmt.Errorf("ui: console input ended: %w", err)

@@ -203,17 +203,16 @@ func (c *Choices) release(now time.Time, why error) error {
 // relock runs t.Release (unmount, BLKROSET, BLKROGET=1 confirmed) and logs
 // the outcome, and why, for the next session record.
 func (c *Choices) relock(now time.Time, t *Target, why string) error {
-	if t.Network != nil {
+	err := t.Release()
+	switch {
+	case t.Network != nil && err != nil:
 		// A share or store: nothing of this machine was unlocked for it.
-		err := t.Release()
-		if err != nil {
-			c.note(now, fmt.Sprintf("network target %s: releasing it FAILED (after: %s): %v", t.Name, why, err))
-		} else {
-			c.note(now, fmt.Sprintf("network target %s released (share unmounted, store closed) after: %s", t.Name, why))
-		}
+		c.note(now, fmt.Sprintf("network target %s: releasing it FAILED (after: %s): %v", t.Name, why, err))
 		return err
-	}
-	if err := t.Release(); err != nil {
+	case t.Network != nil:
+		c.note(now, fmt.Sprintf("network target %s released (share unmounted, store closed) after: %s", t.Name, why))
+		return nil
+	case err != nil:
 		c.note(now, fmt.Sprintf("target %s: re-applying write-blocking FAILED (after: %s): %v", t.Name, why, err))
 		return err
 	}

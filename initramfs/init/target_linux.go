@@ -145,13 +145,18 @@ func (a *App) typedNetTarget(mounted *[]string) func(f ui.NetForm) (ui.Target, e
 		if joined := a.joined(); joined != nil && (joined.Method != n.String() || n.If != "" && n.If != joined.Interface && !strings.EqualFold(n.If, joined.MAC)) {
 			return ui.Target{}, fmt.Errorf("the network was joined already (%s, port %s): it stays so until the appliance restarts; type Network %s and port %s", joined.Method, joined.Interface, joined.Method, joined.Interface)
 		}
+		// The secret typed; none typed keeps COLDIMAGE.CFG's only when the
+		// form said it holds one.
+		secret := func(fromCfg string) string {
+			if f.Secret == "" && f.SecretSet {
+				return fromCfg
+			}
+			return f.Secret
+		}
 		switch nt.Scheme {
 		case "s3":
 			cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.AccessKey = strings.TrimSpace(f.Endpoint), strings.TrimSpace(f.Region), strings.TrimSpace(f.AccessKey)
-			cfg.S3.Pin, cfg.S3.Insecure = strings.TrimSpace(f.Pin), f.PlainHTTP
-			if f.Secret != "" || !f.SecretSet {
-				cfg.S3.SecretKey = f.Secret
-			}
+			cfg.S3.Pin, cfg.S3.Insecure, cfg.S3.SecretKey = strings.TrimSpace(f.Pin), f.PlainHTTP, secret(cfg.S3.SecretKey)
 			switch {
 			case cfg.S3.Endpoint == "":
 				return ui.Target{}, fmt.Errorf("target %s: no S3 endpoint: type https://HOST[:PORT]", nt)
@@ -162,10 +167,7 @@ func (a *App) typedNetTarget(mounted *[]string) func(f ui.NetForm) (ui.Target, e
 				return ui.Target{}, fmt.Errorf("target %s: %w", nt, err)
 			}
 		case "smb":
-			if f.Secret != "" || !f.SecretSet {
-				cfg.SMBPassword = f.Secret
-			}
-			cfg.SMBUnsealed = f.Unsealed
+			cfg.SMBPassword, cfg.SMBUnsealed = secret(cfg.SMBPassword), f.Unsealed
 			if cfg.SMBPassword == "" {
 				return ui.Target{}, fmt.Errorf("target %s: type the password of user %s", nt, nt.User)
 			}
