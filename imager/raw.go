@@ -242,7 +242,7 @@ func SyncDir(dir string) error {
 
 // MultiFile reads a sequence of files as one stream (a split raw image).
 type MultiFile struct {
-	files  []imageFile
+	files  []ImageFile
 	starts []int64
 	size   int64
 }
@@ -251,7 +251,7 @@ type MultiFile struct {
 func OpenFiles(paths []string) (*MultiFile, error) {
 	m := &MultiFile{}
 	for _, p := range paths {
-		f, size, err := openImageFile(p)
+		f, size, err := OpenImageFile(p)
 		if err != nil {
 			m.Close()
 			return nil, err
@@ -263,15 +263,18 @@ func OpenFiles(paths []string) (*MultiFile, error) {
 	return m, nil
 }
 
-// imageFile is an image file opened for reading: local, or read back from
+// ImageFile is an image file opened for reading: local, or read back from
 // the remote its staging folder stands for.
-type imageFile interface {
+type ImageFile interface {
 	io.ReaderAt
 	io.Closer
 	Name() string
 }
 
-func openImageFile(p string) (imageFile, int64, error) {
+// OpenImageFile opens an image file for reading: local, or read back from
+// the remote its staging folder stands for. A file that is not there is an
+// error wrapping fs.ErrNotExist either way.
+func OpenImageFile(p string) (ImageFile, int64, error) {
 	if r, rel := RemoteOf(p); r != nil {
 		f, err := r.Open(rel)
 		if err != nil {

@@ -24,6 +24,10 @@ type Remote interface {
 	// Sink streams a raw image (split as RawSink) of size bytes into the
 	// files base… of the staging folder dir (rel below the staging root).
 	Sink(dir, rel, base string, split, size int64) (Sink, error)
+	// ObjectSink streams one file, named name, of at most size bytes into
+	// the staging folder dir (rel below the staging root): an E01 segment.
+	// Finish completes it; what Write took is then the whole file.
+	ObjectSink(dir, rel, name string, size int64) (Sink, error)
 	// Settle makes the image file rel readable after a run that was cut
 	// off (what the remote holds of it, from its first byte).
 	Settle(rel string) error

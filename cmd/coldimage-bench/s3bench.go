@@ -101,6 +101,45 @@ func s3Bench(bin, dir, src string, size int64, srcs []string, runs int, logf fun
 	})
 	*rows = append(*rows, row{fmt.Sprintf("%d sources at once to s3:// (verify included)", len(srcs)), fmt.Sprintf("%.0f MB/s aggregate", mbps(total, d8)),
 		fmt.Sprintf("peak RSS %d MiB (target ≤ 256)", rss8>>10)})
+
+	// E01: one object per segment, streamed; the same against a folder.
+	e01Local := best(runs, func() time.Duration {
+		os.RemoveAll(out)
+		d, _, err := timed(bin, nil, "acquire", "--hash", "sha256,blake3", "--format", "e01", src, out)
+		if err != nil {
+			logf("acquire e01 to a folder: %v", err)
+		}
+		return d
+	})
+	os.RemoveAll(out)
+	var rssE int64
+	e01 := best(runs, func() time.Duration {
+		clean()
+		n++
+		d, r, err := timed(bin, env, "acquire", "--hash", "sha256,blake3", "--format", "e01", src, fmt.Sprintf("s3://bench/e01-%d", n))
+		if err != nil {
+			logf("acquire e01 to s3: %v", err)
+		}
+		rssE = max(rssE, r)
+		return d
+	})
+	*rows = append(*rows, row{"coldimage acquire --format e01 (verify included) to s3://", fmt.Sprintf("%.0f MB/s", mbps(size, e01)),
+		fmt.Sprintf("%.2f× the same into a folder (tmpfs), %.0f MB/s; peak RSS %d MiB", e01Local.Seconds()/e01.Seconds(), mbps(size, e01Local), rssE>>10)})
+	var rss8e int64
+	d8e := best(runs, func() time.Duration {
+		clean()
+		n++
+		args := append(append([]string{"acquire", "--hash", "sha256,blake3", "--format", "e01"}, srcs...), fmt.Sprintf("s3://bench/eight-e01-%d", n))
+		d, r, err := timed(bin, env, args...)
+		if err != nil {
+			logf("acquire 8 e01 to s3: %v", err)
+		}
+		rss8e = max(rss8e, r)
+		return d
+	})
+	*rows = append(*rows, row{fmt.Sprintf("%d sources at once to s3:// as E01 (verify included)", len(srcs)), fmt.Sprintf("%.0f MB/s aggregate", mbps(total, d8e)),
+		fmt.Sprintf("peak RSS %d MiB (target ≤ 256)", rss8e>>10)})
+	logf("s3 e01: %.0f MB/s (folder %.0f), 8 sources RSS %d MiB", mbps(size, e01), mbps(size, e01Local), rss8e>>10)
 	clean()
 	return nil
 }

@@ -197,9 +197,6 @@ func parseAcquireArgs(args []string, stderr io.Writer) (*acquireArgs, error) {
 		if len(mirrors) > 0 {
 			return nil, usageError("--mirror with an s3:// OUTDIR: a second copy in the store is not written; give folders, or image to the store alone")
 		}
-		if *format != "raw" {
-			return nil, usageError("--format " + *format + " with an s3:// OUTDIR: only raw images (one object, or split with --split) are written to an object store")
-		}
 	} else if err := notURL([]string{outdir}); err != nil {
 		return nil, err
 	}

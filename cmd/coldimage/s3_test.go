@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,9 @@ func TestAcquireToS3(t *testing.T) {
 	}{
 		{"one object", nil, []string{"image.raw"}},
 		{"split", []string{"--split", "16M"}, []string{"image.raw.001", "image.raw.002", "image.raw.003"}},
+		// An E01 set: one object per segment, read back by ewfverify
+		// (libewf, the independent reader) from the store's files.
+		{"e01", []string{"--format", "e01", "--segment-size", "8M"}, []string{"image.E01", "image.E02", "image.E03", "image.E04"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := "case-7/" + strings.ReplaceAll(tc.name, " ", "-")
@@ -62,15 +67,21 @@ func TestAcquireToS3(t *testing.T) {
 			if !strings.Contains(out, "s3://evidence/"+prefix) {
 				t.Errorf("summary does not name the store:\n%s", out)
 			}
+			e01 := strings.HasSuffix(tc.files[0], ".E01")
 			var joined []byte
 			for _, f := range tc.files {
+				if e01 {
+					continue // checkStoredE01
+				}
 				b, err := os.ReadFile(srv.Object("evidence", prefix+"/"+f))
 				if err != nil {
 					t.Fatalf("object %s: %v", f, err)
 				}
 				joined = append(joined, b...)
 			}
-			if h := sha256.Sum256(joined); hex.EncodeToString(h[:]) != want {
+			if e01 {
+				// Below, with the record.
+			} else if h := sha256.Sum256(joined); hex.EncodeToString(h[:]) != want {
 				t.Fatalf("objects joined hash %x, source %s", h, want)
 			}
 			var rec imager.Record
@@ -83,6 +94,12 @@ func TestAcquireToS3(t *testing.T) {
 			}
 			if rec.Result != imager.ResultOK || rec.Hashes["sha256"] != want {
 				t.Errorf("record: result %q sha256 %s, want ok %s", rec.Result, rec.Hashes["sha256"], want)
+			}
+			if e01 {
+				if !slices.Equal(rec.Image.Files, tc.files) {
+					t.Errorf("record lists %v, want %v", rec.Image.Files, tc.files)
+				}
+				checkStoredE01(t, srv.Object("evidence", prefix+"/image.E01"), len(tc.files), want)
 			}
 			if rec.Image.Store == nil || !strings.Contains(rec.Image.Store.Security, "certificate verified") || !strings.Contains(rec.Image.Store.Security, srv.Pin) {
 				t.Errorf("record's store: %+v (want TLS verified, certificate %s)", rec.Image.Store, srv.Pin)
@@ -115,6 +132,26 @@ func TestAcquireToS3(t *testing.T) {
 	}
 	if h := fileSHA256(t, src); h != want {
 		t.Fatalf("source changed: %s → %s", want, h)
+	}
+}
+
+// checkStoredE01 reads the E01 set a store holds as files (versitygw's
+// posix backend) with libewf's ewfverify and ewfexport: the media hash to
+// the source's, and no segment more than segs.
+func checkStoredE01(t *testing.T, first string, segs int, wantSHA256 string) {
+	t.Helper()
+	if _, err := os.Stat(strings.TrimSuffix(first, "E01") + fmt.Sprintf("E%02d", segs+1)); err == nil {
+		t.Errorf("more than %d segments in the store", segs)
+	}
+	if _, err := exec.LookPath("ewfverify"); err != nil {
+		t.Skip("ewfverify not on PATH (apt-get install ewf-tools)")
+	}
+	out, err := exec.Command("ewfverify", "-q", "-d", "sha256", first).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ewfverify: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), wantSHA256) {
+		t.Errorf("ewfverify does not give the source's SHA-256 %s:\n%s", wantSHA256, out)
 	}
 }
 
@@ -151,7 +188,6 @@ func TestAcquireToS3Refusals(t *testing.T) {
 		{"no credentials", "s3://evidence/x", "credentials missing", []string{"AWS_ACCESS_KEY_ID="}, nil, exitRefused},
 		{"credentials in the URL", "s3://key:secret@evidence/x", "no credentials", nil, nil, exitRefused},
 		{"mirror", "s3://evidence/x", "--mirror", nil, []string{"--mirror", filepath.Join(dir, "m")}, exitUsage},
-		{"e01", "s3://evidence/x", "only raw images", nil, []string{"--format", "e01"}, exitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setEnv(t, srv.Env())
@@ -324,4 +360,69 @@ func s3KillAndResume(t *testing.T, extra, files []string) {
 		t.Errorf("sessions after the resume: %q", out)
 	}
 	t.Logf("cut off with %d of %d bytes durable in the store, %d pieces recorded", last.Image.Size, 256<<20, len(last.Pieces))
+}
+
+// TestS3E01CutNotResumed: an E01 set being written into a store, cut off
+// (kill -9), keeps its stored segments and an in-progress record; a
+// resume is refused (exit 5) with the reason, and changes nothing there.
+func TestS3E01CutNotResumed(t *testing.T) {
+	srv := startS3(t)
+	dir := t.TempDir()
+	src := writeSource(t, dir, "disk.img", 256<<20, 9)
+	want := fileSHA256(t, src)
+	cmd := startCLI(t, 8<<20, "acquire", "--format", "e01", "--segment-size", "4M", "--piece-size", "8M", src, "s3://evidence/cut")
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	recPath := srv.Object("evidence", "cut/acquisition.json")
+	cut := false
+	for deadline := time.Now().Add(2 * time.Minute); !cut && time.Now().Before(deadline); {
+		if b, err := os.ReadFile(recPath); err == nil {
+			if r, err := imager.ParseRecord(recPath, b); err == nil && r.Result == imager.ResultInProgress && r.Image.Size >= 8<<20 {
+				cmd.Process.Kill()
+				cut = true
+			}
+		}
+		select {
+		case <-exited:
+			if !cut {
+				t.Fatal("the acquisition ended before it could be cut off")
+			}
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	<-exited
+	if !cut {
+		t.Fatal("no in-progress record with 8 MiB stored reached the store within 2 minutes")
+	}
+	store := filepath.Dir(recPath)
+	before := dirDigest(t, store)
+	if !strings.Contains(before, "image.E02 ") {
+		t.Fatalf("segments stored before the cut:\n%s", before)
+	}
+	out, errOut, err := runCLI(t, "acquire", "--resume", "s3://evidence/cut")
+	if msg := fmt.Sprint(out, errOut, err); exitCode(err) != exitRefused || !strings.Contains(msg, "E01 set in an object store") || !strings.Contains(msg, "not resumed") {
+		t.Errorf("--resume of an E01 in a store: exit %d, want %d and the reason\n%s", exitCode(err), exitRefused, msg)
+	}
+	if after := dirDigest(t, store); after != before {
+		t.Errorf("the refused resume changed the store:\n%s\n→\n%s", before, after)
+	}
+	if h := fileSHA256(t, src); h != want {
+		t.Fatalf("source changed: %s → %s", want, h)
+	}
+}
+
+// dirDigest lists the files of a folder with their SHA-256, one per line.
+func dirDigest(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			fmt.Fprintf(&b, "%s %s\n", e.Name(), fileSHA256(t, filepath.Join(dir, e.Name())))
+		}
+	}
+	return b.String()
 }

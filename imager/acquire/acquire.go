@@ -273,6 +273,9 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	recordCopies(r, rec)
 	if rem, _ := imager.RemoteOf(r.OutDir); rem != nil {
 		rec.Image.Store = rem.Describe()
+		if r.Format == "e01" {
+			rec.Image.Store.Upload += "; E01: one object per segment, streamed, each chunk group (8 MiB of media) sent when it closes; the set is durable at its stored segments"
+		}
 	}
 	piece := r.PieceSize
 	if piece == 0 {
@@ -699,12 +702,9 @@ func outcome(rec *imager.Record) error {
 }
 
 func newSink(r *Request, dir string, info disk.Info, started time.Time) (imager.Sink, error) {
-	if rem, rel := imager.RemoteOf(dir); rem != nil {
-		if r.Format != "raw" {
-			return nil, fmt.Errorf("%s: only raw images (one file or split) are written to an object store; e01 is not", rem.URL(rel))
-		}
+	if rem, rel := imager.RemoteOf(dir); rem != nil && r.Format == "raw" {
 		return rem.Sink(dir, rel, "image", r.Split, info.Size)
-	}
+	} // an E01 set goes into a store segment by segment (ewf.Create)
 	switch r.Format {
 	case "raw":
 		return imager.NewRawSink(dir, "image", r.Split)
@@ -873,17 +873,15 @@ func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string,
 	return nil
 }
 
+// hashFile hashes an image file as the target holds it: read back from
+// the store when dir is a staging folder.
 func hashFile(ctx context.Context, path string, algs []string, hs imager.Hashers) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, size, err := imager.OpenImageFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	res, err := imager.Run(ctx, imager.Options{Name: path, Source: f, Size: st.Size(), Hashes: algs, Hashers: hs, PieceSize: -1, Retries: -1, Phase: "sidecar"})
+	res, err := imager.Run(ctx, imager.Options{Name: path, Source: f, Size: size, Hashes: algs, Hashers: hs, PieceSize: -1, Retries: -1, Phase: "sidecar"})
 	if err != nil {
 		return nil, err
 	}

@@ -162,6 +162,8 @@ func resumable(r *Request) (*imager.Record, error) {
 		return nil, fmt.Errorf("%w: %s holds a %s image: only raw, split raw and E01 images are resumed; image again into a new folder", ErrRefused, r.OutDir, prev.Image.Format)
 	case prev.Image.Format == "e01" && prev.Image.E01SegmentSize <= 0:
 		return nil, fmt.Errorf("%w: the record in %s does not give the E01's segment size (written by an older coldimage): not resumed", ErrRefused, r.OutDir)
+	case prev.Image.Format == "e01" && prev.Image.Store != nil:
+		return nil, fmt.Errorf("%w: %s holds an E01 set in an object store: its segments are objects that are not cut back and continued, so it is not resumed; image again into a new prefix (a raw or split raw image in a store resumes)", ErrRefused, prev.Image.Store.URL)
 	case len(prev.Image.Copies) > 0:
 		return nil, fmt.Errorf("%w: %s was written with --mirror copies: not resumed; image again into new folders", ErrRefused, r.OutDir)
 	case len(prev.HashAlgorithms) == 0:

@@ -18,6 +18,14 @@
 // offsets (31 bits, relative to the base) never overflow and neither segment
 // size nor media size is limited by the table format.
 //
+// A set created in a staging folder that stands for an object store
+// (imager.RemoteOf) is written without seeking: each segment is one
+// object streamed by the remote's ObjectSink, a chunk group is held in
+// memory (remoteTableEntries chunks) until its sectors descriptor can be
+// written before it, and the set is durable at its stored segments. Such a
+// set is not reopened (Reopen refuses), and its volume section is not
+// fixed up (a stream of another size than announced is an error).
+//
 // Reader opens a set by its .E01, finds the other segments by name and
 // walks every section chain, verifying descriptors and section checksums;
 // chunk tables are read (and verified) when first needed, with table2 as the

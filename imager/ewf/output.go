@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
+	"path/filepath"
 	"runtime"
 
 	"github.com/coldimage/coldimage/imager"
@@ -32,6 +34,14 @@ type output struct {
 	f     *os.File
 	bw    *bufio.Writer
 	pos   int64 // write position in the current segment file
+
+	// A set written into an object store (dir is a staging folder): each
+	// segment is one object, streamed (seg); nothing is rewritten in
+	// place, so a chunk group is kept in gbuf until its size is known.
+	remote imager.Remote
+	rel    string
+	seg    imager.Sink
+	gbuf   []byte
 
 	inGroup     bool
 	groupsInSeg int
@@ -74,6 +84,11 @@ func (o *output) volumeFor(size int64) volume {
 }
 
 func (o *output) write(b []byte) error {
+	if o.remote != nil && o.inGroup {
+		o.gbuf = append(o.gbuf, b...)
+		o.pos += int64(len(b))
+		return nil
+	}
 	if _, err := o.bw.Write(b); err != nil {
 		return fmt.Errorf("ewf: write %s at offset %d: %w", o.path, o.pos, err)
 	}
@@ -100,6 +115,22 @@ func (o *output) openSegment() error {
 	if err != nil {
 		return fmt.Errorf("ewf: %w", err)
 	}
+	if o.remote != nil {
+		name := filepath.Base(p)
+		k, err := o.remote.ObjectSink(o.dir, o.rel, name, o.segmentSize)
+		if err != nil {
+			return fmt.Errorf("ewf: create segment %s: %w", o.remote.URL(path.Join(o.rel, name)), err)
+		}
+		o.segNo++
+		o.path, o.seg, o.pos, o.groupsInSeg = p, k, 0, 0
+		if o.bw == nil {
+			o.bw = bufio.NewWriterSize(k, 1<<20)
+		} else {
+			o.bw.Reset(k)
+		}
+		o.w.addFile(p)
+		return o.segmentStart()
+	}
 	f, err := createExcl(p)
 	if err != nil {
 		return fmt.Errorf("ewf: create segment: %w", err)
@@ -115,6 +146,12 @@ func (o *output) openSegment() error {
 	if err := imager.SyncDir(o.dir); err != nil { // the new name must outlive a power cut too
 		return fmt.Errorf("ewf: create segment %s: %w", p, err)
 	}
+	return o.segmentStart()
+}
+
+// segmentStart writes what opens a segment: its file header, and the
+// header and volume sections (segment 1) or a data section.
+func (o *output) segmentStart() error {
 	if err := o.write(marshalFileHeader(uint16(o.segNo))); err != nil {
 		return err
 	}
@@ -214,12 +251,21 @@ func (o *output) openGroup() error {
 func (o *output) closeGroup() error {
 	o.inGroup = false
 	o.groupsInSeg++
-	if err := o.bw.Flush(); err != nil {
-		return fmt.Errorf("ewf: write %s: %w", o.path, err)
-	}
 	d := descriptor{Type: "sectors", Next: uint64(o.pos), Size: uint64(o.pos - o.sectorsOff)}
-	if _, err := o.f.WriteAt(d.marshal(), o.sectorsOff); err != nil {
-		return fmt.Errorf("ewf: write sectors descriptor to %s at offset %d: %w", o.path, o.sectorsOff, err)
+	if o.remote != nil {
+		copy(o.gbuf[:descriptorSize], d.marshal())
+		_, err := o.bw.Write(o.gbuf)
+		o.gbuf = o.gbuf[:0]
+		if err != nil {
+			return fmt.Errorf("ewf: write %s: %w", o.where(), err)
+		}
+	} else {
+		if err := o.bw.Flush(); err != nil {
+			return fmt.Errorf("ewf: write %s: %w", o.path, err)
+		}
+		if _, err := o.f.WriteAt(d.marshal(), o.sectorsOff); err != nil {
+			return fmt.Errorf("ewf: write sectors descriptor to %s at offset %d: %w", o.path, o.sectorsOff, err)
+		}
 	}
 	t := marshalTable(uint64(o.sectorsOff), o.entries)
 	if err := o.writeSection("table", t); err != nil {
@@ -227,6 +273,10 @@ func (o *output) closeGroup() error {
 	}
 	if err := o.writeSection("table2", t); err != nil {
 		return err
+	}
+	if o.remote != nil {
+		// Durable once its segment is stored whole (closeFile).
+		return nil
 	}
 	// A closed group is a point the set can be resumed from: made durable.
 	if err := o.bw.Flush(); err != nil {
@@ -247,7 +297,32 @@ func (o *output) closeSegment() error {
 	return o.closeFile()
 }
 
+// where names the current segment for messages.
+func (o *output) where() string {
+	if o.remote != nil {
+		return o.remote.URL(path.Join(o.rel, filepath.Base(o.path)))
+	}
+	return o.path
+}
+
+// isOpen says whether a segment is open.
+func (o *output) isOpen() bool { return o.f != nil || o.seg != nil }
+
 func (o *output) closeFile() error {
+	if o.remote != nil {
+		k := o.seg
+		o.seg = nil
+		err := o.bw.Flush()
+		if err == nil {
+			err = k.Finish(imager.Final{})
+		}
+		if err != nil {
+			k.Abort() // the object keeps what the store holds of it
+			return fmt.Errorf("ewf: store %s: %w", o.where(), err)
+		}
+		o.w.durable.Store(o.chunks * int64(o.w.chunkSize))
+		return nil
+	}
 	f := o.f
 	o.f = nil
 	err := o.bw.Flush()
@@ -264,7 +339,7 @@ func (o *output) closeFile() error {
 }
 
 func (o *output) abort() error {
-	if o.f == nil {
+	if !o.isOpen() {
 		return nil
 	}
 	var err error
@@ -279,7 +354,7 @@ func (o *output) abort() error {
 
 // finish closes the last segment and fixes up volume/data sections.
 func (o *output) finish(size int64, f imager.Final) error {
-	if o.f == nil {
+	if !o.isOpen() {
 		return errors.New("ewf: finish: image already closed")
 	}
 	if err := o.applyCut(); err != nil {
@@ -348,6 +423,9 @@ func (o *output) finish(size int64, f imager.Final) error {
 
 // patch rewrites the data of a volume or data section.
 func patch(fx fixup, data []byte, current bool, o *output) error {
+	if o.remote != nil {
+		return fmt.Errorf("ewf: the set in %s holds %d chunks, not the %d its volume section announces, and that section is in a stored object, which is not rewritten", imager.Where(o.dir), o.chunks, o.vol.Chunks)
+	}
 	if current {
 		if err := o.bw.Flush(); err != nil {
 			return fmt.Errorf("ewf: write %s: %w", o.path, err)

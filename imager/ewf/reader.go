@@ -47,7 +47,7 @@ type Reader struct {
 type segFile struct {
 	path string
 	size int64
-	f    *os.File
+	f    imager.ImageFile // local, or an object read back from a store
 }
 
 type tableSpan struct {
@@ -95,7 +95,7 @@ func open(firstSegment string, partial bool) (*Reader, error) {
 			return nil, fmt.Errorf("ewf: %s: no done section before the last possible segment: %w", firstSegment, err)
 		}
 		p := prefix + e
-		f, err := os.Open(p)
+		f, size, err := imager.OpenImageFile(p)
 		if err != nil {
 			if partial && n > 1 && errors.Is(err, os.ErrNotExist) {
 				break
@@ -105,16 +105,11 @@ func open(firstSegment string, partial bool) (*Reader, error) {
 			}
 			return nil, fmt.Errorf("ewf: %w", err)
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("ewf: %w", err)
-		}
-		if partial && n > 1 && st.Size() < fileHeaderSize {
+		if partial && n > 1 && size < fileHeaderSize {
 			f.Close()
 			break // a segment created, its header not written yet: the set ends before it
 		}
-		s, err := parseSegmentMode(f, st.Size(), p, partial)
+		s, err := parseSegmentMode(f, size, p, partial)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("ewf: %w", err)
@@ -122,7 +117,7 @@ func open(firstSegment string, partial bool) (*Reader, error) {
 		if int(s.number) != n {
 			return nil, fmt.Errorf("ewf: %s: file header says segment %d, its name says %d", p, s.number, n)
 		}
-		r.segs = append(r.segs, &segFile{path: p, size: st.Size()})
+		r.segs = append(r.segs, &segFile{path: p, size: size})
 		if n == 1 {
 			vol, hdr2, hdr = s.vol, s.header2, s.header
 			if vol == nil {
@@ -360,7 +355,7 @@ func (r *Reader) Close() error {
 	return errors.Join(errs...)
 }
 
-func (r *Reader) file(i int) (*os.File, error) {
+func (r *Reader) file(i int) (imager.ImageFile, error) {
 	s := r.segs[i]
 	if s.f != nil {
 		return s.f, nil
@@ -371,7 +366,7 @@ func (r *Reader) file(i int) (*os.File, error) {
 		r.segs[old].f.Close()
 		r.segs[old].f = nil
 	}
-	f, err := os.Open(s.path)
+	f, _, err := imager.OpenImageFile(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("ewf: %w", err)
 	}
@@ -384,7 +379,7 @@ func (r *Reader) file(i int) (*os.File, error) {
 type chunkLoc struct {
 	c          int64
 	seg        *segFile
-	f          *os.File
+	f          imager.ImageFile
 	start, end int64
 	compressed bool
 	want       int64 // media bytes

@@ -124,6 +124,9 @@ func Reopen(dir, base string, opt Options, at int64) (*Writer, error) {
 	if err := opt.check(); err != nil {
 		return nil, err
 	}
+	if rem, rel := imager.RemoteOf(dir); rem != nil {
+		return nil, fmt.Errorf("ewf: %s is in an object store: a stored segment is not cut back and continued", rem.URL(rel))
+	}
 	sc, err := scanSet(dir, base)
 	if err != nil {
 		return nil, err

@@ -48,6 +48,9 @@ const (
 	batchChunks = 32
 	// maxBatches bounds the memory in flight to 2 MiB × maxBatches.
 	maxBatches = 24
+	// remoteTableEntries is the chunks of a group written into an object
+	// store (8 MiB of media): the group is held in memory until it closes.
+	remoteTableEntries = 256
 	// minSegmentOverhead bounds what a segment holds besides chunk data when
 	// chunks are incompressible: data section, trailer and tables.
 	minSegmentOverhead = 64 << 10
@@ -109,8 +112,13 @@ func Create(dir, base string, opt Options) (*Writer, error) {
 		w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, setID: setID,
 		maxEntries: tableEntriesLimit,
 	}
+	if rem, rel := imager.RemoteOf(dir); rem != nil {
+		// Into an object store: a chunk group waits in memory for its
+		// size, so groups are kept small.
+		w.out.remote, w.out.rel, w.out.maxEntries = rem, rel, remoteTableEntries
+	}
 	if err := w.out.openSegment(); err != nil {
-		if w.out.f != nil {
+		if w.out.isOpen() {
 			w.out.closeFile()
 		}
 		return nil, err

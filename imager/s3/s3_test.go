@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -554,4 +556,73 @@ func TestSettleAndResumeSink(t *testing.T) {
 			}
 		})
 	}
+}
+
+// getCounter forwards and counts GET requests.
+type getCounter struct {
+	next http.Handler
+	gets atomic.Int32
+}
+
+func (g *getCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		g.gets.Add(1)
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// TestObjectReadBack reads an object back as an E01 reader does: chunks of
+// 32 KiB asked for a little out of order by two workers, and descriptors
+// far apart. Every byte is the object's; the read-ahead windows make a
+// few GETs of the sequential reads; an object that is not there is
+// fs.ErrNotExist (the end of a segment set).
+func TestObjectReadBack(t *testing.T) {
+	srv := s3test.Start(t, true, "evidence")
+	var count *getCounter
+	st := proxiedStore(t, srv, "s3://evidence/rb", func(rp *httputil.ReverseProxy) http.Handler {
+		count = &getCounter{next: rp}
+		return count
+	})
+	data := randomBytes(24<<20+777, 9)
+	if err := st.Put("image.E01", data); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.Open("image.E01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Size() != int64(len(data)) {
+		t.Fatalf("size %d, want %d", f.Size(), len(data))
+	}
+	const chunk = 32<<10 + 4
+	var offs []int64
+	for off := int64(0); off < int64(len(data)); off += 2 * chunk {
+		offs = append(offs, off+chunk, off) // the second worker first
+	}
+	offs = append(offs, 3, int64(len(data))-100, 12<<20+5) // descriptors
+	before := count.gets.Load()
+	for _, off := range offs {
+		if off >= int64(len(data)) {
+			continue
+		}
+		p := make([]byte, chunk)
+		n, err := f.ReadAt(p, off)
+		want := data[off:min(off+chunk, int64(len(data)))]
+		if (err != nil && err != io.EOF) || !bytes.Equal(p[:n], want) {
+			t.Fatalf("ReadAt(%d): %d bytes, %v, equal %v", off, n, err, bytes.Equal(p[:n], want))
+		}
+	}
+	gets := count.gets.Load() - before
+	if gets > 30 { // 771 without the windows
+		t.Errorf("%d reads took %d GETs: the read-ahead does not follow them", len(offs), gets)
+	}
+	big := make([]byte, 8<<20)
+	if n, err := f.ReadAt(big, 1<<20); err != nil || !bytes.Equal(big[:n], data[1<<20:9<<20]) {
+		t.Fatalf("large ReadAt: %d, %v", n, err)
+	}
+	if _, err := st.Open("image.E02"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing object: %v, want fs.ErrNotExist", err)
+	}
+	t.Logf("%d reads, %d GETs", len(offs), gets)
 }

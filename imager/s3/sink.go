@@ -24,6 +24,7 @@ type Sink struct {
 	s        *Store
 	dir, rel string // the staging folder and its path relative to the staging root
 	base     string
+	name     string // ObjectSink: the one file's name (else base's raw names)
 	split    int64
 	partSize int64
 	ctx      context.Context
@@ -79,6 +80,21 @@ func (s *Store) Sink(dir, rel, base string, split, size int64) (imager.Sink, err
 	return k, nil
 }
 
+// ObjectSink streams one file named name, of at most size bytes, as one
+// object (imager.Remote): an E01 segment. Its upload starts now.
+func (s *Store) ObjectSink(dir, rel, name string, size int64) (imager.Sink, error) {
+	k, err := s.newSink(dir, rel, "", 0, size)
+	if err != nil {
+		return nil, err
+	}
+	k.name = name
+	if err := k.start(); err != nil {
+		k.release()
+		return nil, err
+	}
+	return k, nil
+}
+
 // newSink prepares a sink: its part size and buffers.
 func (s *Store) newSink(dir, rel, base string, split, size int64) (*Sink, error) {
 	part := s.cfg.PartSize
@@ -103,7 +119,10 @@ func (s *Store) newSink(dir, rel, base string, split, size int64) (*Sink, error)
 
 // start begins the upload of the next image file.
 func (k *Sink) start() error {
-	name := imager.RawFileName(k.base, k.split > 0, len(k.uploads))
+	name := k.name
+	if name == "" {
+		name = imager.RawFileName(k.base, k.split > 0, len(k.uploads))
+	}
 	u := &upload{name: name, key: k.s.loc.Key(path.Join(k.rel, name)), start: k.given, next: 1,
 		parts: map[int]minio.CompletePart{}, ends: map[int]int64{}, checksums: !k.resumed && !k.s.noChecksums.Load()}
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -396,14 +397,19 @@ func (s *Store) Describe() *imager.StoreRecord {
 func (s *Store) Open(rel string) (imager.RemoteFile, error) {
 	key := s.loc.Key(rel)
 	var info minio.ObjectInfo
+	missing := false
 	err := s.retry(s.ctx, "stat "+s.URL(rel), func() error {
 		var err error
 		info, err = s.core.StatObject(s.ctx, s.loc.Bucket, key, minio.StatObjectOptions{})
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			missing = true
 			return backoffStop{err}
 		}
 		return err
 	})
+	if missing {
+		return nil, fmt.Errorf("%s: %w", s.URL(rel), fs.ErrNotExist)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -417,21 +423,83 @@ func (b backoffStop) Unwrap() error { return b.error }
 
 // object reads one object with ranged GETs (ReadAt), each checked against
 // the object's ETag so that a replaced object is not read as the same.
+// Small reads (an E01 reader's chunks, which its workers ask for out of
+// order, and section descriptors) go through two read-ahead windows: a
+// miss fetches at least minAhead bytes, doubled up to maxAhead while the
+// reads go on from the last window.
 type object struct {
 	s         *Store
 	key, name string
 	size      int64
 	etag      string
+
+	mu       sync.Mutex
+	cur, old window
+	ahead    int64 // the next window's size
 }
+
+type window struct {
+	off int64
+	b   []byte
+}
+
+func (w *window) holds(off, end int64) bool { return off >= w.off && end <= w.off+int64(len(w.b)) }
+
+const (
+	minAhead = 64 << 10
+	maxAhead = 4 << 20
+)
 
 func (o *object) Size() int64  { return o.size }
 func (o *object) Name() string { return o.name }
-func (o *object) Close() error { return nil }
+func (o *object) Close() error {
+	o.mu.Lock()
+	o.cur, o.old = window{}, window{}
+	o.mu.Unlock()
+	return nil
+}
 
 func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	if off >= o.size {
 		return 0, io.EOF
 	}
+	if len(p) >= maxAhead {
+		return o.get(p, off)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	end := min(off+int64(len(p)), o.size)
+	w := &o.cur
+	switch {
+	case o.cur.holds(off, end):
+	case o.old.holds(off, end):
+		w = &o.old
+	default:
+		if o.ahead > 0 && off >= o.cur.off-minAhead && off <= o.cur.off+int64(len(o.cur.b))+minAhead {
+			o.ahead = min(2*o.ahead, maxAhead)
+		} else {
+			o.ahead = minAhead
+		}
+		n := min(max(o.ahead, end-off), o.size-off)
+		b := o.old.b // the older window's buffer is reused
+		if int64(cap(b)) < n {
+			b = make([]byte, n)
+		}
+		b = b[:n]
+		if _, err := o.get(b, off); err != nil && err != io.EOF {
+			return 0, err
+		}
+		o.old, o.cur = o.cur, window{off: off, b: b}
+	}
+	c := copy(p, w.b[off-w.off:end-w.off])
+	if c < len(p) {
+		return c, io.EOF
+	}
+	return c, nil
+}
+
+// get reads p at off with one ranged GET.
+func (o *object) get(p []byte, off int64) (int, error) {
 	want := min(int64(len(p)), o.size-off)
 	var n int
 	err := o.s.retry(o.s.ctx, fmt.Sprintf("read %s at byte %d", o.name, off), func() error {
