@@ -362,10 +362,13 @@ func s3KillAndResume(t *testing.T, extra, files []string) {
 	t.Logf("cut off with %d of %d bytes durable in the store, %d pieces recorded", last.Image.Size, 256<<20, len(last.Pieces))
 }
 
-// TestS3E01CutNotResumed: an E01 set being written into a store, cut off
-// (kill -9), keeps its stored segments and an in-progress record; a
-// resume is refused (exit 5) with the reason, and changes nothing there.
-func TestS3E01CutNotResumed(t *testing.T) {
+// TestS3E01CutAndResume: an E01 set being written into a store, cut off
+// (kill -9) with whole segments stored, is resumed after a stored segment
+// (the last one ending at or before its last checkpoint): the set
+// ewfverify reads is the source, the segments before that point are kept
+// as they were, the segment sidecars check, and the record lists both
+// runs.
+func TestS3E01CutAndResume(t *testing.T) {
 	srv := startS3(t)
 	dir := t.TempDir()
 	src := writeSource(t, dir, "disk.img", 256<<20, 9)
@@ -394,21 +397,51 @@ func TestS3E01CutNotResumed(t *testing.T) {
 	if !cut {
 		t.Fatal("no in-progress record with 8 MiB stored reached the store within 2 minutes")
 	}
+	b, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := imager.ParseRecord(recPath, b)
+	if err != nil || last.Result != imager.ResultInProgress {
+		t.Fatalf("record left in the store: %v %+v", err, last)
+	}
 	store := filepath.Dir(recPath)
-	before := dirDigest(t, store)
-	if !strings.Contains(before, "image.E02 ") {
-		t.Fatalf("segments stored before the cut:\n%s", before)
+	kept := map[string]string{}
+	for _, f := range last.Image.Files {
+		if _, err := os.Stat(filepath.Join(store, f)); err == nil {
+			kept[f] = fileSHA256(t, filepath.Join(store, f))
+		}
+	}
+	if len(kept) < 2 {
+		t.Fatalf("segments stored before the cut: %v (record lists %v)", kept, last.Image.Files)
 	}
 	out, errOut, err := runCLI(t, "acquire", "--resume", "s3://evidence/cut")
-	if msg := fmt.Sprint(out, errOut, err); exitCode(err) != exitRefused || !strings.Contains(msg, "E01 set in an object store") || !strings.Contains(msg, "not resumed") {
-		t.Errorf("--resume of an E01 in a store: exit %d, want %d and the reason\n%s", exitCode(err), exitRefused, msg)
+	if err != nil {
+		t.Fatalf("--resume of an E01 in a store: %v (exit %d)\n%s%s", err, exitCode(err), out, errOut)
 	}
-	if after := dirDigest(t, store); after != before {
-		t.Errorf("the refused resume changed the store:\n%s\n→\n%s", before, after)
+	b, err = os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := imager.ParseRecord(recPath, b)
+	// The set goes on after a whole stored segment at or before the cut.
+	if err != nil || final.Result != imager.ResultOK || final.Hashes["sha256"] != want || len(final.Runs) != 2 ||
+		final.Runs[1].From <= 0 || final.Runs[1].From > last.Image.Size {
+		t.Fatalf("record after the resume: %v result %s sha256 %s runs %+v (cut at %d)", err, final.Result, final.Hashes["sha256"], final.Runs, last.Image.Size)
+	}
+	if got := fileSHA256(t, filepath.Join(store, "image.E01")); got != kept["image.E01"] {
+		t.Error("image.E01 was stored before the cut and was written again")
+	}
+	checkStoredE01(t, filepath.Join(store, "image.E01"), len(final.Image.Files), want)
+	cmd2 := exec.Command("sha256sum", "-c", "image.sha256")
+	cmd2.Dir = store
+	if o, err := cmd2.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c image.sha256: %v\n%s", err, o)
 	}
 	if h := fileSHA256(t, src); h != want {
 		t.Fatalf("source changed: %s → %s", want, h)
 	}
+	t.Logf("cut with %d of %d bytes durable (%d segments stored), resumed at %d, %d segments in all", last.Image.Size, 256<<20, len(kept), final.Runs[1].From, len(final.Image.Files))
 }
 
 // dirDigest lists the files of a folder with their SHA-256, one per line.

@@ -274,7 +274,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if rem, _ := imager.RemoteOf(r.OutDir); rem != nil {
 		rec.Image.Store = rem.Describe()
 		if r.Format == "e01" {
-			rec.Image.Store.Upload += "; E01: one object per segment, streamed, each chunk group (8 MiB of media) sent when it closes; the set is durable at its stored segments"
+			rec.Image.Store.Upload += "; E01: one object per segment, streamed, each chunk group (8 MiB of media) sent when it closes; the set is durable at its stored segments, and a resume goes on after the last whole one"
 		}
 	}
 	piece := r.PieceSize
@@ -627,7 +627,7 @@ func recordComplete(ctx context.Context, r *Request, rec *imager.Record, sinks [
 		// Per directory: an E01's segment files differ between copies.
 		drec := cloneRecord(rec)
 		drec.Image.Files = relNames(d, sinks[i].Files())
-		if err := fileHashes(ctx, r, drec, d, res.Hashes, res.Parts); err != nil {
+		if err := fileHashes(ctx, r, drec, d, sinks[i], res.Hashes, res.Parts); err != nil {
 			drec.Errors = append(drec.Errors, err.Error())
 		}
 		verify.Settle(drec, nil)
@@ -734,6 +734,8 @@ func ewfOptions(r *Request, info disk.Info, started time.Time) ewf.Options {
 		Tool:        ewfVersion(r.Tool.Version),
 		Logical:     info.Kind != disk.KindDisk, // partitions, files, RAID volumes
 		Removable:   info.Removable,
+		FileHashes:  r.Hashes,
+		Hashers:     r.Hashers,
 	}
 }
 
@@ -778,7 +780,7 @@ func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir strin
 		if res.Pieces != nil {
 			rec.Pieces = res.Pieces
 		}
-		return fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts)
+		return fileHashes(ctx, r, rec, dir, sink, rec.Hashes, rec.Parts)
 	}
 	if len(rec.Image.Files) == 0 {
 		return nil // nothing reached the target
@@ -810,7 +812,7 @@ func partialImage(ctx context.Context, r *Request, rec *imager.Record, dir strin
 		// stream's, so a resume goes on from there.
 		rec.Pieces = agreeing(pr.Pieces, res.Pieces)
 	}
-	return errors.Join(notes, fileHashes(ctx, r, rec, dir, rec.Hashes, rec.Parts))
+	return errors.Join(notes, fileHashes(ctx, r, rec, dir, sink, rec.Hashes, rec.Parts))
 }
 
 // agreeing are the pieces of the image read back from the target, from the
@@ -839,8 +841,10 @@ func agreeing(target, stream []imager.Piece) []imager.Piece {
 }
 
 // fileHashes fills what the sidecars in dir list: per image file, every
-// hash; hashes and parts are the stream's and its split windows'.
-func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string, hashes map[string]string, parts []imager.Piece) error {
+// hash; hashes and parts are the stream's and its split windows'. A
+// container file the sink hashed as it sent it (an E01 segment into an
+// object store) is not read back.
+func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string, sink imager.Sink, hashes map[string]string, parts []imager.Piece) error {
 	rec.Image.FileHashes = map[string]map[string]string{}
 	if len(rec.Image.Files) == 0 {
 		return nil
@@ -861,8 +865,17 @@ func fileHashes(ctx context.Context, r *Request, rec *imager.Record, dir string,
 		}
 	default:
 		// Container formats: hash the files as written.
+		sent, _ := sink.(interface {
+			FileHashes(string) map[string]string
+		})
 		for _, f := range rec.Image.Files {
 			path := filepath.Join(dir, f)
+			if sent != nil {
+				if h := sent.FileHashes(path); h != nil {
+					rec.Image.FileHashes[f] = h
+					continue
+				}
+			}
 			h, err := hashFile(ctx, path, r.Hashes, r.Hashers)
 			if err != nil {
 				return fmt.Errorf("hash %s for the sidecars: %w", path, err)

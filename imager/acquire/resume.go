@@ -162,8 +162,6 @@ func resumable(r *Request) (*imager.Record, error) {
 		return nil, fmt.Errorf("%w: %s holds a %s image: only raw, split raw and E01 images are resumed; image again into a new folder", ErrRefused, r.OutDir, prev.Image.Format)
 	case prev.Image.Format == "e01" && prev.Image.E01SegmentSize <= 0:
 		return nil, fmt.Errorf("%w: the record in %s does not give the E01's segment size (written by an older coldimage): not resumed", ErrRefused, r.OutDir)
-	case prev.Image.Format == "e01" && prev.Image.Store != nil:
-		return nil, fmt.Errorf("%w: %s holds an E01 set in an object store: its segments are objects that are not cut back and continued, so it is not resumed; image again into a new prefix (a raw or split raw image in a store resumes)", ErrRefused, prev.Image.Store.URL)
 	case len(prev.Image.Copies) > 0:
 		return nil, fmt.Errorf("%w: %s was written with --mirror copies: not resumed; image again into new folders", ErrRefused, r.OutDir)
 	case len(prev.HashAlgorithms) == 0:
@@ -244,7 +242,10 @@ func badBefore(bad []imager.BadRange, n int64, sector int) []imager.BadRange {
 // its first byte, becomes the file (imager.Remote.Settle).
 func settleRemote(dir string, prev *imager.Record) error {
 	rem, rel := imager.RemoteOf(dir)
-	if rem == nil {
+	if rem == nil || prev.Image.Format == "e01" {
+		// An E01's stored segments are whole objects; the upload of the
+		// one being written when the run stopped is not completed (the
+		// set goes on with that segment anew: ewf.Reopen).
 		return nil
 	}
 	for _, f := range prev.Image.Files {
@@ -392,7 +393,7 @@ func (r refuseOnError) ReadAt(p []byte, off int64) (int, error) {
 // resumeSink continues the image in r.OutDir at byte n: raw files are cut
 // there, an E01 set after the chunk group that ends there.
 func resumeSink(r *Request, prev *imager.Record, info disk.Info, n int64) (imager.Sink, error) {
-	if rem, rel := imager.RemoteOf(r.OutDir); rem != nil {
+	if rem, rel := imager.RemoteOf(r.OutDir); rem != nil && prev.Image.Format != "e01" {
 		return rem.ResumeSink(r.OutDir, rel, "image", r.Split, info.Size, n)
 	}
 	if prev.Image.Format != "e01" {

@@ -23,8 +23,9 @@
 // object streamed by the remote's ObjectSink, a chunk group is held in
 // memory (remoteTableEntries chunks) until its sectors descriptor can be
 // written before it, and the set is durable at its stored segments. Such a
-// set is not reopened (Reopen refuses), and its volume section is not
-// fixed up (a stream of another size than announced is an error).
+// set is reopened only at the end of a stored segment, with the next one
+// (ResumePoint, Reopen), and its volume section is not fixed up (a stream
+// of another size than announced is an error).
 //
 // Reader opens a set by its .E01, finds the other segments by name and
 // walks every section chain, verifying descriptors and section checksums;

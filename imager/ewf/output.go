@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"math"
 	"os"
 	"path"
@@ -42,6 +44,7 @@ type output struct {
 	rel    string
 	seg    imager.Sink
 	gbuf   []byte
+	hs     []hash.Hash // Options.FileHashes of the segment being sent
 
 	inGroup     bool
 	groupsInSeg int
@@ -123,10 +126,22 @@ func (o *output) openSegment() error {
 		}
 		o.segNo++
 		o.path, o.seg, o.pos, o.groupsInSeg = p, k, 0, 0
+		o.hs = o.hs[:0]
+		ws := []io.Writer{k}
+		for _, alg := range o.w.opt.FileHashes {
+			h, err := o.w.opt.Hashers.New(alg)
+			if err != nil {
+				k.Abort()
+				return fmt.Errorf("ewf: segment %s: %w", name, err)
+			}
+			o.hs = append(o.hs, h)
+			ws = append(ws, h)
+		}
+		sent := io.MultiWriter(ws...)
 		if o.bw == nil {
-			o.bw = bufio.NewWriterSize(k, 1<<20)
+			o.bw = bufio.NewWriterSize(sent, 1<<20)
 		} else {
-			o.bw.Reset(k)
+			o.bw.Reset(sent)
 		}
 		o.w.addFile(p)
 		return o.segmentStart()
@@ -319,6 +334,13 @@ func (o *output) closeFile() error {
 		if err != nil {
 			k.Abort() // the object keeps what the store holds of it
 			return fmt.Errorf("ewf: store %s: %w", o.where(), err)
+		}
+		if len(o.hs) > 0 {
+			sums := map[string]string{}
+			for i, alg := range o.w.opt.FileHashes {
+				sums[alg] = hex.EncodeToString(o.hs[i].Sum(nil))
+			}
+			o.w.addSums(o.path, sums)
 		}
 		o.w.durable.Store(o.chunks * int64(o.w.chunkSize))
 		return nil

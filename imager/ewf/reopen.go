@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"path/filepath"
 
 	"github.com/coldimage/coldimage/imager"
 )
@@ -26,7 +28,11 @@ type scannedSeg struct {
 func scanSet(dir, base string) (*setScan, error) {
 	sc := &setScan{}
 	open := true
-	for i, p := range SegmentFiles(dir, base) {
+	files, err := segmentFiles(dir, base)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range files {
 		if !open {
 			sc.rest = append(sc.rest, p)
 			continue
@@ -55,16 +61,12 @@ var errUnreadableHeader = errors.New("not a segment")
 
 // parseSegmentFile parses one segment file as a partial set's.
 func parseSegmentFile(p string) (*segment, error) {
-	f, err := os.Open(p)
+	f, size, err := imager.OpenImageFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("ewf: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("ewf: %w", err)
-	}
-	s, err := parseSegmentMode(f, st.Size(), p, true)
+	s, err := parseSegmentMode(f, size, p, true)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUnreadableHeader, err)
 	}
@@ -98,19 +100,31 @@ func (sc *setScan) boundaries() []boundary {
 
 // ResumePoint is the last point at or before upTo media bytes where the
 // set dir/base.E01… can go on (Reopen): the end of a chunk group closed
-// with both its tables. 0 when there is none.
+// with both its tables — in an object store, the end of a stored segment.
+// 0 when there is none.
 func ResumePoint(dir, base string, upTo int64) (int64, error) {
 	sc, err := scanSet(dir, base)
 	if err != nil {
 		return 0, err
 	}
+	remote, _ := imager.RemoteOf(dir)
 	var at int64
 	for _, b := range sc.boundaries() {
+		if remote != nil && !sc.segmentEnd(b) {
+			continue // a stored segment is not cut back: only its end counts
+		}
 		if n := b.chunks * ChunkSize; n <= upTo {
 			at = n
 		}
 	}
 	return at, nil
+}
+
+// segmentEnd says whether b is the last group of a segment that closed
+// with a next section.
+func (sc *setScan) segmentEnd(b boundary) bool {
+	s := sc.segs[b.seg]
+	return b.groups == len(s.seg.tables) && s.seg.last == "next"
 }
 
 // Reopen continues the segment set dir/base.E01… that a run left after a
@@ -124,12 +138,12 @@ func Reopen(dir, base string, opt Options, at int64) (*Writer, error) {
 	if err := opt.check(); err != nil {
 		return nil, err
 	}
-	if rem, rel := imager.RemoteOf(dir); rem != nil {
-		return nil, fmt.Errorf("ewf: %s is in an object store: a stored segment is not cut back and continued", rem.URL(rel))
-	}
 	sc, err := scanSet(dir, base)
 	if err != nil {
 		return nil, err
+	}
+	if rem, rel := imager.RemoteOf(dir); rem != nil {
+		return reopenRemote(dir, base, opt, at, sc, rem, rel)
 	}
 	if at == 0 {
 		for _, s := range sc.segs {
@@ -235,15 +249,83 @@ func segName(dir, base string) string {
 // SegmentFiles lists the segment files of dir/base present on the target,
 // in order, up to the first missing one.
 func SegmentFiles(dir, base string) []string {
+	out, _ := segmentFiles(dir, base)
+	return out
+}
+
+// segmentFiles is SegmentFiles, with the error that stopped the listing
+// when it is not a missing file (an object store that did not answer).
+func segmentFiles(dir, base string) ([]string, error) {
 	var out []string
 	for n := 1; ; n++ {
 		p, err := segmentPath(dir, base, n)
 		if err != nil {
-			return out
+			return out, nil
 		}
-		if _, err := os.Lstat(p); err != nil {
-			return out
+		if r, rel := imager.RemoteOf(p); r != nil {
+			f, err := r.Open(rel)
+			if errors.Is(err, os.ErrNotExist) {
+				return out, nil
+			}
+			if err != nil {
+				return out, fmt.Errorf("ewf: %w", err)
+			}
+			f.Close()
+		} else if _, err := os.Lstat(p); err != nil {
+			return out, nil
 		}
 		out = append(out, p)
 	}
+}
+
+// reopenRemote continues a set in an object store. Its stored segments
+// are whole objects, never rewritten: the set goes on only at the end of
+// one that closed with a next section (where the durable point of a
+// stored set is), with the next segment, a new object. A segment object
+// past that point (kept by a run that stopped on an error) is replaced
+// when its successor is stored.
+func reopenRemote(dir, base string, opt Options, at int64, sc *setScan, rem imager.Remote, rel string) (*Writer, error) {
+	if at == 0 {
+		return Create(dir, base, opt)
+	}
+	var b *boundary
+	for _, x := range sc.boundaries() {
+		if x.chunks*ChunkSize == at {
+			b = &x
+			break
+		}
+	}
+	if b == nil {
+		return nil, fmt.Errorf("ewf: %s: no closed chunk group ends at media byte %d: the set cannot go on from there", rem.URL(path.Join(rel, base+".E01")), at)
+	}
+	last := sc.segs[b.seg]
+	if !sc.segmentEnd(*b) {
+		return nil, fmt.Errorf("ewf: %s: media byte %d is inside the stored segment, which is not rewritten: the set goes on only after a whole segment", rem.URL(path.Join(rel, filepath.Base(last.path))), at)
+	}
+	first := sc.segs[0].seg.vol
+	if first == nil {
+		return nil, fmt.Errorf("ewf: %s: no volume section", sc.segs[0].path)
+	}
+	w := &Writer{opt: opt, chunkSize: ChunkSize}
+	o := &output{w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, setID: first.SetID,
+		maxEntries: remoteTableEntries, remote: rem, rel: rel}
+	if want := o.volumeFor(opt.MediaSize); *first != want {
+		return nil, fmt.Errorf("ewf: %s: its volume section (%d sectors of %d bytes, compression %d) is not that of the image to continue (%d sectors of %d bytes, compression %d)",
+			sc.segs[0].path, first.Sectors, first.BytesPerSector, first.CompressionLevel, want.Sectors, want.BytesPerSector, want.CompressionLevel)
+	}
+	o.vol = *first
+	for _, s := range sc.segs[:b.seg+1] {
+		w.files = append(w.files, s.path)
+	}
+	o.segNo, o.chunks = b.seg+1, b.chunks
+	w.out, w.written = o, at
+	w.durable.Store(at)
+	if err := o.openSegment(); err != nil {
+		if o.isOpen() {
+			o.seg.Abort()
+		}
+		return nil, err
+	}
+	w.start()
+	return w, nil
 }

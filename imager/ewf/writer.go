@@ -36,6 +36,11 @@ type Options struct {
 	Removable bool
 	// Workers is the number of compressing goroutines; default GOMAXPROCS.
 	Workers int
+	// FileHashes are the algorithms (imager.Hashers names) each segment
+	// written into an object store is hashed with as it is sent
+	// (Writer.FileHashes), so the sidecars need not read it back.
+	FileHashes []string
+	Hashers    imager.Hashers
 }
 
 const (
@@ -87,7 +92,8 @@ type Writer struct {
 	mu     sync.Mutex
 	err    error // first error of the output goroutine
 	files  []string
-	zeroCk chunkOut // an all-zero chunk as stored
+	sums   map[string]map[string]string // segment path → algorithm → hex, of the bytes stored
+	zeroCk chunkOut                     // an all-zero chunk as stored
 
 	syncAt  atomic.Int64 // Sync asked for a chunk group to end at these media bytes (0: no)
 	durable atomic.Int64 // media bytes in closed, fsynced chunk groups
@@ -361,6 +367,25 @@ func (w *Writer) Files() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.files...)
+}
+
+// FileHashes are the hashes of a segment written into an object store,
+// taken of the bytes sent as they were sent (the store checked each part
+// against its SHA-256); nil for a segment on a file system or not stored
+// whole.
+func (w *Writer) FileHashes(path string) map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sums[path]
+}
+
+func (w *Writer) addSums(p string, sums map[string]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sums == nil {
+		w.sums = map[string]map[string]string{}
+	}
+	w.sums[p] = sums
 }
 
 func (w *Writer) addFile(p string) {
