@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -931,4 +932,77 @@ func TestS3Fleet(t *testing.T) {
 	if len(listed) != 2 || got["SRV-A"] != "ok" || got["SRV-B"] != "ok" {
 		t.Errorf("coldimage sessions lists %s", out)
 	}
+}
+
+// TestPlainCutOffContinueE01S3 cuts the power while line mode images a
+// disk as E01 into S3 (the store named on the stick), boots again and
+// answers "continue": the appliance finds the cut-off session among the
+// store's records and resumes the set after its last whole stored segment
+// (here none: the disk is smaller than one 2 GiB segment, so the set is
+// written anew), in the same session folder. The set in the store passes
+// ewfverify, the record lists both runs, the evidence never changed.
+func TestPlainCutOffContinueE01S3(t *testing.T) {
+	a := appliance(t)
+	dir := t.TempDir()
+	srv := s3test.Start(t, false, "evidence")
+	src, want, cfgDisk := s3Fixture(t, srv, dir, "cute01s3", 95, "coldimage.target=s3://evidence/lab\r\n", 96<<20)
+	boot1 := func() (*VM, func(prompt, line string)) {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.Close() })
+		v := boot(t, Config{Kernel: a.Kernel, Initrd: a.Initrd, Log: consoleLog(t, a, ""), Echo: pw, ExtraArgs: nicArgs("virtio-net-pci"),
+			Drives: []Drive{{File: cfgDisk, Serial: "STICK"}, {File: src, Serial: "CUTS3"}}, Append: baseAppend + " coldimage.ui=plain"})
+		term := uitest.New(pr, v, 80, 24)
+		term.KeyDelay = 20 * time.Millisecond
+		answer := plainAnswer(t, term)
+		answer("sources: names", "CUTS3")
+		answer("target name", "s3://evidence/lab")
+		answer("real time", "")
+		answer("case number", "CUT-S3E")
+		answer("examiner", "E")
+		for _, q := range []string{"evidence number", "notes", "hashes"} {
+			answer(q, "")
+		}
+		answer("format", "e01")
+		answer("verify after imaging", "")
+		answer("type yes to start imaging", "yes")
+		return v, answer
+	}
+	v, _ := boot1()
+	for {
+		m := expect(t, v, `vd[a-z]_CUTS3 acquire\s+(\d+)%`, 5*time.Minute)
+		if p, _ := strconv.Atoi(m[1]); p >= 30 {
+			break
+		}
+	}
+	v.Kill() // the power cut
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	v, answer := boot1()
+	answer("type continue, new", "continue")
+	answer("type one of", "poweroff")
+	answer("power off now?", "yes")
+	if err := v.Wait(5 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+	sessions, _ := filepath.Glob(srv.Object("evidence", "lab/coldimage/CUT-S3E/*"))
+	if len(sessions) != 1 {
+		t.Fatalf("session folders in the store: %v (one: continued)", sessions)
+	}
+	folder := sourceFolder(t, sessions[0], "vd?_CUTS3")
+	checkE01(t, folder, want)
+	var rec struct {
+		Runs []struct {
+			From int64 `json:"from_byte"`
+			To   int64 `json:"to_byte"`
+		}
+	}
+	readJSON(t, filepath.Join(folder, "acquisition.json"), &rec)
+	if len(rec.Runs) != 2 || rec.Runs[1].To != 96<<20 {
+		t.Errorf("continued record: runs %+v", rec.Runs)
+	}
+	t.Logf("runs %+v", rec.Runs)
 }
