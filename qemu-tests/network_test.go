@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -956,28 +955,11 @@ func TestPlainCutOffContinueE01S3(t *testing.T) {
 		answer := plainAnswer(t, term)
 		answer("sources: names", "CUTS3")
 		answer("target name", "s3://evidence/lab")
-		answer("real time", "")
-		answer("case number", "CUT-S3E")
-		answer("examiner", "E")
-		for _, q := range []string{"evidence number", "notes", "hashes"} {
-			answer(q, "")
-		}
-		answer("format", "e01")
-		answer("verify after imaging", "")
-		answer("type yes to start imaging", "yes")
+		plainE01Questions(answer, "CUT-S3E")
 		return v, answer
 	}
 	v, _ := boot1()
-	for {
-		m := expect(t, v, `vd[a-z]_CUTS3 acquire\s+(\d+)%`, 5*time.Minute)
-		if p, _ := strconv.Atoi(m[1]); p >= 30 {
-			break
-		}
-	}
-	v.Kill() // the power cut
-	if hashOf(t, src) != want {
-		t.Fatal("the evidence changed")
-	}
+	powerCutAt(t, v, "CUTS3", 30, src, want)
 	v, answer := boot1()
 	answer("type continue, new", "continue")
 	answer("type one of", "poweroff")

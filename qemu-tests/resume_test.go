@@ -55,16 +55,7 @@ func TestPowerCutResume(t *testing.T) {
 	}
 	v := boot(t, cfg("cut"))
 	// Past a time checkpoint (every 30 s) at TCG speeds, well before the end.
-	for {
-		m := expect(t, v, `vd[a-z]_CUT02 acquire\s+(\d+)%`, 5*time.Minute)
-		if p, _ := strconv.Atoi(m[1]); p >= 60 {
-			break
-		}
-	}
-	v.Kill() // the power cut
-	if hashOf(t, src) != want {
-		t.Fatal("the evidence changed")
-	}
+	powerCutAt(t, v, "CUT02", 60, src, want)
 
 	v = boot(t, cfg("resume"))
 	expectResumed(t, v, `/coldimage/RESUME/\d{8}T\d{6}Z`, 10*time.Minute, src, want)
@@ -135,30 +126,13 @@ func TestPlainCutOffContinueE01(t *testing.T) {
 		answer := plainAnswer(t, term)
 		answer("sources: names", "CUTE01")
 		answer("target name", evidenceTarget(t, term))
-		answer("real time", "")
-		answer("case number", "CUT-E01")
-		answer("examiner", "E")
-		for _, q := range []string{"evidence number", "notes", "hashes"} {
-			answer(q, "")
-		}
-		answer("format", "e01")
-		answer("verify after imaging", "")
-		answer("type yes to start imaging", "yes")
+		plainE01Questions(answer, "CUT-E01")
 		return answer
 	}
 	v, term := bootPlain(t, a, src, "CUTE01", target, "coldimage.piece-size=32M")
 	questions(term)
-	for {
-		m := expect(t, v, `vd[a-z]_CUTE01 acquire\s+(\d+)%`, 5*time.Minute)
-		// Past the checkpoint at 256 MiB (a closed chunk group), before the end.
-		if p, _ := strconv.Atoi(m[1]); p >= 60 {
-			break
-		}
-	}
-	v.Kill() // the power cut
-	if hashOf(t, src) != want {
-		t.Fatal("the evidence changed")
-	}
+	// Past the checkpoint at 256 MiB (a closed chunk group), before the end.
+	powerCutAt(t, v, "CUTE01", 60, src, want)
 
 	v, term = bootPlain(t, a, src, "CUTE01", target, "coldimage.piece-size=32M")
 	answer := questions(term)
@@ -202,4 +176,36 @@ func TestPlainCutOffContinueE01(t *testing.T) {
 	if b, err := Run("ewfverify", "-q", filepath.Join(folder, "image.E01")); err != nil || !strings.Contains(b, "ewfverify: SUCCESS") {
 		t.Errorf("ewfverify: %v\n%s", err, b)
 	}
+}
+
+// powerCutAt cuts the power (kills QEMU) once the console shows the disk
+// with this serial imaged to at least percent, and checks the evidence
+// did not change.
+func powerCutAt(t *testing.T, v *VM, serial string, percent int, src, want string) {
+	t.Helper()
+	for {
+		m := expect(t, v, `vd[a-z]_`+serial+` acquire\s+(\d+)%`, 5*time.Minute)
+		if p, _ := strconv.Atoi(m[1]); p >= percent {
+			break
+		}
+	}
+	v.Kill() // the power cut
+	if hashOf(t, src) != want {
+		t.Fatal("the evidence changed")
+	}
+}
+
+// plainE01Questions answers line mode's questions after the target: the
+// clock as shown, case caseID, examiner E, format e01, the rest as offered,
+// and yes to start.
+func plainE01Questions(answer func(prompt, line string), caseID string) {
+	answer("real time", "")
+	answer("case number", caseID)
+	answer("examiner", "E")
+	for _, q := range []string{"evidence number", "notes", "hashes"} {
+		answer(q, "")
+	}
+	answer("format", "e01")
+	answer("verify after imaging", "")
+	answer("type yes to start imaging", "yes")
 }

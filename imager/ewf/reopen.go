@@ -120,6 +120,33 @@ func ResumePoint(dir, base string, upTo int64) (int64, error) {
 	return at, nil
 }
 
+// boundaryAt is the closed chunk group that ends at media byte at (set
+// names the set for the error).
+func (sc *setScan) boundaryAt(at int64, set string) (*boundary, error) {
+	for _, x := range sc.boundaries() {
+		if x.chunks*ChunkSize == at {
+			return &x, nil
+		}
+	}
+	return nil, fmt.Errorf("ewf: %s: no closed chunk group ends at media byte %d: the set cannot go on from there", set, at)
+}
+
+// takeVolume gives o the set's identifier and volume section, which must
+// be those of the image o's writer continues (its options).
+func (sc *setScan) takeVolume(o *output) error {
+	first := sc.segs[0].seg.vol
+	if first == nil {
+		return fmt.Errorf("ewf: %s: no volume section", sc.segs[0].path)
+	}
+	o.setID = first.SetID // the volume section carries it
+	if want := o.volumeFor(o.w.opt.MediaSize); *first != want {
+		return fmt.Errorf("ewf: %s: its volume section (%d sectors of %d bytes, compression %d) is not that of the image to continue (%d sectors of %d bytes, compression %d)",
+			sc.segs[0].path, first.Sectors, first.BytesPerSector, first.CompressionLevel, want.Sectors, want.BytesPerSector, want.CompressionLevel)
+	}
+	o.vol = *first
+	return nil
+}
+
 // segmentEnd says whether b is the last group of a segment that closed
 // with a next section.
 func (sc *setScan) segmentEnd(b boundary) bool {
@@ -154,27 +181,15 @@ func Reopen(dir, base string, opt Options, at int64) (*Writer, error) {
 		}
 		return Create(dir, base, opt)
 	}
-	var b *boundary
-	for _, x := range sc.boundaries() {
-		if x.chunks*ChunkSize == at {
-			b = &x
-			break
-		}
-	}
-	if b == nil {
-		return nil, fmt.Errorf("ewf: %s: no closed chunk group ends at media byte %d: the set cannot go on from there", segName(dir, base), at)
+	b, err := sc.boundaryAt(at, segName(dir, base))
+	if err != nil {
+		return nil, err
 	}
 	w := &Writer{opt: opt, chunkSize: ChunkSize}
-	first := sc.segs[0].seg.vol
-	if first == nil {
-		return nil, fmt.Errorf("ewf: %s: no volume section", sc.segs[0].path)
+	o := &output{w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, maxEntries: tableEntriesLimit}
+	if err := sc.takeVolume(o); err != nil {
+		return nil, err
 	}
-	o := &output{w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, setID: first.SetID, maxEntries: tableEntriesLimit}
-	if want := o.volumeFor(opt.MediaSize); *first != want {
-		return nil, fmt.Errorf("ewf: %s: its volume section (%d sectors of %d bytes, compression %d) is not that of the image to continue (%d sectors of %d bytes, compression %d)",
-			sc.segs[0].path, first.Sectors, first.BytesPerSector, first.CompressionLevel, want.Sectors, want.BytesPerSector, want.CompressionLevel)
-	}
-	o.vol = *first
 	for _, s := range sc.segs[:b.seg+1] {
 		o.fixups = append(o.fixups, fixup{path: s.path, off: s.seg.volOff})
 		w.files = append(w.files, s.path)
@@ -288,32 +303,18 @@ func reopenRemote(dir, base string, opt Options, at int64, sc *setScan, rem imag
 	if at == 0 {
 		return Create(dir, base, opt)
 	}
-	var b *boundary
-	for _, x := range sc.boundaries() {
-		if x.chunks*ChunkSize == at {
-			b = &x
-			break
-		}
+	b, err := sc.boundaryAt(at, rem.URL(path.Join(rel, base+".E01")))
+	if err != nil {
+		return nil, err
 	}
-	if b == nil {
-		return nil, fmt.Errorf("ewf: %s: no closed chunk group ends at media byte %d: the set cannot go on from there", rem.URL(path.Join(rel, base+".E01")), at)
-	}
-	last := sc.segs[b.seg]
-	if !sc.segmentEnd(*b) {
+	if last := sc.segs[b.seg]; !sc.segmentEnd(*b) {
 		return nil, fmt.Errorf("ewf: %s: media byte %d is inside the stored segment, which is not rewritten: the set goes on only after a whole segment", rem.URL(path.Join(rel, filepath.Base(last.path))), at)
 	}
-	first := sc.segs[0].seg.vol
-	if first == nil {
-		return nil, fmt.Errorf("ewf: %s: no volume section", sc.segs[0].path)
-	}
 	w := &Writer{opt: opt, chunkSize: ChunkSize}
-	o := &output{w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, setID: first.SetID,
-		maxEntries: remoteTableEntries, remote: rem, rel: rel}
-	if want := o.volumeFor(opt.MediaSize); *first != want {
-		return nil, fmt.Errorf("ewf: %s: its volume section (%d sectors of %d bytes, compression %d) is not that of the image to continue (%d sectors of %d bytes, compression %d)",
-			sc.segs[0].path, first.Sectors, first.BytesPerSector, first.CompressionLevel, want.Sectors, want.BytesPerSector, want.CompressionLevel)
+	o := &output{w: w, dir: dir, base: base, segmentSize: opt.SegmentSize, maxEntries: remoteTableEntries, remote: rem, rel: rel}
+	if err := sc.takeVolume(o); err != nil {
+		return nil, err
 	}
-	o.vol = *first
 	for _, s := range sc.segs[:b.seg+1] {
 		w.files = append(w.files, s.path)
 	}
