@@ -35,25 +35,34 @@ func s3Bench(bin, dir, src string, size int64, srcs []string, runs int, logf fun
 	}
 
 	out := filepath.Join(work, "local")
-	local := best(runs, func() time.Duration {
-		os.RemoveAll(out)
-		d, _, err := timed(bin, nil, "acquire", "--hash", "sha256,blake3", src, out)
-		if err != nil {
-			logf("acquire to a folder: %v", err)
-		}
-		return d
-	})
-	var rss int64
-	s3 := best(runs, func() time.Duration {
-		clean()
-		n++
-		d, r, err := timed(bin, env, "acquire", "--hash", "sha256,blake3", src, fmt.Sprintf("s3://bench/run%d", n))
-		if err != nil {
-			logf("acquire to s3: %v", err)
-		}
-		rss = max(rss, r)
-		return d
-	})
+	// toFolder and toStore time `acquire` (flags, then the sources) into
+	// the folder out, or into a fresh prefix of the store with its peak RSS.
+	toFolder := func(args ...string) time.Duration {
+		return best(runs, func() time.Duration {
+			os.RemoveAll(out)
+			d, _, err := timed(bin, nil, append(append([]string{"acquire", "--hash", "sha256,blake3"}, args...), out)...)
+			if err != nil {
+				logf("acquire %v to a folder: %v", args, err)
+			}
+			return d
+		})
+	}
+	toStore := func(args ...string) (time.Duration, int64) {
+		var rss int64
+		d := best(runs, func() time.Duration {
+			clean()
+			n++
+			d, r, err := timed(bin, env, append(append([]string{"acquire", "--hash", "sha256,blake3"}, args...), fmt.Sprintf("s3://bench/run%d", n))...)
+			if err != nil {
+				logf("acquire %v to s3: %v", args, err)
+			}
+			rss = max(rss, r)
+			return d
+		})
+		return d, rss
+	}
+	local := toFolder(src)
+	s3, rss := toStore(src)
 	*rows = append(*rows, row{"coldimage acquire (verify included) into a folder (tmpfs)", fmt.Sprintf("%.0f MB/s", mbps(size, local)), "the reference of the S3 figure"})
 	*rows = append(*rows, row{"coldimage acquire (verify included) to s3:// (versitygw, https, loopback)", fmt.Sprintf("%.0f MB/s", mbps(size, s3)),
 		fmt.Sprintf("%.2f× the folder (target ≥ 0.7); peak RSS %d MiB", local.Seconds()/s3.Seconds(), rss>>10)})
@@ -81,62 +90,23 @@ func s3Bench(bin, dir, src string, size int64, srcs []string, runs int, logf fun
 	os.RemoveAll(out)
 
 	// Eight concurrent sources into the store.
-	var rss8 int64
 	var total int64
 	for _, p := range srcs {
 		if st, err := os.Stat(p); err == nil {
 			total += st.Size()
 		}
 	}
-	d8 := best(runs, func() time.Duration {
-		clean()
-		n++
-		args := append(append([]string{"acquire", "--hash", "sha256,blake3"}, srcs...), fmt.Sprintf("s3://bench/eight%d", n))
-		d, r, err := timed(bin, env, args...)
-		if err != nil {
-			logf("acquire 8 to s3: %v", err)
-		}
-		rss8 = max(rss8, r)
-		return d
-	})
+	d8, rss8 := toStore(srcs...)
 	*rows = append(*rows, row{fmt.Sprintf("%d sources at once to s3:// (verify included)", len(srcs)), fmt.Sprintf("%.0f MB/s aggregate", mbps(total, d8)),
 		fmt.Sprintf("peak RSS %d MiB (target ≤ 256)", rss8>>10)})
 
 	// E01: one object per segment, streamed; the same against a folder.
-	e01Local := best(runs, func() time.Duration {
-		os.RemoveAll(out)
-		d, _, err := timed(bin, nil, "acquire", "--hash", "sha256,blake3", "--format", "e01", src, out)
-		if err != nil {
-			logf("acquire e01 to a folder: %v", err)
-		}
-		return d
-	})
+	e01Local := toFolder("--format", "e01", src)
 	os.RemoveAll(out)
-	var rssE int64
-	e01 := best(runs, func() time.Duration {
-		clean()
-		n++
-		d, r, err := timed(bin, env, "acquire", "--hash", "sha256,blake3", "--format", "e01", src, fmt.Sprintf("s3://bench/e01-%d", n))
-		if err != nil {
-			logf("acquire e01 to s3: %v", err)
-		}
-		rssE = max(rssE, r)
-		return d
-	})
+	e01, rssE := toStore("--format", "e01", src)
 	*rows = append(*rows, row{"coldimage acquire --format e01 (verify included) to s3://", fmt.Sprintf("%.0f MB/s", mbps(size, e01)),
 		fmt.Sprintf("%.2f× the same into a folder (tmpfs), %.0f MB/s; peak RSS %d MiB", e01Local.Seconds()/e01.Seconds(), mbps(size, e01Local), rssE>>10)})
-	var rss8e int64
-	d8e := best(runs, func() time.Duration {
-		clean()
-		n++
-		args := append(append([]string{"acquire", "--hash", "sha256,blake3", "--format", "e01"}, srcs...), fmt.Sprintf("s3://bench/eight-e01-%d", n))
-		d, r, err := timed(bin, env, args...)
-		if err != nil {
-			logf("acquire 8 e01 to s3: %v", err)
-		}
-		rss8e = max(rss8e, r)
-		return d
-	})
+	d8e, rss8e := toStore(append([]string{"--format", "e01"}, srcs...)...)
 	*rows = append(*rows, row{fmt.Sprintf("%d sources at once to s3:// as E01 (verify included)", len(srcs)), fmt.Sprintf("%.0f MB/s aggregate", mbps(total, d8e)),
 		fmt.Sprintf("peak RSS %d MiB (target ≤ 256)", rss8e>>10)})
 	logf("s3 e01: %.0f MB/s (folder %.0f), 8 sources RSS %d MiB", mbps(size, e01), mbps(size, e01Local), rss8e>>10)

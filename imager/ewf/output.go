@@ -395,6 +395,11 @@ func (o *output) finish(size int64, f imager.Final) error {
 		return fmt.Errorf("ewf: wrote %d chunks for %d bytes, expected %d", o.chunks, size, final.Chunks)
 	}
 	if final != o.vol {
+		if o.remote != nil {
+			// The volume and data sections are in stored objects.
+			o.abort()
+			return fmt.Errorf("ewf: the set in %s holds %d sectors, not the %d its volume section announces, and that section is in a stored object, which is not rewritten", imager.Where(o.dir), final.Sectors, o.vol.Sectors)
+		}
 		o.vol = final
 		for _, fx := range o.fixups {
 			if err := patch(fx, o.vol.marshal(), o.path == fx.path, o); err != nil {
@@ -445,9 +450,6 @@ func (o *output) finish(size int64, f imager.Final) error {
 
 // patch rewrites the data of a volume or data section.
 func patch(fx fixup, data []byte, current bool, o *output) error {
-	if o.remote != nil {
-		return fmt.Errorf("ewf: the set in %s holds %d chunks, not the %d its volume section announces, and that section is in a stored object, which is not rewritten", imager.Where(o.dir), o.chunks, o.vol.Chunks)
-	}
 	if current {
 		if err := o.bw.Flush(); err != nil {
 			return fmt.Errorf("ewf: write %s: %w", o.path, err)
