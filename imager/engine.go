@@ -201,7 +201,7 @@ type engine struct {
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	pool       chan *buffer
-	scratch    []byte
+	scratch    []byte      // BufferSize, aligned: made on first use (only a source that fails needs it)
 	precise    io.ReaderAt // reads near failing areas: the source's Precise reader (O_DIRECT even for a file read buffered), else Source
 	bad        []BadRange
 	pendingBad []BadRange // given up on in the region being rescued, not yet reported
@@ -351,6 +351,17 @@ func AlignedBuffer(size int) []byte {
 	return b[shift : shift+size : shift+size]
 }
 
+// scratchBuf is the aligned buffer of the rescue's reads, made when a read
+// first fails: it is a BufferSize of memory per job that a clean source
+// never needs (the reader and the rescue passes that use it run one at a
+// time).
+func (e *engine) scratchBuf() []byte {
+	if e.scratch == nil {
+		e.scratch = AlignedBuffer(e.o.BufferSize)
+	}
+	return e.scratch
+}
+
 // consumer is one goroutine's work on each buffer.
 type consumer interface {
 	consume(b *buffer) error
@@ -367,7 +378,6 @@ func (e *engine) run(res *Result) error {
 		}
 		e.pool <- b
 	}
-	e.scratch = AlignedBuffer(o.BufferSize)
 
 	// Consumers: one per algorithm, one per piecewise set, one per sink.
 	if o.Checkpoint != nil && o.PieceSize > 0 && o.Compare == nil && StateFormat() != "" {
@@ -766,7 +776,7 @@ func (e *engine) rescue(p []byte, off int64, err error) error {
 			if cerr := context.Cause(e.ctx); cerr != nil {
 				return cerr
 			}
-			q := e.scratch[:len(p)]
+			q := e.scratchBuf()[:len(p)]
 			n, err2 := e.precise.ReadAt(q, off)
 			if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
 				copy(p, q)
@@ -794,7 +804,7 @@ func (e *engine) rescue(p []byte, off int64, err error) error {
 			return cerr
 		}
 		end := min(o+step, int64(len(p)))
-		q := e.scratch[:end-o]
+		q := e.scratchBuf()[:end-o]
 		n, err2 := e.precise.ReadAt(q, off+o)
 		if err2 == nil || (n == len(q) && errors.Is(err2, io.EOF)) {
 			copy(p[o:end], q)

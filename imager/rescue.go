@@ -494,7 +494,7 @@ func (r *rescuer) read(off, n int64) (data []byte, ok bool, why string, err erro
 		return nil, false, "", errTimeUp
 	}
 	e.flushEvents(false) // what the last reads found, at most once a second
-	q := e.scratch[:n]
+	q := e.scratchBuf()[:n]
 	k, rerr := e.precise.ReadAt(q, off)
 	r.pass.Reads++
 	if rerr == nil || (k == len(q) && errors.Is(rerr, io.EOF)) {
@@ -762,7 +762,7 @@ func (e *engine) rehash(hcs []*hashConsumer, pcs []*pieceConsumer) error {
 			return cerr
 		}
 		n := min(int64(e.o.BufferSize), e.o.Size-off)
-		p := e.scratch[:n] // the rescue is over: the scratch buffer is free
+		p := e.scratchBuf()[:n] // the rescue is over: the scratch buffer is free
 		if _, err := img.ReadAt(p, off); err != nil {
 			return fmt.Errorf("read the rescued image of %s back at byte %d to hash it: %w", e.o.Name, off, err)
 		}

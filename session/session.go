@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,9 +378,10 @@ func (s *Session) job(src Source, id string) (*Job, error) {
 	r := &acquire.Request{
 		Source: src.Path, OutDir: out, Format: acquireFormat(p.Format), Hashes: p.Hashes,
 		SegmentSize: p.SegmentSize, PieceSize: p.PieceSize, Case: p.Case, NoVerify: !p.Verify,
-		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers, Buffers: buffers(s.concurrency(len(p.Sources))),
+		Tool: imager.Tool{Name: "coldimage", Version: p.Version}, Hashers: p.Hashers,
 		SyncEvery: p.SyncEvery, Rescue: p.Rescue, HPA: p.HPA, Device: src.Device,
 	}
+	r.Buffers, r.BufferSize, r.Workers = share(s.concurrency(len(p.Sources)))
 	if p.Format == "split" { // New made a raw image with pieces "split"
 		r.Split = p.Split
 	}
@@ -408,10 +410,21 @@ func (s *Session) concurrency(n int) int {
 	return max(1, n)
 }
 
-// buffers is the engine's buffer pool per job: deeper keeps hashers and
-// writer busy; concurrent jobs share the memory, so peak RSS stays bounded
-// (verification doubles it).
-func buffers(concurrent int) int { return min(max(24/concurrent, 3), 12) }
+// share is what each of concurrent jobs gets of the machine: the engine's
+// buffer pool (how many, how large) and an E01 set's compressing
+// goroutines. Deeper pools keep hashers and writer busy; concurrent jobs
+// share the memory, so peak RSS stays bounded — 64 MiB of engine buffers
+// in all, down to buffers of 1 MiB (verification doubles it) — and the
+// CPUs, so eight E01 sets on two cores do not each keep two
+// compressors and their batches.
+func share(concurrent int) (buffers, size, workers int) {
+	buffers = min(max(24/concurrent, 3), 12)
+	size = 4 << 20
+	for size > 1<<20 && concurrent*buffers*size > 64<<20 {
+		size /= 2
+	}
+	return buffers, size, max(1, runtime.GOMAXPROCS(0)/concurrent)
+}
 
 // preflight checks every job together, and that several sources' images
 // do not land in a folder that holds anything.

@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -653,5 +654,35 @@ func TestSharedTargetHosts(t *testing.T) {
 	}
 	if c := CutOff(target, "FLEET", []Source{a}, "SRV-2"); c == nil || filepath.Base(c.Folder) != want[1] {
 		t.Errorf("SRV-2 continues %v; want its own cut-off session", c)
+	}
+}
+
+// TestShare: what each of n concurrent jobs gets. The engine buffers of all
+// jobs together stay at 64 MiB until they are down to 1 MiB each; a job
+// keeps at least 3 (reading, hashing, writing); the jobs' E01 compressors
+// together are no more than the CPUs (at least one each).
+func TestShare(t *testing.T) {
+	cpus := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		jobs             int
+		buffers, sizeMiB int
+	}{
+		{1, 12, 4},
+		{2, 12, 2},
+		{4, 6, 2},
+		{8, 3, 2},
+		{16, 3, 1},
+		{32, 3, 1},
+	} {
+		b, size, w := share(tc.jobs)
+		if b != tc.buffers || size != tc.sizeMiB<<20 {
+			t.Errorf("share(%d) = %d buffers of %d MiB, want %d of %d MiB", tc.jobs, b, size>>20, tc.buffers, tc.sizeMiB)
+		}
+		if total := tc.jobs * b * size; total > 64<<20 && size > 1<<20 {
+			t.Errorf("share(%d): %d MiB of engine buffers in all", tc.jobs, total>>20)
+		}
+		if want := max(1, cpus/tc.jobs); w != want {
+			t.Errorf("share(%d): %d E01 workers, want %d (%d CPUs)", tc.jobs, w, want, cpus)
+		}
 	}
 }

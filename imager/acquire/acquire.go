@@ -39,6 +39,7 @@ type Request struct {
 	Volume      *Volume         // when set, imaged instead of opening Source (which then only names it)
 	BufferSize  int
 	Buffers     int   // buffers in the engine's pool (0: the engine's default)
+	Workers     int   // e01: compressing goroutines (0: one per CPU)
 	SyncEvery   int64 // bytes between checkpoints of the in-progress record (0: the engine's default)
 	Rescue      imager.RescueSettings
 	// HPA is the hidden-area choice: imager.HPAReport (default) or
@@ -274,7 +275,7 @@ func Run(ctx context.Context, r *Request) (*imager.Record, error) {
 	if rem, _ := imager.RemoteOf(r.OutDir); rem != nil {
 		rec.Image.Store = rem.Describe()
 		if r.Format == "e01" {
-			rec.Image.Store.Upload += "; E01: one object per segment, streamed, each chunk group (8 MiB of media) sent when it closes; the set is durable at its stored segments, and a resume goes on after the last whole one"
+			rec.Image.Store.Upload += "; E01: one object per segment, streamed, each chunk group (4 MiB of media) sent when it closes; the set is durable at its stored segments, and a resume goes on after the last whole one"
 		}
 	}
 	piece := r.PieceSize
@@ -719,6 +720,7 @@ func newSink(r *Request, dir string, info disk.Info, started time.Time) (imager.
 func ewfOptions(r *Request, info disk.Info, started time.Time) ewf.Options {
 	return ewf.Options{
 		SegmentSize: r.SegmentSize,
+		Workers:     r.Workers,
 		SectorSize:  info.LogicalSector,
 		MediaSize:   info.Size,
 		Level:       1,

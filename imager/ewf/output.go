@@ -259,6 +259,10 @@ func (o *output) openGroup() error {
 	o.sectorsOff = o.pos
 	o.inGroup = true
 	o.entries = o.entries[:0]
+	if o.remote != nil && o.gbuf == nil {
+		// The group's most: every chunk stored with its checksum.
+		o.gbuf = make([]byte, 0, descriptorSize+o.maxEntries*(o.w.chunkSize+4))
+	}
 	// Placeholder descriptor, rewritten by closeGroup once the size is known.
 	return o.write(make([]byte, descriptorSize))
 }

@@ -28,6 +28,7 @@ type imageCase struct {
 	tableLimit  int // entries per table group (0: the format's 16375)
 	minSegments int
 	mediaSize   int64 // Options.MediaSize; -1: the real size
+	workers     int   // Options.Workers (0: one per CPU)
 }
 
 var imageCases = []imageCase{
@@ -49,6 +50,9 @@ var imageCases = []imageCase{
 	{name: "level-best", kind: "mixed", size: 1<<20 + 512, level: LevelBest, mediaSize: -1},
 	{name: "stream-shorter-than-media", kind: "mixed", size: 1<<20 + 3*512, segmentSize: 1 << 20, mediaSize: 4 << 20},
 	{name: "media-size-unknown", kind: "random", size: 1<<20 + 512, segmentSize: 1 << 20, mediaSize: 0},
+	// One compressor, three batches: a job among many (session.share).
+	{name: "one-worker", kind: "mixed", size: 5<<20 + 7*512, segmentSize: 2 << 20, minSegments: 2, mediaSize: -1, workers: 1,
+		bad: []imager.BadRange{{LBA: 3000, Count: 5, Error: "EIO"}}},
 }
 
 func (c imageCase) options() Options {
@@ -62,6 +66,7 @@ func (c imageCase) options() Options {
 		opt.Level = LevelFast
 	}
 	opt.MediaSize = c.mediaSize
+	opt.Workers = c.workers
 	if c.mediaSize < 0 {
 		opt.MediaSize = int64(c.size)
 	}

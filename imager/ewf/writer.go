@@ -54,8 +54,9 @@ const (
 	// maxBatches bounds the memory in flight to 2 MiB × maxBatches.
 	maxBatches = 24
 	// remoteTableEntries is the chunks of a group written into an object
-	// store (8 MiB of media): the group is held in memory until it closes.
-	remoteTableEntries = 256
+	// store (4 MiB of media): the group is held in memory until it closes,
+	// so it is a job's memory, eight times over when eight sources stream.
+	remoteTableEntries = 128
 	// minSegmentOverhead bounds what a segment holds besides chunk data when
 	// chunks are incompressible: data section, trailer and tables.
 	minSegmentOverhead = 64 << 10
@@ -175,7 +176,13 @@ func (w *Writer) start() {
 
 	n := w.opt.Workers
 	// Batches in flight: each holds 1 MiB of media and up to 1 MiB of output.
+	// Workers get a batch queued each beyond the one they compress; a lone
+	// worker (one job of many sharing the CPUs) gets none: one batch being
+	// filled, one compressed, one written.
 	depth := min(2*n+2, maxBatches)
+	if n == 1 {
+		depth = 3
+	}
 	w.free = make(chan *batch, depth)
 	for range depth {
 		w.free <- &batch{raw: make([]byte, batchChunks*ChunkSize), out: make([]byte, 0, batchChunks*(ChunkSize+4))}
