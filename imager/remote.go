@@ -31,6 +31,11 @@ type Remote interface {
 	// Settle makes the image file rel readable after a run that was cut
 	// off (what the remote holds of it, from its first byte).
 	Settle(rel string) error
+	// Abandon drops every open (never completed) upload of a file whose
+	// name begins with prefix, and says how many it dropped: the E01
+	// segment a cut-off run was sending, which a resume writes anew.
+	// Stored files are not touched.
+	Abandon(prefix string) (int, error)
 	// ResumeSink continues the raw image of Sink whose first offset
 	// bytes the remote holds (Settle first).
 	ResumeSink(dir, rel, base string, split, size, offset int64) (Sink, error)

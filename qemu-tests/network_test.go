@@ -938,8 +938,9 @@ func TestS3Fleet(t *testing.T) {
 // answers "continue": the appliance finds the cut-off session among the
 // store's records and resumes the set after its last whole stored segment
 // (here none: the disk is smaller than one 2 GiB segment, so the set is
-// written anew), in the same session folder. The set in the store passes
-// ewfverify, the record lists both runs, the evidence never changed.
+// written anew, and the cut-off upload of image.E01 is dropped), in the
+// same session folder. The set in the store passes ewfverify, the record
+// lists both runs, no open upload is left, the evidence never changed.
 func TestPlainCutOffContinueE01S3(t *testing.T) {
 	a := appliance(t)
 	dir := t.TempDir()
@@ -960,6 +961,10 @@ func TestPlainCutOffContinueE01S3(t *testing.T) {
 	}
 	v, _ := boot1()
 	powerCutAt(t, v, "CUTS3", 30, src, want)
+	cutOff, err := srv.OpenUploads("evidence", "lab/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	v, answer := boot1()
 	answer("type continue, new", "continue")
 	answer("type one of", "poweroff")
@@ -986,5 +991,9 @@ func TestPlainCutOffContinueE01S3(t *testing.T) {
 	if len(rec.Runs) != 2 || rec.Runs[1].To != 96<<20 {
 		t.Errorf("continued record: runs %+v", rec.Runs)
 	}
-	t.Logf("runs %+v", rec.Runs)
+	// The cut-off segment's upload was dropped by the resume.
+	if left, err := srv.OpenUploads("evidence", "lab/"); err != nil || len(left) > 0 {
+		t.Errorf("open uploads left in the store: %v, %v (after the cut: %v)", left, err, cutOff)
+	}
+	t.Logf("runs %+v; open uploads after the cut %v", rec.Runs, cutOff)
 }

@@ -415,9 +415,17 @@ func TestS3E01CutAndResume(t *testing.T) {
 	if len(kept) < 2 {
 		t.Fatalf("segments stored before the cut: %v (record lists %v)", kept, last.Image.Files)
 	}
+	cutOff, err := srv.OpenUploads("evidence", "cut/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, errOut, err := runCLI(t, "acquire", "--resume", "s3://evidence/cut")
 	if err != nil {
 		t.Fatalf("--resume of an E01 in a store: %v (exit %d)\n%s%s", err, exitCode(err), out, errOut)
+	}
+	// The cut-off segment's upload is dropped, not left in the store.
+	if left, err := srv.OpenUploads("evidence", "cut/"); err != nil || len(left) > 0 {
+		t.Errorf("open uploads after the resume: %v, %v (before it: %v)", left, err, cutOff)
 	}
 	b, err = os.ReadFile(recPath)
 	if err != nil {
@@ -441,7 +449,7 @@ func TestS3E01CutAndResume(t *testing.T) {
 	if h := fileSHA256(t, src); h != want {
 		t.Fatalf("source changed: %s → %s", want, h)
 	}
-	t.Logf("cut with %d of %d bytes durable (%d segments stored), resumed at %d, %d segments in all", last.Image.Size, 256<<20, len(kept), final.Runs[1].From, len(final.Image.Files))
+	t.Logf("cut with %d of %d bytes durable (%d segments stored, open uploads %v), resumed at %d, %d segments in all", last.Image.Size, 256<<20, len(kept), cutOff, final.Runs[1].From, len(final.Image.Files))
 }
 
 // dirDigest lists the files of a folder with their SHA-256, one per line.

@@ -234,9 +234,6 @@ func badBefore(bad []imager.BadRange, n int64, sector int) []imager.BadRange {
 	return out
 }
 
-// openPrefix opens the image in dir that a resume goes on from n: the raw
-// files the record names, or the E01 set as far as its closed chunk groups
-// go (nothing to read when n is 0).
 // settleRemote makes the image files of an acquisition on a remote (an S3
 // prefix) readable after a cut-off run: what the store holds of each, from
 // its first byte, becomes the file (imager.Remote.Settle).
@@ -245,7 +242,7 @@ func settleRemote(dir string, prev *imager.Record) error {
 	if rem == nil || prev.Image.Format == "e01" {
 		// An E01's stored segments are whole objects; the upload of the
 		// one being written when the run stopped is not completed (the
-		// set goes on with that segment anew: ewf.Reopen).
+		// set goes on with that segment anew: resumeSink).
 		return nil
 	}
 	for _, f := range prev.Image.Files {
@@ -256,6 +253,9 @@ func settleRemote(dir string, prev *imager.Record) error {
 	return nil
 }
 
+// openPrefix opens the image in dir that a resume goes on from n: the raw
+// files the record names, or the E01 set as far as its closed chunk groups
+// go (nothing to read when n is 0).
 func openPrefix(dir string, prev *imager.Record, n int64) (verify.Image, error) {
 	if n == 0 {
 		return imager.OpenFiles(nil)
@@ -391,10 +391,18 @@ func (r refuseOnError) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // resumeSink continues the image in r.OutDir at byte n: raw files are cut
-// there, an E01 set after the chunk group that ends there.
+// there, an E01 set after the chunk group that ends there. In a store, the
+// upload of the segment a cut-off run was sending is dropped first (the
+// set goes on with that segment anew), so the store keeps no stray parts.
 func resumeSink(r *Request, prev *imager.Record, info disk.Info, n int64) (imager.Sink, error) {
-	if rem, rel := imager.RemoteOf(r.OutDir); rem != nil && prev.Image.Format != "e01" {
+	rem, rel := imager.RemoteOf(r.OutDir)
+	if rem != nil && prev.Image.Format != "e01" {
 		return rem.ResumeSink(r.OutDir, rel, "image", r.Split, info.Size, n)
+	}
+	if rem != nil {
+		if _, err := rem.Abandon(path.Join(rel, "image") + "."); err != nil {
+			return nil, err
+		}
 	}
 	if prev.Image.Format != "e01" {
 		return imager.ResumeRawSink(r.OutDir, "image", r.Split, n)

@@ -64,6 +64,45 @@ func (s *Store) Settle(rel string) error {
 	})
 }
 
+// Abandon aborts every open multipart upload of a key that begins with
+// the key of prefix (imager.Remote).
+func (s *Store) Abandon(prefix string) (int, error) {
+	ctx := s.ctx
+	key := s.loc.Key(prefix)
+	var open []minio.ObjectMultipartInfo
+	err := s.retry(ctx, "list the open uploads under "+s.URL(prefix), func() error {
+		open = open[:0]
+		keyMarker, idMarker := "", ""
+		for {
+			res, err := s.core.ListMultipartUploads(ctx, s.loc.Bucket, key, keyMarker, idMarker, "", 1000)
+			if err != nil {
+				return err
+			}
+			open = append(open, res.Uploads...)
+			if !res.IsTruncated || res.NextKeyMarker == "" && res.NextUploadIDMarker == "" {
+				return nil
+			}
+			keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range open {
+		if !strings.HasPrefix(u.Key, key) {
+			continue // a server that ignored the prefix
+		}
+		if err := s.retry(ctx, "abandon the cut-off upload of s3://"+s.loc.Bucket+"/"+u.Key, func() error {
+			return s.core.AbortMultipartUpload(ctx, s.loc.Bucket, u.Key, u.UploadID)
+		}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // storedParts lists an upload's parts from part 1 while they follow each
 // other.
 func (s *Store) storedParts(ctx context.Context, key, id string) ([]minio.CompletePart, error) {

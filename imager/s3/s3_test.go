@@ -626,3 +626,50 @@ func TestObjectReadBack(t *testing.T) {
 	}
 	t.Logf("%d reads, %d GETs", len(offs), gets)
 }
+
+// TestAbandon: the open uploads of the segments a cut-off run was sending
+// are dropped; a stored segment, and an open upload outside the prefix,
+// are not touched.
+func TestAbandon(t *testing.T) {
+	srv := s3test.Start(t, false, "evidence")
+	st := openStore(t, srv, "s3://evidence/ab", Config{PartSize: 5 << 20, RetryFor: 10 * time.Second})
+	staging := t.TempDir()
+	stored := randomBytes(3<<20, 1)
+	k, err := st.ObjectSink(staging, "src", "image.E01", int64(len(stored)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeThrough(t, k, stored, nil)
+	// Cut off: two segments (one with a stored part) and a raw file beside
+	// them, their uploads open.
+	open := func(name string, n int) {
+		k, err := st.ObjectSink(staging, "src", name, 16<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Write(randomBytes(n, 2)); err != nil {
+			t.Fatal(err)
+		}
+		k.(*Sink).wg.Wait()
+	}
+	open("image.E02", 6<<20)
+	open("image.E03", 0)
+	open("other.raw", 1<<20)
+	if keys, err := srv.OpenUploads("evidence", "ab/"); err != nil || len(keys) != 3 {
+		t.Fatalf("open uploads before: %v, %v (want 3)", keys, err)
+	}
+	n, err := st.Abandon("src/image.")
+	if err != nil || n != 2 {
+		t.Fatalf("Abandon: %d, %v (want 2 dropped)", n, err)
+	}
+	keys, err := srv.OpenUploads("evidence", "ab/")
+	if err != nil || len(keys) != 1 || keys[0] != "ab/src/other.raw" {
+		t.Errorf("open uploads after: %v, %v (want only ab/src/other.raw)", keys, err)
+	}
+	if b, err := os.ReadFile(srv.Object("evidence", "ab/src/image.E01")); err != nil || !bytes.Equal(b, stored) {
+		t.Errorf("the stored segment changed: %v", err)
+	}
+	if n, err := st.Abandon("src/image."); err != nil || n != 0 {
+		t.Errorf("Abandon again: %d, %v (want nothing to drop)", n, err)
+	}
+}

@@ -4,10 +4,12 @@
 package s3test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -16,6 +18,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +27,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Credentials of every test server.
@@ -230,4 +237,46 @@ func (s *Server) makeCerts(dir string, ips []string) error {
 		}
 	}
 	return nil
+}
+
+// OpenUploads lists the keys of the multipart uploads under prefix that
+// were started and never completed nor aborted (asked of the server).
+func (s *Server) OpenUploads(bucket, prefix string) ([]string, error) {
+	tr := &http.Transport{}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	u, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	c, err := minio.NewCore(u.Host, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""),
+		Secure: u.Scheme == "https", Region: "us-east-1", Transport: tr, BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var keys []string
+	keyMarker, idMarker := "", ""
+	for range 1000 {
+		res, err := c.ListMultipartUploads(ctx, bucket, prefix, keyMarker, idMarker, "", 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, up := range res.Uploads {
+			keys = append(keys, up.Key)
+		}
+		if !res.IsTruncated {
+			break
+		}
+		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
+	}
+	return keys, nil
 }
