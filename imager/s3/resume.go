@@ -23,20 +23,7 @@ import (
 func (s *Store) Settle(rel string) error {
 	ctx := s.ctx
 	key := s.loc.Key(rel)
-	var uploads []minio.ObjectMultipartInfo
-	err := s.retry(ctx, "list the open uploads of "+s.URL(rel), func() error {
-		res, err := s.core.ListMultipartUploads(ctx, s.loc.Bucket, key, "", "", "", 1000)
-		if err != nil {
-			return err
-		}
-		uploads = uploads[:0]
-		for _, u := range res.Uploads {
-			if u.Key == key {
-				uploads = append(uploads, u)
-			}
-		}
-		return nil
-	})
+	uploads, err := s.openUploads("list the open uploads of "+s.URL(rel), key, func(k string) bool { return k == key })
 	if err != nil || len(uploads) == 0 {
 		return err
 	}
@@ -69,30 +56,12 @@ func (s *Store) Settle(rel string) error {
 func (s *Store) Abandon(prefix string) (int, error) {
 	ctx := s.ctx
 	key := s.loc.Key(prefix)
-	var open []minio.ObjectMultipartInfo
-	err := s.retry(ctx, "list the open uploads under "+s.URL(prefix), func() error {
-		open = open[:0]
-		keyMarker, idMarker := "", ""
-		for {
-			res, err := s.core.ListMultipartUploads(ctx, s.loc.Bucket, key, keyMarker, idMarker, "", 1000)
-			if err != nil {
-				return err
-			}
-			open = append(open, res.Uploads...)
-			if !res.IsTruncated || res.NextKeyMarker == "" && res.NextUploadIDMarker == "" {
-				return nil
-			}
-			keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
-		}
-	})
+	open, err := s.openUploads("list the open uploads under "+s.URL(prefix), key, func(k string) bool { return strings.HasPrefix(k, key) })
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, u := range open {
-		if !strings.HasPrefix(u.Key, key) {
-			continue // a server that ignored the prefix
-		}
 		if err := s.retry(ctx, "abandon the cut-off upload of s3://"+s.loc.Bucket+"/"+u.Key, func() error {
 			return s.core.AbortMultipartUpload(ctx, s.loc.Bucket, u.Key, u.UploadID)
 		}); err != nil {
@@ -101,6 +70,33 @@ func (s *Store) Abandon(prefix string) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// openUploads lists the store's open multipart uploads under the key
+// prefix, every page of them, keeping those whose key keep accepts (a
+// server may ignore the prefix).
+func (s *Store) openUploads(what, prefix string, keep func(key string) bool) ([]minio.ObjectMultipartInfo, error) {
+	var open []minio.ObjectMultipartInfo
+	err := s.retry(s.ctx, what, func() error {
+		open = open[:0]
+		keyMarker, idMarker := "", ""
+		for {
+			res, err := s.core.ListMultipartUploads(s.ctx, s.loc.Bucket, prefix, keyMarker, idMarker, "", 1000)
+			if err != nil {
+				return err
+			}
+			for _, u := range res.Uploads {
+				if keep(u.Key) {
+					open = append(open, u)
+				}
+			}
+			if !res.IsTruncated || res.NextKeyMarker == "" && res.NextUploadIDMarker == "" {
+				return nil
+			}
+			keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
+		}
+	})
+	return open, err
 }
 
 // storedParts lists an upload's parts from part 1 while they follow each
